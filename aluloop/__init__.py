@@ -1,0 +1,1 @@
+"""The ``aluloop`` command line: sorting, blending and reporting from one tool."""

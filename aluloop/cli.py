@@ -1,0 +1,20 @@
+"""Entry point of the ``aluloop`` command."""
+
+from __future__ import annotations
+
+import typer
+
+from aluloop.commands import catalogue
+
+app = typer.Typer(help="aluloop: closed-loop aluminium recycling, from LIBS spectrum to certified heat.",
+                  no_args_is_help=True, pretty_exceptions_enable=False)
+app.add_typer(catalogue.alloys, name="alloys")
+app.add_typer(catalogue.materials, name="materials")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()
