@@ -82,6 +82,7 @@ class ModelCard:
     metrics: dict = field(default_factory=dict)
     libraries: dict[str, str] = field(default_factory=dict)
     feature_names: list[str] = field(default_factory=list)
+    line_windows: list[dict] = field(default_factory=list)
     reproduce: str = ""
     interval_coverage: float = 0.9
     created_utc: str = ""

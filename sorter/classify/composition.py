@@ -5,7 +5,9 @@ contents (Boltzmann-Saha: log line ratio = log concentration ratio + terms in T 
 that other features measure), so a ridge regression per grade is accurate and explainable.
 The estimate for a spectrum is the probability-weighted mix of the grades' predictions,
 and the interval half-width the probability-weighted mix of each grade's cross-validated
-absolute residual quantile (split-conformal, Lei et al. 2018, J. Am. Stat. Assoc. 113, 1094).
+absolute residual quantile (split-conformal, Lei et al. 2018, J. Am. Stat. Assoc. 113, 1094)
+plus the probability-weighted spread of the grades' predictions around the mix (so an
+ambiguous spectrum gets a wider interval).
 """
 
 from __future__ import annotations
@@ -89,8 +91,9 @@ class GradeWiseComposition(RegressorMixin, BaseEstimator):
         """Estimate and interval half-width [wt%], each (n, E), for features Z and probabilities P."""
         check_is_fitted(self, "coef_")
         per_class = np.einsum("nk,cke->nce", np.asarray(Z, dtype=np.float64), self.coef_) + self.intercept_
-        estimate = np.clip(np.einsum("nc,nce->ne", P, per_class), 0.0, 100.0)
-        return estimate, P @ self.halfwidth_
+        mixed = np.einsum("nc,nce->ne", P, per_class)
+        spread = np.einsum("nc,nce->ne", P, np.abs(per_class - mixed[:, None, :]))
+        return np.clip(mixed, 0.0, 100.0), P @ self.halfwidth_ + spread
 
     def predict(self, Z, P=None):
         if P is None:

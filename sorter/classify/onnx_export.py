@@ -195,11 +195,13 @@ def _convert_libs(scope, operator, container):
         per = OnnxAdd(OnnxMatMul(Z, _c(B), op_version=opv), _c(comp_model.intercept_.reshape(1, C * E)),
                       op_version=opv)
         per3 = OnnxReshape(per, np.array([-1, C, E], dtype=np.int64), op_version=opv)
-        mixed = OnnxMatMul(OnnxReshape(P, np.array([-1, 1, C], dtype=np.int64), op_version=opv), per3,
-                           op_version=opv)
+        P3 = OnnxReshape(P, np.array([-1, 1, C], dtype=np.int64), op_version=opv)
+        mixed = OnnxMatMul(P3, per3, op_version=opv)                       # (n, 1, E)
+        spread = OnnxMatMul(P3, OnnxAbs(OnnxSub(per3, mixed, op_version=opv), op_version=opv), op_version=opv)
         comp = OnnxClip(OnnxReshape(mixed, np.array([-1, E], dtype=np.int64), op_version=opv),
                         _c(0.0), _c(100.0), op_version=opv)
-        half = OnnxMatMul(P, _c(comp_model.halfwidth_), op_version=opv)
+        half = OnnxAdd(OnnxMatMul(P, _c(comp_model.halfwidth_), op_version=opv),
+                       OnnxReshape(spread, np.array([-1, E], dtype=np.int64), op_version=opv), op_version=opv)
     else:
         empty = OnnxMatMul(P, np.zeros((C, 0), dtype=F32), op_version=opv)
         comp, half = empty, OnnxIdentity(empty, op_version=opv)
