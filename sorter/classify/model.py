@@ -118,7 +118,11 @@ class LibsModel(ClassifierMixin, BaseEstimator):
         return self.lines_.transform(X)
 
     def quality(self, X) -> np.ndarray:
-        """``snr``, ``al_fraction``, ``max_counts`` and ``ood_distance`` per spectrum, (n, 4)."""
+        """``snr``, ``al_fraction``, ``max_counts`` and ``ood_distance`` per spectrum, (n, 4).
+
+        ``max_counts`` is the highest pixel in the Al reference windows: when those clip,
+        every ratio feature is off, so that is where saturation matters.
+        """
         check_is_fitted(self, "classifier_")
         X = np.asarray(X, dtype=np.float64)
         A = self.lines_.areas(X)
@@ -129,7 +133,8 @@ class LibsModel(ClassifierMixin, BaseEstimator):
         sigma = self.noise_.transform(X)[:, 0]
         snr = total / (sigma * np.linalg.norm(self.lines_.total_weights_) + 1e-12)
         al = A[:, self.lines_.references_].sum(axis=1) / np.sqrt(total ** 2 + 1e-24)
-        return np.stack([snr, al, X.max(axis=1), self.ood_.score(Z)], axis=1)
+        peak = X[:, self.lines_.reference_pixels_].max(axis=1)
+        return np.stack([snr, al, peak, self.ood_.score(Z)], axis=1)
 
     def outputs(self, X) -> dict[str, np.ndarray]:
         """Everything the ONNX graph returns, computed with scikit-learn in float64."""

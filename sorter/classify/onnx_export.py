@@ -176,7 +176,8 @@ def _convert_libs(scope, operator, container):
                               lines.references_.size, opv),
                  OnnxSqrt(OnnxAdd(OnnxMul(total, total, op_version=opv), _c([1e-24]), op_version=opv),
                           op_version=opv), op_version=opv)
-    peak = OnnxReduceMaxApi18(X, axes=[1], keepdims=1, op_version=opv)
+    peak = OnnxReduceMaxApi18(OnnxGather(X, lines.reference_pixels_, axis=1, op_version=opv), axes=[1],
+                              keepdims=1, op_version=opv)
     W = OnnxMatMul(Z, _c(op.ood_.whitening_), op_version=opv)
     M = op.ood_.means_white_
     d2 = OnnxAdd(OnnxSub(_sum_columns(OnnxMul(W, W, op_version=opv), k, opv),

@@ -3,7 +3,8 @@
 Checked in this order, the first that applies is the reason:
 
 1. empty shot: the summed line area is within a few noise standard deviations of zero;
-2. saturation: a pixel reached the detector's ADC maximum, so line areas are clipped;
+2. saturation: a pixel of the Al reference lines reached the detector's ADC maximum, so the
+   area every ratio is normalised by is clipped;
 3. too noisy: line signal-to-noise below what the model was trained on;
 4. weak Al signal: an aluminium grade is on top but the Al reference lines are too weak
    a share of the emission (a contaminant, or a shot that hit a coating);
@@ -79,7 +80,7 @@ def reject_reasons(top_probability: np.ndarray, quality: np.ndarray, is_aluminiu
     checks = [
         (snr < t.min_snr_empty, lambda i: f"empty shot: line signal {snr[i]:.1f} sigma (< {t.min_snr_empty:g})"),
         ((max_counts >= t.saturation_counts) if t.saturation_counts else np.zeros(len(snr), bool),
-         lambda i: f"saturation: a pixel reached {max_counts[i]:.0f} counts (ADC max {t.saturation_counts:g})"),
+         lambda i: f"saturation: Al reference line at {max_counts[i]:.0f} counts (ADC max {t.saturation_counts:g})"),
         (snr < t.min_snr, lambda i: f"too noisy: line signal-to-noise {snr[i]:.1f} (< {t.min_snr:.1f})"),
         (np.asarray(is_aluminium) & (al_frac < t.min_al_fraction),
          lambda i: f"weak Al signal: Al lines {al_frac[i]:.4f} of the emission (< {t.min_al_fraction:.4f})"),

@@ -79,10 +79,10 @@ class LineWindowFeatures(TransformerMixin, BaseEstimator):
         fall outside the grid are dropped.
     half_width_nm : float, optional
         Half-width added on each side of a line group [nm]. Default: the larger of
-        0.15 nm and 2.5 pixel steps, wide enough to hold the line at 0.05-0.15 nm resolution
-        and a 0.05 nm wavelength offset.
+        0.2 nm and 1.5 pixel steps, wide enough to hold the line at 0.05-0.15 nm resolution
+        and a 0.05 nm wavelength offset, narrow enough to keep neighbours out.
     background_nm : float, optional
-        Width of each background band [nm]. Default: the larger of 0.25 nm and 2 pixel steps.
+        Width of each background band [nm]. Default: the larger of 0.2 nm and 1.5 pixel steps.
     floor : float
         Ratio at which asinh turns from linear to logarithmic.
     soft : float
@@ -113,8 +113,8 @@ class LineWindowFeatures(TransformerMixin, BaseEstimator):
         if X is not None and np.shape(X)[1] != wl.size:
             raise ValueError(f"LineWindowFeatures: X has {np.shape(X)[1]} columns; the grid has {wl.size} pixels")
         step = float(np.median(np.diff(wl)))
-        hw = self.half_width_nm if self.half_width_nm is not None else max(0.15, 2.5 * step)
-        bg = self.background_nm if self.background_nm is not None else max(0.25, 2.0 * step)
+        hw = self.half_width_nm if self.half_width_nm is not None else max(0.2, 1.5 * step)
+        bg = self.background_nm if self.background_nm is not None else max(0.2, 1.5 * step)
         lines = tuple(self.lines) if self.lines is not None else feature_lines()
         windows = []
         for line in lines:
@@ -132,6 +132,7 @@ class LineWindowFeatures(TransformerMixin, BaseEstimator):
         self.weights_ = dense[used]
         self.total_weights_ = self.weights_.sum(axis=1)
         self.reference_of_ = self._nearest_references(windows, refs)
+        self.reference_pixels_ = np.flatnonzero(np.any(dense[:, refs] != 0.0, axis=1)).astype(np.int64)
         stages = {1: [i for i in refs if windows[i].line.ion_stage == 1],
                   2: [i for i in refs if windows[i].line.ion_stage == 2]}
         self.thermometer_ = (stages[2][0], stages[1][0]) if stages[1] and stages[2] else None

@@ -80,3 +80,4 @@ def toy_batch(wl: np.ndarray, n_per_grade: int, seed: int, grades=None, **kwargs
             y.append(g)
             Y.append([comp.get(e, 0.0) for e in elements])
     return np.array(X), np.array(y), np.array(Y), elements
+GRID = np.linspace(240.0, 420.0, 1500)
