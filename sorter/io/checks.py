@@ -71,46 +71,61 @@ def checked_spectrum(file: str, wavelength_nm: Sequence[float] | np.ndarray, int
         bad = np.flatnonzero(~np.isfinite(values))
         if bad.size:
             raise SpectrumFileError(file, at(bad[0]), name, f"{values[bad[0]]} is not a finite number")
-    order = np.arange(wl.size)
     steps = np.diff(wl)
-    if wl.size > 1 and np.all(steps < 0):
-        order = order[::-1]
-        wl, it, steps = wl[::-1], it[::-1], -steps[::-1]
-    if np.any(steps <= 0):
-        k = int(np.flatnonzero(steps <= 0)[0])
-        before, after = int(order[k]), int(order[k + 1])
+    descending = steps.size > 0 and steps[0] < 0  # the first step sets the direction of the file
+    bad = np.flatnonzero(steps >= 0 if descending else steps <= 0)
+    if bad.size:
+        k = int(bad[0])
         if steps[k] == 0:
-            where = "" if lines is None else f" (also on line {at(before)})"
+            where = "" if lines is None else f" (also on line {at(k)})"
             reason = f"{wl[k + 1]:.10g} nm is duplicated{where}"
         else:
-            reason = (f"{wl[k + 1]:.10g} nm follows {wl[k]:.10g} nm; wavelengths must increase "
-                      "(or all decrease) from point to point")
-        raise SpectrumFileError(file, at(after), "wavelength_nm", reason)
+            reason = (f"{wl[k + 1]:.10g} nm follows {wl[k]:.10g} nm; wavelengths must all increase "
+                      "or all decrease")
+        raise SpectrumFileError(file, at(k + 1), "wavelength_nm", reason)
+    first = wl.size - 1 if descending else 0
+    if descending:
+        wl, it = wl[::-1], it[::-1]
     if wl[0] <= 0:
-        raise SpectrumFileError(file, at(int(order[0])), "wavelength_nm", f"{wl[0]:.10g} nm is not positive")
+        raise SpectrumFileError(file, at(first), "wavelength_nm", f"{wl[0]:.10g} nm is not positive")
     try:
         return Spectrum(wl, it, metadata)
     except SpectrumError as exc:  # pragma: no cover - the checks above mirror the constructor's
         raise SpectrumFileError(file, None, None, str(exc)) from None
 
 
-def check_metadata_writable(file: str, metadata: Metadata) -> None:
-    """Refuse metadata that a text header cannot hold (line breaks, odd keys)."""
+def _folded(key: str) -> str:
+    return re.sub(r"[\s\-/_.]", "", key).lower()
+
+
+def check_metadata_writable(file: str, metadata: Metadata, *, forbidden: str = "") -> None:
+    """Refuse metadata that a one-line header cannot hold (line breaks, odd or clashing keys).
+
+    ``forbidden`` is a character sequence the format cannot hold in a value (JCAMP-DX: ``$$``).
+    """
     values = {"instrument": metadata.instrument, "piece_id": metadata.piece_id, **metadata.extra}
+    seen: dict[str, str] = {}
     for key in metadata.extra:
-        if not EXTRA_KEY.fullmatch(key):
+        if not isinstance(key, str) or not EXTRA_KEY.fullmatch(key):
             raise SpectrumFileError(file, None, f"metadata key {key!r}",
                                     "must start with a letter and hold only letters, digits, '_', '.', '-'")
-        if key.lower() in RESERVED_KEYS or key.lower().replace("_", "") in ("pieceid",):
+        folded = _folded(key)
+        if folded in {_folded(k) for k in RESERVED_KEYS}:
             raise SpectrumFileError(file, None, f"metadata key {key!r}",
                                     "is a Metadata field; set it there instead of in extra")
+        if folded in seen:
+            raise SpectrumFileError(file, None, f"metadata key {key!r}",
+                                    f"cannot be told apart from {seen[folded]!r} (case, '_', '-', '.' are ignored)")
+        seen[folded] = key
     for key, value in values.items():
         if not isinstance(value, str):
             raise SpectrumFileError(file, None, key, f"{value!r} is not text")
-        if "\n" in value or "\r" in value:
+        if value and value.splitlines() != [value]:
             raise SpectrumFileError(file, None, key, "contains a line break; metadata must fit on one line")
         if value != value.strip():
             raise SpectrumFileError(file, None, key, f"{value!r} has leading or trailing blanks")
+        if forbidden and forbidden in value:
+            raise SpectrumFileError(file, None, key, f"contains {forbidden!r}, which this format reads as a comment")
 
 
 NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")

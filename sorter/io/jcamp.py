@@ -428,7 +428,7 @@ def format_jcamp(spectrum: Spectrum, *, compression: str = "affn", uniform_rtol:
     if compression not in ("affn", "difdup"):
         raise ValueError(f"compression: {compression!r} is not 'affn' or 'difdup'")
     md = spectrum.metadata
-    check_metadata_writable(file, md)
+    check_metadata_writable(file, md, forbidden="$$")
     wl, it = spectrum.wavelength_nm, spectrum.intensity
     title = md.extra.get("title") or md.piece_id or "LIBS spectrum"
     out = [f"##TITLE={title}", "##JCAMP-DX=5.01", "##DATA TYPE=EMISSION SPECTRUM", "##ORIGIN=aluloop",

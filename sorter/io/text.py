@@ -27,6 +27,7 @@ from datetime import datetime
 from pathlib import Path
 
 from sorter.io.checks import (
+    NUMBER,
     RESERVED_KEYS,
     SpectrumFileError,
     check_metadata_writable,
@@ -77,7 +78,8 @@ def sniff_delimiter(line: str) -> str | None:
         return ";"
     if "," in line:
         # "394,4 1234,5": blank-separated with decimal commas; "394.4, 1234.5": comma-separated.
-        if len(line.split()) == 2 and len(line.split(",")) != 2:
+        blank = split_fields(line, None)
+        if len(blank) == 2 and all(NUMBER.fullmatch(f) for f in blank):
             return None
         return ","
     return None
