@@ -122,7 +122,7 @@ def test_difdup_writer_repeats_last_ordinate_as_y_check():
     for line in lines:
         assert len(line) <= 80
         assert re.search(r"[%J-Rj-r]", line) or line is lines[-1]
-    for (_, prev, ends_dif), (x, y, _) in zip(decoded, decoded[1:], strict=False):
+    for (_, prev, ends_dif), (_x, y, _) in zip(decoded, decoded[1:], strict=False):
         assert ends_dif
         assert y[0] == prev[-1]  # the check value
     # Line X is the abscissa of its first ordinate (the check point for lines after the first).

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 import pytest
@@ -65,7 +65,7 @@ def test_metadata_comments_restored():
             "# piece_id: P-17\n# lot: L-2026-311\n# a plain comment, not metadata\nwavelength_nm,intensity\n"
             "390.0,1.0\n")
     md = parse_text(text, "m.csv").metadata
-    assert md == Metadata("broadband", 8, datetime(2026, 11, 25, 14, 3, tzinfo=timezone.utc), "P-17",
+    assert md == Metadata("broadband", 8, datetime(2026, 11, 25, 14, 3, tzinfo=UTC), "P-17",
                           {"lot": "L-2026-311"})
 
 
@@ -88,7 +88,8 @@ def _write(tmp_path, name, text):
     ("390,1\n391,inf\n", r"p3\.csv line 2, intensity: inf is not a finite number"),
     ("390,1\n391,\n", r"p3\.csv line 2, intensity: is empty"),
     ("390,1\n391,2\n391,3\n", r"p3\.csv line 3, wavelength_nm: 391 nm is duplicated \(also on line 2\)"),
-    ("390,1\n392,2\n391,3\n", r"p3\.csv line 3, wavelength_nm: 391 nm follows 392 nm; wavelengths must all increase or all decrease"),
+    ("390,1\n392,2\n391,3\n", r"p3\.csv line 3, wavelength_nm: 391 nm follows 392 nm; "
+                              "wavelengths must all increase or all decrease"),
     ("392,1\n391,2\n393,3\n", r"p3\.csv line 3, wavelength_nm: 393 nm follows 391 nm"),
     ("390,1,5\n", r"p3\.csv line 1: 3 fields split at ','; expected 2.*decimal commas need"),
     ("390\n", r"p3\.csv line 1: 1 fields"),
