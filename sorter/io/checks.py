@@ -103,6 +103,8 @@ def check_metadata_writable(file: str, metadata: Metadata, *, forbidden: str = "
 
     ``forbidden`` is a character sequence the format cannot hold in a value (JCAMP-DX: ``$$``).
     """
+    if metadata.shots is not None and (not isinstance(metadata.shots, int) or metadata.shots < 0):
+        raise SpectrumFileError(file, None, "shots", f"{metadata.shots!r} is not a whole number >= 0")
     values = {"instrument": metadata.instrument, "piece_id": metadata.piece_id, **metadata.extra}
     seen: dict[str, str] = {}
     for key in metadata.extra:

@@ -167,3 +167,31 @@ def test_jcamp_difdup_round_trip_within_stated_precision(tmp_path, s):
     else:
         assert np.max(np.abs(back.intensity - s.intensity)) <= 0.5e-9 * peak * (1 + 1e-9)
     assert back.n_points == s.n_points
+
+
+_one_line = st.text(st.characters(blacklist_categories=("Cc", "Cs", "Zl", "Zp")), max_size=24).map(str.strip)
+_key = st.from_regex(r"[a-z][a-z0-9_]{0,8}", fullmatch=True).filter(
+    lambda k: k.replace("_", "") not in ("title", "instrument", "shots", "timestamp", "pieceid"))
+
+
+@st.composite
+def metadata(draw):
+    keys = draw(st.lists(_key, max_size=4, unique_by=lambda k: k.replace("_", "")))
+    extra = {"title": draw(_one_line.filter(bool))}
+    extra.update({k: draw(_one_line) for k in keys})
+    offset = draw(st.none() | st.integers(-14 * 60, 14 * 60).map(lambda m: timezone(timedelta(minutes=m))))
+    ts = draw(st.none() | st.datetimes(min_value=datetime(1990, 1, 1), max_value=datetime(2100, 1, 1)))
+    md = Metadata(instrument=draw(_one_line), shots=draw(st.none() | st.integers(0, 10**6)),
+                  timestamp=None if ts is None else ts.replace(tzinfo=offset), piece_id=draw(_one_line),
+                  extra=extra)
+    return md
+
+
+@pytest.mark.parametrize(("fmt", "name", "options", "tol"), FORMATS, ids=IDS)
+@SETTINGS
+@given(md=metadata())
+def test_random_metadata_survives(tmp_path, fmt, name, options, tol, md):
+    if "$$" in "".join([md.instrument, md.piece_id, *md.extra.values()]) and name.endswith(".jdx"):
+        return  # refused by the JCAMP-DX writer, tested in test_io_jcamp
+    s = Spectrum([400.0, 401.0], [1.0, 2.0], md)
+    assert _round_trip(tmp_path, s, name, options).metadata == md
