@@ -1,8 +1,8 @@
 """Reading and writing LIBS spectra: delimited text, JCAMP-DX, batch ``.npz``, a plant's labelled folder.
 
-``read_spectrum`` picks the reader from the file extension (``.csv .txt .tsv`` text,
-``.jdx .dx .jcamp`` JCAMP-DX) and otherwise from the content; ``write_spectrum``
-picks the writer from ``fmt`` or the extension. Every error is a
+``read_spectrum`` tells the formats apart by content (a JCAMP-DX file starts with
+``##``), so a misnamed export still reads; ``write_spectrum`` picks the writer from
+``fmt`` or the extension (``.jdx .dx .jcamp`` JCAMP-DX, anything else text). Every error is a
 `SpectrumFileError` (a ``ValueError``) naming the file, line and field.
 """
 
@@ -11,34 +11,37 @@ from __future__ import annotations
 from pathlib import Path
 
 from sorter.io.checks import SpectrumFileError
-from sorter.io.jcamp import read_jcamp, write_jcamp
+from sorter.io.jcamp import parse_jcamp, read_jcamp, write_jcamp
 from sorter.io.labelled import LabelledSpectra, read_labelled_folder
 from sorter.io.npz import load_batch, save_batch
-from sorter.io.text import read_file_text, read_text, write_text
+from sorter.io.text import parse_text, read_file_text, read_text, write_text
 from sorter.spectrum import Spectrum
 
-__all__ = ["FORMATS", "LabelledSpectra", "SpectrumFileError", "load_batch", "read_labelled_folder", "read_spectrum",
-           "save_batch", "sniff_format", "write_spectrum"]
+__all__ = ["FORMATS", "LabelledSpectra", "SpectrumFileError", "load_batch", "parse_jcamp", "parse_text", "read_jcamp",
+           "read_labelled_folder", "read_spectrum", "read_text", "save_batch", "sniff_format", "write_jcamp",
+           "write_spectrum", "write_text"]
 
 TEXT_EXTENSIONS = (".csv", ".txt", ".tsv")
 JCAMP_EXTENSIONS = (".jdx", ".dx", ".jcamp")
 FORMATS = ("csv", "jcamp")
 
 
-def sniff_format(path: str | Path, *, name: str | None = None) -> str:
-    """``"csv"`` or ``"jcamp"``: from the extension, else from the first non-blank line (``##`` = JCAMP-DX)."""
-    suffix = Path(path).suffix.lower()
-    if suffix in TEXT_EXTENSIONS:
-        return "csv"
-    if suffix in JCAMP_EXTENSIONS:
-        return "jcamp"
-    text = read_file_text(path, str(path) if name is None else name)
+def _format_of(text: str, suffix: str) -> str:
+    # The content decides: a JCAMP-DX file starts with "##", a text spectrum cannot. The
+    # extension only breaks the tie for an empty file, so a misnamed export still reads.
     first = next((line.strip() for line in text.splitlines() if line.strip()), "")
-    return "jcamp" if first.startswith("##") else "csv"
+    if first:
+        return "jcamp" if first.startswith("##") else "csv"
+    return "jcamp" if suffix.lower() in JCAMP_EXTENSIONS else "csv"
+
+
+def sniff_format(path: str | Path, *, name: str | None = None) -> str:
+    """``"csv"`` or ``"jcamp"``: from the first non-blank line (``##`` = JCAMP-DX), else the extension."""
+    return _format_of(read_file_text(path, str(path) if name is None else name), Path(path).suffix)
 
 
 def read_spectrum(path: str | Path, *, name: str | None = None) -> Spectrum:
-    """Read one spectrum file (text or JCAMP-DX).
+    """Read one spectrum file (text or JCAMP-DX, told apart by content; see `sniff_format`).
 
     Parameters
     ----------
@@ -52,9 +55,10 @@ def read_spectrum(path: str | Path, *, name: str | None = None) -> Spectrum:
         Wavelengths [nm] increasing (a decreasing file is reversed), intensities, metadata.
     """
     name = str(path) if name is None else name
-    if sniff_format(path, name=name) == "jcamp":
-        return read_jcamp(path, name=name)
-    return read_text(path, name=name)
+    text = read_file_text(path, name)
+    if _format_of(text, Path(path).suffix) == "jcamp":
+        return parse_jcamp(text, name)
+    return parse_text(text, name)
 
 
 def write_spectrum(path: str | Path, spectrum: Spectrum, fmt: str | None = None, **options) -> Path:

@@ -63,6 +63,11 @@ def read_file_text(path: str | Path, name: str) -> str:
         raise SpectrumFileError(name, None, None, "no such file") from None
     except IsADirectoryError:
         raise SpectrumFileError(name, None, None, "is a folder, not a spectrum file") from None
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):  # "Unicode" export of Windows instrument software
+        try:
+            return raw.decode("utf-16")
+        except UnicodeDecodeError:
+            raise SpectrumFileError(name, None, None, "starts like UTF-16 text but is not") from None
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError:
