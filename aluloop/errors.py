@@ -17,7 +17,7 @@ F = TypeVar("F", bound=Callable)
 
 def fail(message: str) -> typer.Exit:
     """Print ``message`` as an error and return the Exit to raise."""
-    stderr.print(f"[bold red]error:[/] {message}", highlight=False, markup=True)
+    stderr.print(f"[bold red]error:[/] {message}", highlight=False, markup=True, soft_wrap=True)
     return typer.Exit(USAGE_ERROR_EXIT_CODE)
 
 
