@@ -27,9 +27,12 @@ from sorter.physics.boltzmann import level_population
 from sorter.physics.continuum import kramers_continuum
 from sorter.physics.line_profiles import (
     doppler_fwhm,
+    fine_grid,
     gaussian_fwhm_sum,
+    lorentz_kept_fraction,
     pixel_gaussian_kernel,
     stark_fwhm,
+    thin_window_nm,
     voigt,
     voigt_fwhm,
 )
@@ -154,16 +157,20 @@ def plasma_radiance(composition_wt_pct: Mapping[str, float], states: Sequence[Pl
     -----
     Each line: I(lambda) = B_lambda(T) (1 - exp(-k L phi(lambda))) on a fine local grid with the
     intrinsic Voigt phi (Doppler, Stark), then convolved with the instrument Gaussian and the pixel
-    box; optically thin lines use B k L phi directly with the Gaussians combined. Overlapping lines
-    add their radiances (mutual absorption between different lines is neglected).
+    box; optically thin lines use B k L phi directly with the Gaussians combined. Profiles are cut
+    at 5 Voigt or 25 Lorentzian FWHM (8 nm at most) and renormalised to unit area. The source
+    function B is taken at the line centre across the whole profile. Overlapping lines add their
+    radiances (mutual absorption between different lines is neglected).
     """
     wl = np.asarray(wavelength_nm, dtype=float)
     width = detector.pixel_widths(wl)
     lines = line_list() if lines is None else lines
-    lines = lines.in_range(wl[0] - 5.0, wl[-1] + 5.0)
+    lines = lines.in_range(wl[0] - 8.0, wl[-1] + 8.0)
     fractions = atom_fractions(composition_wt_pct, extra_atoms)
     out = np.zeros_like(wl)
     sub = (np.arange(SUBPIXELS) + 0.5) / SUBPIXELS - 0.5
+    px = float(np.median(width))
+    sigma_eff = np.sqrt((resolution_fwhm_nm / 2.3548) ** 2 + px ** 2 / 12.0)
     for state in states:
         dens = stage_densities(fractions, state, exact=True)
         T = state.T_e_K
@@ -172,30 +179,32 @@ def plasma_radiance(composition_wt_pct: Mapping[str, float], states: Sequence[Pl
         g_intr = doppler_fwhm(lines.wavelength_nm, T, lines.mass_u)
         l_fwhm = stark_fwhm(lines.stark_fwhm_nm, state.n_e_per_cm3)
         peak = voigt(0.0, 0.0, g_intr, l_fwhm)
-        tau0 = kL * peak
         B0 = planck_radiance(lines.wavelength_nm, T)
         g_tot = gaussian_fwhm_sum(g_intr, resolution_fwhm_nm)
+        half_thin = thin_window_nm(l_fwhm, voigt_fwhm(g_tot, l_fwhm), px)
+        half_intr = thin_window_nm(l_fwhm, voigt_fwhm(g_intr, l_fwhm), px)
+        kept_intr = lorentz_kept_fraction(l_fwhm, half_intr)
+        tau0 = kL * peak / kept_intr
         rad = np.zeros_like(wl)
         for j in np.flatnonzero(kL > 0):
             lam0 = lines.wavelength_nm[j]
-            fw = voigt_fwhm(g_tot[j], l_fwhm[j])
-            half = min(max(8.0 * fw, 60.0 * l_fwhm[j], 4.0 * width.max()), 15.0)
-            lo, hi = np.searchsorted(wl, [lam0 - half, lam0 + half])
-            if hi <= lo:
-                continue
-            px = wl[lo:hi]
             if tau0[j] < thin_tau:
-                x = px[:, None] + sub[None, :] * width[lo:hi, None]
+                half = half_thin[j]
+                lo, hi = np.searchsorted(wl, [lam0 - half, lam0 + half])
+                if hi <= lo:
+                    continue
+                x = wl[lo:hi, None] + sub[None, :] * width[lo:hi, None]
                 prof = voigt(x, lam0, g_tot[j], l_fwhm[j]).mean(axis=1)
-                rad[lo:hi] += B0[j] * kL[j] * prof
+                rad[lo:hi] += B0[j] * kL[j] * prof / lorentz_kept_fraction(l_fwhm[j], half)
             else:
-                core = 0.2 * voigt_fwhm(g_intr[j], l_fwhm[j])
-                u_max = np.arcsinh(half / core)
-                u = np.linspace(-u_max, u_max, 801)
-                lf = lam0 + core * np.sinh(u)
+                half = half_intr[j]
+                lf = lam0 + fine_grid(0.2 * voigt_fwhm(g_intr[j], l_fwhm[j]), half, sigma_eff / 3.0, growth=1.05)
                 wf = np.gradient(lf)
-                i_f = slab_radiance(planck_radiance(lf, T), kL[j] * voigt(lf, lam0, g_intr[j], l_fwhm[j]))
-                kern = pixel_gaussian_kernel(px[:, None] - lf[None, :], resolution_fwhm_nm, width[lo:hi, None])
+                tau = kL[j] * voigt(lf, lam0, g_intr[j], l_fwhm[j]) / kept_intr[j]
+                i_f = slab_radiance(B0[j], tau)
+                reach = half + 5.0 * resolution_fwhm_nm + 2.0 * px
+                lo, hi = np.searchsorted(wl, [lam0 - reach, lam0 + reach])
+                kern = pixel_gaussian_kernel(wl[lo:hi, None] - lf[None, :], resolution_fwhm_nm, width[lo:hi, None])
                 rad[lo:hi] += kern @ (wf * i_f)
         rad += continuum_scale * kramers_continuum(wl, T, dens.n_e_per_m3, dens.sum_z2_n_ion_per_m3) * slab_length_m
         out += state.weight * rad
@@ -362,14 +371,14 @@ def simulate_batch(grades: Sequence[str], n_per_grade: int, instrument: str | In
             shots.append(draw_shot(rng, inst, plasma, wavelength_offset_nm))
     from sorter.fast_synthesis import synthesise_counts
 
-    counts = synthesise_counts(comps, shots, inst, plasma, rng, noise_scale=noise_scale, progress=progress)
+    counts, applied = synthesise_counts(comps, shots, inst, plasma, rng, noise_scale=noise_scale, progress=progress)
     elems = sorted({e for c in comps for e in c}, key=_element_order)
     matrix = np.array([[c.get(e, 0.0) for e in elems] for c in comps])
     meta = {"seed": np.full(len(comps), seed),
             "T_e_K": np.array([s.T_e_K for s in shots]),
             "n_e_per_cm3": np.array([s.n_e_per_cm3 for s in shots]),
             "ablation_scale": np.array([s.ablation_scale for s in shots]),
-            "offset_nm": np.array([s.offset_nm for s in shots])}
+            "offset_nm": applied}
     return SpectrumBatch(inst.wavelength_nm, counts, np.array(labels), tuple(elems), matrix, inst.name, meta)
 
 

@@ -133,3 +133,27 @@ def pixel_gaussian_kernel(offset_nm, gauss_fwhm_nm, pixel_width_nm):
     s = np.asarray(gauss_fwhm_nm, dtype=float) / FWHM_PER_SIGMA * np.sqrt(2.0)
     d = np.asarray(pixel_width_nm, dtype=float)
     return (erf((x + d / 2) / s) - erf((x - d / 2) / s)) / (2.0 * d)
+
+
+def thin_window_nm(lorentz_fwhm_nm, voigt_fwhm_nm, pixel_nm: float):
+    """Half-width of the window a line profile is kept in [nm]: 5 Voigt or 25 Lorentzian FWHM, 8 nm at most."""
+    return np.minimum(np.maximum(np.maximum(5.0 * voigt_fwhm_nm, 25.0 * lorentz_fwhm_nm), 2.5 * pixel_nm), 8.0)
+
+
+def lorentz_kept_fraction(lorentz_fwhm_nm, half_nm):
+    """Share of a Lorentzian's area within +-half of its centre, (2/pi) arctan(2 half / FWHM) [-]."""
+    lor = np.asarray(lorentz_fwhm_nm, dtype=float)
+    return np.where(lor > 0, 2.0 / np.pi * np.arctan(2.0 * np.asarray(half_nm) / np.maximum(lor, 1e-12)), 1.0)
+
+
+def fine_grid(core: float, half: float, max_step: float, growth: float = 1.2) -> np.ndarray:
+    """Offsets [nm] in [-half, half]: spacing about ``core`` at 0, growing geometrically, never above ``max_step``."""
+    pts = [0.0]
+    step = min(core, max_step)
+    x = 0.0
+    while x < half:
+        x += step
+        pts.append(min(x, half))
+        step = min(step * growth, max_step)
+    pos = np.array(pts[1:])
+    return np.concatenate([-pos[::-1], [0.0], pos])
