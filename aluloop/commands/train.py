@@ -22,9 +22,9 @@ def train_libs(
     out: Path = typer.Option(..., "--out", help="Model file to write, e.g. models/broadband.onnx; the card "
                              "(NAME.card.json) and report (NAME.report/) go beside it."),
     seed: int = typer.Option(0, "--seed", help="Seed for simulation, the held-out split and the MLP."),
-    n_per_grade: int = typer.Option(300, "--n-per-grade", min=5,
+    n_per_grade: int = typer.Option(400, "--n-per-grade", min=5,
                                     help="Simulated spectra per grade (simulated:... data only)."),
-    max_iter: int = typer.Option(400, "--max-iter", min=10, help="MLP training epochs."),
+    max_iter: int = typer.Option(300, "--max-iter", min=10, help="MLP training epochs."),
 ) -> None:
     """Train the grade classifier, composition estimate and reject option; export ONNX + model card."""
     from sorter.classify.training import load_training_data, train
@@ -32,7 +32,7 @@ def train_libs(
     reproduce = f"aluloop train libs --data {data} --out {out} --seed {seed}"
     if data.startswith("simulated:"):
         reproduce += f" --n-per-grade {n_per_grade}"
-    if max_iter != 400:
+    if max_iter != 300:
         reproduce += f" --max-iter {max_iter}"
     with Progress(TextColumn("{task.description:<34}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=console, transient=False) as bar:

@@ -40,12 +40,18 @@ class GradeWiseComposition(RegressorMixin, BaseEstimator):
         Interval half-width per grade and element [wt%].
     """
 
-    def __init__(self, alphas=tuple(np.logspace(-3, 3, 13)), coverage: float = 0.9, random_state: int = 0):
+    def __init__(self, alphas=tuple(np.logspace(-3, 5, 17)), coverage: float = 0.9, random_state: int = 0):
         self.alphas = alphas
         self.coverage = coverage
         self.random_state = random_state
 
-    def fit(self, Z, labels, Y, classes):
+    def fit(self, Z, labels, Y, classes, feature_masks=None):
+        """Fit on standardised features Z (n, k), grade labels and wt% Y (n, E) (NaN = not analysed).
+
+        ``feature_masks`` (E, k) bool, optional, names the features each element may use
+        (its own lines and the aluminium references): fewer, physically relevant inputs
+        keep 200-300 spectra per grade from being overfitted by the other elements' lines.
+        """
         Z = np.asarray(Z, dtype=np.float64)
         Y = np.asarray(Y, dtype=np.float64)
         labels = np.asarray(labels)
@@ -57,20 +63,19 @@ class GradeWiseComposition(RegressorMixin, BaseEstimator):
         self.halfwidth_ = np.zeros((C, E))
         self.alpha_ = np.full((C, E), np.nan)
         self.n_train_ = np.zeros((C, E), dtype=int)
+        masks = np.ones((E, k), dtype=bool) if feature_masks is None else np.asarray(feature_masks, dtype=bool)
+        if masks.shape != (E, k):
+            raise ValueError(f"feature_masks: shape {masks.shape}, expected ({E}, {k})")
         for c, name in enumerate(classes):
             rows = labels == name
-            complete = np.all(np.isfinite(Y[rows]), axis=0)
-            if complete.all():
-                self._fit_class(Z[rows], Y[rows], c, np.arange(E))
-                continue
-            for e in range(E):  # elements analysed on only some spectra: fit each on its own rows
+            for e in range(E):
                 ok = rows & np.isfinite(Y[:, e])
-                self._fit_class(Z[ok], Y[ok][:, [e]], c, np.array([e]))
+                self._fit_class(Z[ok][:, masks[e]], Y[ok][:, [e]], c, np.array([e]), masks[e])
         self.classes_ = np.asarray(classes)
         self.n_features_in_ = k
         return self
 
-    def _fit_class(self, Z: np.ndarray, Y: np.ndarray, c: int, cols: np.ndarray) -> None:
+    def _fit_class(self, Z: np.ndarray, Y: np.ndarray, c: int, cols: np.ndarray, features: np.ndarray) -> None:
         """Ridge for every element of one grade from one SVD; alpha and interval from exact LOO residuals.
 
         With centred ``Z = U S V^T``, the ridge hat matrix is ``1/n + U diag(s^2/(s^2+a)) U^T`` and the
@@ -97,7 +102,7 @@ class GradeWiseComposition(RegressorMixin, BaseEstimator):
                 idx = cols[better]
                 best[better] = press[better]
                 self.alpha_[c, idx] = a
-                self.coef_[c][:, idx] = coef[:, better]
+                self.coef_[c][np.ix_(features, idx)] = coef[:, better]
                 self.intercept_[c, idx] = (ym - zm @ coef)[better]
                 self.halfwidth_[c, idx] = np.quantile(np.abs(loo), self.coverage, axis=0)[better]
 

@@ -56,7 +56,7 @@ class LibsModel(ClassifierMixin, BaseEstimator):
 
     def __init__(self, grid_nm=None, lines=None, half_width_nm: float | None = None,
                  background_nm: float | None = None, floor: float = 1e-3, soft: float = 1e-3,
-                 hidden_layer_sizes: tuple[int, ...] = (96,), alpha: float = 1e-3, max_iter: int = 400,
+                 hidden_layer_sizes: tuple[int, ...] = (128,), alpha: float = 1e-3, max_iter: int = 300,
                  coverage: float = 0.9, random_state: int = 0):
         self.grid_nm = grid_nm
         self.lines = lines
@@ -95,22 +95,23 @@ class LibsModel(ClassifierMixin, BaseEstimator):
         self.classifier_ = MLPClassifier(hidden_layer_sizes=self.hidden_layer_sizes, alpha=self.alpha,
                                          max_iter=self.max_iter, random_state=self.random_state,
                                          learning_rate_init=2e-3, batch_size=128, tol=1e-5,
-                                         n_iter_no_change=25)
+                                         early_stopping=True, validation_fraction=0.1, n_iter_no_change=20)
         self.classifier_.fit(Z, y)
         self.classes_ = self.classifier_.classes_
         step("composition")
         self.elements_ = tuple(elements) if composition is not None else ()
-        P = self.classifier_.predict_proba(Z)
         if composition is not None:
             # train each grade's regression on its own spectra: labels, not predictions
+            measures = np.array(self.lines_.feature_elements())
+            masks = np.array([(measures == e) | (measures == "Al") for e in self.elements_])
+            masks[~masks[:, measures != "Al"].any(axis=1)] = True  # an element without lines may use every feature
             self.composition_ = GradeWiseComposition(coverage=self.coverage, random_state=self.random_state).fit(
-                Z, y, np.asarray(composition, dtype=np.float64), list(self.classes_))
+                Z, y, np.asarray(composition, dtype=np.float64), list(self.classes_), masks)
         else:
             self.composition_ = None
         step("out-of-distribution")
         self.ood_ = ClassMahalanobis().fit(Z, y)
         self.n_features_in_ = X.shape[1]
-        del P
         return self
 
     def features(self, X) -> np.ndarray:

@@ -85,7 +85,7 @@ def line_features_graph(lines: LineWindowFeatures, areas, total, opv):
              asinh_ratio(cols(lines.references_), d_total, floor)]
     if lines.thermometer_ is not None:
         hot, cold = lines.thermometer_
-        parts.append(asinh_ratio(cols([hot]), soft_denominator(cols([cold])), 1.0))
+        parts.append(asinh_ratio(cols([hot]), soft_denominator(cols([cold])), floor))
     return OnnxConcat(*parts, axis=1, op_version=opv)
 
 

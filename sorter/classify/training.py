@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sorter.classify.card import ModelCard, Thresholds, card_path_for, sha256_bytes
+from sorter.classify.card import ModelCard, card_path_for, sha256_bytes
 from sorter.classify.evaluation import (
     MAJOR_ELEMENTS,
     classification_metrics,
@@ -138,7 +138,7 @@ def _known_saturation(instrument: str) -> float | None:
     return float(inst.adc_max_counts) if inst is not None else None
 
 
-def load_training_data(source: str, *, seed: int = 0, n_per_grade: int = 300,
+def load_training_data(source: str, *, seed: int = 0, n_per_grade: int = 400,
                        progress: Progress = _no_progress) -> TrainingData:
     """Training spectra from ``simulated:INSTRUMENT``, a ``.npz`` batch, a folder of ``.npz`` batches,
     or a folder of CSV/JCAMP-DX spectra with ``labels.csv``."""
@@ -236,7 +236,7 @@ class TrainResult:
 
 
 def train(data: TrainingData, out: str | Path, *, seed: int = 0, held_out_fraction: float = 0.2,
-          hidden_layer_sizes: tuple[int, ...] = (96,), max_iter: int = 400, reproduce: str = "",
+          hidden_layer_sizes: tuple[int, ...] = (128,), max_iter: int = 300, reproduce: str = "",
           progress: Progress = _no_progress) -> TrainResult:
     """Fit, tune, export, verify and document a model; write ``out`` (.onnx), its card and report."""
     from sorter.classify.model import LibsModel
@@ -329,6 +329,3 @@ def _summary(metrics: dict) -> dict:
         out["composition_interval_coverage"] = comp.get("interval_coverage")
     return out
 
-
-def default_thresholds() -> Thresholds:
-    return Thresholds()

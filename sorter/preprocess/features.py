@@ -63,7 +63,7 @@ class LineWindowFeatures(TransformerMixin, BaseEstimator):
         asinh((A_a / D_r) / floor)      element to aluminium
         asinh((A_a / D_S) / floor)      element to total line emission
         asinh((A_r / D_S) / floor)      for each reference: aluminium to total emission
-        asinh(A_AlII / D_AlI)           Al II / Al I: a thermometer (Saha balance)
+        asinh((A_AlII / D_AlI) / floor) Al II / Al I: a thermometer (Saha balance)
 
     with ``D_r = sqrt(A_r^2 + (soft * S)^2)`` and ``D_S = sqrt(S^2 + tiny^2)``: soft
     denominators, so a piece with no aluminium (steel, brass) gives large but finite
@@ -183,11 +183,18 @@ class LineWindowFeatures(TransformerMixin, BaseEstimator):
         if self.thermometer_ is not None:
             hot, cold = self.thermometer_
             d_cold = np.sqrt(A[:, [cold]] ** 2 + (self.soft * total) ** 2)
-            parts.append(np.arcsinh(A[:, [hot]] / d_cold))
+            parts.append(np.arcsinh(A[:, [hot]] / d_cold / self.floor))
         return np.concatenate(parts, axis=1)
 
     def transform(self, X):
         return self.features_from_areas(self.areas(X))
+
+    def feature_elements(self) -> list[str]:
+        """The element each feature measures: the analyte's symbol, or "Al" for references and the thermometer."""
+        check_is_fitted(self, "weights_")
+        el = [self.windows_[a].line.element for a in self.analytes_]
+        out = el + el + ["Al"] * self.references_.size
+        return out + (["Al"] if self.thermometer_ is not None else [])
 
     def get_feature_names_out(self, input_features=None):
         check_is_fitted(self, "weights_")
