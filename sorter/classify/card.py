@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 CARD_SUFFIX = ".card.json"
+SATURATED_PIXELS = 3  # the quality output carries the 3rd-highest Al-reference pixel
 
 
 class ModelIntegrityError(ValueError):
@@ -56,7 +57,11 @@ class Thresholds:
         accepted: weak Al signal [-].
     saturation_counts : float or None
         A pixel at or above this is saturated (the detector's ADC maximum) [counts]; None
-        when the training data did not say.
+        when the training data did not say. A shot is rejected when at least
+        ``SATURATED_PIXELS`` pixels of the Al reference windows reach it (a clipped flat top).
+    max_non_al_probability : float
+        An aluminium grade is not accepted while the contaminants together hold more than
+        this probability [-]: a contaminant must never go to an aluminium bin.
     """
 
     min_top_probability: float = 0.5
@@ -65,6 +70,7 @@ class Thresholds:
     min_snr: float = 20.0
     min_al_fraction: float = 0.0
     saturation_counts: float | None = None
+    max_non_al_probability: float = 0.05
 
 
 @dataclass

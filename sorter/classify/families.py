@@ -25,6 +25,7 @@ def grade_families() -> dict[str, str]:
 def family_of(grade: str) -> str:
     """The family of ``grade``; KeyError naming the data file when it is not listed."""
     families = grade_families()
+    grade = str(grade)
     if grade not in families:
         raise KeyError(f"grade {grade!r} has no family; add a row to sorter/data/grade_families.csv "
                        f"(known: {', '.join(families)})")

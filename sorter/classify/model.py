@@ -20,6 +20,7 @@ from sklearn.neural_network import MLPClassifier
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
+from sorter.classify.card import SATURATED_PIXELS
 from sorter.classify.composition import GradeWiseComposition
 from sorter.classify.ood import ClassMahalanobis
 from sorter.preprocess.features import LineWindowFeatures, NoiseLevel
@@ -121,8 +122,10 @@ class LibsModel(ClassifierMixin, BaseEstimator):
     def quality(self, X) -> np.ndarray:
         """``snr``, ``al_fraction``, ``max_counts`` and ``ood_distance`` per spectrum, (n, 4).
 
-        ``max_counts`` is the highest pixel in the Al reference windows: when those clip,
-        every ratio feature is off, so that is where saturation matters.
+        ``max_counts`` is the ``SATURATED_PIXELS``-th highest pixel in the Al reference windows:
+        when it reaches the ADC maximum the reference line has a clipped flat top and every
+        ratio feature is off. One or two clipped pixels at a line peak are tolerated: the
+        model trains on such shots.
         """
         check_is_fitted(self, "classifier_")
         X = np.asarray(X, dtype=np.float64)
@@ -134,7 +137,9 @@ class LibsModel(ClassifierMixin, BaseEstimator):
         sigma = self.noise_.transform(X)[:, 0]
         snr = total / (sigma * np.linalg.norm(self.lines_.total_weights_) + 1e-12)
         al = A[:, self.lines_.references_].sum(axis=1) / np.sqrt(total ** 2 + 1e-24)
-        peak = X[:, self.lines_.reference_pixels_].max(axis=1)
+        ref = X[:, self.lines_.reference_pixels_]
+        k = min(SATURATED_PIXELS, ref.shape[1])
+        peak = np.partition(ref, ref.shape[1] - k, axis=1)[:, ref.shape[1] - k]
         return np.stack([snr, al, peak, self.ood_.score(Z)], axis=1)
 
     def outputs(self, X) -> dict[str, np.ndarray]:

@@ -33,9 +33,11 @@ from skl2onnx.algebra.onnx_ops import (
     OnnxReshape,
     OnnxSqrt,
     OnnxSub,
+    OnnxTopK,
 )
 from skl2onnx.common.data_types import FloatTensorType
 
+from sorter.classify.card import SATURATED_PIXELS
 from sorter.classify.model import OUTPUTS, LibsModel
 from sorter.preprocess.features import LineWindowFeatures, NoiseLevel
 from sorter.preprocess.normalise import TotalEmissionNormaliser
@@ -176,8 +178,10 @@ def _convert_libs(scope, operator, container):
                               lines.references_.size, opv),
                  OnnxSqrt(OnnxAdd(OnnxMul(total, total, op_version=opv), _c([1e-24]), op_version=opv),
                           op_version=opv), op_version=opv)
-    peak = OnnxReduceMaxApi18(OnnxGather(X, lines.reference_pixels_, axis=1, op_version=opv), axes=[1],
-                              keepdims=1, op_version=opv)
+    k_top = min(SATURATED_PIXELS, lines.reference_pixels_.size)
+    top = OnnxTopK(OnnxGather(X, lines.reference_pixels_, axis=1, op_version=opv),
+                   np.array([k_top], dtype=np.int64), axis=1, op_version=opv)
+    peak = OnnxGather(top[0], np.array([k_top - 1], dtype=np.int64), axis=1, op_version=opv)
     W = OnnxMatMul(Z, _c(op.ood_.whitening_), op_version=opv)
     M = op.ood_.means_white_
     d2 = OnnxAdd(OnnxSub(_sum_columns(OnnxMul(W, W, op_version=opv), k, opv),

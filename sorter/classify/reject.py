@@ -3,13 +3,15 @@
 Checked in this order, the first that applies is the reason:
 
 1. empty shot: the summed line area is within a few noise standard deviations of zero;
-2. saturation: a pixel of the Al reference lines reached the detector's ADC maximum, so the
-   area every ratio is normalised by is clipped;
+2. saturation: three or more pixels of the Al reference lines reached the detector's ADC
+   maximum (a clipped flat top), so the area every ratio is normalised by is wrong;
 3. too noisy: line signal-to-noise below what the model was trained on;
 4. weak Al signal: an aluminium grade is on top but the Al reference lines are too weak
    a share of the emission (a contaminant, or a shot that hit a coating);
-5. out of distribution: the features are far (Mahalanobis) from every class seen in training;
-6. low top probability: the two best grades are too close to call.
+5. possible contaminant: an aluminium grade is on top but the contaminants together still
+   hold a non-negligible probability (a contaminant must never reach an aluminium bin);
+6. out of distribution: the features are far (Mahalanobis) from every class seen in training;
+7. low top probability: the two best grades are too close to call.
 
 numpy only: the serving runtime uses this module.
 """
@@ -63,7 +65,9 @@ def decide(probabilities: np.ndarray, quality: np.ndarray, classes: list[str], f
     """
     grade_idx, _ = pick_grades(probabilities, classes, families)
     top = probabilities[np.arange(len(grade_idx)), grade_idx]
-    reasons = reject_reasons(top, quality, [families[classes[g]] != "non-Al" for g in grade_idx], thresholds)
+    non_al = probabilities @ np.array([families[c] == "non-Al" for c in classes], dtype=float)
+    reasons = reject_reasons(top, quality, [families[classes[g]] != "non-Al" for g in grade_idx], thresholds,
+                             non_al)
     out = []
     for i, g in enumerate(grade_idx):
         grade = classes[g]
@@ -74,16 +78,21 @@ def decide(probabilities: np.ndarray, quality: np.ndarray, classes: list[str], f
 
 
 def reject_reasons(top_probability: np.ndarray, quality: np.ndarray, is_aluminium: list[bool] | np.ndarray,
-                   t: Thresholds) -> list[str]:
+                   t: Thresholds, non_al_probability: np.ndarray | None = None) -> list[str]:
     """The reason to reject each spectrum, or "" to accept it (vectorised checks, first reason wins)."""
     snr, al_frac, max_counts, ood = (quality[:, i] for i in range(4))
+    is_aluminium = np.asarray(is_aluminium, dtype=bool)
+    non_al = np.zeros(len(snr)) if non_al_probability is None else np.asarray(non_al_probability)
     checks = [
         (snr < t.min_snr_empty, lambda i: f"empty shot: line signal {snr[i]:.1f} sigma (< {t.min_snr_empty:g})"),
         ((max_counts >= t.saturation_counts) if t.saturation_counts else np.zeros(len(snr), bool),
-         lambda i: f"saturation: Al reference line at {max_counts[i]:.0f} counts (ADC max {t.saturation_counts:g})"),
+         lambda i: f"saturation: Al reference line clipped at the ADC maximum ({t.saturation_counts:g} counts)"),
         (snr < t.min_snr, lambda i: f"too noisy: line signal-to-noise {snr[i]:.1f} (< {t.min_snr:.1f})"),
-        (np.asarray(is_aluminium) & (al_frac < t.min_al_fraction),
+        (is_aluminium & (al_frac < t.min_al_fraction),
          lambda i: f"weak Al signal: Al lines {al_frac[i]:.4f} of the emission (< {t.min_al_fraction:.4f})"),
+        (is_aluminium & (non_al > t.max_non_al_probability),
+         lambda i: f"possible contaminant: non-aluminium classes hold p={non_al[i]:.3f} "
+                   f"(> {t.max_non_al_probability:.3f})"),
         (~(ood <= t.max_ood_distance),
          lambda i: f"out of distribution: feature distance {ood[i]:.2f} (> {t.max_ood_distance:.2f})"),
         (top_probability < t.min_top_probability,
@@ -117,6 +126,10 @@ def tune_thresholds(probabilities: np.ndarray, quality: np.ndarray, labels: np.n
         al = al_frac[is_al]
         t.min_al_fraction = float(0.4 * np.quantile(al, 0.001))
     t.max_ood_distance = float(1.5 * np.quantile(ood, 0.999))
+    non_al = probabilities @ np.array([families[c] == "non-Al" for c in classes], dtype=float)
+    if is_al.any():
+        # as strict as the aluminium pieces allow: at most 0.3% of them lose their bin to this check
+        t.max_non_al_probability = float(min(0.05, max(1e-3, np.quantile(non_al[is_al], 0.997))))
     grade_idx, _ = pick_grades(probabilities, classes, families)
     top = probabilities[np.arange(len(grade_idx)), grade_idx]
     t.min_top_probability = float(min(0.5, max(0.2, np.quantile(top, target_unknown / 2))))

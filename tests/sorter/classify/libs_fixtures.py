@@ -73,7 +73,7 @@ def toy_batch(wl: np.ndarray, n_per_grade: int, seed: int, grades=None, **kwargs
     X, y, Y = [], [], []
     for g in grades:
         for _ in range(n_per_grade):
-            comp = {e: v * rng.uniform(0.85, 1.15) for e, v in TOY_GRADES[g].items() if e != "Al"}
+            comp = {e: min(100.0, v * rng.uniform(0.85, 1.15)) for e, v in TOY_GRADES[g].items() if e != "Al"}
             shot = dict(kwargs)
             shot.setdefault("scale", 2e4 * np.exp(rng.normal(0, 0.25)))
             X.append(toy_spectrum(wl, comp, rng, **shot))
