@@ -19,6 +19,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.neural_network import MLPClassifier
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted
+from threadpoolctl import threadpool_limits
 
 from sorter.classify.card import SATURATED_PIXELS
 from sorter.classify.composition import GradeWiseComposition
@@ -56,8 +57,8 @@ class LibsModel(ClassifierMixin, BaseEstimator):
     """
 
     def __init__(self, grid_nm=None, lines=None, half_width_nm: float | None = None,
-                 background_nm: float | None = None, floor: float = 1e-3, soft: float = 1e-3,
-                 hidden_layer_sizes: tuple[int, ...] = (128,), alpha: float = 1e-3, max_iter: int = 300,
+                 background_nm: float | None = None, floor: float = 1e-2, soft: float = 1e-3,
+                 hidden_layer_sizes: tuple[int, ...] = (128,), alpha: float = 1e-4, max_iter: int = 300,
                  coverage: float = 0.9, random_state: int = 0):
         self.grid_nm = grid_nm
         self.lines = lines
@@ -96,8 +97,9 @@ class LibsModel(ClassifierMixin, BaseEstimator):
         self.classifier_ = MLPClassifier(hidden_layer_sizes=self.hidden_layer_sizes, alpha=self.alpha,
                                          max_iter=self.max_iter, random_state=self.random_state,
                                          learning_rate_init=2e-3, batch_size=128, tol=1e-5,
-                                         early_stopping=True, validation_fraction=0.1, n_iter_no_change=20)
-        self.classifier_.fit(Z, y)
+                                         n_iter_no_change=30)
+        with threadpool_limits(1):  # small matrices: BLAS threads only contend
+            self.classifier_.fit(Z, y)
         self.classes_ = self.classifier_.classes_
         step("composition")
         self.elements_ = tuple(elements) if composition is not None else ()

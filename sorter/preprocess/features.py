@@ -98,7 +98,7 @@ class LineWindowFeatures(TransformerMixin, BaseEstimator):
     """
 
     def __init__(self, grid_nm=None, lines=None, half_width_nm: float | None = None,
-                 background_nm: float | None = None, floor: float = 1e-3, soft: float = 1e-3):
+                 background_nm: float | None = None, floor: float = 1e-2, soft: float = 1e-3):
         self.grid_nm = grid_nm
         self.lines = lines
         self.half_width_nm = half_width_nm
