@@ -1,0 +1,110 @@
+"""The issue's accuracy targets on seeded held-out simulated spectra (plasma, noise and offsets not seen
+in training), for the bundled broadband model, an instrument it never saw, and a model retrained on a
+new instrument profile. Sizes are small to fit the test budget; ``bench/classify_accuracy.py`` runs the
+same checks with more spectra."""
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sorter.classify.evaluation import classification_metrics
+from sorter.classify.reject import Decision
+from sorter.classify.runtime import LibsRuntime
+from sorter.classify.scenarios import HELD_OUT, transfer_instrument, unseen_instrument
+from sorter.classify.training import DEFAULT_GRADES, simulated_data, train
+from sorter.simulate import simulate_batch
+
+MODELS = Path(__file__).resolve().parents[3] / "models"
+N_PER_GRADE = 8
+
+
+def held_out(instrument, seed: int):
+    batches = [simulate_batch(list(DEFAULT_GRADES), N_PER_GRADE, instrument, seed + k, plasma=c.plasma(),
+                              noise_scale=c.noise_scale, wavelength_offset_nm=c.offset_nm)
+               for k, c in enumerate(HELD_OUT)]
+    wl = batches[0].wavelength_nm
+    return wl, np.concatenate([b.intensity for b in batches]), np.concatenate([b.labels for b in batches]), batches
+
+
+def metrics(rt: LibsRuntime, wl, X, labels):
+    results = rt.classify_array(wl, X)
+    decisions = [Decision(r.grade, r.family, max(r.probabilities.values()), r.decision, r.reason) for r in results]
+    return classification_metrics(labels, decisions, rt.card.families, rt.classes), results
+
+
+@pytest.fixture(scope="module")
+def bundled():
+    return LibsRuntime.load(MODELS / "broadband.onnx")
+
+
+@pytest.fixture(scope="module")
+def bundled_held_out(bundled):
+    wl, X, labels, batches = held_out("broadband", 9000)
+    m, results = metrics(bundled, wl, X, labels)
+    return m, results, labels, batches
+
+
+def test_grade_and_family_accuracy_on_unseen_conditions(bundled_held_out):
+    m, *_ = bundled_held_out
+    assert m["grade_accuracy"] >= 0.98, m["per_class"]
+    assert m["family_accuracy"] >= 0.995
+
+
+def test_few_aluminium_pieces_go_to_unknown(bundled_held_out):
+    m, *_ = bundled_held_out
+    assert m["unknown_rate_aluminium"] <= 0.02, m["unknown_reasons"]
+
+
+def test_no_contaminant_is_ever_accepted_as_aluminium(bundled_held_out):
+    m, *_ = bundled_held_out
+    assert m["n_contaminants"] == 6 * N_PER_GRADE * len(HELD_OUT)
+    assert m["contaminants_accepted_as_aluminium"] == 0
+
+
+def test_composition_estimate_beats_the_grade_mean(bundled, bundled_held_out):
+    """Each major element's MAE is below that of always answering the grade's training mean.
+
+    The issue's target (MAE <= 10% of the spec range) is NOT met: see README-sections/libs-classifier.md.
+    This test checks the estimate carries real information (an independent baseline), per grade and element.
+    """
+    from sorter.classify.evaluation import spec_ranges
+
+    _, results, labels, batches = bundled_held_out
+    train_means = simulated_data("broadband", 30, 4242)
+    elements = bundled.card.elements
+    pred = np.array([[r.composition_wt_pct[e] for e in elements] for r in results])
+    true = np.concatenate([[[b.composition_wt_pct[i, b.elements.index(e)] for e in elements]
+                            for i in range(len(b))] for b in batches])
+    wins, total = 0, 0
+    for g in DEFAULT_GRADES:
+        rows = labels == g
+        for e in spec_ranges(g):
+            if e not in elements:
+                continue
+            j = elements.index(e)
+            mean = train_means.composition[train_means.labels == g, j].mean()
+            total += 1
+            wins += np.abs(pred[rows, j] - true[rows, j]).mean() < np.abs(mean - true[rows, j]).mean()
+    assert total >= 20 and wins / total >= 0.8
+
+
+def test_unseen_instrument_keeps_the_family(bundled):
+    inst = unseen_instrument("broadband")
+    b = simulate_batch(list(DEFAULT_GRADES), 12, inst, 777, wavelength_offset_nm=(-0.05, 0.05))
+    m, _ = metrics(bundled, b.wavelength_nm, b.intensity, b.labels)
+    assert m["family_accuracy"] >= 0.95
+
+
+def test_retrained_on_200_spectra_per_grade_from_a_new_instrument(tmp_path):
+    new = transfer_instrument()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        data = simulated_data(new, 200, 31)
+        res = train(data, tmp_path / "plant-b.onnx", seed=1)
+    rt = LibsRuntime.load(res.model_path)
+    wl, X, labels, _ = held_out(new, 5000)
+    m, _ = metrics(rt, wl, X, labels)
+    assert m["grade_accuracy"] >= 0.98 and m["family_accuracy"] >= 0.995
+    assert m["unknown_rate_aluminium"] <= 0.02 and m["contaminants_accepted_as_aluminium"] == 0
