@@ -22,7 +22,7 @@ def train_libs(
     out: Path = typer.Option(..., "--out", help="Model file to write, e.g. models/broadband.onnx; the card "
                              "(NAME.card.json) and report (NAME.report/) go beside it."),
     seed: int = typer.Option(0, "--seed", help="Seed for simulation, the held-out split and the MLP."),
-    n_per_grade: int = typer.Option(400, "--n-per-grade", min=5,
+    n_per_grade: int = typer.Option(600, "--n-per-grade", min=5,
                                     help="Simulated spectra per grade (simulated:... data only)."),
     max_iter: int = typer.Option(300, "--max-iter", min=10, help="MLP training epochs."),
 ) -> None:

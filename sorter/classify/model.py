@@ -58,7 +58,7 @@ class LibsModel(ClassifierMixin, BaseEstimator):
 
     def __init__(self, grid_nm=None, lines=None, half_width_nm: float | None = None,
                  background_nm: float | None = None, floor: float = 1e-2, soft: float = 1e-3,
-                 hidden_layer_sizes: tuple[int, ...] = (128,), alpha: float = 1e-4, max_iter: int = 300,
+                 hidden_layer_sizes: tuple[int, ...] = (256, 128), alpha: float = 1e-4, max_iter: int = 300,
                  coverage: float = 0.9, random_state: int = 0):
         self.grid_nm = grid_nm
         self.lines = lines

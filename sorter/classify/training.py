@@ -239,7 +239,7 @@ class TrainResult:
 
 
 def train(data: TrainingData, out: str | Path, *, seed: int = 0, held_out_fraction: float = 0.2,
-          hidden_layer_sizes: tuple[int, ...] = (128,), max_iter: int = 300, reproduce: str = "",
+          hidden_layer_sizes: tuple[int, ...] = (256, 128), max_iter: int = 300, reproduce: str = "",
           progress: Progress = _no_progress) -> TrainResult:
     """Fit, tune, export, verify and document a model; write ``out`` (.onnx), its card and report."""
     from sorter.classify.model import LibsModel

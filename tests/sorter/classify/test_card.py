@@ -38,3 +38,20 @@ def test_a_broken_card_names_the_file(tmp_path):
     (tmp_path / "x.card.json").write_text("{not json")
     with pytest.raises(ValueError, match="x.card.json: not valid JSON"):
         ModelCard.read(tmp_path / "x.card.json")
+
+
+def test_training_is_reproducible_to_the_byte(toy_data, toy_trained, tmp_path):
+    """Same data, same seed: the same ONNX bytes, so a card's sha256 identifies the model."""
+    import warnings
+
+    from libs_fixtures import GRID
+
+    from sorter.classify.training import TrainingData, train
+
+    (X, y, Y, el), _ = toy_data
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        again = train(TrainingData(GRID, X, y, el, Y, "toy-instrument", "toy", 65535.0), tmp_path / "toy.onnx",
+                      max_iter=150, hidden_layer_sizes=(32,))
+    assert again.card.model_sha256 == toy_trained.card.model_sha256
+    assert again.card.training_data["sha256"] == toy_trained.card.training_data["sha256"]
