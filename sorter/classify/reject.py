@@ -19,6 +19,7 @@ numpy only: the serving runtime uses this module.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -37,6 +38,19 @@ class Decision:
     reason: str
 
 
+@lru_cache(maxsize=16)
+def _membership(classes: tuple[str, ...], families: tuple[tuple[str, str], ...]) -> tuple[np.ndarray, np.ndarray]:
+    """(family x class membership matrix, non-aluminium indicator per class), cached per model."""
+    fam = dict(families)
+    names = sorted(set(fam[c] for c in classes))
+    member = np.array([[fam[c] == f for c in classes] for f in names], dtype=float)
+    return member, np.array([fam[c] == "non-Al" for c in classes], dtype=float)
+
+
+def _key(classes, families) -> tuple[tuple[str, ...], tuple[tuple[str, str], ...]]:
+    return tuple(classes), tuple(sorted((c, families[c]) for c in classes))
+
+
 def pick_grades(probabilities: np.ndarray, classes: list[str], families: dict[str, str]) -> tuple[np.ndarray,
                                                                                                      np.ndarray]:
     """Family first (largest summed probability), then the best grade inside it.
@@ -44,8 +58,7 @@ def pick_grades(probabilities: np.ndarray, classes: list[str], families: dict[st
     Deciding the family on summed probabilities keeps it consistent with the grade and
     makes it at least as reliable as the grade. Returns (grade index, family probability).
     """
-    fam_names = sorted(set(families[c] for c in classes))
-    member = np.array([[families[c] == f for c in classes] for f in fam_names], dtype=float)  # (F, C)
+    member, _ = _membership(*_key(classes, families))  # (F, C)
     fam_p = probabilities @ member.T
     best_family = np.argmax(fam_p, axis=1)
     masked = np.where(member[best_family] > 0, probabilities, -1.0)
@@ -65,11 +78,10 @@ def decide(probabilities: np.ndarray, quality: np.ndarray, classes: list[str], f
     """
     grade_idx, _ = pick_grades(probabilities, classes, families)
     top = probabilities[np.arange(len(grade_idx)), grade_idx]
-    non_al = probabilities @ np.array([families[c] == "non-Al" for c in classes], dtype=float)
-    reasons = reject_reasons(top, quality, [families[classes[g]] != "non-Al" for g in grade_idx], thresholds,
-                             non_al)
+    non_al_class = _membership(*_key(classes, families))[1]
+    reasons = reject_reasons(top, quality, non_al_class[grade_idx] == 0.0, thresholds, probabilities @ non_al_class)
     out = []
-    for i, g in enumerate(grade_idx):
+    for i, g in enumerate(grade_idx.tolist()):
         grade = classes[g]
         reason = reasons[i]
         out.append(Decision(grade, families[grade], float(top[i]), UNKNOWN if reason else ACCEPT,
