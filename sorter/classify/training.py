@@ -114,9 +114,10 @@ def simulated_data(instrument, n_per_grade: int, seed: int, *, grades=DEFAULT_GR
                                     progress=tick))
         done += int(chunk.size) * len(grades)
         progress("simulating spectra", done, total)
-    elements = parts[0].elements
-    comp = np.concatenate([_columns(p, elements) for p in parts])
-    elements, comp = _restrict_elements(elements, comp)
+    # the simulator composes only the elements it lists; any other is truly 0 wt% (e.g. Li, which no
+    # catalogue grade contains), so every element the issue names gets a column
+    elements = tuple(MAJOR_ELEMENTS)
+    comp = np.nan_to_num(np.concatenate([_columns(p, elements) for p in parts]), nan=0.0)
     return TrainingData(parts[0].wavelength_nm, np.concatenate([p.intensity for p in parts]),
                         np.concatenate([p.labels for p in parts]), elements, comp, inst.name,
                         f"{SIMULATED_PREFIX}{inst.name} n_per_grade={n_per_grade} seed={seed}",
