@@ -38,6 +38,8 @@ class GradeWiseComposition(RegressorMixin, BaseEstimator):
     intercept_ : ndarray, shape (C, E) [wt%]
     halfwidth_ : ndarray, shape (C, E)
         Interval half-width per grade and element [wt%].
+    lower_, upper_ : ndarray, shape (C, E)
+        Range of each element in each grade's training spectra [wt%]; predictions are clipped to it.
     """
 
     def __init__(self, alphas=tuple(np.logspace(-3, 5, 17)), coverage: float = 0.9, random_state: int = 0):
@@ -62,6 +64,8 @@ class GradeWiseComposition(RegressorMixin, BaseEstimator):
         self.intercept_ = np.zeros((C, E))
         self.halfwidth_ = np.zeros((C, E))
         self.alpha_ = np.full((C, E), np.nan)
+        self.lower_ = np.zeros((C, E))
+        self.upper_ = np.full((C, E), 100.0)
         self.n_train_ = np.zeros((C, E), dtype=int)
         masks = np.ones((E, k), dtype=bool) if feature_masks is None else np.asarray(feature_masks, dtype=bool)
         if masks.shape != (E, k):
@@ -70,6 +74,8 @@ class GradeWiseComposition(RegressorMixin, BaseEstimator):
             rows = labels == name
             for e in range(E):
                 ok = rows & np.isfinite(Y[:, e])
+                if ok.any():
+                    self.lower_[c, e], self.upper_[c, e] = Y[ok, e].min(), Y[ok, e].max()
                 self._fit_class(Z[ok][:, masks[e]], Y[ok][:, [e]], c, np.array([e]), masks[e])
         self.classes_ = np.asarray(classes)
         self.n_features_in_ = k
@@ -110,6 +116,9 @@ class GradeWiseComposition(RegressorMixin, BaseEstimator):
         """Estimate and interval half-width [wt%], each (n, E), for features Z and probabilities P."""
         check_is_fitted(self, "coef_")
         per_class = np.einsum("nk,cke->nce", np.asarray(Z, dtype=np.float64), self.coef_) + self.intercept_
+        # a grade's regression never leaves the range that grade was trained on: under plasma
+        # conditions outside training a linear model extrapolates, the grade's range does not
+        per_class = np.minimum(np.maximum(per_class, self.lower_), self.upper_)
         mixed = np.einsum("nc,nce->ne", P, per_class)
         spread = np.einsum("nc,nce->ne", P, np.abs(per_class - mixed[:, None, :]))
         return np.clip(mixed, 0.0, 100.0), P @ self.halfwidth_ + spread

@@ -27,6 +27,8 @@ from skl2onnx.algebra.onnx_ops import (
     OnnxGather,
     OnnxIdentity,
     OnnxMatMul,
+    OnnxMax,
+    OnnxMin,
     OnnxMul,
     OnnxNeg,
     OnnxReduceMaxApi18,
@@ -199,7 +201,9 @@ def _convert_libs(scope, operator, container):
         B = np.transpose(comp_model.coef_, (1, 0, 2)).reshape(k, C * E)
         per = OnnxAdd(OnnxMatMul(Z, _c(B), op_version=opv), _c(comp_model.intercept_.reshape(1, C * E)),
                       op_version=opv)
-        per3 = OnnxReshape(per, np.array([-1, C, E], dtype=np.int64), op_version=opv)
+        per3 = OnnxMin(OnnxMax(OnnxReshape(per, np.array([-1, C, E], dtype=np.int64), op_version=opv),
+                               _c(comp_model.lower_)[None], op_version=opv),
+                       _c(comp_model.upper_)[None], op_version=opv)
         P3 = OnnxReshape(P, np.array([-1, 1, C], dtype=np.int64), op_version=opv)
         mixed = OnnxMatMul(P3, per3, op_version=opv)                       # (n, 1, E)
         spread = OnnxMatMul(P3, OnnxAbs(OnnxSub(per3, mixed, op_version=opv), op_version=opv), op_version=opv)

@@ -63,3 +63,11 @@ def test_missing_analyses_are_fitted_on_the_rows_that_have_them():
     m = GradeWiseComposition().fit(Z, labels, Y, ["a", "b"])
     assert m.n_train_[0, 0] == 50 and m.n_train_[0, 1] < 50
     assert np.all(np.isfinite(m.coef_))
+
+
+def test_far_outside_training_the_estimate_stays_in_the_grade_range():
+    Z, labels, Y = linear_grades()
+    m = GradeWiseComposition().fit(Z, labels, Y, ["a", "b"])
+    est, _ = m.predict_all(np.full((1, Z.shape[1]), 50.0), np.array([[1.0, 0.0]]))
+    a = Y[labels == "a"]
+    assert np.all(est[0] >= a.min(axis=0) - 1e-12) and np.all(est[0] <= a.max(axis=0) + 1e-12)

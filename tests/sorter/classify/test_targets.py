@@ -86,8 +86,8 @@ def test_composition_estimate_beats_the_grade_mean(bundled, bundled_held_out):
     train_means = simulated_data("broadband", 30, 4242)
     elements = bundled.card.elements
     pred = np.array([[r.composition_wt_pct[e] for e in elements] for r in results])
-    true = np.concatenate([[[b.composition_wt_pct[i, b.elements.index(e)] for e in elements]
-                            for i in range(len(b))] for b in batches])
+    true = np.concatenate([[[b.composition_wt_pct[i, b.elements.index(e)] if e in b.elements else 0.0
+                             for e in elements] for i in range(len(b))] for b in batches])
     wins, total = 0, 0
     for g in DEFAULT_GRADES:
         rows = labels == g
