@@ -26,7 +26,7 @@ from sorter.classify.composition import GradeWiseComposition
 from sorter.classify.ood import ClassMahalanobis
 from sorter.preprocess.features import LineWindowFeatures, NoiseLevel
 
-OUTPUTS = ("probabilities", "composition_wt_pct", "interval_halfwidth_wt_pct", "quality")
+OUTPUTS = ("probabilities", "composition_wt_pct", "interval_halfwidth_wt_pct", "quality", "class_distance")
 
 
 class LibsModel(ClassifierMixin, BaseEstimator):
@@ -156,7 +156,7 @@ class LibsModel(ClassifierMixin, BaseEstimator):
         else:
             comp = half = np.zeros((X.shape[0], 0))
         return {"probabilities": P, "composition_wt_pct": comp, "interval_halfwidth_wt_pct": half,
-                "quality": self._quality(X, A, Z)}
+                "quality": self._quality(X, A, Z), "class_distance": self.ood_.distances(Z)}
 
     def predict_proba(self, X) -> np.ndarray:
         check_is_fitted(self, "classifier_")

@@ -6,7 +6,10 @@ converts to one graph with four outputs (see :data:`sorter.classify.model.OUTPUT
 
 * ``probabilities`` (n, C): the MLP's softmax, via skl2onnx's own MLP converter;
 * ``composition_wt_pct`` and ``interval_halfwidth_wt_pct`` (n, E);
-* ``quality`` (n, 4): snr, Al share, peak counts, OOD distance.
+* ``quality`` (n, 4): snr, Al share, peak counts, OOD distance (to the nearest class);
+* ``class_distance`` (n, C): Mahalanobis distance to each class; the reject option uses the
+  distance to the chosen grade, so a spectrum near a contaminant's mean but put in an
+  aluminium grade is caught.
 
 The line areas are one ``Gather`` of the pixels the windows use and one ``MatMul``:
 the local baselines are folded into the weights, so serving costs a small dense product.
@@ -157,7 +160,7 @@ def _libs_shape(operator):
     op = operator.raw_operator
     n = operator.inputs[0].get_first_dimension()
     E = len(op.elements_)
-    for var, width in zip(operator.outputs, (len(op.classes_), E, E, 4), strict=True):
+    for var, width in zip(operator.outputs, (len(op.classes_), E, E, 4, len(op.classes_)), strict=True):
         var.type = FloatTensorType([n, width])
 
 
@@ -193,6 +196,8 @@ def _convert_libs(scope, operator, container):
                      op_version=opv)
     ood = OnnxSqrt(OnnxDiv(OnnxClip(d2_min, _c(0.0), op_version=opv), _c([float(k)]), op_version=opv),
                    op_version=opv)
+    class_distance = OnnxSqrt(OnnxDiv(OnnxClip(d2, _c(0.0), op_version=opv), _c([float(k)]), op_version=opv),
+                              op_version=opv)
     quality = OnnxConcat(snr, al, peak, ood, axis=1, op_version=opv)
     # composition: all grades' ridge predictions in one MatMul, then mixed by probability
     E = len(op.elements_)
@@ -214,7 +219,7 @@ def _convert_libs(scope, operator, container):
     else:
         empty = OnnxMatMul(P, np.zeros((C, 0), dtype=F32), op_version=opv)
         comp, half = empty, OnnxIdentity(empty, op_version=opv)
-    for node, var in zip((P, comp, half, quality), operator.outputs, strict=True):
+    for node, var in zip((P, comp, half, quality, class_distance), operator.outputs, strict=True):
         OnnxIdentity(node, op_version=opv, output_names=[var]).add_to(scope, container)
 
 

@@ -42,8 +42,12 @@ class ClassMahalanobis(BaseEstimator):
         self.n_features_in_ = Z.shape[1]
         return self
 
-    def score(self, Z) -> np.ndarray:
+    def distances(self, Z) -> np.ndarray:
+        """RMS-per-feature Mahalanobis distance to every class mean, shape (n, C)."""
         check_is_fitted(self, "whitening_")
         W = np.asarray(Z, dtype=np.float64) @ self.whitening_
         d2 = ((W[:, None, :] - self.means_white_[None]) ** 2).sum(axis=2)
-        return np.sqrt(np.maximum(d2.min(axis=1), 0.0) / self.n_features_in_)
+        return np.sqrt(np.maximum(d2, 0.0) / self.n_features_in_)
+
+    def score(self, Z) -> np.ndarray:
+        return self.distances(Z).min(axis=1)

@@ -66,7 +66,7 @@ def pick_grades(probabilities: np.ndarray, classes: list[str], families: dict[st
 
 
 def decide(probabilities: np.ndarray, quality: np.ndarray, classes: list[str], families: dict[str, str],
-           thresholds: Thresholds) -> list[Decision]:
+           thresholds: Thresholds, class_distance: np.ndarray | None = None) -> list[Decision]:
     """Grade, family and accept/unknown with the reason for each spectrum.
 
     Parameters
@@ -75,10 +75,16 @@ def decide(probabilities: np.ndarray, quality: np.ndarray, classes: list[str], f
         Calibrated class probabilities [-].
     quality : ndarray, shape (n, 4)
         ``snr``, ``al_fraction``, ``max_counts``, ``ood_distance`` (see :data:`QUALITY_COLUMNS`).
+    class_distance : ndarray, shape (n, C), optional
+        Mahalanobis distance to each class; when given, the out-of-distribution check uses the
+        distance to the chosen grade instead of to the nearest class.
     """
     grade_idx, _ = pick_grades(probabilities, classes, families)
     top = probabilities[np.arange(len(grade_idx)), grade_idx]
     non_al_class = _membership(*_key(classes, families))[1]
+    if class_distance is not None:
+        quality = quality.copy()
+        quality[:, 3] = class_distance[np.arange(len(grade_idx)), grade_idx]
     reasons = reject_reasons(top, quality, non_al_class[grade_idx] == 0.0, thresholds, probabilities @ non_al_class)
     out = []
     for i, g in enumerate(grade_idx.tolist()):
@@ -120,7 +126,7 @@ def reject_reasons(top_probability: np.ndarray, quality: np.ndarray, is_aluminiu
 
 def tune_thresholds(probabilities: np.ndarray, quality: np.ndarray, labels: np.ndarray, classes: list[str],
                     families: dict[str, str], *, saturation_counts: float | None = None,
-                    target_unknown: float = 0.01) -> Thresholds:
+                    target_unknown: float = 0.01, class_distance: np.ndarray | None = None) -> Thresholds:
     """Thresholds from validation spectra the model did not train on.
 
     Each data-driven limit sits well outside the validation distribution (a margin below the
@@ -137,6 +143,9 @@ def tune_thresholds(probabilities: np.ndarray, quality: np.ndarray, labels: np.n
     if is_al.any():
         al = al_frac[is_al]
         t.min_al_fraction = float(0.4 * np.quantile(al, 0.001))
+    if class_distance is not None:  # distance to the grade the model picks, as decide() uses it
+        picked, _ = pick_grades(probabilities, classes, families)
+        ood = class_distance[np.arange(len(picked)), picked]
     t.max_ood_distance = float(1.5 * np.quantile(ood, 0.999))
     non_al = probabilities @ np.array([families[c] == "non-Al" for c in classes], dtype=float)
     if is_al.any():

@@ -134,7 +134,9 @@ class LibsRuntime:
         quality = out["quality"].astype(np.float64)
         comp = out["composition_wt_pct"].astype(np.float64)
         half = out["interval_halfwidth_wt_pct"].astype(np.float64)
-        decisions = decide(P, quality, self.classes, self.card.families, self.card.thresholds)
+        dist = out.get("class_distance")
+        decisions = decide(P, quality, self.classes, self.card.families, self.card.thresholds,
+                           None if dist is None else dist.astype(np.float64))
         elements = self.card.elements
         results = []
         for i, d in enumerate(decisions):

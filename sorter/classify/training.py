@@ -271,7 +271,7 @@ def train(data: TrainingData, out: str | Path, *, seed: int = 0, held_out_fracti
     stage("thresholds")
     sk = model.outputs(data.intensity[te])
     thresholds = tune_thresholds(sk["probabilities"], sk["quality"], labels[te], classes, families,
-                                 saturation_counts=data.saturation_counts)
+                                 saturation_counts=data.saturation_counts, class_distance=sk["class_distance"])
     stage("ONNX export")
     model_bytes = export_onnx(model, data.wavelength_nm.size, name=out.stem)
     card = ModelCard(
@@ -281,7 +281,8 @@ def train(data: TrainingData, out: str | Path, *, seed: int = 0, held_out_fracti
         onnx_outputs={"probabilities": "(n, classes) calibrated grade probabilities",
                       "composition_wt_pct": "(n, elements) estimate [wt%]",
                       "interval_halfwidth_wt_pct": f"(n, elements) {model.coverage:.0%} interval half-width [wt%]",
-                      "quality": "(n, 4) " + ", ".join(QUALITY_COLUMNS)},
+                      "quality": "(n, 4) " + ", ".join(QUALITY_COLUMNS),
+                      "class_distance": "(n, classes) Mahalanobis distance to each class (RMS per feature)"},
         model_sha256=sha256_bytes(model_bytes),
         training_data={"source": data.source, "sha256": data.sha256(), "n_spectra": int(labels.size),
                        "per_grade": counts, "n_train": int(tr.size), "n_held_out": int(te.size), "seed": seed},
@@ -294,7 +295,7 @@ def train(data: TrainingData, out: str | Path, *, seed: int = 0, held_out_fracti
     runtime = LibsRuntime(model_bytes, card, name=out.name)
     onnx_out = runtime.run(data.intensity[te])
     decisions = decide(onnx_out["probabilities"].astype(np.float64), onnx_out["quality"].astype(np.float64),
-                       classes, families, thresholds)
+                       classes, families, thresholds, onnx_out["class_distance"].astype(np.float64))
     metrics = classification_metrics(labels[te], decisions, families, classes)
     ece, table = expected_calibration_error(onnx_out["probabilities"].astype(np.float64), labels[te], classes)
     metrics["expected_calibration_error"] = ece

@@ -54,6 +54,7 @@ def test_all_outputs_match_on_held_out_spectra(toy_model, toy_data, exported):
     assert_allclose(ox["composition_wt_pct"], sk["composition_wt_pct"], atol=2e-3, rtol=1e-4)
     assert_allclose(ox["interval_halfwidth_wt_pct"], sk["interval_halfwidth_wt_pct"], atol=2e-3, rtol=1e-4)
     assert_allclose(ox["quality"], sk["quality"], rtol=2e-4, atol=1e-4)
+    assert_allclose(ox["class_distance"], sk["class_distance"], rtol=2e-4, atol=1e-4)
     assert np.array_equal(np.argmax(ox["probabilities"], axis=1), np.argmax(sk["probabilities"], axis=1))
 
 

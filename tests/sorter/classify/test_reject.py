@@ -66,3 +66,12 @@ def test_tuned_thresholds_reject_little_of_the_validation_set():
     rejected = [d for d in decide(P, q, CLASSES, FAMILIES, t) if d.decision == "unknown"]
     assert len(rejected) / n <= 0.01
     assert 0 < t.min_al_fraction < 0.05 and t.max_ood_distance > np.quantile(q[:, 3], 0.99)
+
+
+def test_distance_to_the_chosen_grade_catches_a_contaminant_put_in_an_aluminium_grade():
+    p = np.array([[0.97, 0.01, 0.01, 0.01]])
+    q = np.array([GOOD])
+    dist = np.array([[12.0, 11.0, 10.0, 1.0]])  # near the copper mean, far from 5182's
+    assert decide(p, q, CLASSES, FAMILIES, T)[0].decision == "accept"
+    d = decide(p, q, CLASSES, FAMILIES, T, dist)[0]
+    assert d.decision == "unknown" and d.reason.startswith("out of distribution")
