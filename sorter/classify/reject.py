@@ -9,7 +9,8 @@ Checked in this order, the first that applies is the reason:
 4. weak Al signal: an aluminium grade is on top but the Al reference lines are too weak
    a share of the emission (a contaminant, or a shot that hit a coating);
 5. possible contaminant: an aluminium grade is on top but the contaminants together still
-   hold a non-negligible probability (a contaminant must never reach an aluminium bin);
+   hold a non-negligible probability, or the features lie nearer (Mahalanobis) a contaminant's
+   class mean than the chosen grade's (a contaminant must never reach an aluminium bin);
 6. out of distribution: the features are far (Mahalanobis) from every class seen in training;
 7. low top probability: the two best grades are too close to call.
 
@@ -82,10 +83,16 @@ def decide(probabilities: np.ndarray, quality: np.ndarray, classes: list[str], f
     grade_idx, _ = pick_grades(probabilities, classes, families)
     top = probabilities[np.arange(len(grade_idx)), grade_idx]
     non_al_class = _membership(*_key(classes, families))[1]
+    nearer_contaminant = None
     if class_distance is not None:
         quality = quality.copy()
         quality[:, 3] = class_distance[np.arange(len(grade_idx)), grade_idx]
-    reasons = reject_reasons(top, quality, non_al_class[grade_idx] == 0.0, thresholds, probabilities @ non_al_class)
+        if non_al_class.any():
+            nearest_non_al = np.where(non_al_class > 0, class_distance, np.inf).argmin(axis=1)
+            nearer = class_distance[np.arange(len(grade_idx)), nearest_non_al] < quality[:, 3]
+            nearer_contaminant = np.where(nearer, nearest_non_al, -1)
+    reasons = reject_reasons(top, quality, non_al_class[grade_idx] == 0.0, thresholds, probabilities @ non_al_class,
+                             nearer_contaminant, classes)
     out = []
     for i, g in enumerate(grade_idx.tolist()):
         grade = classes[g]
@@ -96,11 +103,13 @@ def decide(probabilities: np.ndarray, quality: np.ndarray, classes: list[str], f
 
 
 def reject_reasons(top_probability: np.ndarray, quality: np.ndarray, is_aluminium: list[bool] | np.ndarray,
-                   t: Thresholds, non_al_probability: np.ndarray | None = None) -> list[str]:
+                   t: Thresholds, non_al_probability: np.ndarray | None = None,
+                   nearer_contaminant: np.ndarray | None = None, classes: list[str] | None = None) -> list[str]:
     """The reason to reject each spectrum, or "" to accept it (vectorised checks, first reason wins)."""
     snr, al_frac, max_counts, ood = (quality[:, i] for i in range(4))
     is_aluminium = np.asarray(is_aluminium, dtype=bool)
     non_al = np.zeros(len(snr)) if non_al_probability is None else np.asarray(non_al_probability)
+    near = np.full(len(snr), -1) if nearer_contaminant is None else np.asarray(nearer_contaminant)
     checks = [
         (snr < t.min_snr_empty, lambda i: f"empty shot: line signal {snr[i]:.1f} sigma (< {t.min_snr_empty:g})"),
         ((max_counts >= t.saturation_counts) if t.saturation_counts else np.zeros(len(snr), bool),
@@ -111,6 +120,8 @@ def reject_reasons(top_probability: np.ndarray, quality: np.ndarray, is_aluminiu
         (is_aluminium & (non_al > t.max_non_al_probability),
          lambda i: f"possible contaminant: non-aluminium classes hold p={non_al[i]:.3f} "
                    f"(> {t.max_non_al_probability:.3f})"),
+        (is_aluminium & (near >= 0),
+         lambda i: f"possible contaminant: features lie nearer the {classes[near[i]]} class than the chosen grade"),
         (~(ood <= t.max_ood_distance),
          lambda i: f"out of distribution: feature distance {ood[i]:.2f} (> {t.max_ood_distance:.2f})"),
         (top_probability < t.min_top_probability,

@@ -74,4 +74,13 @@ def test_distance_to_the_chosen_grade_catches_a_contaminant_put_in_an_aluminium_
     dist = np.array([[12.0, 11.0, 10.0, 1.0]])  # near the copper mean, far from 5182's
     assert decide(p, q, CLASSES, FAMILIES, T)[0].decision == "accept"
     d = decide(p, q, CLASSES, FAMILIES, T, dist)[0]
-    assert d.decision == "unknown" and d.reason.startswith("out of distribution")
+    assert d.decision == "unknown" and d.reason.startswith(("out of distribution", "possible contaminant"))
+    far_from_all = decide(p, q, CLASSES, FAMILIES, T, np.array([[12.0, 11.0, 10.0, 13.0]]))[0]
+    assert far_from_all.reason.startswith("out of distribution")
+
+
+def test_an_aluminium_grade_nearer_a_contaminant_mean_is_not_accepted():
+    p = np.array([[0.97, 0.01, 0.01, 0.01]])
+    dist = np.array([[3.0, 3.5, 4.0, 2.0]])  # within the OOD limit, but copper's mean is nearer
+    d = decide(p, np.array([GOOD]), CLASSES, FAMILIES, T, dist)[0]
+    assert d.decision == "unknown" and "nearer the copper class" in d.reason
