@@ -244,6 +244,23 @@ def draw_shot(rng: np.random.Generator, instrument: Instrument, plasma: PlasmaRa
     return ShotConditions(T, ne, abl, air, float(off))
 
 
+def draw_shots(rng: np.random.Generator, instrument: Instrument, plasma: PlasmaRanges, n: int,
+               wavelength_offset_nm: tuple[float, float] | float | None = None) -> list[ShotConditions]:
+    """``n`` shots drawn as :func:`draw_shot` does, vectorised."""
+    T = rng.uniform(*plasma.T_e_K, n)
+    ne = np.exp(rng.uniform(*np.log(plasma.n_e_per_cm3), n))
+    abl = np.exp(rng.normal(0.0, plasma.ablation_sd, n))
+    air = rng.uniform(*plasma.air_atoms_per_metal_atom, n)
+    if wavelength_offset_nm is None:
+        base = np.full(n, instrument.wavelength_offset_nm)
+    elif np.ndim(wavelength_offset_nm) == 0:
+        base = np.full(n, float(wavelength_offset_nm))
+    else:
+        base = rng.uniform(*wavelength_offset_nm, n)
+    off = base + rng.normal(0.0, instrument.wavelength_drift_sd_nm, n) if instrument.wavelength_drift_sd_nm else base
+    return [ShotConditions(*map(float, v)) for v in zip(T, ne, abl, air, off, strict=True)]
+
+
 def detect(radiance, instrument: Instrument, rng: np.random.Generator, *, ablation_scale: float = 1.0,
            noise_scale: float = 1.0) -> np.ndarray:
     """Counts per pixel for a radiance on the instrument's pixels (response, area, noise, ADC).
@@ -348,7 +365,7 @@ def simulate_batch(grades: Sequence[str], n_per_grade: int, instrument: str | In
         ``labels`` the grade names; ``composition_wt_pct`` with Al explicit; ``meta`` with
         ``seed``, ``T_e_K``, ``n_e_per_cm3``, ``ablation_scale``, ``offset_nm``.
     """
-    from sorter.grades import resolve_grade, sample_composition
+    from sorter.grades import resolve_grade, sample_compositions
 
     if n_per_grade <= 0:
         raise ValueError(f"n: {n_per_grade} spectra per grade must be positive")
@@ -360,15 +377,18 @@ def simulate_batch(grades: Sequence[str], n_per_grade: int, instrument: str | In
     inst = get_instrument(instrument)
     plasma = plasma or PlasmaRanges()
     rng = np.random.default_rng(seed)
-    comps, labels, shots = [], [], []
+    comps, labels = [], []
     for gi, name in enumerate(names):
-        for _ in range(n_per_grade):
-            comp = dict(compositions[gi]) if compositions is not None else sample_composition(name, rng)
+        if compositions is not None:
+            drawn = [dict(compositions[gi]) for _ in range(n_per_grade)]
+        else:
+            drawn = sample_compositions(name, n_per_grade, rng)
+        for comp in drawn:
             if "Al" not in comp:
                 comp["Al"] = max(0.0, 100.0 - sum(comp.values()))
             comps.append(comp)
             labels.append(name)
-            shots.append(draw_shot(rng, inst, plasma, wavelength_offset_nm))
+    shots = draw_shots(rng, inst, plasma, len(comps), wavelength_offset_nm)
     from sorter.fast_synthesis import synthesise_counts
 
     counts, applied = synthesise_counts(comps, shots, inst, plasma, rng, noise_scale=noise_scale, progress=progress)
