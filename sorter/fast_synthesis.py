@@ -237,12 +237,13 @@ def plasma_radiance_batch(compositions: Sequence[Mapping[str, float]], shots, in
     rows = _gate_rows(compositions, shots, plasma, model)
     lines = model.lines
     beta = 1.0 / (K_B_EV * rows.T)
-    n_stage = rows.stage_density[:, model.line_species]
-    U = rows.partition[:, model.line_species]
+    n_over_u = rows.stage_density / rows.partition          # rows x species [m^-3]
     # gate-integrated thin flux of each line: (h c / 4 pi lambda) A n_k L  [W m^-2 sr^-1]
-    flux = model.flux_const * n_stage / U * np.exp(-np.multiply.outer(beta, lines.E_k_eV))
+    flux = np.exp(-np.multiply.outer(beta, lines.E_k_eV))
+    flux *= n_over_u[:, model.line_species]
+    flux *= model.flux_const
     flux *= (rows.weight * rows.slab_m)[:, None]
-    strong_rows = _self_absorption(flux, rows, model, n_stage, U, beta)
+    strong_rows = _self_absorption(flux, rows, model, n_over_u, beta)
     n_states = rows.T.size // n
     spec_flux = flux.reshape(n, n_states, len(lines)).sum(axis=1)
 
@@ -313,13 +314,13 @@ class _StrongRows:
     B: np.ndarray
 
 
-def _self_absorption(flux, rows: _GateRows, model: _InstrumentModel, n_stage, U, beta) -> _StrongRows:
+def _self_absorption(flux, rows: _GateRows, model: _InstrumentModel, n_over_u, beta) -> _StrongRows:
     """Scale moderately absorbed lines by their curve of growth; take strong (row, line) pairs out of ``flux``."""
     lines = model.lines
     # screen with an upper bound of each line's peak optical depth over the batch: the product of
     # per-row maxima (stage density / U, Boltzmann factor at the hottest row, stimulated emission <= 1,
     # Voigt peak <= min(Gaussian peak at the coolest row, Lorentzian peak at the lowest n_e), window >= 90%)
-    sp_max = (rows.stage_density / rows.partition * rows.slab_m[:, None]).max(axis=0)
+    sp_max = (n_over_u * rows.slab_m[:, None]).max(axis=0)
     boltz_max = np.exp(-lines.E_i_eV / (K_B_EV * rows.T.max()))
     peak_bound = np.minimum(model.gauss_peak_per_sqrt_t / np.sqrt(rows.T.min()),
                             2.0 / (np.pi * lines.stark_fwhm_nm * rows.ne_cm3.min() / 1e17 + 1e-30))
@@ -328,7 +329,8 @@ def _self_absorption(flux, rows: _GateRows, model: _InstrumentModel, n_stage, U,
     empty = np.zeros(0, dtype=int)
     if cand.size == 0:
         return _StrongRows(empty, empty, np.zeros(0), np.zeros(0))
-    n_lower = n_stage[:, cand] * (lines.g_i[cand] / U[:, cand]) * np.exp(-np.multiply.outer(beta, lines.E_i_eV[cand]))
+    n_lower = n_over_u[:, model.line_species[cand]] * lines.g_i[cand] \
+        * np.exp(-np.multiply.outer(beta, lines.E_i_eV[cand]))
     kL_bound = n_lower * (model.absorption_const[cand] * rows.slab_m[:, None])
     lam = lines.wavelength_nm[cand]
     T = rows.T[:, None]
@@ -391,9 +393,16 @@ def _add_slab_lines(out, rows: _GateRows, model: _InstrumentModel, strong: _Stro
         # the fine grid is quantised so that profiles and kernels are reused from batch to batch
         half = _quantise_up(float(thin_window_nm(lor, fw, px).max()))
         core = 1.0 / _quantise_up(1.0 / max(0.2 * float(fw.min()), 2e-4))
-        grid = model.grids.get((li, half, core))
+        # beyond x_c the line is thin (tau < 0.05 for the most absorbed row): coarse cells suffice there
+        t_max = float(strong.kL[sel].max() * model.gauss_peak_per_sqrt_t[li] / np.sqrt(rows.T[r].min()))
+        g_max = float(gauss.max()) / FWHM_PER_SIGMA
+        x_c = max(g_max * np.sqrt(2.0 * np.log(max(t_max / 0.05, 1.0))),
+                  float(np.sqrt(float((strong.kL[sel] * rows.ne_cm3[r]).max()) / 1e17 * w_ref / (2 * np.pi * 0.05))))
+        x_c = min(_quantise_up(x_c + 1e-4), half)
+        grid = model.grids.get((li, half, core, x_c))
         if grid is None:
-            grid = model.grids[(li, half, core)] = _SlabGrid(fine_grid(core, half, model.offset_step_nm * 2.0))
+            grid = model.grids[(li, half, core, x_c)] = _SlabGrid(
+                fine_grid(core, half, model.offset_step_nm * 3.0, fine_until=x_c, wing_growth=1.4))
         x, cell = grid.x, grid.cell
         missing = [kk for kk in keys.tolist() if kk not in grid.shapes]
         if missing:
@@ -405,10 +414,13 @@ def _add_slab_lines(out, rows: _GateRows, model: _InstrumentModel, strong: _Stro
             tab *= (np.abs(x)[None, :] <= h[:, None]) / lorentz_kept_fraction(ml, h)[:, None]
             for kk, row in zip(missing, tab, strict=True):
                 grid.shapes[kk] = row
-        table = np.stack([grid.shapes[kk] for kk in keys.tolist()])
-        tau = strong.kL[sel][:, None] * table[inverse]
-        radiance = -np.expm1(-tau)
-        radiance *= (strong.B[sel] * rows.weight[r])[:, None] * cell[None, :]
+        # float32 from here: the slab radiance needs no more than 1e-6 relative precision
+        table = np.stack([grid.shapes[kk] for kk in keys.tolist()]).astype(np.float32)
+        radiance = table[inverse]
+        radiance *= -strong.kL[sel].astype(np.float32)[:, None]
+        np.expm1(radiance, out=radiance)
+        radiance *= (-strong.B[sel] * rows.weight[r]).astype(np.float32)[:, None]
+        radiance *= cell.astype(np.float32)[None, :]
         spec = rows.spectrum[r]
         starts = np.flatnonzero(np.r_[True, spec[1:] != spec[:-1]])
         radiance = np.add.reduceat(radiance, starts, axis=0)
@@ -422,7 +434,7 @@ def _add_slab_lines(out, rows: _GateRows, model: _InstrumentModel, strong: _Stro
                 blur = np.sqrt(inst_fwhm ** 2 + (0.68 * cell) ** 2)
                 kern = pixel_gaussian_kernel(model.wl[lo:hi, None] - centre - x[None, :], blur[None, :],
                                              model.width[lo:hi, None])
-                grid.kernels[j] = (lo, hi, np.ascontiguousarray(kern.T))
+                grid.kernels[j] = (lo, hi, np.ascontiguousarray(kern.T, dtype=np.float32))
             lo, hi, kern_t = grid.kernels[j]
             if hi <= lo:
                 continue
@@ -432,7 +444,7 @@ def _add_slab_lines(out, rows: _GateRows, model: _InstrumentModel, strong: _Stro
 
 def synthesise_counts(compositions: Sequence[Mapping[str, float]], shots, instrument: Instrument, plasma,
                       rng: np.random.Generator, *, noise_scale: float = 1.0, progress=None,
-                      chunk: int = 512) -> tuple[np.ndarray, np.ndarray]:
+                      chunk: int = 2048) -> tuple[np.ndarray, np.ndarray]:
     """Counts, shape (n, pixels), for each composition and shot, and the offsets applied [nm]."""
     n = len(compositions)
     out = np.empty((n, instrument.n_pixels))
