@@ -198,17 +198,30 @@ def plasma_radiance(composition_wt_pct: Mapping[str, float], states: Sequence[Pl
                 rad[lo:hi] += B0[j] * kL[j] * prof / lorentz_kept_fraction(l_fwhm[j], half)
             else:
                 half = half_intr[j]
-                lf = lam0 + fine_grid(0.2 * voigt_fwhm(g_intr[j], l_fwhm[j]), half, sigma_eff / 3.0, growth=1.05)
-                wf = np.gradient(lf)
-                tau = kL[j] * voigt(lf, lam0, g_intr[j], l_fwhm[j]) / kept_intr[j]
+                # fine sampling where tau > 0.01; beyond, the line is thin and smooth, and cells grow
+                # geometrically, each blurred by its own width (a cell-averaged source)
+                x_c = min(_tau_edge_nm(tau0[j], g_intr[j], l_fwhm[j], 0.01), half)
+                x = fine_grid(0.2 * voigt_fwhm(g_intr[j], l_fwhm[j]), half, sigma_eff / 3.0, growth=1.05,
+                              fine_until=x_c, wing_growth=1.1)
+                cell = np.gradient(x)
+                tau = kL[j] * voigt(x, 0.0, g_intr[j], l_fwhm[j]) / kept_intr[j]
                 i_f = slab_radiance(B0[j], tau)
                 reach = half + 5.0 * resolution_fwhm_nm + 2.0 * px
                 lo, hi = np.searchsorted(wl, [lam0 - reach, lam0 + reach])
-                kern = pixel_gaussian_kernel(wl[lo:hi, None] - lf[None, :], resolution_fwhm_nm, width[lo:hi, None])
-                rad[lo:hi] += kern @ (wf * i_f)
+                blur = np.sqrt(resolution_fwhm_nm ** 2 + (0.68 * cell) ** 2)
+                kern = pixel_gaussian_kernel(wl[lo:hi, None] - lam0 - x[None, :], blur[None, :], width[lo:hi, None])
+                rad[lo:hi] += kern @ (cell * i_f)
         rad += continuum_scale * kramers_continuum(wl, T, dens.n_e_per_m3, dens.sum_z2_n_ion_per_m3) * slab_length_m
         out += state.weight * rad
     return out
+
+
+def _tau_edge_nm(tau0: float, gauss_fwhm: float, lorentz_fwhm: float, tau_edge: float) -> float:
+    """Distance from line centre where the optical depth falls to ``tau_edge`` [nm] (Gaussian core or Lorentz wing)."""
+    sigma = gauss_fwhm / 2.3548
+    x_g = sigma * np.sqrt(2.0 * np.log(max(tau0 / tau_edge, 1.0)))
+    x_l = 0.5 * lorentz_fwhm * np.sqrt(max(tau0 / tau_edge, 1.0))
+    return float(max(x_g, x_l)) * 1.2 + 1e-4
 
 
 @dataclass(frozen=True)
