@@ -33,7 +33,7 @@ def main() -> None:
     args = parser.parse_args()
     per_grade = max(1, args.n // len(GRADES))
 
-    simulate_batch(GRADES, 32, args.instrument, seed=99)  # warm-up: profile matrices, line grids
+    simulate_batch(GRADES, per_grade, args.instrument, seed=99)  # warm-up: profile matrices, line grids
     wall, cpu = time.perf_counter(), time.process_time()
     batch = simulate_batch(GRADES, per_grade, args.instrument, seed=1)
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
