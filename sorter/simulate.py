@@ -15,7 +15,7 @@ Two paths give the same physics:
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -38,6 +38,7 @@ from sorter.physics.line_profiles import (
 )
 from sorter.physics.radiative_transfer import line_absorption_area, planck_radiance, slab_radiance
 from sorter.plasma import PlasmaState, StageDensities, atom_fractions, species_partition, stage_densities
+from sorter.shots import MISS_ABLATION, ShotPlan, plan_shots
 from sorter.spectrum import Metadata, Spectrum
 
 SLAB_LENGTH_M = 0.5e-3          # plasma depth along the line of sight at ablation scale 1 [m]
@@ -342,7 +343,7 @@ def simulate_batch(grades: Sequence[str], n_per_grade: int, instrument: str | In
                    plasma: PlasmaRanges | None = None, noise_scale: float = 1.0,
                    wavelength_offset_nm: tuple[float, float] | float | None = None,
                    compositions: Sequence[Mapping[str, float]] | None = None,
-                   progress=None) -> SpectrumBatch:
+                   shot_plan: ShotPlan | None = None, progress=None) -> SpectrumBatch:
     """Simulated single-shot spectra of catalogue grades and contaminants, with ground truth.
 
     Parameters
@@ -369,14 +370,26 @@ def simulate_batch(grades: Sequence[str], n_per_grade: int, instrument: str | In
     compositions : sequence of mapping, optional
         Use these compositions (one per grade entry, repeated ``n_per_grade`` times) instead of
         sampling them.
+    shot_plan : ShotPlan, optional
+        Shots per piece, cleaning shots, surface layer (lacquer, paint, oxide), coverage and miss
+        rate (:mod:`sorter.shots`); each returned spectrum is then the mean of the shots after
+        cleaning. Default: one clean shot on bare metal.
     progress : callable, optional
-        Called with the number of spectra finished after each one.
+        Called with the number of shots synthesised so far (after each chunk).
 
     Returns
     -------
     SpectrumBatch
-        ``labels`` the grade names; ``composition_wt_pct`` with Al explicit; ``meta`` with
-        ``seed``, ``T_e_K``, ``n_e_per_cm3``, ``ablation_scale``, ``offset_nm``.
+        ``labels`` the grade names; ``composition_wt_pct`` the bulk metal with Al explicit;
+        ``meta`` with ``seed``, ``T_e_K``, ``n_e_per_cm3``, ``ablation_scale``, ``offset_nm``
+        (the applied offset), ``surface_fraction`` (mean layer share of the averaged shots) and
+        ``missed_shots`` (count), averaged over the shots kept.
+
+    Examples
+    --------
+    >>> batch = simulate_batch(["5182", "brass"], 2, "highres", seed=0)
+    >>> batch.intensity.shape
+    (4, 2048)
     """
     from sorter.grades import resolve_grade, sample_compositions
 
@@ -401,21 +414,99 @@ def simulate_batch(grades: Sequence[str], n_per_grade: int, instrument: str | In
                 comp["Al"] = max(0.0, 100.0 - sum(comp.values()))
             comps.append(comp)
             labels.append(name)
-    shots = draw_shots(rng, inst, plasma, len(comps), wavelength_offset_nm)
     from sorter.fast_synthesis import synthesise_counts
 
-    counts, applied = synthesise_counts(comps, shots, inst, plasma, rng, noise_scale=noise_scale, progress=progress)
+    plan = shot_plan or ShotPlan()
+    n = len(comps)
+    shot_comps, shots, surface, missed = [], [], [], []
+    if plan.total_shots == 1 and plan.surface is None and plan.miss_rate == 0:
+        shot_comps, shots = comps, draw_shots(rng, inst, plasma, n, wavelength_offset_nm)
+        surface, missed = np.zeros(n), np.zeros(n, dtype=bool)
+    else:
+        for comp in comps:
+            c_list, fr, miss = plan_shots(comp, plan, rng)
+            base = _piece_offset(rng, inst, wavelength_offset_nm)
+            for sc, m in zip(draw_shots(rng, inst, plasma, plan.total_shots, base), miss, strict=True):
+                shots.append(replace(sc, ablation_scale=sc.ablation_scale * (MISS_ABLATION if m else 1.0)))
+            shot_comps += c_list
+            surface.append(fr)
+            missed.append(miss)
+        surface, missed = np.concatenate(surface), np.concatenate(missed)
+    counts, applied = synthesise_counts(shot_comps, shots, inst, plasma, rng, noise_scale=noise_scale,
+                                        progress=progress)
+    per_shot = {"T_e_K": np.array([s.T_e_K for s in shots]),
+                "n_e_per_cm3": np.array([s.n_e_per_cm3 for s in shots]),
+                "ablation_scale": np.array([s.ablation_scale for s in shots]),
+                "offset_nm": applied, "surface_fraction": surface, "missed_shots": missed.astype(float)}
+    if len(shots) != n:  # average the shots after cleaning, piece by piece
+        keep = np.arange(plan.total_shots) >= plan.cleaning_shots
+        counts = counts.reshape(n, plan.total_shots, -1)[:, keep].mean(axis=1)
+        for key, values in per_shot.items():
+            values = values.reshape(n, plan.total_shots)[:, keep]
+            per_shot[key] = values.sum(axis=1) if key == "missed_shots" else values.mean(axis=1)
     elems = sorted({e for c in comps for e in c}, key=_element_order)
     matrix = np.array([[c.get(e, 0.0) for e in elems] for c in comps])
-    meta = {"seed": np.full(len(comps), seed),
-            "T_e_K": np.array([s.T_e_K for s in shots]),
-            "n_e_per_cm3": np.array([s.n_e_per_cm3 for s in shots]),
-            "ablation_scale": np.array([s.ablation_scale for s in shots]),
-            "offset_nm": applied}
+    meta = {"seed": np.full(n, seed), **per_shot}
     return SpectrumBatch(inst.wavelength_nm, counts, np.array(labels), tuple(elems), matrix, inst.name, meta)
+
+
+def _piece_offset(rng: np.random.Generator, instrument: Instrument,
+                  wavelength_offset_nm: tuple[float, float] | float | None) -> float:
+    """Systematic wavelength offset of one piece's shots [nm] (the drift is added per shot)."""
+    if wavelength_offset_nm is None:
+        return instrument.wavelength_offset_nm
+    if np.ndim(wavelength_offset_nm) == 0:
+        return float(wavelength_offset_nm)
+    return float(rng.uniform(*wavelength_offset_nm))
 
 
 def _element_order(symbol: str) -> int:
     from blending.composition import elements
 
     return elements()[symbol].atomic_number
+
+
+def simulate_piece_shots(composition_wt_pct: Mapping[str, float], instrument: str | Instrument, seed: int,
+                         shot_plan: ShotPlan, *, plasma: PlasmaRanges | None = None, noise_scale: float = 1.0,
+                         wavelength_offset_nm: tuple[float, float] | float | None = None,
+                         label: str = "") -> SpectrumBatch:
+    """Every shot on one piece, cleaning shots included, in firing order.
+
+    Parameters
+    ----------
+    composition_wt_pct : mapping
+        Bulk metal composition [wt%].
+    instrument, seed, plasma, noise_scale, wavelength_offset_nm
+        As in :func:`simulate_batch`.
+    shot_plan : ShotPlan
+        Shots, cleaning shots, surface layer, coverage, miss rate.
+    label : str
+        Label given to every shot (e.g. the grade).
+
+    Returns
+    -------
+    SpectrumBatch
+        One row per shot; ``meta`` has ``shot`` (index), ``cleaning`` (1 for a cleaning shot),
+        ``surface_fraction``, ``missed``, ``T_e_K``, ``n_e_per_cm3``, ``ablation_scale``, ``offset_nm``.
+    """
+    from sorter.fast_synthesis import synthesise_counts
+
+    inst = get_instrument(instrument)
+    plasma = plasma or PlasmaRanges()
+    rng = np.random.default_rng(seed)
+    comp = dict(composition_wt_pct)
+    if "Al" not in comp:
+        comp["Al"] = max(0.0, 100.0 - sum(comp.values()))
+    comps, fractions, missed = plan_shots(comp, shot_plan, rng)
+    base = _piece_offset(rng, inst, wavelength_offset_nm)
+    shots = [replace(s, ablation_scale=s.ablation_scale * (MISS_ABLATION if m else 1.0))
+             for s, m in zip(draw_shots(rng, inst, plasma, shot_plan.total_shots, base), missed, strict=True)]
+    counts, applied = synthesise_counts(comps, shots, inst, plasma, rng, noise_scale=noise_scale)
+    n = shot_plan.total_shots
+    elems = sorted(comp, key=_element_order)
+    meta = {"shot": np.arange(n), "cleaning": (np.arange(n) < shot_plan.cleaning_shots).astype(int),
+            "surface_fraction": fractions, "missed": missed.astype(int),
+            "T_e_K": np.array([s.T_e_K for s in shots]), "n_e_per_cm3": np.array([s.n_e_per_cm3 for s in shots]),
+            "ablation_scale": np.array([s.ablation_scale for s in shots]), "offset_nm": applied}
+    matrix = np.tile([comp[e] for e in elems], (n, 1))
+    return SpectrumBatch(inst.wavelength_nm, counts, np.full(n, label), tuple(elems), matrix, inst.name, meta)
