@@ -144,6 +144,7 @@ def _fit_pixel_gaussian(x, y):
     return popt[1]
 
 
+@pytest.mark.filterwarnings("ignore:Covariance of the parameters could not be estimated")
 @pytest.mark.parametrize("instrument", ["broadband", "highres"])
 def test_peaks_sit_at_nist_air_wavelengths_plus_the_offset(instrument):
     batch = simulate_batch(["6063", "5182"], 1, instrument, seed=11, noise_scale=0.0, wavelength_offset_nm=0.03)
