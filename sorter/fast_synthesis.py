@@ -268,10 +268,10 @@ def plasma_radiance_batch(compositions: Sequence[Mapping[str, float]], shots, in
     if with_continuum:
         t_node = np.rint(rows.T / CONTINUUM_T_STEP_K).astype(int)
         coef = rows.weight * rows.slab_m * rows.ne_cm3 * 1e6 * rows.z2 * instrument.continuum_scale
-        shapes = {int(t): model.continuum_shape(int(t)) for t in np.unique(t_node)}
-        for s in range(n_states):
-            r = np.arange(n) * n_states + s
-            out += coef[r, None] * np.stack([shapes[int(t)] for t in t_node[r]])
+        nodes, inverse = np.unique(t_node, return_inverse=True)
+        shapes = np.stack([model.continuum_shape(int(t)) for t in nodes])
+        weights = sp.csr_matrix((coef, (rows.spectrum, inverse)), shape=(n, nodes.size))
+        out += weights @ shapes
     return out, j_node * model.offset_step_nm
 
 
@@ -427,10 +427,7 @@ def _add_slab_lines(out, rows: _GateRows, model: _InstrumentModel, strong: _Stro
         np.expm1(radiance, out=radiance)
         radiance *= (-strong.B[sel] * rows.weight[r]).astype(np.float32)[:, None]
         radiance *= cell.astype(np.float32)[None, :]
-        spec = rows.spectrum[r]
-        starts = np.flatnonzero(np.r_[True, spec[1:] != spec[:-1]])
-        radiance = np.add.reduceat(radiance, starts, axis=0)
-        spec = spec[starts]
+        spec = rows.spectrum[r]                    # non-decreasing: a spectrum's states are adjacent
         j_rows = j_node[spec]
         reach = half + 3.0 * inst_fwhm + 2.0 * px
         for j in np.unique(j_rows):
@@ -445,7 +442,10 @@ def _add_slab_lines(out, rows: _GateRows, model: _InstrumentModel, strong: _Stro
             if hi <= lo:
                 continue
             pick = np.flatnonzero(j_rows == j)
-            out[spec[pick], lo:hi] += radiance[pick] @ kern_t
+            contrib = radiance[pick] @ kern_t          # (states, pixels): fewer columns than the fine grid
+            s_pick = spec[pick]
+            starts = np.flatnonzero(np.r_[True, s_pick[1:] != s_pick[:-1]])
+            out[s_pick[starts], lo:hi] += np.add.reduceat(contrib, starts, axis=0)
 
 
 def synthesise_counts(compositions: Sequence[Mapping[str, float]], shots, instrument: Instrument, plasma,
