@@ -63,6 +63,9 @@ class PlasmaRanges:
         Standard deviation of the log of the ablated-mass scale [-].
     air_atoms_per_metal_atom : (float, float)
         Entrained air (N 78%, O 21%, H from humidity) per metal atom, drawn uniformly [-].
+    coupling : float
+        Correlation of T_e and log n_e across shots, 0 (independent) to 0.99 [-]; see
+        :func:`draw_plasma_states`.
     """
 
     T_e_K: tuple[float, float] = (8000.0, 14000.0)
@@ -70,6 +73,7 @@ class PlasmaRanges:
     gate_spread: float = 0.12
     ablation_sd: float = 0.25
     air_atoms_per_metal_atom: tuple[float, float] = (0.01, 0.06)
+    coupling: float = 0.8
 
     def __post_init__(self):
         lo, hi = self.T_e_K
@@ -82,6 +86,8 @@ class PlasmaRanges:
             raise ValueError(f"plasma gate_spread {self.gate_spread:g} must be in [0, 0.5)")
         if self.ablation_sd < 0:
             raise ValueError("plasma ablation_sd must be non-negative")
+        if not 0 <= self.coupling <= 0.99:
+            raise ValueError(f"plasma coupling {self.coupling:g} must be between 0 and 0.99")
 
 
 def gate_states(T_e_K: float, n_e_per_cm3: float, gate_spread: float) -> tuple[PlasmaState, ...]:
@@ -244,25 +250,38 @@ def air_atoms(per_metal_atom: float) -> dict[str, float]:
 def draw_shot(rng: np.random.Generator, instrument: Instrument, plasma: PlasmaRanges,
               wavelength_offset_nm: tuple[float, float] | float | None = None) -> ShotConditions:
     """Random plasma state, ablation, air entrainment and wavelength offset of one shot."""
-    T = rng.uniform(*plasma.T_e_K)
-    ne = float(np.exp(rng.uniform(*np.log(plasma.n_e_per_cm3))))
-    abl = float(np.exp(rng.normal(0.0, plasma.ablation_sd)))
-    air = float(rng.uniform(*plasma.air_atoms_per_metal_atom))
-    if wavelength_offset_nm is None:
-        base = instrument.wavelength_offset_nm
-    elif np.ndim(wavelength_offset_nm) == 0:
-        base = float(wavelength_offset_nm)
-    else:
-        base = float(rng.uniform(*wavelength_offset_nm))
-    off = base + rng.normal(0.0, instrument.wavelength_drift_sd_nm) if instrument.wavelength_drift_sd_nm else base
-    return ShotConditions(T, ne, abl, air, float(off))
+    return draw_shots(rng, instrument, plasma, 1, wavelength_offset_nm)[0]
+
+
+def draw_plasma_states(rng: np.random.Generator, plasma: PlasmaRanges, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Gate-averaged (T_e [K], n_e [cm^-3]) of ``n`` shots.
+
+    Notes
+    -----
+    T_e is uniform and n_e log-uniform over their ranges, tied by a Gaussian copula with
+    correlation ``plasma.coupling``: a plasma observed early is both hot and dense, one observed
+    late cool and dilute. Independent draws (coupling 0) pair 8,000 K with 1e18 cm^-3, which
+    Saha balance can only meet with 1e19-1e20 cm^-3 of mostly neutral atoms: far denser than a
+    laser plasma in air.
+    """
+    z1 = rng.standard_normal(n)
+    z2 = plasma.coupling * z1 + np.sqrt(1.0 - plasma.coupling ** 2) * rng.standard_normal(n)
+    u1, u2 = _normal_cdf(z1), _normal_cdf(z2)
+    T = plasma.T_e_K[0] + (plasma.T_e_K[1] - plasma.T_e_K[0]) * u1
+    log_lo, log_hi = np.log(plasma.n_e_per_cm3)
+    return T, np.exp(log_lo + (log_hi - log_lo) * u2)
+
+
+def _normal_cdf(z: np.ndarray) -> np.ndarray:
+    from scipy.special import ndtr
+
+    return ndtr(z)
 
 
 def draw_shots(rng: np.random.Generator, instrument: Instrument, plasma: PlasmaRanges, n: int,
                wavelength_offset_nm: tuple[float, float] | float | None = None) -> list[ShotConditions]:
-    """``n`` shots drawn as :func:`draw_shot` does, vectorised."""
-    T = rng.uniform(*plasma.T_e_K, n)
-    ne = np.exp(rng.uniform(*np.log(plasma.n_e_per_cm3), n))
+    """``n`` shots: plasma state (:func:`draw_plasma_states`), ablation, air and wavelength offset."""
+    T, ne = draw_plasma_states(rng, plasma, n)
     abl = np.exp(rng.normal(0.0, plasma.ablation_sd, n))
     air = rng.uniform(*plasma.air_atoms_per_metal_atom, n)
     if wavelength_offset_nm is None:

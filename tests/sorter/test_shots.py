@@ -42,7 +42,7 @@ def test_lacquer_shows_ti_first_and_is_gone_after_cleaning():
 
 def test_cleaning_shots_make_a_coated_piece_look_like_bare_metal():
     coated = simulate_batch(["5182"], 6, "broadband", seed=8, noise_scale=0.0,
-                            shot_plan=ShotPlan(n_shots=3, cleaning_shots=4, surface="paint"))
+                            shot_plan=ShotPlan(n_shots=3, cleaning_shots=6, surface="paint"))  # paint: 2-5 shots deep
     uncleaned = simulate_batch(["5182"], 6, "broadband", seed=8, noise_scale=0.0,
                                shot_plan=ShotPlan(n_shots=3, cleaning_shots=0, surface="paint"))
     assert np.all(coated.meta["surface_fraction"] < 0.05)

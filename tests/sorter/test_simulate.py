@@ -147,7 +147,9 @@ def _fit_pixel_gaussian(x, y):
 @pytest.mark.filterwarnings("ignore:Covariance of the parameters could not be estimated")
 @pytest.mark.parametrize("instrument", ["broadband", "highres"])
 def test_peaks_sit_at_nist_air_wavelengths_plus_the_offset(instrument):
-    batch = simulate_batch(["6063", "5182"], 1, instrument, seed=11, noise_scale=0.0, wavelength_offset_nm=0.03)
+    plasma = PlasmaRanges(T_e_K=(10000.0, 10500.0), n_e_per_cm3=(4e16, 6e16))  # below ADC saturation
+    batch = simulate_batch(["6063", "5182"], 1, instrument, seed=11, noise_scale=0.0, wavelength_offset_nm=0.03,
+                           plasma=plasma)
     inst = get_instrument(instrument)
     wl = batch.wavelength_nm
     checked = 0
