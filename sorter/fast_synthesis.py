@@ -7,7 +7,7 @@ evaluated, vectorised over a batch:
   at once (partition functions from a 50 K table);
 * optically thin emission: the flux of every line in each gate state times a precomputed
   profile matrix (lines x pixels, sparse) for the state's electron density and the spectrum's
-  wavelength offset, both taken at the nearest node (n_e every 0.05 dex, offset every third of
+  wavelength offset, both taken at the nearest node (n_e every 0.05 dex, offset every fifth of
   the instrument's effective Gaussian sigma; the applied offset is reported). Lines with a peak
   optical depth below 1 keep this thin shape, scaled by their curve of growth;
 * self-absorption: for lines whose peak optical depth reaches ``DEFICIT_TAU`` anywhere in the
@@ -50,6 +50,7 @@ from sorter.physics.saha import stage_fractions
 from sorter.plasma import atom_fractions, n_stages, species_partition
 
 NE_NODE_DEX = 0.05          # spacing of the electron-density nodes [dex]
+OFFSET_NODES_PER_SIGMA = 5  # wavelength-offset nodes per effective instrument sigma (Gaussian + pixel)
 T_PROFILE_K = 11000.0       # temperature of the Doppler part of precomputed profiles [K]
 STRONG_TAU = 1.0            # peak optical depth from which a line is computed as a full slab [-]
 CONTINUUM_T_STEP_K = 100.0
@@ -100,7 +101,8 @@ class _InstrumentModel:
                                                 1.0)  # T -> 0: no stimulated emission
         dop_1k = doppler_fwhm(lines.wavelength_nm, 1.0, lines.mass_u) / FWHM_PER_SIGMA
         gauss_peak = 1.0 / (dop_1k * np.sqrt(2.0 * np.pi))
-        return cls(instrument, lines, wl, width, float(sigma_eff / 3.0), gauss, flux_const, absorption_const,
+        return cls(instrument, lines, wl, width, float(sigma_eff / OFFSET_NODES_PER_SIGMA), gauss, flux_const,
+                   absorption_const,
                    gauss_peak, species, line_species)
 
     # --- thin-line profile matrices -------------------------------------------------------
@@ -408,7 +410,8 @@ def _add_slab_lines(out, rows: _GateRows, model: _InstrumentModel, strong: _Stro
         grid = model.grids.get((li, half, core, x_c))
         if grid is None:
             grid = model.grids[(li, half, core, x_c)] = _SlabGrid(
-                fine_grid(core, half, model.offset_step_nm * 3.0, fine_until=x_c, wing_growth=1.4))
+                fine_grid(core, half, model.offset_step_nm * OFFSET_NODES_PER_SIGMA, fine_until=x_c,
+                          wing_growth=1.4))
         x, cell = grid.x, grid.cell
         missing = [kk for kk in keys.tolist() if kk not in grid.shapes]
         if missing:
