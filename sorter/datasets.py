@@ -53,8 +53,12 @@ def simulate_dataset(grades: Sequence[str], n_per_grade: int, instrument: str | 
     return write_dataset(batch, out, fmt=fmt, seed=seed)
 
 
-def write_dataset(batch: SpectrumBatch, out: str | Path, *, fmt: str, seed: int, prefix: str = "") -> list[Path]:
-    """Write a simulated batch as one ``.npz`` or as files plus ``manifest.csv`` (see module notes)."""
+def write_dataset(batch: SpectrumBatch, out: str | Path, *, fmt: str, seed: int, prefix: str = "",
+                  rows: Sequence[int] | None = None) -> list[Path]:
+    """Write a simulated batch as one ``.npz`` or as files plus ``manifest.csv`` (see module notes).
+
+    ``rows`` limits the per-spectrum formats to those spectra (their batch index stays in the name).
+    """
     from sorter.io import save_batch, write_spectrum
 
     out = Path(out)
@@ -62,8 +66,8 @@ def write_dataset(batch: SpectrumBatch, out: str | Path, *, fmt: str, seed: int,
     if fmt == "npz":
         return [save_batch(out / f"{prefix}{batch.instrument}_seed{seed}.npz", batch)]
     paths = []
-    rows = []
-    for i in range(len(batch)):
+    manifest_rows = []
+    for i in range(len(batch)) if rows is None else rows:
         label = batch.labels[i]
         name = f"{prefix}{label}_{batch.instrument}_seed{seed}_{i:04d}{EXTENSION[fmt]}"
         extra = {"grade": label, "seed": str(seed), "index": str(i)}
@@ -72,15 +76,15 @@ def write_dataset(batch: SpectrumBatch, out: str | Path, *, fmt: str, seed: int,
                             Metadata(instrument=batch.instrument, shots=1, piece_id=f"{label}-{seed}-{i}", extra=extra))
         paths.append(write_spectrum(out / name, spectrum, fmt))
         comp = batch.composition(i)
-        rows.append({"file": name, "grade": label, "instrument": batch.instrument, "seed": seed, "index": i,
+        manifest_rows.append({"file": name, "grade": label, "instrument": batch.instrument, "seed": seed, "index": i,
                      **{k: f"{float(batch.meta[k][i]):.6g}" for k in MANIFEST_META if k in batch.meta},
                      **{e: f"{comp.get(e, 0.0):.5g}" for e in batch.elements}})
     manifest = out / "manifest.csv"
-    _append_manifest(manifest, rows)
+    append_manifest(manifest, manifest_rows)
     return paths + [manifest]
 
 
-def _append_manifest(path: Path, rows: list[dict]) -> None:
+def append_manifest(path: Path, rows: list[dict]) -> None:
     """Add rows to ``manifest.csv``, widening the header when new element columns appear."""
     old: list[dict] = []
     if path.exists():
