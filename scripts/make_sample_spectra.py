@@ -29,8 +29,9 @@ def main(out: Path) -> None:
             write_dataset(batch, out, fmt="csv", seed=seed, rows=[0])
             write_dataset(batch, out, fmt="jcamp", seed=seed, rows=[1])
     size = sum(p.stat().st_size for p in out.iterdir() if p.is_file())
-    print(f"{len(list(out.glob('*.csv'))) - 1} CSV + {len(list(out.glob('*.jdx')))} JCAMP-DX files, "
-          f"manifest.csv, {size / 1e6:.2f} MB in {out}")  # noqa: T201 (command-line script)
+    summary = (f"{len(list(out.glob('*.csv'))) - 1} CSV + {len(list(out.glob('*.jdx')))} JCAMP-DX files, "
+               f"manifest.csv, {size / 1e6:.2f} MB in {out}")
+    print(summary)  # noqa: T201 (command-line script)
 
 
 if __name__ == "__main__":

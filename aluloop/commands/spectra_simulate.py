@@ -86,7 +86,8 @@ def simulate(
 @user_errors
 def plot(files: list[Path] = typer.Argument(..., help="Spectrum files (CSV, JCAMP-DX)."),
          out: Path = typer.Option(..., "--out", "-o", help="PNG file to write."),
-         zoom: tuple[float, float] = typer.Option(None, "--zoom", help="Extra panel overlaying all spectra, LOW HIGH nm."),
+         zoom: tuple[float, float] = typer.Option(None, "--zoom",
+                                                  help="Extra panel overlaying all spectra, LOW HIGH nm."),
          xlim: tuple[float, float] = typer.Option(None, "--xlim", help="Wavelength range of the panels, LOW HIGH nm."),
          title: str = typer.Option("", "--title", help="Figure title.")) -> None:
     """Plot spectrum files, one panel each, with the main emission lines labelled."""
