@@ -45,7 +45,7 @@ from sorter.physics.line_profiles import (
     voigt,
     voigt_fwhm,
 )
-from sorter.physics.radiative_transfer import line_absorption_area, planck_radiance
+from sorter.physics.radiative_transfer import curve_of_growth, line_absorption_area, planck_radiance
 from sorter.physics.saha import stage_fractions
 from sorter.plasma import atom_fractions, n_stages, species_partition
 
@@ -275,41 +275,6 @@ def plasma_radiance_batch(compositions: Sequence[Mapping[str, float]], shots, in
         weights = sp.csr_matrix((coef, (rows.spectrum, inverse)), shape=(n, nodes.size))
         out += weights @ shapes
     return out, j_node * model.offset_step_nm
-
-
-def _curve_of_growth_table():
-    """f(tau0, rho): slab over thin integrated intensity of a Voigt line; rho = L / (L + G)."""
-    taus = np.linspace(0.0, 1.2, 61)
-    rhos = np.linspace(0.0, 1.0, 21)
-    x = np.linspace(-60.0, 60.0, 24001)
-    table = np.empty((taus.size, rhos.size))
-    for j, rho in enumerate(rhos):
-        g, lor = (1.0 - rho), rho
-        shape = voigt(x, 0.0, g, lor) if g > 0 else voigt(x, 0.0, 1e-6, lor)
-        shape = shape / shape.max()
-        area = np.trapezoid(shape, x)
-        for i, t in enumerate(taus):
-            table[i, j] = 1.0 if t == 0 else np.trapezoid(-np.expm1(-t * shape), x) / (t * area)
-    return taus, rhos, table
-
-
-_COG = _curve_of_growth_table()
-
-
-def curve_of_growth(tau0, rho):
-    """Interpolated f(tau0, rho) for peak optical depths up to 1.2 [-] (bilinear)."""
-    taus, rhos, table = _COG
-    ti = np.clip(np.asarray(tau0) * (1.0 / taus[1]), 0, taus.size - 1 - 1e-9)
-    ri = np.clip(np.asarray(rho) * (1.0 / rhos[1]), 0, rhos.size - 1 - 1e-9)
-    i0 = ti.astype(np.intp)
-    j0 = ri.astype(np.intp)
-    a = ti - i0
-    b = ri - j0
-    flat = table.ravel()
-    k = i0 * rhos.size + j0
-    lo = flat[k] + b * (flat[k + 1] - flat[k])
-    hi = flat[k + rhos.size] + b * (flat[k + rhos.size + 1] - flat[k + rhos.size])
-    return lo + a * (hi - lo)
 
 
 @dataclass

@@ -36,3 +36,24 @@ def test_thin_slab_is_emissivity_times_length_kirchhoff(lam, T, e_i, gap):
 def test_slab_reduces_to_thin_and_saturates_at_planck():
     assert_allclose(slab_radiance(2.0, 1e-6), 2e-6, rtol=1e-6)
     assert_allclose(slab_radiance(2.0, 50.0), 2.0)
+
+
+@settings(deadline=None)
+@given(st.floats(0.0, 1.2))
+def test_curve_of_growth_of_a_gaussian_line_follows_ladenburg_reiche(tau0):
+    from math import factorial, sqrt
+
+    from sorter.physics.radiative_transfer import curve_of_growth
+
+    series = sum((-tau0) ** (n - 1) / (factorial(n) * sqrt(n)) for n in range(1, 40))
+    assert_allclose(curve_of_growth(tau0, 0.0), series, rtol=2e-3)
+
+
+def test_curve_of_growth_falls_with_optical_depth_and_lorentzian_lines_saturate_later():
+    from sorter.physics.radiative_transfer import curve_of_growth
+
+    taus = np.linspace(0, 1.2, 13)
+    for share in (0.0, 0.5, 1.0):
+        f = curve_of_growth(taus, share)
+        assert f[0] == 1.0 and np.all(np.diff(f) < 0)
+    assert curve_of_growth(1.0, 1.0) > curve_of_growth(1.0, 0.0)
