@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import typer
 
-from aluloop.commands import catalogue
+from aluloop.commands import blend, catalogue
 
 app = typer.Typer(help="aluloop: closed-loop aluminium recycling, from LIBS spectrum to certified heat.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
 app.add_typer(catalogue.alloys, name="alloys")
 app.add_typer(catalogue.materials, name="materials")
+app.command("blend")(blend.blend)
 
 
 def main() -> None:
