@@ -1,0 +1,253 @@
+"""Pareto fronts: recycled content against charge cost, and against CO2e.
+
+Epsilon-constraint method (Haimes, Lasdon and Wismer, IEEE Trans. Syst. Man Cybern.
+1 (1971) 296; Miettinen, *Nonlinear Multiobjective Optimization*, 1999, ch. 3.2): for
+recycled levels R_k spread evenly from the recycled content of the cheapest (or
+cleanest) charge to the most recycled charge the spec allows, solve
+
+    min cost(x)   subject to   recycled(x) >= R_k,  the charge model's rows and cones
+
+and the same for CO2e. Every point is then weakly Pareto optimal, and, as the cone
+program is convex, cost is a non-decreasing convex function of R_k. Every tangent cut
+of a chance constraint (:mod:`blending.chance`) is valid whatever the objective and
+level, so one linear program carries its cuts from point to point and later points
+need few or no new cutting rounds.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+
+from blending.chance import _HIGHS as HIGHS_OPTIONS
+from blending.chance import CONE_TOLERANCE_WT_PCT, MAX_CUT_ROUNDS, LinearProgram
+from blending.charge_model import ChargeModel
+from blending.optimise import LEXICOGRAPHIC_TOLERANCE, Objective, solve
+
+FRONT_TERMS = ("cost", "co2")
+
+
+@dataclass(frozen=True)
+class ParetoPoint:
+    """One charge on a front."""
+
+    recycled_fraction: float   # pre- plus post-consumer metal over the melt mass [kg/kg]
+    cost: float                # charge cost of the heat [USD]
+    co2e_kg: float             # materials' cradle-to-gate CO2e of the heat [kg]
+    charge_kg: tuple[float, ...]  # per lot [kg]
+
+    def summary(self, names: tuple[str, ...], top: int = 3) -> str:
+        """The largest few lots of the charge, e.g. ``UBC 12.0 t, P1020 4.1 t``."""
+        order = np.argsort(self.charge_kg)[::-1][:top]
+        return ", ".join(f"{names[i]} {self.charge_kg[i] / 1000:.1f} t" for i in order if self.charge_kg[i] > 0.5)
+
+
+@dataclass(frozen=True)
+class ParetoFront:
+    """Fronts of cost and of CO2e against recycled content for one heat.
+
+    ``fronts["cost"]`` minimises cost at each recycled level, ``fronts["co2"]`` CO2e.
+    ``chosen`` is the default recipe (most recycled, then cheapest): the right end.
+    """
+
+    spec: str
+    mass_kg: float
+    lots: tuple[str, ...]
+    fronts: dict[str, tuple[ParetoPoint, ...]]
+    rounds: int = 0
+    extra: dict = field(default_factory=dict)
+
+    def knee(self, term: str) -> int:
+        """Index of the knee of a front: the point farthest from the chord joining its ends,
+        both axes scaled to [0, 1] (Das, Struct. Optim. 18 (1999) 107, normal boundary idea)."""
+        pts = self.fronts[term]
+        if len(pts) < 3:
+            return len(pts) - 1
+        r = np.array([p.recycled_fraction for p in pts])
+        y = np.array([p.cost if term == "cost" else p.co2e_kg for p in pts])
+        rs = (r - r[0]) / (r[-1] - r[0]) if r[-1] > r[0] else np.zeros_like(r)
+        span = y.max() - y.min()
+        ys = (y - y.min()) / span if span > 0 else np.zeros_like(y)
+        # distance below the chord from the first to the last point
+        d = (ys[0] + (ys[-1] - ys[0]) * rs) - ys
+        return int(np.argmax(d))
+
+    def to_json(self) -> dict:
+        return {
+            "spec": self.spec, "mass_kg": self.mass_kg, "lots": list(self.lots),
+            **{f"{term}_front": [
+                {"recycled_fraction": p.recycled_fraction, "cost": p.cost, "co2e_kg": p.co2e_kg,
+                 "charge_kg": dict(zip(self.lots, p.charge_kg, strict=True)), "summary": p.summary(self.lots)}
+                for p in pts] for term, pts in self.fronts.items()},
+            "knee": {term: self.knee(term) for term in self.fronts},
+        }
+
+
+def _point(model: ChargeModel, v: np.ndarray) -> ParetoPoint:
+    M = model.melt.mass_kg
+    return ParetoPoint(model.term("recycled", v), M * model.term("cost", v), M * model.term("co2", v),
+                       tuple(float(x) for x in model.kg(v)))
+
+
+def pareto_front(model: ChargeModel, points: int = 50, *, terms: tuple[str, ...] = FRONT_TERMS,
+                 whole_units: bool = False) -> ParetoFront:
+    """Epsilon-constraint fronts of ``terms`` against recycled content.
+
+    Parameters
+    ----------
+    model : ChargeModel
+        The heat (lots, melt, spec, confidence), as for :func:`blending.optimise.solve`.
+    points : int
+        Points per front, ends included.
+    terms : tuple of str
+        Which fronts: ``"cost"`` [USD] and/or ``"co2"`` [kg CO2e].
+
+    The left end of each front is the recycled content of the charge that is cheapest
+    (lowest in CO2e), most recycled among equals; the right end is the most recycled
+    charge, held to the relative tolerance the lexicographic solve uses
+    (:data:`blending.optimise.LEXICOGRAPHIC_TOLERANCE`), so both ends equal the
+    single-objective optima of :func:`blending.optimise.solve`. A model with no
+    feasible charge raises ValueError.
+
+    Lots charged in whole bales or sows are relaxed to loose material unless
+    ``whole_units``: a front is a planning view, rounding moves a point by at most one
+    unit per lot, and a MILP per point would cost a hundred times more.
+    """
+    if not whole_units:
+        model = replace(model, integrality=np.zeros_like(model.integrality))
+    if points < 2:
+        raise ValueError(f"a front needs at least 2 points, not {points}")
+    for term in terms:
+        if term not in FRONT_TERMS:
+            raise ValueError(f"front {term!r} is not one of {', '.join(FRONT_TERMS)}")
+    top = solve(model, "recycled")
+    if top.status != "optimal":
+        raise ValueError(f"no charge meets {model.spec.name} at the stated confidence with this inventory; "
+                         "run `aluloop blend` for a diagnosis")
+    r_max = -top.stage_values[0]
+    r_hi = r_max - LEXICOGRAPHIC_TOLERANCE * max(1.0, abs(r_max))
+    fronts: dict[str, tuple[ParetoPoint, ...]] = {}
+    rounds = top.rounds
+    sweep = _WarmSweep(model.program(np.zeros(model.n)), model.terms["recycled"])
+    for term in terms:
+        low = solve(model, Objective(({term: 1.0}, {"recycled": -1.0}), term))
+        rounds += low.rounds
+        r_lo = min(model.term("recycled", low.v), r_hi)
+        out = []
+        for level in np.linspace(r_lo, r_hi, points):
+            v = sweep.solve(model.terms[term], level)
+            if v is None:  # cannot happen: the most recycled charge meets every level
+                raise RuntimeError(f"front point at recycled {level:.6f} found no charge")
+            out.append(_point(model, v))
+        fronts[term] = tuple(out)
+    rounds += sweep.rounds
+    return ParetoFront(model.spec.name, model.melt.mass_kg, tuple(lot.name for lot in model.lots), fronts, rounds)
+
+
+@contextmanager
+def _quiet_stdout():
+    """Silence the process's file descriptor 1 (C-level writes) for the block."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 1)
+            yield
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
+class _WarmSweep:
+    """One HiGHS LP kept alive across the points of a front: the level row's bound and
+    the objective change between points, cuts are appended as rows, and each re-solve
+    starts from the last simplex basis. The same Kelley loop as
+    :func:`blending.chance.solve_with_cuts` (same cuts, same tolerance), without the
+    per-call model set-up that dominates the time of so small an LP."""
+
+    def __init__(self, lp: LinearProgram, level_coeffs: np.ndarray):
+        import highspy
+
+        self.inf = highspy.kHighsInf
+        self.optimal = highspy.HighsModelStatus.kOptimal
+        self.cones = lp.cones
+        self.rounds = 0
+        with _quiet_stdout():  # HiGHS prints a banner from C++ on construction
+            self.h = highspy.Highs()
+        self.h.setOptionValue("output_flag", False)
+        for key, value in HIGHS_OPTIONS.items():
+            self.h.setOptionValue(key, value)
+        n = lp.c.size
+        upper = np.where(np.isfinite(lp.upper), lp.upper, self.inf)
+        self.h.addCols(n, np.zeros(n), lp.lower.astype(float), upper.astype(float), 0,
+                       np.zeros(0, np.int32), np.zeros(0, np.int32), np.zeros(0))
+        for coeffs, lo, hi in zip(lp.A, lp.row_lo, lp.row_hi, strict=True):
+            self._row(coeffs, lo, hi)
+        self.level_row = lp.A.shape[0]
+        self._row(level_coeffs, -np.inf, np.inf)
+        for cone in lp.cones:
+            self._row(cone.a, -np.inf, -cone.a0)
+
+    def _row(self, coeffs: np.ndarray, lo: float, hi: float) -> None:
+        idx = np.flatnonzero(coeffs)
+        self.h.addRow(max(lo, -self.inf), min(hi, self.inf), idx.size, idx.astype(np.int32),
+                      coeffs[idx].astype(float))
+
+    def solve(self, c: np.ndarray, level: float) -> np.ndarray | None:
+        """min c.v with the level row at least ``level``; None when infeasible."""
+        n = c.size
+        self.h.changeColsCost(n, np.arange(n, dtype=np.int32), c.astype(float))
+        self.h.changeRowBounds(self.level_row, float(level), self.inf)
+        for _ in range(MAX_CUT_ROUNDS):
+            self.rounds += 1
+            self.h.run()
+            if self.h.getModelStatus() != self.optimal:
+                return None
+            v = np.array(self.h.getSolution().col_value)
+            violations = np.array([cone.value(v) for cone in self.cones])
+            if violations.max(initial=0.0) <= CONE_TOLERANCE_WT_PCT:
+                return v
+            for k in np.flatnonzero(violations > CONE_TOLERANCE_WT_PCT):
+                g, h = self.cones[k].cut(v)
+                self._row(g, -np.inf, h)
+        raise RuntimeError(f"cutting planes did not converge in {MAX_CUT_ROUNDS} rounds")
+
+
+def plot_pareto(front: ParetoFront, path: str | Path) -> Path:
+    """Two panels, recycled content against cost and against CO2e per tonne of melt,
+    with the knee of each front and the default (most recycled) recipe marked."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    terms = [t for t in FRONT_TERMS if t in front.fronts]
+    fig, axes = plt.subplots(1, len(terms), figsize=(5.5 * len(terms), 4.3), squeeze=False)
+    per_t = 1000 / front.mass_kg
+    labels = {"cost": "charge cost [USD/t melt]", "co2": "materials CO2e [kg/t melt]"}
+    for ax, term in zip(axes[0], terms, strict=True):
+        pts = front.fronts[term]
+        r = np.array([100 * p.recycled_fraction for p in pts])
+        y = np.array([(p.cost if term == "cost" else p.co2e_kg) * per_t for p in pts])
+        ax.plot(r, y, "-o", ms=3, color="#1f4e79", label=f"least {'cost' if term == 'cost' else 'CO2e'} "
+                                                         "at each recycled level")
+        k = front.knee(term)
+        ax.scatter([r[k]], [y[k]], s=90, facecolors="none", edgecolors="#c0392b", lw=2, zorder=3,
+                   label=f"knee: {r[k]:.1f}% recycled")
+        ax.scatter([r[-1]], [y[-1]], marker="*", s=160, color="#2e7d32", zorder=3,
+                   label=f"default recipe (most recycled): {r[-1]:.1f}%")
+        ax.set_xlabel("recycled content (ISO 14021) [% of melt]")
+        ax.set_ylabel(labels[term])
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.suptitle(f"{front.spec}, {front.mass_kg:,.0f} kg melt: {len(front.fronts[terms[0]])}-point Pareto fronts")
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
