@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import typer
 
-from aluloop.commands import blend, catalogue
+from aluloop.commands import blend, catalogue, pareto, plan, trim
 
 app = typer.Typer(help="aluloop: closed-loop aluminium recycling, from LIBS spectrum to certified heat.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
 app.add_typer(catalogue.alloys, name="alloys")
 app.add_typer(catalogue.materials, name="materials")
 app.command("blend")(blend.blend)
+app.command("trim")(trim.trim_command)
+app.command("pareto")(pareto.pareto)
+app.command("plan")(plan.plan)
 
 
 def main() -> None:

@@ -34,7 +34,7 @@ from blending.composition import Composition, elements
 from blending.diagnosis import SLACK_TOLERANCE, Shortfall, _limit_range
 from blending.lot import Lot
 from blending.melt import Melt, default_recoveries
-from blending.optimise import solve
+from blending.optimise import Objective, solve
 from blending.recipe import DEFAULT_DRAWS, Recipe, melt_chemistry, recipe_from_solution
 from blending.spec import Spec, alloy_catalogue
 from blending.tables import DataFileError, read_csv_file, read_package_csv
@@ -235,7 +235,8 @@ def trim(melt_kg: float, analysis: Analysis, spec: Spec, additions: Sequence[Lot
     """
     model = trim_model(melt_kg, analysis, spec, additions, capacity_kg, confidence=confidence,
                        recoveries=recoveries)
-    solution = solve(model, "cost")
+    # cost alone: a recycled tie-break would let trace scrap in within the tolerance on cost
+    solution = solve(model, Objective(({"cost": 1.0},), "cost"))
     common = dict(melt_kg=melt_kg, capacity_kg=capacity_kg, spec=spec, analysis=analysis, confidence=confidence)
     if solution.status == "optimal":
         recipe = recipe_from_solution(solution, draws=draws, seed=seed)
