@@ -242,9 +242,11 @@ def trim(melt_kg: float, analysis: Analysis, spec: Spec, additions: Sequence[Lot
         recipe = recipe_from_solution(solution, draws=draws, seed=seed)
         return Trim("trimmed" if recipe.lines else "in spec", recipe=recipe, **common)
     slacks, x = least_violation(model)
-    shortfalls = tuple(Shortfall(model.limits[k].label, float(s), "wt%", model.limits[k].bound_wt_pct)
-                       for k, s in enumerate(slacks) if s > SLACK_TOLERANCE)
     L, mean, _ = melt_chemistry(model, x)
+    # cone rows are in kg x wt% per kg of the model's nominal mass; the liquid is L
+    to_wt_pct = model.melt.mass_kg / L
+    shortfalls = tuple(Shortfall(model.limits[k].label, float(s * to_wt_pct), "wt%", model.limits[k].bound_wt_pct)
+                       for k, s in enumerate(slacks) if s > SLACK_TOLERANCE)
     best = {e: float(w) for e, w in zip(model.elements, mean, strict=True)}
     used = {lot.name: float(kg) for lot, kg in zip(model.lots, x, strict=True) if kg > 1e-6}
     return Trim("cannot be saved", shortfalls=shortfalls, best_liquid_kg=L, best_wt_pct=best,
@@ -253,7 +255,8 @@ def trim(melt_kg: float, analysis: Analysis, spec: Spec, additions: Sequence[Lot
 
 def least_violation(model: ChargeModel) -> tuple[np.ndarray, np.ndarray]:
     """Elastic program with every row (capacity, availability) held hard: the least
-    scaled violation of each chemistry limit [wt%] and the additions that reach it [kg].
+    scaled violation of each chemistry limit [kg x wt% per kg of ``model.melt.mass_kg``;
+    times mass_kg / liquid mass for wt% of the melt] and the additions that reach it [kg].
 
     Unlike :func:`blending.diagnosis.elastic_slacks`, which may relax the furnace
     capacity, a trim cannot overfill the furnace, so only the limits get slacks. Each
