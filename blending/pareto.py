@@ -27,7 +27,7 @@ import numpy as np
 from blending.chance import _HIGHS as HIGHS_OPTIONS
 from blending.chance import CONE_TOLERANCE_WT_PCT, MAX_CUT_ROUNDS, LinearProgram
 from blending.charge_model import ChargeModel
-from blending.optimise import LEXICOGRAPHIC_TOLERANCE, Objective, solve
+from blending.optimise import LEXICOGRAPHIC_TOLERANCE
 
 FRONT_TERMS = ("cost", "co2")
 
@@ -125,27 +125,34 @@ def pareto_front(model: ChargeModel, points: int = 50, *, terms: tuple[str, ...]
     for term in terms:
         if term not in FRONT_TERMS:
             raise ValueError(f"front {term!r} is not one of {', '.join(FRONT_TERMS)}")
-    top = solve(model, "recycled")
-    if top.status != "optimal":
+    sweep = _WarmSweep(model.program(np.zeros(model.n)))
+    recycled = model.terms["recycled"]
+    level = sweep.add_row(recycled)
+    top = sweep.solve(-recycled)
+    if top is None:
         raise ValueError(f"no charge meets {model.spec.name} at the stated confidence with this inventory; "
                          "run `aluloop blend` for a diagnosis")
-    r_max = -top.stage_values[0]
+    r_max = float(recycled @ top)
     r_hi = r_max - LEXICOGRAPHIC_TOLERANCE * max(1.0, abs(r_max))
     fronts: dict[str, tuple[ParetoPoint, ...]] = {}
-    rounds = top.rounds
-    sweep = _WarmSweep(model.program(np.zeros(model.n)), model.terms["recycled"])
     for term in terms:
-        low = solve(model, Objective(({term: 1.0}, {"recycled": -1.0}), term))
-        rounds += low.rounds
-        r_lo = min(model.term("recycled", low.v), r_hi)
+        # the left end, as the core's lexicographic solve finds it: least term, then most recycled
+        c = model.terms[term]
+        hold = sweep.add_row(c)
+        best = float(c @ sweep.solve(c))
+        sweep.set_bounds(hold, -np.inf, best + LEXICOGRAPHIC_TOLERANCE * max(1.0, abs(best)))
+        r_lo = min(float(recycled @ sweep.solve(-recycled)), r_hi)
+        sweep.set_bounds(hold, -np.inf, np.inf)
         out = []
-        for level in np.linspace(r_lo, r_hi, points):
-            v = sweep.solve(model.terms[term], level)
+        for r in np.linspace(r_lo, r_hi, points):
+            sweep.set_bounds(level, float(r), np.inf)
+            v = sweep.solve(c)
             if v is None:  # cannot happen: the most recycled charge meets every level
-                raise RuntimeError(f"front point at recycled {level:.6f} found no charge")
+                raise RuntimeError(f"front point at recycled {r:.6f} found no charge")
             out.append(_point(model, v))
+        sweep.set_bounds(level, -np.inf, np.inf)
         fronts[term] = tuple(out)
-    rounds += sweep.rounds
+    rounds = sweep.rounds
     return ParetoFront(model.spec.name, model.melt.mass_kg, tuple(lot.name for lot in model.lots), fronts, rounds)
 
 
@@ -170,7 +177,7 @@ class _WarmSweep:
     :func:`blending.chance.solve_with_cuts` (same cuts, same tolerance), without the
     per-call model set-up that dominates the time of so small an LP."""
 
-    def __init__(self, lp: LinearProgram, level_coeffs: np.ndarray):
+    def __init__(self, lp: LinearProgram):
         import highspy
 
         self.inf = highspy.kHighsInf
@@ -188,21 +195,27 @@ class _WarmSweep:
                        np.zeros(0, np.int32), np.zeros(0, np.int32), np.zeros(0))
         for coeffs, lo, hi in zip(lp.A, lp.row_lo, lp.row_hi, strict=True):
             self._row(coeffs, lo, hi)
-        self.level_row = lp.A.shape[0]
-        self._row(level_coeffs, -np.inf, np.inf)
+        self.n_rows = lp.A.shape[0]
         for cone in lp.cones:
             self._row(cone.a, -np.inf, -cone.a0)
+
+    def add_row(self, coeffs: np.ndarray) -> int:
+        """A free row ``coeffs . v``; bound it with :meth:`set_bounds`. Its index."""
+        self._row(coeffs, -np.inf, np.inf)
+        return self.h.getNumRow() - 1
+
+    def set_bounds(self, row: int, lo: float, hi: float) -> None:
+        self.h.changeRowBounds(row, max(lo, -self.inf), min(hi, self.inf))
 
     def _row(self, coeffs: np.ndarray, lo: float, hi: float) -> None:
         idx = np.flatnonzero(coeffs)
         self.h.addRow(max(lo, -self.inf), min(hi, self.inf), idx.size, idx.astype(np.int32),
                       coeffs[idx].astype(float))
 
-    def solve(self, c: np.ndarray, level: float) -> np.ndarray | None:
-        """min c.v with the level row at least ``level``; None when infeasible."""
+    def solve(self, c: np.ndarray) -> np.ndarray | None:
+        """min c.v over the rows, bounds and cones; None when infeasible."""
         n = c.size
-        self.h.changeColsCost(n, np.arange(n, dtype=np.int32), c.astype(float))
-        self.h.changeRowBounds(self.level_row, float(level), self.inf)
+        self.h.changeColsCost(n, np.arange(n, dtype=np.int32), np.asarray(c, dtype=float))
         for _ in range(MAX_CUT_ROUNDS):
             self.rounds += 1
             self.h.run()
