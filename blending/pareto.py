@@ -16,16 +16,13 @@ need few or no new cutting rounds.
 
 from __future__ import annotations
 
-import os
-import sys
-from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import highspy
 import numpy as np
 
-from blending.chance import _HIGHS as HIGHS_OPTIONS
-from blending.chance import CONE_TOLERANCE_WT_PCT, MAX_CUT_ROUNDS, LinearProgram
+from blending.chance import CONE_TOLERANCE_WT_PCT, MAX_CUT_ROUNDS, LinearProgram, LpSession
 from blending.charge_model import ChargeModel
 from blending.optimise import LEXICOGRAPHIC_TOLERANCE
 
@@ -125,9 +122,10 @@ def pareto_front(model: ChargeModel, points: int = 50, *, terms: tuple[str, ...]
     for term in terms:
         if term not in FRONT_TERMS:
             raise ValueError(f"front {term!r} is not one of {', '.join(FRONT_TERMS)}")
-    sweep = _WarmSweep(model.program(np.zeros(model.n)))
     recycled = model.terms["recycled"]
-    level = sweep.add_row(recycled)
+    # extra rows: 0 the recycled level, 1 + k a hold on the k-th front's own term
+    sweep = _WarmSweep(model.program(np.zeros(model.n)), [recycled, *(model.terms[t] for t in terms)])
+    level = 0
     top = sweep.solve(-recycled)
     if top is None:
         raise ValueError(f"no charge meets {model.spec.name} at the stated confidence with this inventory; "
@@ -138,7 +136,7 @@ def pareto_front(model: ChargeModel, points: int = 50, *, terms: tuple[str, ...]
     for term in terms:
         # the left end, as the core's lexicographic solve finds it: least term, then most recycled
         c = model.terms[term]
-        hold = sweep.add_row(c)
+        hold = 1 + terms.index(term)
         best = float(c @ sweep.solve(c))
         sweep.set_bounds(hold, -np.inf, best + LEXICOGRAPHIC_TOLERANCE * max(1.0, abs(best)))
         r_lo = min(float(recycled @ sweep.solve(-recycled)), r_hi)
@@ -156,78 +154,45 @@ def pareto_front(model: ChargeModel, points: int = 50, *, terms: tuple[str, ...]
     return ParetoFront(model.spec.name, model.melt.mass_kg, tuple(lot.name for lot in model.lots), fronts, rounds)
 
 
-@contextmanager
-def _quiet_stdout():
-    """Silence the process's file descriptor 1 (C-level writes) for the block."""
-    sys.stdout.flush()
-    saved = os.dup(1)
-    try:
-        with open(os.devnull, "w") as null:
-            os.dup2(null.fileno(), 1)
-            yield
-    finally:
-        os.dup2(saved, 1)
-        os.close(saved)
-
-
 class _WarmSweep:
-    """One HiGHS LP kept alive across the points of a front: the level row's bound and
-    the objective change between points, cuts are appended as rows, and each re-solve
-    starts from the last simplex basis. The same Kelley loop as
-    :func:`blending.chance.solve_with_cuts` (same cuts, same tolerance), without the
-    per-call model set-up that dominates the time of so small an LP."""
+    """One kept-alive HiGHS LP (:class:`blending.chance.LpSession`) across the points of
+    a front: extra rows (the recycled level, an objective hold) and the objective change
+    between points, cuts are appended as rows, and each re-solve starts from the last
+    simplex basis. Kelley's rounds as in :mod:`blending.chance` (same cuts, same
+    tolerance), without rebuilding the model for every point."""
 
-    def __init__(self, lp: LinearProgram):
-        import highspy
-
-        self.inf = highspy.kHighsInf
-        self.optimal = highspy.HighsModelStatus.kOptimal
-        self.cones = lp.cones
+    def __init__(self, lp: LinearProgram, extra_rows: list[np.ndarray]):
+        self.first_extra = lp.A.shape[0]
+        lp.A = np.vstack([lp.A, *extra_rows])
+        lp.row_lo = np.append(lp.row_lo, np.full(len(extra_rows), -np.inf))
+        lp.row_hi = np.append(lp.row_hi, np.full(len(extra_rows), np.inf))
+        for k, cone in enumerate(lp.cones):  # the mean rows: tangents at zero spread
+            lp.cuts.append((k, cone.a.copy(), -cone.a0))
+        self.lp = lp
+        self.session = LpSession(lp, lp.lower, lp.upper)
         self.rounds = 0
-        with _quiet_stdout():  # HiGHS prints a banner from C++ on construction
-            self.h = highspy.Highs()
-        self.h.setOptionValue("output_flag", False)
-        for key, value in HIGHS_OPTIONS.items():
-            self.h.setOptionValue(key, value)
-        n = lp.c.size
-        upper = np.where(np.isfinite(lp.upper), lp.upper, self.inf)
-        self.h.addCols(n, np.zeros(n), lp.lower.astype(float), upper.astype(float), 0,
-                       np.zeros(0, np.int32), np.zeros(0, np.int32), np.zeros(0))
-        for coeffs, lo, hi in zip(lp.A, lp.row_lo, lp.row_hi, strict=True):
-            self._row(coeffs, lo, hi)
-        self.n_rows = lp.A.shape[0]
-        for cone in lp.cones:
-            self._row(cone.a, -np.inf, -cone.a0)
 
-    def add_row(self, coeffs: np.ndarray) -> int:
-        """A free row ``coeffs . v``; bound it with :meth:`set_bounds`. Its index."""
-        self._row(coeffs, -np.inf, np.inf)
-        return self.h.getNumRow() - 1
-
-    def set_bounds(self, row: int, lo: float, hi: float) -> None:
-        self.h.changeRowBounds(row, max(lo, -self.inf), min(hi, self.inf))
-
-    def _row(self, coeffs: np.ndarray, lo: float, hi: float) -> None:
-        idx = np.flatnonzero(coeffs)
-        self.h.addRow(max(lo, -self.inf), min(hi, self.inf), idx.size, idx.astype(np.int32),
-                      coeffs[idx].astype(float))
+    def set_bounds(self, extra: int, lo: float, hi: float) -> None:
+        """Bound the ``extra``-th extra row: ``lo <= row . v <= hi``."""
+        inf = highspy.kHighsInf
+        self.session.h.changeRowBounds(self.first_extra + extra, max(lo, -inf), min(hi, inf))
 
     def solve(self, c: np.ndarray) -> np.ndarray | None:
         """min c.v over the rows, bounds and cones; None when infeasible."""
         n = c.size
-        self.h.changeColsCost(n, np.arange(n, dtype=np.int32), np.asarray(c, dtype=float))
+        self.session.h.changeColsCost(n, np.arange(n, dtype=np.int32), np.asarray(c, dtype=float))
         for _ in range(MAX_CUT_ROUNDS):
             self.rounds += 1
-            self.h.run()
-            if self.h.getModelStatus() != self.optimal:
+            result = self.session.solve()
+            if result is None:
                 return None
-            v = np.array(self.h.getSolution().col_value)
-            violations = np.array([cone.value(v) for cone in self.cones])
+            v = result[0]
+            violations = np.array([cone.value(v) for cone in self.lp.cones])
             if violations.max(initial=0.0) <= CONE_TOLERANCE_WT_PCT:
                 return v
             for k in np.flatnonzero(violations > CONE_TOLERANCE_WT_PCT):
-                g, h = self.cones[k].cut(v)
-                self._row(g, -np.inf, h)
+                g, h = self.lp.cones[k].cut(v)
+                self.lp.cuts.append((int(k), g, h))
         raise RuntimeError(f"cutting planes did not converge in {MAX_CUT_ROUNDS} rounds")
 
 
