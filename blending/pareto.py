@@ -216,9 +216,9 @@ def plot_pareto(front: ParetoFront, path: str | Path) -> Path:
                                                          "at each recycled level")
         k = front.knee(term)
         ax.scatter([r[k]], [y[k]], s=90, facecolors="none", edgecolors="#c0392b", lw=2, zorder=3,
-                   label=f"knee: {r[k]:.1f}% recycled")
+                   label=f"knee: {r[k]:.2f}% recycled")
         ax.scatter([r[-1]], [y[-1]], marker="*", s=160, color="#2e7d32", zorder=3,
-                   label=f"default recipe (most recycled): {r[-1]:.1f}%")
+                   label=f"default recipe (most recycled): {r[-1]:.2f}%")
         ax.set_xlabel("recycled content (ISO 14021) [% of melt]")
         ax.set_ylabel(labels[term])
         ax.grid(alpha=0.3)
