@@ -5,6 +5,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from campaign_socp_reference import campaign as reference_campaign
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from numpy.testing import assert_allclose
 
 from blending.campaign import Heat, load_schedule, plan_campaign, plan_greedy
@@ -101,3 +103,21 @@ def test_bad_schedule_names_file_row_and_field(tmp_path, rows, match):
                     + "\n" + rows)
     with pytest.raises(DataFileError, match=match):
         load_schedule(path)
+
+
+ALLOYS = ["3104", "5182", "6063", "1050A", "A356.2"]
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.tuples(st.sampled_from(ALLOYS), st.floats(1, 1e6, allow_nan=False),
+                          st.one_of(st.none(), st.floats(0.5, 0.999))), min_size=1, max_size=6))
+def test_schedule_round_trips_through_csv(tmp_path, heats):
+    path = tmp_path / "schedule.csv"
+    lines = ["heat,alloy,mass_kg,confidence"]
+    lines += [f"H{k},{a},{m!r},{'' if c is None else repr(c)}" for k, (a, m, c) in enumerate(heats)]
+    path.write_text("\n".join(lines) + "\n")
+    got = load_schedule(path, confidence=0.97)
+    assert [h.name for h in got] == [f"H{k}" for k in range(len(heats))]
+    assert [h.spec.name for h in got] == [a for a, _, _ in heats]
+    assert [h.mass_kg for h in got] == [m for _, m, _ in heats]
+    assert [h.confidence for h in got] == [0.97 if c is None else c for _, _, c in heats]
