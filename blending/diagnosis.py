@@ -137,6 +137,12 @@ def diagnose(model: ChargeModel, *, suggest: bool = True) -> Diagnosis:
     for material in material_catalogue().values():
         if material.name.lower() not in have and material.charge_ok:
             candidates.append(Lot(material))
+    # only materials that pull at least one short limit the right way are worth a solve
+    short = [lim for lim in model.limits if lim.label in {sf.name for sf in shortfalls}]
+    if short and len(short) == len(shortfalls):
+        candidates = [c for c in candidates if any(
+            lim.sense * (sum(c.material.composition[e] for e in lim.elements) - lim.rhs_wt_pct) < 0
+            for lim in short)]
     best: dict[str, tuple[float, str]] = {}
     for cand in candidates:
         lots = [lot for lot in model.lots if lot.name != cand.name] + [cand]

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.stats import norm
 
-from blending.chance import CutSolution, solve_with_cuts
+from blending.chance import CutSolution, solve_stages
 from blending.charge_model import ChargeModel
 
 # Slack allowed on an earlier stage's optimum when a later stage breaks its ties [-, relative].
@@ -80,26 +80,13 @@ def solve(model: ChargeModel, objective: Objective | str = "recycled") -> Soluti
     if isinstance(objective, str):
         objective = Objective.named(objective)
     lp = model.program(objective.vector(model, 0))
-    first = solve_with_cuts(lp)
+    stages = [objective.vector(model, k) for k in range(len(objective.stages))]
+    results = solve_stages(lp, stages, hold=LEXICOGRAPHIC_TOLERANCE)
+    first = results[0]
     if first.status != "optimal":
         return Solution(model, "infeasible", None, first=first, rounds=first.rounds, objective=objective)
-    values = [first.objective]
-    rounds = first.rounds
-    v = first.v
-    for stage in range(1, len(objective.stages)):
-        held = objective.vector(model, stage - 1)
-        hold = values[-1] + LEXICOGRAPHIC_TOLERANCE * max(1.0, abs(values[-1]))
-        lp.A = np.vstack([lp.A, held])
-        lp.row_lo = np.append(lp.row_lo, -np.inf)
-        lp.row_hi = np.append(lp.row_hi, hold)
-        lp.c = objective.vector(model, stage)
-        nxt = solve_with_cuts(lp, duals=False)
-        rounds += nxt.rounds
-        if nxt.status != "optimal":  # cannot happen in exact arithmetic: stage 1's point is feasible
-            break
-        v = nxt.v
-        values.append(nxt.objective)
-    return Solution(model, "optimal", v, tuple(values), first, rounds, objective)
+    last = results[-1]
+    return Solution(model, "optimal", last.v, tuple(r.objective for r in results), first, last.rounds, objective)
 
 
 def optimise(model: ChargeModel, objective: Objective | str = "recycled", *, risk_rounds: int = 3) -> Solution:

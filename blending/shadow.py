@@ -1,6 +1,6 @@
 """Shadow prices of the binding constraints, in sentences a furnace engineer acts on.
 
-HiGHS gives the dual of every row of the final LP (the cuts of a chance constraint
+HiGHS gives the dual of every row of the final LP (a chance constraint's dual is that of
 add up to its dual). A chemistry limit that binds is also stated as a trade between
 two lots along the limit: with g_i the rate at which lot i moves the constrained
 quantity (mean plus z times the sd) [wt% per kg], one more tonne of the best diluter
