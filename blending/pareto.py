@@ -22,9 +22,10 @@ from pathlib import Path
 import highspy
 import numpy as np
 
-from blending.chance import CONE_TOLERANCE_WT_PCT, MAX_CUT_ROUNDS, LinearProgram, LpSession
+from blending.chance import CONE_TOLERANCE_WT_PCT, ConeStack, LinearProgram
 from blending.charge_model import ChargeModel
 from blending.optimise import LEXICOGRAPHIC_TOLERANCE
+from blending.outer_approximation import Lifted, rounds
 
 FRONT_TERMS = ("cost", "co2")
 
@@ -155,45 +156,34 @@ def pareto_front(model: ChargeModel, points: int = 50, *, terms: tuple[str, ...]
 
 
 class _WarmSweep:
-    """One kept-alive HiGHS LP (:class:`blending.chance.LpSession`) across the points of
-    a front: extra rows (the recycled level, an objective hold) and the objective change
-    between points, cuts are appended as rows, and each re-solve starts from the last
-    simplex basis. Kelley's rounds as in :mod:`blending.chance` (same cuts, same
-    tolerance), without rebuilding the model for every point."""
+    """One kept-alive HiGHS model of the core's outer approximation
+    (:class:`blending.outer_approximation.Lifted`) across the points of a front: extra rows
+    (the recycled level, an objective hold) and the objective change between points, the
+    cuts stay, and each re-solve starts from the last simplex basis."""
 
     def __init__(self, lp: LinearProgram, extra_rows: list[np.ndarray]):
         self.first_extra = lp.A.shape[0]
         lp.A = np.vstack([lp.A, *extra_rows])
         lp.row_lo = np.append(lp.row_lo, np.full(len(extra_rows), -np.inf))
         lp.row_hi = np.append(lp.row_hi, np.full(len(extra_rows), np.inf))
-        for k, cone in enumerate(lp.cones):  # the mean rows: tangents at zero spread
-            lp.cuts.append((k, cone.a.copy(), -cone.a0))
-        self.lp = lp
-        self.session = LpSession(lp, lp.lower, lp.upper)
+        self.n = lp.c.size
+        self.stack = ConeStack(lp.cones, self.n)
+        self.lifted = Lifted(lp, lp.lower, lp.upper)
         self.rounds = 0
 
     def set_bounds(self, extra: int, lo: float, hi: float) -> None:
         """Bound the ``extra``-th extra row: ``lo <= row . v <= hi``."""
+        row = self.first_extra + extra
+        self.lifted.row_lo[row], self.lifted.row_hi[row] = lo, hi
         inf = highspy.kHighsInf
-        self.session.h.changeRowBounds(self.first_extra + extra, max(lo, -inf), min(hi, inf))
+        self.lifted.h.changeRowBounds(row, max(lo, -inf), min(hi, inf))
 
     def solve(self, c: np.ndarray) -> np.ndarray | None:
-        """min c.v over the rows, bounds and cones; None when infeasible."""
-        n = c.size
-        self.session.h.changeColsCost(n, np.arange(n, dtype=np.int32), np.asarray(c, dtype=float))
-        for _ in range(MAX_CUT_ROUNDS):
-            self.rounds += 1
-            result = self.session.solve()
-            if result is None:
-                return None
-            v = result[0]
-            violations = np.array([cone.value(v) for cone in self.lp.cones])
-            if violations.max(initial=0.0) <= CONE_TOLERANCE_WT_PCT:
-                return v
-            for k in np.flatnonzero(violations > CONE_TOLERANCE_WT_PCT):
-                g, h = self.lp.cones[k].cut(v)
-                self.lp.cuts.append((int(k), g, h))
-        raise RuntimeError(f"cutting planes did not converge in {MAX_CUT_ROUNDS} rounds")
+        """min c.v over the rows, bounds and cones (to the core's tolerance); None when infeasible."""
+        self.lifted.set_objective(np.asarray(c, dtype=float))
+        x, n, _ = rounds(self.lifted, self.stack, CONE_TOLERANCE_WT_PCT)
+        self.rounds += n
+        return None if x is None else x[:self.n]
 
 
 def plot_pareto(front: ParetoFront, path: str | Path) -> Path:
