@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from blending.chance import Cone, LinearProgram, solve_with_cuts
+from blending.chance import Cone, LinearProgram, solve_stages
 from blending.charge_model import ChargeModel, build_charge_model
 from blending.lot import Lot
 from blending.melt import Melt
@@ -214,18 +214,11 @@ def plan_campaign(heats: Sequence[Heat], lots: Sequence[Lot], *, draws: int = DE
     lots = tuple(lots)
     models = [heat_model(h, lots) for h in heats]
     lp, recycled, cost = joint_program(models)
-    lp.c = -recycled
-    first = solve_with_cuts(lp, duals=False)
-    if first.status != "optimal":
+    stages = solve_stages(lp, [-recycled, cost], hold=LEXICOGRAPHIC_TOLERANCE)
+    if stages[0].status != "optimal":
         return CampaignPlan("joint", "infeasible", lots, tuple(HeatPlan(h, None, None) for h in heats), 0.0, 0.0,
                             0.0, _why_infeasible(heats, models))
-    best = first.objective
-    lp.A = np.vstack([lp.A, -recycled])
-    lp.row_lo = np.append(lp.row_lo, -np.inf)
-    lp.row_hi = np.append(lp.row_hi, best + LEXICOGRAPHIC_TOLERANCE * max(1.0, abs(best)))
-    lp.c = cost
-    second = solve_with_cuts(lp, duals=False)
-    v = second.v if second.status == "optimal" else first.v
+    v = stages[-1].v
     n = len(lots)
     plans = tuple(_heat_plan(m, h, v[k * n:(k + 1) * n], draws, seed)
                   for k, (m, h) in enumerate(zip(models, heats, strict=True)))
