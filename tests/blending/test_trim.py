@@ -4,7 +4,7 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from numpy.testing import assert_allclose
 from scipy.optimize import brentq
@@ -144,3 +144,18 @@ def test_oes_repeatability_is_positive_and_grows_with_the_reading(reading):
         doubled = oes_repeatability({e: 2 * w})[e]
         assert doubled >= sd[e] - 1e-15
     assert np.all(np.isfinite(list(sd.values())))
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.dictionaries(st.sampled_from(["Si", "Fe", "Cu", "Mn", "Mg", "Zn", "Ti", "Cr", "Ni", "Ga"]),
+                       st.tuples(st.floats(0, 9, allow_nan=False), st.one_of(st.none(), st.floats(0, 1))),
+                       min_size=1, max_size=10))
+def test_analysis_round_trips_through_csv(tmp_path, readings):
+    path = tmp_path / "analysis.csv"
+    path.write_text("element,wt_pct,sd_wt_pct\n" + "".join(
+        f"{e},{w!r},{'' if s is None else repr(s)}\n" for e, (w, s) in readings.items()))
+    a = load_analysis(path)
+    typical = oes_repeatability({e: w for e, (w, _) in readings.items()})
+    for e, (w, s) in readings.items():
+        assert a.composition[e] == w
+        assert a.sd_wt_pct.get(e, 0.0) == (typical.get(e, 0.0) if s is None else s)
