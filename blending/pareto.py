@@ -8,10 +8,10 @@ cleanest) charge to the most recycled charge the spec allows, solve
     min cost(x)   subject to   recycled(x) >= R_k,  the charge model's rows and cones
 
 and the same for CO2e. Every point is then weakly Pareto optimal, and, as the cone
-program is convex, cost is a non-decreasing convex function of R_k. Every tangent cut
-of a chance constraint (:mod:`blending.chance`) is valid whatever the objective and
-level, so one linear program carries its cuts from point to point and later points
-need few or no new cutting rounds.
+program is convex, cost is a non-decreasing convex function of R_k. Every cut of the
+outer approximation of the chance constraints (:mod:`blending.outer_approximation`)
+is valid whatever the objective and level, so one HiGHS model carries its cuts and
+basis from point to point and later points need few or no new cutting rounds.
 """
 
 from __future__ import annotations

@@ -43,6 +43,8 @@ def test_front_is_monotone_and_non_dominated(front, term):
     assert len(pts) == 12
     assert np.all(np.diff(r) > 0)
     assert np.all(np.diff(y) >= -1e-6 * abs(y).max())
+    # the optimal value of a convex program is convex in its right-hand side (levels are evenly spaced)
+    assert np.all(np.diff(y, 2) >= -1e-6 * abs(y).max())
     for i in range(len(pts)):
         dominated = (r >= r[i] - 1e-12) & (y <= y[i] - 1e-6 * abs(y[i])) & ((r > r[i] + 1e-9) | (y < y[i]))
         assert not dominated.any(), f"point {i} of the {term} front is dominated"
