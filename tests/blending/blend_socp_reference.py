@@ -20,11 +20,15 @@ STAGES = {"recycled": ("recycled", "cost"), "cost": ("cost", "recycled"), "co2":
 
 
 def reference_solve(lots, melt, spec, confidence, objective="recycled", *, fixed_units=None,
-                    min_recycled=None, max_cost=None):
+                    min_recycled=None, max_cost=None, hold_at=None):
     """Stage values (recycled fraction, cost [USD/kg melt] ...) and x [kg], or None if infeasible.
 
     ``confidence``: a float, or a dict from limit label to confidence.
     ``fixed_units``: {lot index: count} for lots charged in whole units.
+    ``hold_at``: the earlier stages' optima to hold later stages at (default: this solve's
+    own). A later stage is ill-conditioned in the earlier one's level (cost can change
+    steeply with the last 1e-8 of recycled content), so comparisons of later stages
+    hold both solvers at the same level.
     """
     M, H = melt.mass_kg, melt.heel_kg
     elements = present_elements(lots, melt, spec)
@@ -71,9 +75,15 @@ def reference_solve(lots, melt, spec, confidence, objective="recycled", *, fixed
     values = []
     for stage in STAGES[objective]:
         problem = cp.Problem(cp.Minimize(terms[stage] @ x), cons)
-        problem.solve(solver=cp.CLARABEL, **settings)
+        for options in (settings, {}):  # Clarabel's defaults when the tight tolerances stall
+            try:
+                problem.solve(solver=cp.CLARABEL, **options)
+                break
+            except cp.error.SolverError:
+                continue
         if problem.status not in ("optimal", "optimal_inaccurate"):
             return None
         values.append(float(problem.value))
-        cons = cons + [terms[stage] @ x <= problem.value + LEXICOGRAPHIC_TOLERANCE * max(1.0, abs(problem.value))]
+        level = problem.value if hold_at is None else hold_at[len(values) - 1]
+        cons = cons + [terms[stage] @ x <= level + LEXICOGRAPHIC_TOLERANCE * max(1.0, abs(level))]
     return values, 1000 * np.asarray(t.value)
