@@ -98,6 +98,10 @@ def _print(result: Trim) -> None:
             c.add_row(lc.limit.label, f"{lc.limit.bound_wt_pct:g}", f"{before:.4f}", f"{lc.mean_wt_pct:.4f}",
                       f"{lc.sd_wt_pct:.4f}", f"{lc.probability:.4f}", style="red" if lc.probability < 0.95 else "")
         console.print(c)
+        if r.binding:
+            console.print("[bold]What sets the cost of the trim:[/]")
+            for b in r.binding:
+                console.print(f"  - {b.sentence}", highlight=False)
         return
     t = Table(title=f"Best achievable within {result.capacity_kg:,.0f} kg (least violation)")
     for col in ("limit", "bound wt%", "at best, over or short by wt%"):
