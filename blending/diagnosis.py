@@ -80,8 +80,11 @@ def elastic_slacks(model: ChargeModel) -> tuple[np.ndarray, dict[str, float], np
     n, K = model.n, len(model.cones)
     row_slacks = [(r, side) for r, row in enumerate(model.rows) for side in _ELASTIC_ROWS.get(row.name, ())]
     n_total = n + K + len(row_slacks)
+    # first the least relaxation of mass, capacity and the recycled/cost rows with the
+    # chemistry free; then, holding that, the least scaled chemistry slack
+    row_weights = np.concatenate([np.zeros(n + K), np.ones(len(row_slacks))])
     weights = np.concatenate([np.zeros(n), [1 / _limit_range(model, k) for k in range(K)],
-                              np.full(len(row_slacks), 10.0)])
+                              np.zeros(len(row_slacks))])
     cones = [Cone(a=np.concatenate([c.a, -np.eye(K)[k], np.zeros(len(row_slacks))]), a0=c.a0,
                   d=np.concatenate([c.d, np.zeros(K + len(row_slacks))]), d0=c.d0, z=c.z)
              for k, c in enumerate(model.cones)]
@@ -94,6 +97,14 @@ def elastic_slacks(model: ChargeModel) -> tuple[np.ndarray, dict[str, float], np
         c=weights, A=A, row_lo=np.array([r.lo for r in model.rows]), row_hi=np.array([r.hi for r in model.rows]),
         lower=np.zeros(n_total), upper=np.concatenate([model.upper, np.full(K + len(row_slacks), np.inf)]),
         integrality=np.concatenate([model.integrality, np.zeros(K + len(row_slacks), dtype=int)]), cones=cones)
+    if row_slacks:
+        lp.c = row_weights
+        first = solve_with_cuts(lp, duals=False)
+        if first.status != "optimal":
+            return None
+        lp.upper = lp.upper.copy()
+        lp.upper[n + K:] = first.v[n + K:] + 1e-9
+        lp.c = weights
     result = solve_with_cuts(lp, duals=False)
     if result.status != "optimal":
         return None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from pathlib import Path
 
 import typer
@@ -19,7 +20,8 @@ from blending.optimise import OBJECTIVES, optimise
 from blending.recipe import DEFAULT_DRAWS, Recipe, recipe_from_solution
 from blending.spec import Spec, get_alloy, load_limits_csv
 
-console = Console()
+# Rich wraps at 80 columns when piped; the chemistry table reads better at 120.
+console = Console(width=None if sys.stdout.isatty() else 120)
 
 
 def _spec(alloy: str | None, limits: Path | None, aim_tighten: float | None, aim_limits: Path | None) -> Spec:
