@@ -159,3 +159,15 @@ def test_analysis_round_trips_through_csv(tmp_path, readings):
     for e, (w, s) in readings.items():
         assert a.composition[e] == w
         assert a.sd_wt_pct.get(e, 0.0) == (typical.get(e, 0.0) if s is None else s)
+
+
+def test_hardener_in_whole_units_rounds_the_hand_mass_up_to_the_next_unit():
+    H, mg0, unit = 18000.0, 3.8, 25.0
+    analysis = analysis_from_mapping({**BASE_5182, "Mg": mg0})
+    lot = Lot(MG_INGOT, available_kg=1000, unit_kg=unit)
+    result = trim(H, analysis, get_alloy("5182"), [lot], 25000, confidence=0.5, draws=2000)
+    r = default_recoveries()["Mg"]
+    x_hand = H * (4.0 - mg0) / (r * MG_INGOT.composition["Mg"] - 4.0) / MG_INGOT.metal_yield
+    (line,) = result.recipe.lines
+    assert line.units == math.ceil(x_hand / unit)
+    assert_allclose(line.mass_kg, line.units * unit)
