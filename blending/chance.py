@@ -57,6 +57,27 @@ def bonferroni(joint_confidence: float, n_limits: int) -> float:
     return 1 - (1 - joint_confidence) / max(n_limits, 1)
 
 
+def joint_lower_bound(groups: Sequence[tuple[str, ...]], risk: Sequence[float]) -> float:
+    """A lower bound on the probability that every limit holds [-].
+
+    ``groups[k]`` names the elements limit k constrains, ``risk[k]`` its probability of
+    failing. Lot chemistries are independent between elements, so limits on different
+    single elements fail independently, and the min and max of one element cannot fail
+    together: P(all single-element limits hold) = prod over elements of (1 - the sum of
+    that element's risks). Limits on sums of elements (others total, Mn+Cr, Al) are
+    added by Boole's inequality, P(A and B) >= P(A) - P(not B). Tighter than Bonferroni's
+    1 - sum of all risks, which it never falls below.
+    """
+    per_element: dict[str, float] = {}
+    boole = 0.0
+    for elements, r in zip(groups, risk, strict=True):
+        if len(elements) == 1:
+            per_element[elements[0]] = per_element.get(elements[0], 0.0) + r
+        else:
+            boole += r
+    return float(np.prod([1 - r for r in per_element.values()])) - boole
+
+
 @dataclass(frozen=True)
 class Cone:
     """``a . v + a0 + z || (d * v, d0) || <= 0`` in wt% of the melt."""
