@@ -19,6 +19,9 @@ from blending.charge_model import ChargeModel
 # Slack allowed on an earlier stage's optimum when a later stage breaks its ties [-, relative].
 LEXICOGRAPHIC_TOLERANCE = 1e-7
 OBJECTIVES = ("recycled", "cost", "co2")
+# Least risk a limit is given when the joint risk is split [share of 1 - joint confidence]:
+# a limit far inside its window keeps a sensible z instead of turning binding at z = 7.
+RISK_FLOOR = 1e-3
 
 
 @dataclass(frozen=True)
@@ -176,7 +179,7 @@ def _practice_risk(model: ChargeModel, objective: Objective | str, fraction: flo
     if recipe.status != "optimal":
         return None
     risk, _ = _actual_risk(model, model.variables(practice.kg(recipe.v)), stochastic)
-    return _fit(model, np.where(stochastic, np.maximum(risk, 1e-12), 0.0))
+    return _fit(model, np.where(stochastic, np.maximum(risk, RISK_FLOOR * budget), 0.0))
 
 
 def _actual_risk(model: ChargeModel, v: np.ndarray, stochastic: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -190,7 +193,7 @@ def _actual_risk(model: ChargeModel, v: np.ndarray, stochastic: np.ndarray) -> t
 def _scaled_risk(model: ChargeModel, solution: Solution, stochastic: np.ndarray, budget: float):
     """The risks the solution runs, floored at 1e-12 and scaled up to the joint figure."""
     risk, _ = _actual_risk(model, solution.v, stochastic)
-    return _fit(model, np.where(stochastic, np.maximum(risk, 1e-12), 0.0))
+    return _fit(model, np.where(stochastic, np.maximum(risk, RISK_FLOOR * budget), 0.0))
 
 
 def _fit(model: ChargeModel, shape: np.ndarray) -> np.ndarray | None:
@@ -226,7 +229,7 @@ def _allocate_risk(model: ChargeModel, solution: Solution, stochastic: np.ndarra
     if not binding.any():
         return None
     slack = stochastic & ~binding
-    slack_risk = np.where(slack, np.minimum(eps, np.maximum(2 * risk, 1e-12)), 0.0)
+    slack_risk = np.where(slack, np.minimum(eps, np.maximum(2 * risk, RISK_FLOOR * budget)), 0.0)
     groups = [lim.elements for lim in model.limits]
     if joint_lower_bound(groups, slack_risk) < model.joint_confidence:
         return None
