@@ -33,6 +33,9 @@ from scipy.stats import norm
 CONE_TOLERANCE_WT_PCT = 1e-9
 # Cone tolerance of the MILP rounds, before the integers are fixed [wt%].
 MILP_TOLERANCE_WT_PCT = 1e-5
+MAX_MILP_ROUNDS = 50
+# Weight of the second stage in the MILP that picks unit counts, per unit of the first.
+MILP_TIE_BREAK = 1e-7
 # HiGHS options: tighter than the defaults (1e-7) so the mean chemistry holds within 1e-9 wt%.
 _HIGHS = {"primal_feasibility_tolerance": 1e-10, "dual_feasibility_tolerance": 1e-10}
 # Presolve off in the kept-alive LP so each round restarts the simplex from the last basis.
@@ -55,6 +58,27 @@ def bonferroni(joint_confidence: float, n_limits: int) -> float:
     if not 0.5 <= joint_confidence < 1:
         raise ValueError(f"joint confidence {joint_confidence:g} must be at least 0.5 and below 1")
     return 1 - (1 - joint_confidence) / max(n_limits, 1)
+
+
+def joint_lower_bound(groups: Sequence[tuple[str, ...]], risk: Sequence[float]) -> float:
+    """A lower bound on the probability that every limit holds [-].
+
+    ``groups[k]`` names the elements limit k constrains, ``risk[k]`` its probability of
+    failing. Lot chemistries are independent between elements, so limits on different
+    single elements fail independently, and the min and max of one element cannot fail
+    together: P(all single-element limits hold) = prod over elements of (1 - the sum of
+    that element's risks). Limits on sums of elements (others total, Mn+Cr, Al) are
+    added by Boole's inequality, P(A and B) >= P(A) - P(not B). Tighter than Bonferroni's
+    1 - sum of all risks, which it never falls below.
+    """
+    per_element: dict[str, float] = {}
+    boole = 0.0
+    for elements, r in zip(groups, risk, strict=True):
+        if len(elements) == 1:
+            per_element[elements[0]] = per_element.get(elements[0], 0.0) + r
+        else:
+            boole += r
+    return float(np.prod([1 - r for r in per_element.values()])) - boole
 
 
 @dataclass(frozen=True)
@@ -202,20 +226,23 @@ def solve_stages(lp: LinearProgram, stages: Sequence[np.ndarray], *, hold: float
         total += r
         if x is None:
             return [CutSolution("infeasible", None, None, None, None, total, np.inf)]
+    if integer:
+        # whole units are chosen once, on the first stage with a tiny tie-break by the
+        # next (a flat first stage would let the MILP wander between equal vertices);
+        # MILP rounds stop when the cones hold to MILP_TOLERANCE_WT_PCT or when a round's
+        # cuts no longer change the unit counts. The stages then run on the LP with the
+        # counts fixed.
+        tie = stages[0] + (MILP_TIE_BREAK * stages[1] if len(stages) > 1 else 0.0)
+        lifted.set_objective(tie)
+        counts = _choose_units(lifted, stack, lp, max(tol, MILP_TOLERANCE_WT_PCT))
+        if counts is None:
+            return [CutSolution("infeasible", None, None, None, None, total, np.inf)]
+        lower, upper = lp.lower.copy(), lp.upper.copy()
+        lower[fixed] = upper[fixed] = counts
+        lifted.set_bounds(lower, upper)
     out: list[CutSolution] = []
     for s, c in enumerate(stages):
         lifted.set_objective(c)
-        lower, upper = lp.lower, lp.upper
-        if integer:
-            lifted.set_bounds(lp.lower, lp.upper)
-            x, r, _ = rounds(lifted, stack, max(tol, MILP_TOLERANCE_WT_PCT), integer=True,
-                             lower=lp.lower, upper=lp.upper)
-            total += r
-            if x is None:
-                break
-            lower, upper = lp.lower.copy(), lp.upper.copy()
-            lower[fixed] = upper[fixed] = np.round(x[:n][fixed])
-            lifted.set_bounds(lower, upper)
         x, r, worst = rounds(lifted, stack, tol)
         total += r
         if x is None:
@@ -232,6 +259,23 @@ def solve_stages(lp: LinearProgram, stages: Sequence[np.ndarray], *, hold: float
     if not out:
         return [CutSolution("infeasible", None, None, None, None, total, np.inf)]
     return out
+
+
+def _choose_units(lifted, stack: ConeStack, lp: LinearProgram, tol: float) -> np.ndarray | None:
+    """Unit counts from MILP rounds on the lifted model, or None if no count is feasible."""
+    fixed = lp.integrality.astype(bool)
+    previous = None
+    for _ in range(MAX_MILP_ROUNDS):
+        x = lifted.solve_milp(lp.lower, lp.upper)
+        if x is None:
+            return None
+        counts = np.round(x[:lp.c.size][fixed])
+        values = stack.values(x[:lp.c.size])
+        if values.max(initial=0.0) <= tol or (previous is not None and np.array_equal(counts, previous)):
+            return counts
+        lifted.separate(x, tol, np.flatnonzero(values > tol))
+        previous = counts
+    return previous
 
 
 _BANNER_SHOWN = False

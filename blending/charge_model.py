@@ -323,6 +323,7 @@ def build_charge_model(lots: Sequence[Lot], melt: Melt, spec: Spec, *,
                         mean_wt_pct=C, sd_wt_pct=S, metal_yield=y, recovery=r,
                         options={"min_recycled_fraction": min_recycled_fraction, "max_cost": max_cost, "aim": aim})
     if joint_confidence is not None:
+        # Bonferroni's equal split to start; blending.optimise.optimise reallocates it
         k = int(model.stochastic().sum())
         per = bonferroni(joint_confidence, k)
         return model.with_confidence([per if s else 0.5 for s in model.stochastic()])

@@ -38,8 +38,8 @@ class Shortfall:
 
     @property
     def sentence(self) -> str:
-        text = f"{self.name} cannot be met: at best {self.amount:.3g} {self.unit} "
-        text += "short" if self.name.endswith("min") or self.name == "mass balance" else "over"
+        side = "short" if self.name.endswith("min") or self.name == "mass balance" else "over"
+        text = f"{self.name} cannot be met: {self.amount:.3g} {self.unit} {side} in the blend that misses least"
         if self.bound is not None:
             text += f" (limit {self.bound:g} {self.unit})"
         return text + (f"; {self.fix}" if self.fix else "") + "."

@@ -42,7 +42,7 @@ def plot_chemistry(recipe: Recipe, path: str | Path) -> Path:
     ax.errorbar(xs, pos, yerr=sd1, fmt="none", ecolor="#333333", capsize=4, lw=2, label="mean ± 1 sd")
     ax.scatter(xs, pos, c=colors, zorder=3, label="mean (red: P < 0.95)")
     ax.set_xticks(list(xs), names, rotation=60, ha="right")
-    ax.set_ylabel("position in spec window (0 = min or 0 wt%, 1 = max)")
+    ax.set_ylabel("place in spec window\n(0 = min or 0 wt%, 1 = max)")
     ax.set_title(f"{recipe.spec_name}: predicted melt chemistry, joint P(in spec) = {recipe.p_joint:.3f}")
     ax.legend(fontsize=8, loc="upper right")
     ax.set_ylim(min(-0.1, min(pos) - 0.2), max(1.15, max(pos) + 0.3))

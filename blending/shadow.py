@@ -73,12 +73,16 @@ def binding_constraints(solution: Solution) -> list[Binding]:
         lim = model.limits[k]
         g = cone_gradient(model, k, v)
         words = f"{lim.label} binds ({lim.bound_wt_pct:g} wt%"
-        words += f", held at {model.confidence[k]:.3g} confidence)" if model.confidence[k] > 0.5 else ")"
+        risk = 1 - model.confidence[k]
+        words += f", held at {100 * (1 - risk):.4g}% confidence)" if risk < 0.5 else ")"
         held_back = np.flatnonzero((g > 0) & room & (c1 < 0))
         helpers = np.flatnonzero((g < 0) & room)
         if held_back.size and helpers.size:
             u = held_back[np.argmin(c1[held_back])]
-            p = helpers[np.argmin(g[helpers])]
+            # a furnace engineer dilutes with primary metal where it helps; additions otherwise
+            primary = [i for i in helpers if model.lots[i].material.recycled.value == "primary"]
+            pool = np.array(primary) if primary else helpers
+            p = pool[np.argmin(g[pool])]
             words += (f": 1 t more {model.lots[p].name} allows {_ratio(-g[p] / g[u])} t more "
                       f"{model.lots[u].name}")
         step = 0.01 if lim.limit != "Al" else 0.001

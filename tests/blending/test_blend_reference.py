@@ -79,3 +79,27 @@ def test_zero_spread_at_95_percent_is_the_ordinary_lp():
     at_half = solve(build_charge_model(lots, melt, spec, confidence=0.5))
     lp_means = reference_solve(lots, melt, spec, 0.5, hold_at=at_half.stage_values)
     _assert_stages(at_half.stage_values, lp_means[0])
+
+
+def test_extra_rows_and_lot_caps_match_clarabel():
+    from dataclasses import replace
+
+    from blending.melt import Melt
+
+    lots, melt, spec = random_heat(21)
+    lots = [replace(lot, max_fraction=0.3) if k % 3 == 0 else lot for k, lot in enumerate(lots)]
+    melt = Melt(melt.mass_kg, recoveries=melt.recoveries, capacity_kg=1.08 * melt.mass_kg)
+    free = solve(build_charge_model(lots, melt, spec, confidence=0.9))
+    assert free.status == "optimal"
+    # ask for a little less recycled content than the optimum and cap the cost below the free optimum's
+    floor = 0.97 * -free.stage_values[0]
+    cap = 0.999 * free.stage_values[1] * melt.mass_kg
+    model = build_charge_model(lots, melt, spec, confidence=0.9, min_recycled_fraction=floor, max_cost=cap)
+    ours = solve(model, "co2")
+    ref = reference_solve(lots, melt, spec, 0.9, "co2", min_recycled=floor, max_cost=cap,
+                          hold_at=ours.stage_values if ours.status == "optimal" else None)
+    assert (ours.status == "optimal") == (ref is not None)
+    if ref is not None:
+        _assert_stages(ours.stage_values, ref[0])
+        assert model.term("recycled", ours.v) >= floor - 1e-9
+        assert model.term("cost", ours.v) * melt.mass_kg <= cap * (1 + 1e-9)
