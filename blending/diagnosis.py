@@ -38,7 +38,7 @@ class Shortfall:
 
     @property
     def sentence(self) -> str:
-        side = "short" if self.name.endswith("min") or self.name == "mass balance" else "over"
+        side = "short" if self.name.endswith("min") or self.name in ("mass balance", "min recycled") else "over"
         text = f"{self.name} cannot be met: {self.amount:.3g} {self.unit} {side} in the blend that misses least"
         if self.bound is not None:
             text += f" (limit {self.bound:g} {self.unit})"

@@ -168,13 +168,21 @@ class Lifted:
         self.cost = np.concatenate([np.asarray(c, dtype=float), np.zeros(self.n_cols - self.n)])
         self.h.changeColsCost(self.n_cols, np.arange(self.n_cols, dtype=np.int32), self.cost)
 
-    def add_row(self, coeffs: np.ndarray, lo: float, hi: float) -> None:
-        """A row on v, e.g. an earlier stage's objective held at its optimum."""
+    def add_row(self, coeffs: np.ndarray, lo: float, hi: float) -> int:
+        """A row on v, e.g. an earlier stage's objective held at its optimum; its index."""
         cols = np.flatnonzero(coeffs)
         self.rows.append((cols, np.asarray(coeffs, dtype=float)[cols]))
         self.row_lo.append(lo)
         self.row_hi.append(hi)
         self._flush()
+        return len(self.rows) - 1
+
+    def set_row_bounds(self, index: int, lo: float, hi: float) -> None:
+        """Move a row's bounds, e.g. the recycled-content floor of a Pareto sweep; the cuts
+        found so far stay valid, so each further point starts from a tight approximation."""
+        inf = highspy.kHighsInf
+        self.row_lo[index], self.row_hi[index] = lo, hi
+        self.h.changeRowBounds(index, lo if np.isfinite(lo) else -inf, hi if np.isfinite(hi) else inf)
 
     # -- solves -------------------------------------------------------------------------------
     def set_bounds(self, lower: np.ndarray, upper: np.ndarray) -> None:

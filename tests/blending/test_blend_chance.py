@@ -45,3 +45,27 @@ def test_cone_stack_agrees_with_each_cone():
     cones = [Cone(rng.normal(size=4), float(rng.normal()), rng.uniform(size=4), 0.1, 1.6) for _ in range(3)]
     v = rng.uniform(size=4)
     np.testing.assert_allclose(ConeStack(cones, 4).values(v), [c.value(v) for c in cones])
+
+
+def test_a_sweep_on_one_lifted_model_matches_separate_solves():
+    # the hook a Pareto front uses: one kept-alive model, a recycled-content floor moved along
+    from blending.chance import ConeStack, solve_stages
+    from blending.charge_model import build_charge_model
+    from blending.optimise import solve
+    from blending.outer_approximation import Lifted, rounds
+    from blending.synthetic import random_heat
+
+    lots, melt, spec = random_heat(1)
+    model = build_charge_model(lots, melt, spec, confidence=0.95)
+    best = -solve(model).stage_values[0]
+    lp = model.program(model.terms["cost"])
+    lifted = Lifted(lp, lp.lower, lp.upper)
+    stack = ConeStack(lp.cones, model.n)
+    row = lifted.add_row(model.terms["recycled"], 0.0, np.inf)
+    for floor in np.linspace(0.5 * best, best, 4):
+        lifted.set_row_bounds(row, floor, np.inf)
+        x, _, worst = rounds(lifted, stack, 1e-9)
+        separate = solve_stages(model.with_row("min recycled", model.terms["recycled"], lo=floor).program(
+            model.terms["cost"]), [model.terms["cost"]], hold=0.0)[0]
+        assert worst <= 1e-8
+        assert model.term("cost", x[:model.n]) == pytest.approx(separate.objective, rel=1e-7)
