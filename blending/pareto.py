@@ -19,7 +19,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-import highspy
 import numpy as np
 
 from blending.chance import CONE_TOLERANCE_WT_PCT, ConeStack, LinearProgram
@@ -124,9 +123,8 @@ def pareto_front(model: ChargeModel, points: int = 50, *, terms: tuple[str, ...]
         if term not in FRONT_TERMS:
             raise ValueError(f"front {term!r} is not one of {', '.join(FRONT_TERMS)}")
     recycled = model.terms["recycled"]
-    # extra rows: 0 the recycled level, 1 + k a hold on the k-th front's own term
-    sweep = _WarmSweep(model.program(np.zeros(model.n)), [recycled, *(model.terms[t] for t in terms)])
-    level = 0
+    sweep = _WarmSweep(model.program(np.zeros(model.n)))
+    level = sweep.add_row(recycled)
     top = sweep.solve(-recycled)
     if top is None:
         raise ValueError(f"no charge meets {model.spec.name} at the stated confidence with this inventory; "
@@ -137,7 +135,7 @@ def pareto_front(model: ChargeModel, points: int = 50, *, terms: tuple[str, ...]
     for term in terms:
         # the left end, as the core's lexicographic solve finds it: least term, then most recycled
         c = model.terms[term]
-        hold = 1 + terms.index(term)
+        hold = sweep.add_row(c)
         best = float(c @ sweep.solve(c))
         sweep.set_bounds(hold, -np.inf, best + LEXICOGRAPHIC_TOLERANCE * max(1.0, abs(best)))
         r_lo = min(float(recycled @ sweep.solve(-recycled)), r_hi)
@@ -158,25 +156,21 @@ def pareto_front(model: ChargeModel, points: int = 50, *, terms: tuple[str, ...]
 class _WarmSweep:
     """One kept-alive HiGHS model of the core's outer approximation
     (:class:`blending.outer_approximation.Lifted`) across the points of a front: extra rows
-    (the recycled level, an objective hold) and the objective change between points, the
-    cuts stay, and each re-solve starts from the last simplex basis."""
+    (the recycled level, an objective hold) move their bounds and the objective changes
+    between points, the cuts stay, and each re-solve starts from the last simplex basis."""
 
-    def __init__(self, lp: LinearProgram, extra_rows: list[np.ndarray]):
-        self.first_extra = lp.A.shape[0]
-        lp.A = np.vstack([lp.A, *extra_rows])
-        lp.row_lo = np.append(lp.row_lo, np.full(len(extra_rows), -np.inf))
-        lp.row_hi = np.append(lp.row_hi, np.full(len(extra_rows), np.inf))
+    def __init__(self, lp: LinearProgram):
         self.n = lp.c.size
         self.stack = ConeStack(lp.cones, self.n)
         self.lifted = Lifted(lp, lp.lower, lp.upper)
         self.rounds = 0
 
-    def set_bounds(self, extra: int, lo: float, hi: float) -> None:
-        """Bound the ``extra``-th extra row: ``lo <= row . v <= hi``."""
-        row = self.first_extra + extra
-        self.lifted.row_lo[row], self.lifted.row_hi[row] = lo, hi
-        inf = highspy.kHighsInf
-        self.lifted.h.changeRowBounds(row, max(lo, -inf), min(hi, inf))
+    def add_row(self, coeffs: np.ndarray) -> int:
+        """A free row ``coeffs . v``; bound it with :meth:`set_bounds`. Its index."""
+        return self.lifted.add_row(coeffs, -np.inf, np.inf)
+
+    def set_bounds(self, row: int, lo: float, hi: float) -> None:
+        self.lifted.set_row_bounds(row, lo, hi)
 
     def solve(self, c: np.ndarray) -> np.ndarray | None:
         """min c.v over the rows, bounds and cones (to the core's tolerance); None when infeasible."""
