@@ -20,9 +20,9 @@ def aluloop(*args: str) -> subprocess.CompletedProcess:
 def one_line_error(result: subprocess.CompletedProcess) -> str:
     assert result.returncode == 2, result.stdout + result.stderr
     assert "Traceback" not in result.stderr
-    # one message; rich may wrap it at the console width, so compare it with whitespace collapsed
-    assert result.stderr.count("error:") == 1 and not result.stdout.strip(), result.stderr
-    return " ".join(result.stderr.split())
+    lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error:") and not result.stdout.strip(), result.stderr
+    return lines[0]
 
 
 def test_trim_example_adds_primary_and_magnesium_within_the_limits():
