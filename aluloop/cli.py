@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from aluloop.commands import blend, catalogue, pareto, plan, spectra, trim
+from aluloop.commands import blend, catalogue, demo, pareto, plan, spectra, trim
 
 app = typer.Typer(help="aluloop: closed-loop aluminium recycling, from LIBS spectrum to certified heat.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
@@ -15,6 +15,7 @@ app.command("blend")(blend.blend)
 app.command("trim")(trim.trim_command)
 app.command("pareto")(pareto.pareto)
 app.command("plan")(plan.plan)
+app.command("demo")(demo.demo)
 
 
 def main() -> None:
