@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import typer
 
-from aluloop.commands import catalogue
+from aluloop.commands import blend, catalogue, demo, pareto, plan, spectra, trim
 
 app = typer.Typer(help="aluloop: closed-loop aluminium recycling, from LIBS spectrum to certified heat.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
 app.add_typer(catalogue.alloys, name="alloys")
 app.add_typer(catalogue.materials, name="materials")
+app.add_typer(spectra.spectra, name="spectra")
+app.command("blend")(blend.blend)
+app.command("trim")(trim.trim_command)
+app.command("pareto")(pareto.pareto)
+app.command("plan")(plan.plan)
+app.command("demo")(demo.demo)
 
 
 def main() -> None:

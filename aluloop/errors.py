@@ -8,6 +8,7 @@ from typing import TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 USAGE_ERROR_EXIT_CODE = 2
 stderr = Console(stderr=True)
@@ -17,7 +18,7 @@ F = TypeVar("F", bound=Callable)
 
 def fail(message: str) -> typer.Exit:
     """Print ``message`` as an error and return the Exit to raise."""
-    stderr.print(f"[bold red]error:[/] {message}", highlight=False, markup=True)
+    stderr.print(f"[bold red]error:[/] {escape(message)}", highlight=False, markup=True, soft_wrap=True)
     return typer.Exit(USAGE_ERROR_EXIT_CODE)
 
 

@@ -1,0 +1,134 @@
+"""Spec verdicts on compositions whose margins are computed by hand."""
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from blending.composition import Composition
+from blending.spec import Limit, Spec, alloy_catalogue, get_alloy, load_limits_csv
+from blending.tables import DataFileError
+
+REQUIRED = ["1050A", "1100", "2024", "3003", "3004", "3104", "5042", "5052", "5182", "5754",
+            "6061", "6063", "6082", "6463", "7075", "A356.2", "A380", "ADC12"]
+
+
+def test_catalogue_holds_every_required_alloy_with_a_source():
+    catalogue = alloy_catalogue()
+    assert set(REQUIRED) <= set(catalogue)
+    for spec in catalogue.values():
+        assert spec.source.strip()
+        assert spec.family
+        for lim in spec.limits.values():
+            lo, hi = lim.min_wt_pct, lim.max_wt_pct
+            assert lo is None or 0 <= lo <= 100
+            assert hi is None or 0 <= hi <= 100
+            assert lo is None or hi is None or lo <= hi
+
+
+def test_5182_limits_match_the_teal_sheet():
+    spec = get_alloy("5182")
+    assert spec.bounds()["Mg"] == (4.0, 5.0)
+    assert spec.bounds()["Mn"] == (0.20, 0.50)
+    assert spec.others_each_max_wt_pct == 0.05
+    assert spec.others_total_max_wt_pct == 0.15
+
+
+# A typical 3104 can-body analysis and the hand-computed margins to the 3104 limits
+# (Si <=0.60, Fe <=0.80, Cu 0.05-0.25, Mn 0.80-1.40, Mg 0.80-1.30, Zn <=0.25, Ti <=0.10,
+# Ga <=0.05, V <=0.05, others 0.05 each / 0.15 total).
+IN_3104 = {"Si": 0.21, "Fe": 0.45, "Cu": 0.17, "Mn": 0.86, "Mg": 1.12, "Zn": 0.06, "Ti": 0.02, "Ga": 0.015,
+           "V": 0.01, "Cr": 0.02, "Ni": 0.01}
+
+
+def test_3104_sample_in_spec_with_hand_computed_margins():
+    verdict = get_alloy("3104").check(Composition(IN_3104))
+    assert verdict.in_spec
+    expected = {
+        ("Si", "max"): 0.60 - 0.21,
+        ("Fe", "max"): 0.80 - 0.45,
+        ("Cu", "min"): 0.17 - 0.05,
+        ("Cu", "max"): 0.25 - 0.17,
+        ("Mn", "min"): 0.86 - 0.80,
+        ("Mn", "max"): 1.40 - 0.86,
+        ("Mg", "min"): 1.12 - 0.80,
+        ("Mg", "max"): 1.30 - 1.12,
+        ("others each (Cr)", "max"): 0.05 - 0.02,
+        ("others each (Ni)", "max"): 0.05 - 0.01,
+        ("others total", "max"): 0.15 - 0.03,
+    }
+    for (limit, bound), margin in expected.items():
+        assert verdict.margin(limit, bound).margin_wt_pct == pytest.approx(margin, abs=1e-12)
+
+
+def test_3104_sample_out_of_spec_names_each_violation():
+    out = dict(IN_3104, Mg=1.42, Fe=0.83, Cr=0.07)
+    verdict = get_alloy("3104").check(Composition(out))
+    assert not verdict.in_spec
+    violations = {(m.limit, m.bound): m.margin_wt_pct for m in verdict.violations}
+    assert violations.keys() == {("Mg", "max"), ("Fe", "max"), ("others each (Cr)", "max")}
+    assert violations[("Mg", "max")] == pytest.approx(1.30 - 1.42)
+    assert violations[("Fe", "max")] == pytest.approx(0.80 - 0.83)
+    assert violations[("others each (Cr)", "max")] == pytest.approx(0.05 - 0.07)
+
+
+def test_sum_limit_and_aluminium_minimum():
+    # 5754: Mn+Cr 0.10-0.60 while Mn <= 0.50 and Cr <= 0.30 each hold
+    comp = Composition({"Mg": 3.0, "Mn": 0.45, "Cr": 0.25, "Fe": 0.3, "Si": 0.2})
+    verdict = get_alloy("5754").check(comp)
+    assert verdict.margin("Mn+Cr", "max").margin_wt_pct == pytest.approx(0.60 - 0.70)
+    assert [m.limit for m in verdict.violations] == ["Mn+Cr"]
+    # 1050A: Al >= 99.50; Fe 0.40 + Si 0.15 + Cu 0.02 leaves 99.43
+    verdict = get_alloy("1050A").check(Composition({"Fe": 0.40, "Si": 0.15, "Cu": 0.02}))
+    assert verdict.margin("Al", "min").margin_wt_pct == pytest.approx(99.43 - 99.50)
+    assert not verdict.in_spec
+
+
+def test_aim_limits_are_tighter_and_checked_separately():
+    spec = get_alloy("5182").tightened(0.1)
+    assert spec.bounds(aim=True)["Mg"] == pytest.approx((4.1, 4.9))
+    assert spec.bounds(aim=True)["Fe"] == (None, pytest.approx(0.315))
+    comp = Composition({"Mg": 4.05, "Mn": 0.3, "Fe": 0.2})
+    assert spec.check(comp).in_spec
+    assert not spec.check(comp, aim=True).in_spec
+    with pytest.raises(ValueError, match="aim Mg max 5.2 wt% lies above the spec max 5"):
+        get_alloy("5182").with_aim({"Mg": (4.2, 5.2)})
+
+
+@given(st.floats(0, 6), st.floats(0, 6))
+def test_verdict_agrees_with_margins(mg, si):
+    spec = Spec("t", limits={"Mg": Limit(("Mg",), 1.0, 3.0), "Si": Limit(("Si",), None, 2.0)})
+    verdict = spec.check(Composition({"Mg": mg, "Si": si}))
+    assert verdict.in_spec == (1.0 <= mg <= 3.0 and si <= 2.0)
+
+
+def test_alloy_lookup_accepts_common_spellings_and_rejects_unknown():
+    assert get_alloy("en aw-5182").name == "5182"
+    assert get_alloy("A380.0").name == "A380"
+    with pytest.raises(KeyError, match="unknown alloy '9999'"):
+        get_alloy("9999")
+
+
+def test_custom_limits_csv_accepts_any_element(tmp_path):
+    path = tmp_path / "limits.csv"
+    path.write_text("element,min,max\nMg,4.0,5.0\nBe,,0.0008\nBi,,0.01\n")
+    spec = load_limits_csv(path)
+    assert spec.bounds() == {"Mg": (4.0, 5.0), "Be": (None, 0.0008), "Bi": (None, 0.01)}
+
+
+@pytest.mark.parametrize(
+    "body, match",
+    [
+        ("element,min,max\nMg,5.0,4.0\n", r"limits.csv row 2, min_wt_pct: min 5 wt% exceeds max 4 wt%"),
+        ("element,min,max\nMg,,\n", r"limits.csv row 2, min_wt_pct: both min_wt_pct and max_wt_pct are blank"),
+        ("element,min,max\nXx,,1\n", r"limits.csv row 2, element: 'Xx' is not an element symbol"),
+        ("element,min,max\nMg,4,5\nSi,,abc\n", r"limits.csv row 3, max_wt_pct: 'abc' is not a number"),
+        ("element,min,max\nMg,4,5\n\nMg,4,5\n", r"limits.csv row 4, element: Mg is listed twice"),
+        ("element,min,max\nMg,-1,5\n", r"limits.csv row 2, min_wt_pct: -1 wt% must be between 0 and 100"),
+        ("element,lo,hi\nMg,4,5\n", r"limits.csv row 1: needs columns element, min and max"),
+    ],
+)
+def test_bad_limit_rows_name_file_row_and_field(tmp_path, body, match):
+    path = tmp_path / "limits.csv"
+    path.write_text(body)
+    with pytest.raises(DataFileError, match=match):
+        load_limits_csv(path)
