@@ -1,6 +1,6 @@
 """``aluloop spectra simulate`` and ``aluloop spectra plot``: simulated LIBS spectra and their pictures.
 
-Registered on the ``spectra`` command group of :mod:`aluloop.commands.spectra`.
+Registered on the ``spectra`` command group (``aluloop/cli.py``).
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from aluloop.commands.spectra import spectra
 from aluloop.errors import user_errors
 
 console = Console()
@@ -36,7 +35,6 @@ def _instrument(name: str, range_nm: tuple[float, float] | None, pixels: int | N
                              n_pixels=pixels, calibration_curvature_nm=0.0)
 
 
-@spectra.command("simulate")
 @user_errors
 def simulate(
     grade: list[str] = typer.Option(..., "--grade", "-g", help="Grade or contaminant (repeat for several): "
@@ -53,11 +51,16 @@ def simulate(
     offset_nm: float = typer.Option(None, "--offset-nm", help="Wavelength offset of the instrument [nm]."),
     range_nm: tuple[float, float] = typer.Option(None, "--range-nm", help="Simulate only LOW HIGH nm."),
     pixels: int = typer.Option(None, "--pixels", help="Pixel count (default: the instrument's pitch)."),
+    t_range: tuple[float, float] = typer.Option(None, "--t-range", help="Electron temperature LOW HIGH in K "
+                                                "(default 8000 14000)."),
+    ne_range: tuple[float, float] = typer.Option(None, "--ne-range", help="Electron density LOW HIGH in cm^-3 "
+                                                 "(default 1e16 1e18)."),
 ) -> None:
     """Simulate LIBS spectra of catalogue grades or contaminants, with their true compositions."""
     from sorter.datasets import FORMATS, simulate_dataset
     from sorter.grades import resolve_grade
     from sorter.shots import ShotPlan
+    from sorter.simulate import PlasmaRanges
 
     fmt = fmt.lower()
     if fmt not in FORMATS:
@@ -67,22 +70,24 @@ def simulate(
     names = [resolve_grade(g) for g in grade]
     inst = _instrument(instrument, range_nm, pixels)
     plan = ShotPlan(n_shots=shots, cleaning_shots=cleaning_shots, surface=surface or None)
+    defaults = PlasmaRanges()
+    plasma = PlasmaRanges(T_e_K=t_range or defaults.T_e_K, n_e_per_cm3=ne_range or defaults.n_e_per_cm3)
     total = n * len(names) * plan.total_shots
     start = time.perf_counter()
     with Progress(TextColumn("simulating"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=Console(stderr=True), transient=True) as bar:
         task = bar.add_task("shots", total=total)
         paths = simulate_dataset(names, n, inst, seed, out, fmt=fmt, shot_plan=plan, noise_scale=noise_scale,
+                                 plasma=plasma,
                                  wavelength_offset_nm=offset_nm,
                                  progress=lambda done: bar.update(task, completed=done))
     elapsed = time.perf_counter() - start
     count = n * len(names)
     console.print(f"{count} spectra ({', '.join(names)}; {inst.name}, {inst.n_pixels} pixels, seed {seed}) "
                   f"in {elapsed:.1f} s -> {out} ({len(paths)} file{'s' if len(paths) != 1 else ''}, {fmt})",
-                  highlight=False)
+                  highlight=False, soft_wrap=True)
 
 
-@spectra.command("plot")
 @user_errors
 def plot(files: list[Path] = typer.Argument(..., help="Spectrum files (CSV, JCAMP-DX)."),
          out: Path = typer.Option(..., "--out", "-o", help="PNG file to write."),
@@ -102,4 +107,4 @@ def plot(files: list[Path] = typer.Argument(..., help="Spectrum files (CSV, JCAM
     names = [f"{nm} ({spec.metadata.instrument})" if spec.metadata.instrument else nm
              for nm, spec in zip(names, spectra_, strict=True)]
     path = plot_spectra(spectra_, names, out, zoom=zoom, xlim=xlim, title=title)
-    console.print(f"wrote {path}", highlight=False)
+    console.print(f"wrote {path}", highlight=False, soft_wrap=True)
