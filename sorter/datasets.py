@@ -17,7 +17,7 @@ from sorter.spectrum import Metadata, Spectrum
 
 FORMATS = ("npz", "csv", "jcamp")
 EXTENSION = {"csv": ".csv", "jcamp": ".jdx"}
-MANIFEST_META = ("T_e_K", "n_e_per_cm3", "ablation_scale", "offset_nm")
+MANIFEST_META = ("T_e_K", "n_e_per_cm3", "ablation_scale", "offset_nm", "surface_fraction", "missed_shots")
 
 
 def simulate_dataset(grades: Sequence[str], n_per_grade: int, instrument: str | Instrument, seed: int, out: str | Path,
