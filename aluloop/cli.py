@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import typer
 
-from aluloop.commands import blend, catalogue, demo, pareto, plan, spectra, trim
+from aluloop.commands import blend, catalogue, demo, pareto, plan, spectra, spectra_simulate, trim
 
 app = typer.Typer(help="aluloop: closed-loop aluminium recycling, from LIBS spectrum to certified heat.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
 app.add_typer(catalogue.alloys, name="alloys")
 app.add_typer(catalogue.materials, name="materials")
 app.add_typer(spectra.spectra, name="spectra")
+spectra.spectra.command("simulate")(spectra_simulate.simulate)
+spectra.spectra.command("plot")(spectra_simulate.plot)
 app.command("blend")(blend.blend)
 app.command("trim")(trim.trim_command)
 app.command("pareto")(pareto.pareto)
