@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import typer
 
-from aluloop.commands import catalogue, classify, spectra, train
+from aluloop.commands import blend, catalogue, classify, demo, pareto, plan, spectra, spectra_simulate, train, trim
 
 app = typer.Typer(help="aluloop: closed-loop aluminium recycling, from LIBS spectrum to certified heat.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
 app.add_typer(catalogue.alloys, name="alloys")
 app.add_typer(catalogue.materials, name="materials")
 app.add_typer(spectra.spectra, name="spectra")
+spectra.spectra.command("simulate")(spectra_simulate.simulate)
+spectra.spectra.command("plot")(spectra_simulate.plot)
+app.command("blend")(blend.blend)
+app.command("trim")(trim.trim_command)
+app.command("pareto")(pareto.pareto)
+app.command("plan")(plan.plan)
+app.command("demo")(demo.demo)
 app.add_typer(train.app, name="train")
 app.command("classify")(classify.classify)
 

@@ -16,6 +16,9 @@ What it changes relative to the reference, and why:
   over this file's STARK-B lines of the same ion stage; stark_source says "scaling".
 * Zr has no lines with A_ki in the reference: the wavelength-only rows are dropped (documented gap).
 * H-alpha/H-beta: Gigosos et al. (2003) widths. Scaled widths are capped at 2 nm.
+* Carbon (lacquer and paint binders) is not in the reference: C I 247.856 nm and the lowest C I-III
+  levels and ionisation energies are added from NIST ASD values entered by hand (SUPPLEMENT below;
+  source column says so). Verify A_ki = 3.4e7 s^-1 against the ASD before relying on absolute C.
 * Levels: only those below the ionisation limit of their species; argon dropped (not in air LIBS model).
 """
 
@@ -28,6 +31,18 @@ from pathlib import Path
 RY_EV = 13.605693
 
 OUT = Path(__file__).resolve().parent.parent / "sorter" / "data"
+
+HAND = "NIST ASD, entered by hand (not in the curated reference export); verify"
+# (element, stage, air wavelength nm, A_ki 1/s, E_k eV, g_k, E_i eV, g_i, NIST accuracy)
+SUPPLEMENT_LINES = [("C", 1, 247.8561, 3.4e7, 7.68476, 3, 2.68401, 1, "B")]
+# species -> (g, E eV) of the lowest terms; enough for U(T) below 20,000 K
+SUPPLEMENT_LEVELS = {
+    "C I": [(1, 0.0), (3, 0.00203), (5, 0.00538), (5, 1.26373), (1, 2.68401), (5, 4.18259), (9, 7.4834),
+            (3, 7.68476), (3, 8.5374), (15, 8.6473), (9, 8.7714), (5, 8.8482)],
+    "C II": [(2, 0.0), (4, 0.00786), (12, 5.3346), (10, 9.2901), (2, 11.9637), (6, 13.7155)],
+    "C III": [(1, 0.0), (9, 6.4952), (3, 12.6901)],
+}
+SUPPLEMENT_IE = {"C I": 11.26030, "C II": 24.38332, "C III": 47.88778}
 
 
 def main(ref: Path) -> None:
@@ -53,6 +68,12 @@ def main(ref: Path) -> None:
                          stark=float(r["stark_fwhm_nm_10kK_1e17cm3_STARKB"]) if r["stark_fwhm_nm_10kK_1e17cm3_STARKB"]
                          else None, nist_acc=r["nist_acc"], source=r["source"] + "; NIST ASD",
                          stark_source="STARK-B (reference file)" if r["stark_fwhm_nm_10kK_1e17cm3_STARKB"] else ""))
+    for el, z, wl, a, e_k, g_k, e_i, g_i, acc in SUPPLEMENT_LINES:
+        rows.append(dict(element=el, ion_stage=z, wavelength_nm=wl, A_ki_per_s=a, E_k_eV=e_k, g_k=g_k, E_i_eV=e_i,
+                         g_i=g_i, stark=None, nist_acc=acc, source=HAND, stark_source=""))
+    ie.update(SUPPLEMENT_IE)
+    for sp, lv in SUPPLEMENT_LEVELS.items():
+        levels[sp] = [(float(g), e) for g, e in lv]
     zn_lower = {468.0138: (4.00609, 1), 472.2153: (4.02966, 3), 481.0528: (4.07788, 5)}
     for r in base:
         if r["element"] == "Zn" and float(r["wavelength_nm"]) in zn_lower:
@@ -123,7 +144,7 @@ def main(ref: Path) -> None:
         w.writerow(["species", "E_ion_eV", "source"])
         for sp, e in ie.items():
             if not sp.startswith("Ar"):
-                w.writerow([sp, e, "NIST ASD ionization energies database"])
+                w.writerow([sp, e, HAND if sp in SUPPLEMENT_IE else "NIST ASD ionization energies database"])
 
 
 if __name__ == "__main__":

@@ -5,17 +5,17 @@ evaluated, vectorised over a batch:
 
 * plasma: Saha balance, quasi-neutrality and Boltzmann factors for all spectra and gate states
   at once (partition functions from a 50 K table);
-* optically thin emission: the gate-integrated flux of every line times a precomputed
-  profile matrix (lines x pixels, sparse) for the spectrum's electron density and wavelength
-  offset, both taken at the nearest node (n_e every 0.05 dex, offset every third of the
-  instrument's effective Gaussian sigma; the applied offset is reported). The profile of the
-  time-integrated spectrum uses the gate-averaged n_e for all its states;
+* optically thin emission: the flux of every line in each gate state times a precomputed
+  profile matrix (lines x pixels, sparse) for the state's electron density and the spectrum's
+  wavelength offset, both taken at the nearest node (n_e every 0.05 dex, offset every fifth of
+  the instrument's effective Gaussian sigma; the applied offset is reported). Lines with a peak
+  optical depth below 1 keep this thin shape, scaled by their curve of growth;
 * self-absorption: for lines whose peak optical depth reaches ``DEFICIT_TAU`` anywhere in the
   batch, the thin emission is corrected by the slab deficit B (tau - 1 + exp(-tau)) per state,
   evaluated on a local fine grid and convolved with the instrument and pixel response. This is
   exactly the uniform-slab result B (1 - exp(-tau));
 * continuum: Kramers emission from a table of spectral shapes every 100 K;
-* detector: Gaussian approximation of Poisson shot noise above 30 photoelectrons (exact Poisson
+* detector: Gaussian approximation of Poisson shot noise above 10 photoelectrons (exact Poisson
   below), read noise, dark offset, ADC saturation.
 """
 
@@ -45,16 +45,17 @@ from sorter.physics.line_profiles import (
     voigt,
     voigt_fwhm,
 )
-from sorter.physics.radiative_transfer import line_absorption_area, planck_radiance
+from sorter.physics.radiative_transfer import curve_of_growth, line_absorption_area, planck_radiance
 from sorter.physics.saha import stage_fractions
 from sorter.plasma import atom_fractions, n_stages, species_partition
 
 NE_NODE_DEX = 0.05          # spacing of the electron-density nodes [dex]
+OFFSET_NODES_PER_SIGMA = 5  # wavelength-offset nodes per effective instrument sigma (Gaussian + pixel)
 T_PROFILE_K = 11000.0       # temperature of the Doppler part of precomputed profiles [K]
 STRONG_TAU = 1.0            # peak optical depth from which a line is computed as a full slab [-]
 CONTINUUM_T_STEP_K = 100.0
 DOPPLER_T_STEP_K = 1000.0   # temperature nodes of the Doppler width in self-absorbed line shapes [K]
-GAUSSIAN_NOISE_FROM = 30.0  # photoelectrons above which shot noise is drawn as a Gaussian
+GAUSSIAN_NOISE_FROM = 10.0  # photoelectrons above which shot noise is drawn as a Gaussian
 SUBPIXELS = 5
 MAX_CACHED_MATRICES = 400
 
@@ -100,7 +101,8 @@ class _InstrumentModel:
                                                 1.0)  # T -> 0: no stimulated emission
         dop_1k = doppler_fwhm(lines.wavelength_nm, 1.0, lines.mass_u) / FWHM_PER_SIGMA
         gauss_peak = 1.0 / (dop_1k * np.sqrt(2.0 * np.pi))
-        return cls(instrument, lines, wl, width, float(sigma_eff / 3.0), gauss, flux_const, absorption_const,
+        return cls(instrument, lines, wl, width, float(sigma_eff / OFFSET_NODES_PER_SIGMA), gauss, flux_const,
+                   absorption_const,
                    gauss_peak, species, line_species)
 
     # --- thin-line profile matrices -------------------------------------------------------
@@ -237,65 +239,42 @@ def plasma_radiance_batch(compositions: Sequence[Mapping[str, float]], shots, in
     rows = _gate_rows(compositions, shots, plasma, model)
     lines = model.lines
     beta = 1.0 / (K_B_EV * rows.T)
-    n_stage = rows.stage_density[:, model.line_species]
-    U = rows.partition[:, model.line_species]
+    n_over_u = rows.stage_density / rows.partition          # rows x species [m^-3]
     # gate-integrated thin flux of each line: (h c / 4 pi lambda) A n_k L  [W m^-2 sr^-1]
-    flux = model.flux_const * n_stage / U * np.exp(-np.multiply.outer(beta, lines.E_k_eV))
+    flux = np.exp(-np.multiply.outer(beta, lines.E_k_eV))
+    flux *= n_over_u[:, model.line_species]
+    flux *= model.flux_const
     flux *= (rows.weight * rows.slab_m)[:, None]
-    strong_rows = _self_absorption(flux, rows, model, n_stage, U, beta)
+    strong_rows = _self_absorption(flux, rows, model, n_over_u, beta)
     n_states = rows.T.size // n
-    spec_flux = flux.reshape(n, n_states, len(lines)).sum(axis=1)
-
     offsets = np.array([s.offset_nm for s in shots])
     j_node = np.rint(offsets / model.offset_step_nm).astype(int)
-    ne_mean = np.array([s.n_e_per_cm3 for s in shots])
-    k_node = _ne_node(ne_mean)
+    # each gate state gets the profile of its own n_e node; states of one spectrum never share a
+    # node (they are 0.26 dex apart), so within a group every spectrum appears once
+    k_row = _ne_node(rows.ne_cm3)
+    j_row = j_node[rows.spectrum]
     out = np.zeros((n, model.wl.size))
-    for key in sorted(set(zip(k_node.tolist(), j_node.tolist(), strict=True))):
-        idx = np.flatnonzero((k_node == key[0]) & (j_node == key[1]))
-        mat = model.profile_matrix(*key)
-        out[idx] = (mat @ np.ascontiguousarray(spec_flux[idx].T)).T
+    key_row = k_row * 100003 + j_row
+    order = np.argsort(key_row, kind="stable")
+    bounds = np.flatnonzero(np.diff(key_row[order])) + 1
+    for grp in np.split(order, bounds):
+        mat = model.profile_matrix(int(k_row[grp[0]]), int(j_row[grp[0]]))
+        spec = rows.spectrum[grp]
+        if n_states > 1 and np.unique(spec).size != spec.size:
+            np.add.at(out, spec, (mat @ np.ascontiguousarray(flux[grp].T)).T)
+        else:
+            out[spec] += (mat @ np.ascontiguousarray(flux[grp].T)).T
 
     _add_slab_lines(out, rows, model, strong_rows, j_node)
 
     if with_continuum:
         t_node = np.rint(rows.T / CONTINUUM_T_STEP_K).astype(int)
         coef = rows.weight * rows.slab_m * rows.ne_cm3 * 1e6 * rows.z2 * instrument.continuum_scale
-        shapes = {int(t): model.continuum_shape(int(t)) for t in np.unique(t_node)}
-        for s in range(n_states):
-            r = np.arange(n) * n_states + s
-            out += coef[r, None] * np.stack([shapes[int(t)] for t in t_node[r]])
+        nodes, inverse = np.unique(t_node, return_inverse=True)
+        shapes = np.stack([model.continuum_shape(int(t)) for t in nodes])
+        weights = sp.csr_matrix((coef, (rows.spectrum, inverse)), shape=(n, nodes.size))
+        out += weights @ shapes
     return out, j_node * model.offset_step_nm
-
-
-def _curve_of_growth_table():
-    """f(tau0, rho): slab over thin integrated intensity of a Voigt line; rho = L / (L + G)."""
-    taus = np.linspace(0.0, 1.2, 61)
-    rhos = np.linspace(0.0, 1.0, 21)
-    x = np.linspace(-60.0, 60.0, 24001)
-    table = np.empty((taus.size, rhos.size))
-    for j, rho in enumerate(rhos):
-        g, lor = (1.0 - rho), rho
-        shape = voigt(x, 0.0, g, lor) if g > 0 else voigt(x, 0.0, 1e-6, lor)
-        shape = shape / shape.max()
-        area = np.trapezoid(shape, x)
-        for i, t in enumerate(taus):
-            table[i, j] = 1.0 if t == 0 else np.trapezoid(-np.expm1(-t * shape), x) / (t * area)
-    return taus, rhos, table
-
-
-_COG = _curve_of_growth_table()
-
-
-def curve_of_growth(tau0, rho):
-    """Interpolated f(tau0, rho) for peak optical depths up to 1.2 [-] (bilinear)."""
-    taus, rhos, table = _COG
-    ti = np.clip(np.asarray(tau0) / taus[1], 0, taus.size - 1 - 1e-9)
-    ri = np.clip(np.asarray(rho) / rhos[1], 0, rhos.size - 1 - 1e-9)
-    i0, j0 = ti.astype(int), ri.astype(int)
-    a, b = ti - i0, ri - j0
-    return ((1 - a) * (1 - b) * table[i0, j0] + a * (1 - b) * table[i0 + 1, j0]
-            + (1 - a) * b * table[i0, j0 + 1] + a * b * table[i0 + 1, j0 + 1])
 
 
 @dataclass
@@ -308,30 +287,36 @@ class _StrongRows:
     B: np.ndarray
 
 
-def _self_absorption(flux, rows: _GateRows, model: _InstrumentModel, n_stage, U, beta) -> _StrongRows:
+def _self_absorption(flux, rows: _GateRows, model: _InstrumentModel, n_over_u, beta) -> _StrongRows:
     """Scale moderately absorbed lines by their curve of growth; take strong (row, line) pairs out of ``flux``."""
     lines = model.lines
-    # screen: an upper bound of the peak optical depth (stimulated emission <= 1, Voigt peak <= the
-    # smaller of the Gaussian and Lorentzian peaks, window keeps >= 90% of the area)
-    n_lower = n_stage * (lines.g_i / U) * np.exp(-np.multiply.outer(beta, lines.E_i_eV))
-    kL_bound = n_lower * (model.absorption_const * rows.slab_m[:, None])
-    sqrt_t = np.sqrt(rows.T)[:, None]
-    peak_bound = np.minimum(model.gauss_peak_per_sqrt_t / sqrt_t,
-                            2.0 / (np.pi * np.outer(rows.ne_cm3 / 1e17, lines.stark_fwhm_nm) + 1e-30))
-    cand = np.flatnonzero((kL_bound * peak_bound).max(axis=0) > 0.9e-3)
+    # screen with an upper bound of each line's peak optical depth over the batch: the product of
+    # per-row maxima (stage density / U, Boltzmann factor at the hottest row, stimulated emission <= 1,
+    # Voigt peak <= min(Gaussian peak at the coolest row, Lorentzian peak at the lowest n_e), window >= 90%)
+    sp_max = (n_over_u * rows.slab_m[:, None]).max(axis=0)
+    boltz_max = np.exp(-lines.E_i_eV / (K_B_EV * rows.T.max()))
+    peak_bound = np.minimum(model.gauss_peak_per_sqrt_t / np.sqrt(rows.T.min()),
+                            2.0 / (np.pi * lines.stark_fwhm_nm * rows.ne_cm3.min() / 1e17 + 1e-30))
+    bound = sp_max[model.line_species] * lines.g_i * boltz_max * model.absorption_const * peak_bound / 0.9
+    cand = np.flatnonzero(bound > 1e-3)
     empty = np.zeros(0, dtype=int)
     if cand.size == 0:
         return _StrongRows(empty, empty, np.zeros(0), np.zeros(0))
+    n_lower = n_over_u[:, model.line_species[cand]] * lines.g_i[cand] \
+        * np.exp(-np.multiply.outer(beta, lines.E_i_eV[cand]))
+    kL_bound = n_lower * (model.absorption_const[cand] * rows.slab_m[:, None])
     lam = lines.wavelength_nm[cand]
     T = rows.T[:, None]
-    kL = kL_bound[:, cand] * -np.expm1(-HC_EV_NM / (lam[None, :] * K_B_EV * T))
+    kL = kL_bound * -np.expm1(-HC_EV_NM / (lam[None, :] * K_B_EV * T))
     gauss = doppler_fwhm(lam[None, :], T, lines.mass_u[cand][None, :])
     lor = np.outer(rows.ne_cm3 / 1e17, lines.stark_fwhm_nm[cand])
     sigma = gauss / FWHM_PER_SIGMA
     peak = erfcx(lor / 2.0 / (sigma * np.sqrt(2.0))) / (sigma * np.sqrt(2.0 * np.pi))
     half = thin_window_nm(lor, voigt_fwhm(gauss, lor), float(np.median(model.width)))
     tau0 = kL * peak / lorentz_kept_fraction(lor, half)
-    flux[:, cand] *= curve_of_growth(tau0, lor / (lor + gauss))
+    # below tau0 = 2e-3 the curve of growth differs from 1 by less than 0.1%
+    r, c = np.nonzero((tau0 > 2e-3) & (tau0 < STRONG_TAU))
+    flux[r, cand[c]] *= curve_of_growth(tau0[r, c], lor[r, c] / (lor[r, c] + gauss[r, c]))
     r, c = np.nonzero(tau0 >= STRONG_TAU)
     li = cand[c]
     strong = _StrongRows(r, li, kL[r, c], planck_radiance(lines.wavelength_nm[li], rows.T[r]))
@@ -381,9 +366,17 @@ def _add_slab_lines(out, rows: _GateRows, model: _InstrumentModel, strong: _Stro
         # the fine grid is quantised so that profiles and kernels are reused from batch to batch
         half = _quantise_up(float(thin_window_nm(lor, fw, px).max()))
         core = 1.0 / _quantise_up(1.0 / max(0.2 * float(fw.min()), 2e-4))
-        grid = model.grids.get((li, half, core))
+        # beyond x_c the line is thin (tau < 0.05 for the most absorbed row): coarse cells suffice there
+        t_max = float(strong.kL[sel].max() * model.gauss_peak_per_sqrt_t[li] / np.sqrt(rows.T[r].min()))
+        g_max = float(gauss.max()) / FWHM_PER_SIGMA
+        x_c = max(g_max * np.sqrt(2.0 * np.log(max(t_max / 0.05, 1.0))),
+                  float(np.sqrt(float((strong.kL[sel] * rows.ne_cm3[r]).max()) / 1e17 * w_ref / (2 * np.pi * 0.05))))
+        x_c = min(_quantise_up(x_c + 1e-4), half)
+        grid = model.grids.get((li, half, core, x_c))
         if grid is None:
-            grid = model.grids[(li, half, core)] = _SlabGrid(fine_grid(core, half, model.offset_step_nm * 2.0))
+            grid = model.grids[(li, half, core, x_c)] = _SlabGrid(
+                fine_grid(core, half, model.offset_step_nm * OFFSET_NODES_PER_SIGMA, fine_until=x_c,
+                          wing_growth=1.4))
         x, cell = grid.x, grid.cell
         missing = [kk for kk in keys.tolist() if kk not in grid.shapes]
         if missing:
@@ -395,14 +388,14 @@ def _add_slab_lines(out, rows: _GateRows, model: _InstrumentModel, strong: _Stro
             tab *= (np.abs(x)[None, :] <= h[:, None]) / lorentz_kept_fraction(ml, h)[:, None]
             for kk, row in zip(missing, tab, strict=True):
                 grid.shapes[kk] = row
-        table = np.stack([grid.shapes[kk] for kk in keys.tolist()])
-        tau = strong.kL[sel][:, None] * table[inverse]
-        radiance = -np.expm1(-tau)
-        radiance *= (strong.B[sel] * rows.weight[r])[:, None] * cell[None, :]
-        spec = rows.spectrum[r]
-        starts = np.flatnonzero(np.r_[True, spec[1:] != spec[:-1]])
-        radiance = np.add.reduceat(radiance, starts, axis=0)
-        spec = spec[starts]
+        # float32 from here: the slab radiance needs no more than 1e-6 relative precision
+        table = np.stack([grid.shapes[kk] for kk in keys.tolist()]).astype(np.float32)
+        radiance = table[inverse]
+        radiance *= -strong.kL[sel].astype(np.float32)[:, None]
+        np.expm1(radiance, out=radiance)
+        radiance *= (-strong.B[sel] * rows.weight[r]).astype(np.float32)[:, None]
+        radiance *= cell.astype(np.float32)[None, :]
+        spec = rows.spectrum[r]                    # non-decreasing: a spectrum's states are adjacent
         j_rows = j_node[spec]
         reach = half + 3.0 * inst_fwhm + 2.0 * px
         for j in np.unique(j_rows):
@@ -412,12 +405,15 @@ def _add_slab_lines(out, rows: _GateRows, model: _InstrumentModel, strong: _Stro
                 blur = np.sqrt(inst_fwhm ** 2 + (0.68 * cell) ** 2)
                 kern = pixel_gaussian_kernel(model.wl[lo:hi, None] - centre - x[None, :], blur[None, :],
                                              model.width[lo:hi, None])
-                grid.kernels[j] = (lo, hi, np.ascontiguousarray(kern.T))
+                grid.kernels[j] = (lo, hi, np.ascontiguousarray(kern.T, dtype=np.float32))
             lo, hi, kern_t = grid.kernels[j]
             if hi <= lo:
                 continue
             pick = np.flatnonzero(j_rows == j)
-            out[spec[pick], lo:hi] += radiance[pick] @ kern_t
+            contrib = radiance[pick] @ kern_t          # (states, pixels): fewer columns than the fine grid
+            s_pick = spec[pick]
+            starts = np.flatnonzero(np.r_[True, s_pick[1:] != s_pick[:-1]])
+            out[s_pick[starts], lo:hi] += np.add.reduceat(contrib, starts, axis=0)
 
 
 def synthesise_counts(compositions: Sequence[Mapping[str, float]], shots, instrument: Instrument, plasma,
@@ -442,26 +438,42 @@ def synthesise_counts(compositions: Sequence[Mapping[str, float]], shots, instru
 
 def read_out_fast(electrons: np.ndarray, rng: np.random.Generator, instrument: Instrument,
                   noise_scale: float) -> np.ndarray:
-    """Detector read-out with Gaussian shot noise where the mean exceeds 30 e- (exact Poisson below).
+    """Detector read-out with Gaussian shot noise, exact Poisson where it matters (few e-, low read noise).
 
     Notes
     -----
-    Poisson(N) and Normal(N, N) differ by less than the discreteness of the counts above
-    about 30 e-; drawing one Gaussian with variance gain^2 N + read_noise^2 per pixel keeps the
+    Poisson(N) and Normal(N, N) have the same mean and variance; above about 10 e- the
+    remaining skewness (N^-1/2) is small beside read noise and line-to-line variation;
+    drawing one Gaussian with variance gain^2 N + read_noise^2 per pixel keeps the
     variance exact and costs a fifth of a Poisson draw.
     """
     g = instrument.gain_counts_per_e
     if noise_scale == 0:
         return np.clip(g * electrons + instrument.dark_counts, 0.0, instrument.adc_max_counts)
-    electrons = np.maximum(electrons, 0.0)
-    sd = np.sqrt(g * g * electrons + instrument.read_noise_counts ** 2) * noise_scale
-    counts = g * electrons + instrument.dark_counts + sd * rng.standard_normal(electrons.shape)
-    low = electrons < GAUSSIAN_NOISE_FROM
-    if np.any(low):
+    electrons = np.maximum(electrons, 0.0, out=electrons)
+    z = rng.standard_normal(electrons.shape, dtype=np.float32)
+    counts = electrons * (g * g)
+    counts += instrument.read_noise_counts ** 2
+    np.sqrt(counts, out=counts)
+    counts *= z
+    if noise_scale != 1.0:
+        counts *= noise_scale
+    counts += electrons * g
+    counts += instrument.dark_counts
+    # exact Poisson only where the Gaussian would misstate the skewness: few photoelectrons and
+    # read noise too small to hide it (skewness g^3 N / (g^2 N + r^2)^1.5 above 0.1)
+    grid = np.linspace(0.0, GAUSSIAN_NOISE_FROM, 2001)[1:]
+    skewed = grid[grid > 0.1 * (grid + (instrument.read_noise_counts / g) ** 2) ** 1.5]
+    low = None
+    if skewed.size:
+        low = (electrons >= skewed[0] - 0.01) & (electrons <= skewed[-1] + 0.01) if skewed[0] > 0.01 \
+            else electrons <= skewed[-1] + 0.01
+    if low is not None and np.any(low):
         mean = electrons[low]
         shot = rng.poisson(mean).astype(float)
         if noise_scale != 1.0:
             shot = mean + noise_scale * (shot - mean)
         counts[low] = (g * shot + instrument.dark_counts
                        + instrument.read_noise_counts * noise_scale * rng.standard_normal(mean.size))
-    return np.clip(np.rint(counts), 0.0, instrument.adc_max_counts)
+    np.rint(counts, out=counts)
+    return np.clip(counts, 0.0, instrument.adc_max_counts, out=counts)

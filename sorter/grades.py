@@ -19,7 +19,6 @@ from functools import cache
 
 import numpy as np
 
-from blending.composition import Composition
 from blending.spec import Spec, alloy_catalogue, get_alloy
 from blending.tables import read_package_csv
 
@@ -88,42 +87,86 @@ def resolve_grade(grade: str) -> str:
         raise KeyError(f"unknown grade {grade!r}; known grades: {', '.join(list_grades())}") from None
 
 
-def _draw_limit(lo, hi, element: str, rng: np.random.Generator) -> float:
+def _draw_limit(lo, hi, element: str, rng: np.random.Generator, n: int) -> np.ndarray:
+    """``n`` draws for one limit (see the module notes) [wt%]."""
     if lo is not None and hi is not None:
         if hi == lo:
-            return lo
+            return np.full(n, float(lo))
         mid, sd = 0.5 * (lo + hi), 0.25 * (hi - lo)
-        while True:
-            v = rng.normal(mid, sd)
-            if lo <= v <= hi:
-                return float(v)
+        out = rng.normal(mid, sd, n)
+        bad = (out < lo) | (out > hi)
+        while np.any(bad):
+            out[bad] = rng.normal(mid, sd, int(bad.sum()))
+            bad = (out < lo) | (out > hi)
+        return out
     if hi is not None:
         a, b = (2.0, 2.5) if element in IMPURITY_HEAVY else (1.2, 5.0)
-        return float(hi * rng.beta(a, b))
-    return float(lo * (1.0 + 0.2 * rng.random()))
+        return hi * rng.beta(a, b, n)
+    return lo * (1.0 + 0.2 * rng.random(n))
+
+
+def sample_alloys(spec: Spec, n: int, rng: np.random.Generator) -> tuple[tuple[str, ...], np.ndarray]:
+    """``n`` compositions inside ``spec``'s limits (see the module notes).
+
+    Returns
+    -------
+    elements : tuple of str
+        Column symbols (Al not included; it is the balance).
+    wt_pct : ndarray, shape (n, k)
+    """
+    named = spec.named_elements()
+    singles = [lim for lim in spec.limits.values() if len(lim.elements) == 1]
+    cols = [lim.elements[0] for lim in singles]
+    sums = [lim for lim in spec.limits.values() if len(lim.elements) > 1]
+    for lim in sums:
+        for e in lim.elements:
+            if e not in cols:
+                cols.append(e)
+    each = spec.others_each_max_wt_pct
+    traces = [e for e in TRACE_OTHERS if e not in named and each is not None]
+    cols += traces
+    index = {e: i for i, e in enumerate(cols)}
+    out = np.empty((n, len(cols)))
+    todo = np.arange(n)
+    for _ in range(MAX_TRIES):
+        m = todo.size
+        block = np.zeros((m, len(cols)))
+        for lim in singles:
+            block[:, index[lim.elements[0]]] = _draw_limit(lim.min_wt_pct, lim.max_wt_pct, lim.elements[0], rng, m)
+        for lim in sums:
+            missing = [e for e in lim.elements if not any(s.elements == (e,) for s in singles)]
+            if missing:
+                share = _draw_limit(lim.min_wt_pct, lim.max_wt_pct, missing[0], rng, m)
+                for e in missing:
+                    block[:, index[e]] = share / len(missing)
+        for e in traces:
+            block[:, index[e]] = rng.uniform(0.2, 0.8, m) * min(each, 0.02)
+        ok = np.ones(m, dtype=bool)
+        for lim in spec.limits.values():
+            value = block[:, [index[e] for e in lim.elements]].sum(axis=1)
+            if lim.min_wt_pct is not None:
+                ok &= value >= lim.min_wt_pct
+            if lim.max_wt_pct is not None:
+                ok &= value <= lim.max_wt_pct
+        other_cols = [index[e] for e in cols if e not in named]
+        if other_cols:
+            if each is not None:
+                ok &= (block[:, other_cols] <= each).all(axis=1)
+            if spec.others_total_max_wt_pct is not None:
+                ok &= block[:, other_cols].sum(axis=1) <= spec.others_total_max_wt_pct
+        if spec.al_min_wt_pct is not None:
+            ok &= 100.0 - block.sum(axis=1) >= spec.al_min_wt_pct
+        out[todo[ok]] = block[ok]
+        todo = todo[~ok]
+        if todo.size == 0:
+            return tuple(cols), out
+    raise ValueError(f"could not sample a composition inside the {spec.name} limits")
 
 
 def sample_alloy(spec: Spec, rng: np.random.Generator) -> dict[str, float]:
     """One composition [wt%, Al by balance] inside ``spec``'s limits (see the module notes)."""
-    named = spec.named_elements()
-    for _ in range(MAX_TRIES):
-        comp: dict[str, float] = {}
-        for lim in spec.limits.values():
-            if len(lim.elements) == 1:
-                comp[lim.elements[0]] = _draw_limit(lim.min_wt_pct, lim.max_wt_pct, lim.elements[0], rng)
-        for lim in spec.limits.values():  # sum limits on elements without their own limit
-            missing = [e for e in lim.elements if e not in comp]
-            if missing:
-                share = _draw_limit(lim.min_wt_pct, lim.max_wt_pct, missing[0], rng)
-                for e in missing:
-                    comp[e] = share / len(missing)
-        each = spec.others_each_max_wt_pct
-        for e in TRACE_OTHERS:
-            if e not in named and each is not None:
-                comp[e] = float(rng.uniform(0.2, 0.8) * min(each, 0.02 if each >= 0.02 else each))
-        if spec.check(Composition(comp)).in_spec:
-            return comp
-    raise ValueError(f"could not sample a composition inside the {spec.name} limits")
+    cols, values = sample_alloys(spec, 1, rng)
+    return {e: float(v) for e, v in zip(cols, values[0], strict=True)}
 
 
 def sample_contaminant(spec: ContaminantSpec, rng: np.random.Generator) -> dict[str, float]:
@@ -136,13 +179,23 @@ def sample_contaminant(spec: ContaminantSpec, rng: np.random.Generator) -> dict[
                 v = rng.normal(typ, sd)
                 v = min(max(v, lo), hi)
             else:
-                v = _draw_limit(lo if lo > 0 else None, hi, el, rng)
+                v = float(_draw_limit(lo if lo > 0 else None, hi, el, rng, 1)[0])
             comp[el] = float(v)
         rest = 100.0 - sum(comp.values())
         if rest >= spec.balance_min_wt_pct:
             comp[spec.balance] = rest
             return comp
     raise ValueError(f"could not sample a composition of {spec.name}")
+
+
+def sample_compositions(grade: str, n: int, rng: np.random.Generator) -> list[dict[str, float]]:
+    """``n`` compositions [wt%] of ``grade`` with Al explicit (vectorised for catalogue alloys)."""
+    name = resolve_grade(grade)
+    if name in contaminant_catalogue():
+        return [sample_contaminant(contaminant_catalogue()[name], rng) for _ in range(n)]
+    cols, values = sample_alloys(get_alloy(name), n, rng)
+    al = 100.0 - values.sum(axis=1)
+    return [dict(zip(cols + ("Al",), map(float, (*row, a)), strict=True)) for row, a in zip(values, al, strict=True)]
 
 
 def sample_composition(grade: str, rng: np.random.Generator) -> dict[str, float]:

@@ -100,7 +100,8 @@ class Instrument:
         object.__setattr__(self, "response_wavelength_nm", tuple(float(v) for v in self.response_wavelength_nm))
         object.__setattr__(self, "response_relative", tuple(float(v) for v in self.response_relative))
         object.__setattr__(self, "n_pixels", int(self.n_pixels))
-        grid = detector.pixel_wavelengths(self.n_pixels, self.calibration_coefficients())
+        # instruments report their calibrated grid to 1e-5 nm; it keeps files short and exact
+        grid = np.round(detector.pixel_wavelengths(self.n_pixels, self.calibration_coefficients()), 5)
         grid.setflags(write=False)
         object.__setattr__(self, "_grid", grid)
 

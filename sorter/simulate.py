@@ -15,7 +15,7 @@ Two paths give the same physics:
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -38,6 +38,7 @@ from sorter.physics.line_profiles import (
 )
 from sorter.physics.radiative_transfer import line_absorption_area, planck_radiance, slab_radiance
 from sorter.plasma import PlasmaState, StageDensities, atom_fractions, species_partition, stage_densities
+from sorter.shots import MISS_ABLATION, ShotPlan, plan_shots
 from sorter.spectrum import Metadata, Spectrum
 
 SLAB_LENGTH_M = 0.5e-3          # plasma depth along the line of sight at ablation scale 1 [m]
@@ -62,6 +63,9 @@ class PlasmaRanges:
         Standard deviation of the log of the ablated-mass scale [-].
     air_atoms_per_metal_atom : (float, float)
         Entrained air (N 78%, O 21%, H from humidity) per metal atom, drawn uniformly [-].
+    coupling : float
+        Correlation of T_e and log n_e across shots, 0 (independent) to 0.99 [-]; see
+        :func:`draw_plasma_states`.
     """
 
     T_e_K: tuple[float, float] = (8000.0, 14000.0)
@@ -69,6 +73,7 @@ class PlasmaRanges:
     gate_spread: float = 0.12
     ablation_sd: float = 0.25
     air_atoms_per_metal_atom: tuple[float, float] = (0.01, 0.06)
+    coupling: float = 0.8
 
     def __post_init__(self):
         lo, hi = self.T_e_K
@@ -81,6 +86,8 @@ class PlasmaRanges:
             raise ValueError(f"plasma gate_spread {self.gate_spread:g} must be in [0, 0.5)")
         if self.ablation_sd < 0:
             raise ValueError("plasma ablation_sd must be non-negative")
+        if not 0 <= self.coupling <= 0.99:
+            raise ValueError(f"plasma coupling {self.coupling:g} must be between 0 and 0.99")
 
 
 def gate_states(T_e_K: float, n_e_per_cm3: float, gate_spread: float) -> tuple[PlasmaState, ...]:
@@ -198,17 +205,30 @@ def plasma_radiance(composition_wt_pct: Mapping[str, float], states: Sequence[Pl
                 rad[lo:hi] += B0[j] * kL[j] * prof / lorentz_kept_fraction(l_fwhm[j], half)
             else:
                 half = half_intr[j]
-                lf = lam0 + fine_grid(0.2 * voigt_fwhm(g_intr[j], l_fwhm[j]), half, sigma_eff / 3.0, growth=1.05)
-                wf = np.gradient(lf)
-                tau = kL[j] * voigt(lf, lam0, g_intr[j], l_fwhm[j]) / kept_intr[j]
+                # fine sampling where tau > 0.01; beyond, the line is thin and smooth, and cells grow
+                # geometrically, each blurred by its own width (a cell-averaged source)
+                x_c = min(_tau_edge_nm(tau0[j], g_intr[j], l_fwhm[j], 0.01), half)
+                x = fine_grid(0.2 * voigt_fwhm(g_intr[j], l_fwhm[j]), half, sigma_eff / 3.0, growth=1.05,
+                              fine_until=x_c, wing_growth=1.1)
+                cell = np.gradient(x)
+                tau = kL[j] * voigt(x, 0.0, g_intr[j], l_fwhm[j]) / kept_intr[j]
                 i_f = slab_radiance(B0[j], tau)
                 reach = half + 5.0 * resolution_fwhm_nm + 2.0 * px
                 lo, hi = np.searchsorted(wl, [lam0 - reach, lam0 + reach])
-                kern = pixel_gaussian_kernel(wl[lo:hi, None] - lf[None, :], resolution_fwhm_nm, width[lo:hi, None])
-                rad[lo:hi] += kern @ (wf * i_f)
+                blur = np.sqrt(resolution_fwhm_nm ** 2 + (0.68 * cell) ** 2)
+                kern = pixel_gaussian_kernel(wl[lo:hi, None] - lam0 - x[None, :], blur[None, :], width[lo:hi, None])
+                rad[lo:hi] += kern @ (cell * i_f)
         rad += continuum_scale * kramers_continuum(wl, T, dens.n_e_per_m3, dens.sum_z2_n_ion_per_m3) * slab_length_m
         out += state.weight * rad
     return out
+
+
+def _tau_edge_nm(tau0: float, gauss_fwhm: float, lorentz_fwhm: float, tau_edge: float) -> float:
+    """Distance from line centre where the optical depth falls to ``tau_edge`` [nm] (Gaussian core or Lorentz wing)."""
+    sigma = gauss_fwhm / 2.3548
+    x_g = sigma * np.sqrt(2.0 * np.log(max(tau0 / tau_edge, 1.0)))
+    x_l = 0.5 * lorentz_fwhm * np.sqrt(max(tau0 / tau_edge, 1.0))
+    return float(max(x_g, x_l)) * 1.2 + 1e-4
 
 
 @dataclass(frozen=True)
@@ -230,18 +250,48 @@ def air_atoms(per_metal_atom: float) -> dict[str, float]:
 def draw_shot(rng: np.random.Generator, instrument: Instrument, plasma: PlasmaRanges,
               wavelength_offset_nm: tuple[float, float] | float | None = None) -> ShotConditions:
     """Random plasma state, ablation, air entrainment and wavelength offset of one shot."""
-    T = rng.uniform(*plasma.T_e_K)
-    ne = float(np.exp(rng.uniform(*np.log(plasma.n_e_per_cm3))))
-    abl = float(np.exp(rng.normal(0.0, plasma.ablation_sd)))
-    air = float(rng.uniform(*plasma.air_atoms_per_metal_atom))
+    return draw_shots(rng, instrument, plasma, 1, wavelength_offset_nm)[0]
+
+
+def draw_plasma_states(rng: np.random.Generator, plasma: PlasmaRanges, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Gate-averaged (T_e [K], n_e [cm^-3]) of ``n`` shots.
+
+    Notes
+    -----
+    T_e is uniform and n_e log-uniform over their ranges, tied by a Gaussian copula with
+    correlation ``plasma.coupling``: a plasma observed early is both hot and dense, one observed
+    late cool and dilute. Independent draws (coupling 0) pair 8,000 K with 1e18 cm^-3, which
+    Saha balance can only meet with 1e19-1e20 cm^-3 of mostly neutral atoms: far denser than a
+    laser plasma in air.
+    """
+    z1 = rng.standard_normal(n)
+    z2 = plasma.coupling * z1 + np.sqrt(1.0 - plasma.coupling ** 2) * rng.standard_normal(n)
+    u1, u2 = _normal_cdf(z1), _normal_cdf(z2)
+    T = plasma.T_e_K[0] + (plasma.T_e_K[1] - plasma.T_e_K[0]) * u1
+    log_lo, log_hi = np.log(plasma.n_e_per_cm3)
+    return T, np.exp(log_lo + (log_hi - log_lo) * u2)
+
+
+def _normal_cdf(z: np.ndarray) -> np.ndarray:
+    from scipy.special import ndtr
+
+    return ndtr(z)
+
+
+def draw_shots(rng: np.random.Generator, instrument: Instrument, plasma: PlasmaRanges, n: int,
+               wavelength_offset_nm: tuple[float, float] | float | None = None) -> list[ShotConditions]:
+    """``n`` shots: plasma state (:func:`draw_plasma_states`), ablation, air and wavelength offset."""
+    T, ne = draw_plasma_states(rng, plasma, n)
+    abl = np.exp(rng.normal(0.0, plasma.ablation_sd, n))
+    air = rng.uniform(*plasma.air_atoms_per_metal_atom, n)
     if wavelength_offset_nm is None:
-        base = instrument.wavelength_offset_nm
+        base = np.full(n, instrument.wavelength_offset_nm)
     elif np.ndim(wavelength_offset_nm) == 0:
-        base = float(wavelength_offset_nm)
+        base = np.full(n, float(wavelength_offset_nm))
     else:
-        base = float(rng.uniform(*wavelength_offset_nm))
-    off = base + rng.normal(0.0, instrument.wavelength_drift_sd_nm) if instrument.wavelength_drift_sd_nm else base
-    return ShotConditions(T, ne, abl, air, float(off))
+        base = rng.uniform(*wavelength_offset_nm, n)
+    off = base + rng.normal(0.0, instrument.wavelength_drift_sd_nm, n) if instrument.wavelength_drift_sd_nm else base
+    return [ShotConditions(*map(float, v)) for v in zip(T, ne, abl, air, off, strict=True)]
 
 
 def detect(radiance, instrument: Instrument, rng: np.random.Generator, *, ablation_scale: float = 1.0,
@@ -312,7 +362,7 @@ def simulate_batch(grades: Sequence[str], n_per_grade: int, instrument: str | In
                    plasma: PlasmaRanges | None = None, noise_scale: float = 1.0,
                    wavelength_offset_nm: tuple[float, float] | float | None = None,
                    compositions: Sequence[Mapping[str, float]] | None = None,
-                   progress=None) -> SpectrumBatch:
+                   shot_plan: ShotPlan | None = None, progress=None) -> SpectrumBatch:
     """Simulated single-shot spectra of catalogue grades and contaminants, with ground truth.
 
     Parameters
@@ -339,16 +389,28 @@ def simulate_batch(grades: Sequence[str], n_per_grade: int, instrument: str | In
     compositions : sequence of mapping, optional
         Use these compositions (one per grade entry, repeated ``n_per_grade`` times) instead of
         sampling them.
+    shot_plan : ShotPlan, optional
+        Shots per piece, cleaning shots, surface layer (lacquer, paint, oxide), coverage and miss
+        rate (:mod:`sorter.shots`); each returned spectrum is then the mean of the shots after
+        cleaning. Default: one clean shot on bare metal.
     progress : callable, optional
-        Called with the number of spectra finished after each one.
+        Called with the number of shots synthesised so far (after each chunk).
 
     Returns
     -------
     SpectrumBatch
-        ``labels`` the grade names; ``composition_wt_pct`` with Al explicit; ``meta`` with
-        ``seed``, ``T_e_K``, ``n_e_per_cm3``, ``ablation_scale``, ``offset_nm``.
+        ``labels`` the grade names; ``composition_wt_pct`` the bulk metal with Al explicit;
+        ``meta`` with ``seed``, ``T_e_K``, ``n_e_per_cm3``, ``ablation_scale``, ``offset_nm``
+        (the applied offset), ``surface_fraction`` (mean layer share of the averaged shots) and
+        ``missed_shots`` (count), averaged over the shots kept.
+
+    Examples
+    --------
+    >>> batch = simulate_batch(["5182", "brass"], 2, "highres", seed=0)
+    >>> batch.intensity.shape
+    (4, 2048)
     """
-    from sorter.grades import resolve_grade, sample_composition
+    from sorter.grades import resolve_grade, sample_compositions
 
     if n_per_grade <= 0:
         raise ValueError(f"n: {n_per_grade} spectra per grade must be positive")
@@ -360,29 +422,110 @@ def simulate_batch(grades: Sequence[str], n_per_grade: int, instrument: str | In
     inst = get_instrument(instrument)
     plasma = plasma or PlasmaRanges()
     rng = np.random.default_rng(seed)
-    comps, labels, shots = [], [], []
+    comps, labels = [], []
     for gi, name in enumerate(names):
-        for _ in range(n_per_grade):
-            comp = dict(compositions[gi]) if compositions is not None else sample_composition(name, rng)
+        if compositions is not None:
+            drawn = [dict(compositions[gi]) for _ in range(n_per_grade)]
+        else:
+            drawn = sample_compositions(name, n_per_grade, rng)
+        for comp in drawn:
             if "Al" not in comp:
                 comp["Al"] = max(0.0, 100.0 - sum(comp.values()))
             comps.append(comp)
             labels.append(name)
-            shots.append(draw_shot(rng, inst, plasma, wavelength_offset_nm))
     from sorter.fast_synthesis import synthesise_counts
 
-    counts, applied = synthesise_counts(comps, shots, inst, plasma, rng, noise_scale=noise_scale, progress=progress)
+    plan = shot_plan or ShotPlan()
+    n = len(comps)
+    shot_comps, shots, surface, missed = [], [], [], []
+    if plan.total_shots == 1 and plan.surface is None and plan.miss_rate == 0:
+        shot_comps, shots = comps, draw_shots(rng, inst, plasma, n, wavelength_offset_nm)
+        surface, missed = np.zeros(n), np.zeros(n, dtype=bool)
+    else:
+        for comp in comps:
+            c_list, fr, miss = plan_shots(comp, plan, rng)
+            base = _piece_offset(rng, inst, wavelength_offset_nm)
+            for sc, m in zip(draw_shots(rng, inst, plasma, plan.total_shots, base), miss, strict=True):
+                shots.append(replace(sc, ablation_scale=sc.ablation_scale * (MISS_ABLATION if m else 1.0)))
+            shot_comps += c_list
+            surface.append(fr)
+            missed.append(miss)
+        surface, missed = np.concatenate(surface), np.concatenate(missed)
+    counts, applied = synthesise_counts(shot_comps, shots, inst, plasma, rng, noise_scale=noise_scale,
+                                        progress=progress)
+    per_shot = {"T_e_K": np.array([s.T_e_K for s in shots]),
+                "n_e_per_cm3": np.array([s.n_e_per_cm3 for s in shots]),
+                "ablation_scale": np.array([s.ablation_scale for s in shots]),
+                "offset_nm": applied, "surface_fraction": surface, "missed_shots": missed.astype(float)}
+    if len(shots) != n:  # average the shots after cleaning, piece by piece
+        keep = np.arange(plan.total_shots) >= plan.cleaning_shots
+        counts = counts.reshape(n, plan.total_shots, -1)[:, keep].mean(axis=1)
+        for key, values in per_shot.items():
+            values = values.reshape(n, plan.total_shots)[:, keep]
+            per_shot[key] = values.sum(axis=1) if key == "missed_shots" else values.mean(axis=1)
     elems = sorted({e for c in comps for e in c}, key=_element_order)
     matrix = np.array([[c.get(e, 0.0) for e in elems] for c in comps])
-    meta = {"seed": np.full(len(comps), seed),
-            "T_e_K": np.array([s.T_e_K for s in shots]),
-            "n_e_per_cm3": np.array([s.n_e_per_cm3 for s in shots]),
-            "ablation_scale": np.array([s.ablation_scale for s in shots]),
-            "offset_nm": applied}
+    meta = {"seed": np.full(n, seed), **per_shot}
     return SpectrumBatch(inst.wavelength_nm, counts, np.array(labels), tuple(elems), matrix, inst.name, meta)
+
+
+def _piece_offset(rng: np.random.Generator, instrument: Instrument,
+                  wavelength_offset_nm: tuple[float, float] | float | None) -> float:
+    """Systematic wavelength offset of one piece's shots [nm] (the drift is added per shot)."""
+    if wavelength_offset_nm is None:
+        return instrument.wavelength_offset_nm
+    if np.ndim(wavelength_offset_nm) == 0:
+        return float(wavelength_offset_nm)
+    return float(rng.uniform(*wavelength_offset_nm))
 
 
 def _element_order(symbol: str) -> int:
     from blending.composition import elements
 
     return elements()[symbol].atomic_number
+
+
+def simulate_piece_shots(composition_wt_pct: Mapping[str, float], instrument: str | Instrument, seed: int,
+                         shot_plan: ShotPlan, *, plasma: PlasmaRanges | None = None, noise_scale: float = 1.0,
+                         wavelength_offset_nm: tuple[float, float] | float | None = None,
+                         label: str = "") -> SpectrumBatch:
+    """Every shot on one piece, cleaning shots included, in firing order.
+
+    Parameters
+    ----------
+    composition_wt_pct : mapping
+        Bulk metal composition [wt%].
+    instrument, seed, plasma, noise_scale, wavelength_offset_nm
+        As in :func:`simulate_batch`.
+    shot_plan : ShotPlan
+        Shots, cleaning shots, surface layer, coverage, miss rate.
+    label : str
+        Label given to every shot (e.g. the grade).
+
+    Returns
+    -------
+    SpectrumBatch
+        One row per shot; ``meta`` has ``shot`` (index), ``cleaning`` (1 for a cleaning shot),
+        ``surface_fraction``, ``missed``, ``T_e_K``, ``n_e_per_cm3``, ``ablation_scale``, ``offset_nm``.
+    """
+    from sorter.fast_synthesis import synthesise_counts
+
+    inst = get_instrument(instrument)
+    plasma = plasma or PlasmaRanges()
+    rng = np.random.default_rng(seed)
+    comp = dict(composition_wt_pct)
+    if "Al" not in comp:
+        comp["Al"] = max(0.0, 100.0 - sum(comp.values()))
+    comps, fractions, missed = plan_shots(comp, shot_plan, rng)
+    base = _piece_offset(rng, inst, wavelength_offset_nm)
+    shots = [replace(s, ablation_scale=s.ablation_scale * (MISS_ABLATION if m else 1.0))
+             for s, m in zip(draw_shots(rng, inst, plasma, shot_plan.total_shots, base), missed, strict=True)]
+    counts, applied = synthesise_counts(comps, shots, inst, plasma, rng, noise_scale=noise_scale)
+    n = shot_plan.total_shots
+    elems = sorted(comp, key=_element_order)
+    meta = {"shot": np.arange(n), "cleaning": (np.arange(n) < shot_plan.cleaning_shots).astype(int),
+            "surface_fraction": fractions, "missed": missed.astype(int),
+            "T_e_K": np.array([s.T_e_K for s in shots]), "n_e_per_cm3": np.array([s.n_e_per_cm3 for s in shots]),
+            "ablation_scale": np.array([s.ablation_scale for s in shots]), "offset_nm": applied}
+    matrix = np.tile([comp[e] for e in elems], (n, 1))
+    return SpectrumBatch(inst.wavelength_nm, counts, np.full(n, label), tuple(elems), matrix, inst.name, meta)

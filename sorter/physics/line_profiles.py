@@ -146,14 +146,21 @@ def lorentz_kept_fraction(lorentz_fwhm_nm, half_nm):
     return np.where(lor > 0, 2.0 / np.pi * np.arctan(2.0 * np.asarray(half_nm) / np.maximum(lor, 1e-12)), 1.0)
 
 
-def fine_grid(core: float, half: float, max_step: float, growth: float = 1.2) -> np.ndarray:
-    """Offsets [nm] in [-half, half]: spacing about ``core`` at 0, growing geometrically, never above ``max_step``."""
+def fine_grid(core: float, half: float, max_step: float, growth: float = 1.2,
+              fine_until: float | None = None, wing_growth: float = 1.25) -> np.ndarray:
+    """Symmetric offsets [nm] in [-half, half] for sampling a line profile.
+
+    Spacing starts at ``core`` at the centre and grows by ``growth`` per point, never above
+    ``max_step`` while ``|x| <= fine_until`` (default: everywhere); beyond ``fine_until`` it keeps
+    growing by ``wing_growth`` without a cap (for smooth, optically thin wings).
+    """
+    limit = half if fine_until is None else fine_until
     pts = [0.0]
     step = min(core, max_step)
     x = 0.0
     while x < half:
         x += step
         pts.append(min(x, half))
-        step = min(step * growth, max_step)
+        step = min(step * growth, max_step) if x < limit else step * wing_growth
     pos = np.array(pts[1:])
     return np.concatenate([-pos[::-1], [0.0], pos])

@@ -1,0 +1,153 @@
+"""``aluloop blend``: the charge of one heat that meets the spec with a stated probability."""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from aluloop.errors import user_errors
+from blending.charge_model import build_charge_model
+from blending.composition import Composition
+from blending.lot import heel_composition_from_text, load_inventory
+from blending.melt import Melt, default_recoveries, load_recoveries
+from blending.optimise import OBJECTIVES, optimise
+from blending.recipe import DEFAULT_DRAWS, Recipe, recipe_from_solution
+from blending.spec import Spec, get_alloy, load_limits_csv
+
+# Rich wraps at 80 columns when piped; the chemistry table reads better at 120.
+console = Console(width=None if sys.stdout.isatty() else 120)
+
+
+def _spec(alloy: str | None, limits: Path | None, aim_tighten: float | None, aim_limits: Path | None) -> Spec:
+    if (alloy is None) == (limits is None):
+        raise ValueError("give exactly one of --alloy and --limits")
+    spec = get_alloy(alloy) if alloy is not None else load_limits_csv(limits)
+    if aim_tighten is not None and aim_limits is not None:
+        raise ValueError("give at most one of --aim-tighten and --aim-limits")
+    if aim_tighten is not None:
+        spec = spec.tightened(aim_tighten)
+    if aim_limits is not None:
+        aim = load_limits_csv(aim_limits)
+        spec = spec.with_aim({k: (v.min_wt_pct, v.max_wt_pct) for k, v in aim.limits.items()})
+    return spec
+
+
+def _check_probability(value: float | None, option: str) -> None:
+    if value is not None and not (0.5 <= value < 1):
+        raise ValueError(f"{option} {value:g} must be at least 0.5 and below 1 "
+                         "(0.5 is the ordinary LP on mean chemistry)")
+
+
+@user_errors
+def blend(
+    alloy: str | None = typer.Option(None, "--alloy", help="Target alloy from the catalogue, e.g. 3104."),
+    limits: Path | None = typer.Option(None, "--limits", help="Custom limits CSV: element,min,max (wt%)."),
+    mass_kg: float = typer.Option(..., "--mass-kg", help="Liquid metal to produce, heel included (kg)."),
+    inventory: Path = typer.Option(..., "--inventory", help="Inventory CSV (see examples/README.md)."),
+    confidence: float = typer.Option(0.95, "--confidence",
+                                     help="Probability every limit must hold with on its own (0.5 to 1)."),
+    joint_confidence: float | None = typer.Option(None, "--joint-confidence",
+                                                  help="Probability all limits hold together (overrides "
+                                                       "--confidence)."),
+    objective: str = typer.Option("recycled", "--objective", help="recycled (then cost), cost or co2."),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON instead of tables."),
+    heel_kg: float = typer.Option(0.0, "--heel-kg", help="Liquid heel left from the last heat (kg)."),
+    heel_composition: str = typer.Option("", "--heel-composition", help="Heel chemistry, e.g. 'Mg=1.1,Mn=0.9'."),
+    capacity_kg: float | None = typer.Option(None, "--capacity-kg", help="Furnace capacity, heel plus charge (kg)."),
+    min_recycled: float | None = typer.Option(None, "--min-recycled",
+                                              help="Least recycled metal per kg of melt (0-1)."),
+    max_cost: float | None = typer.Option(None, "--max-cost", help="Most the charge may cost (USD per heat)."),
+    aim_tighten: float | None = typer.Option(None, "--aim-tighten",
+                                             help="Aim inside the spec by this fraction of each range."),
+    aim_limits: Path | None = typer.Option(None, "--aim-limits", help="Aim limits CSV: element,min,max (wt%)."),
+    mass_tolerance_kg: float = typer.Option(0.0, "--mass-tolerance-kg",
+                                            help="Allowed deviation from --mass-kg (room for whole bales) (kg)."),
+    recoveries: Path | None = typer.Option(None, "--recoveries", help="Element recoveries CSV: element,recovery."),
+    plot: Path | None = typer.Option(None, "--plot", help="Write chemistry against limits to this PNG."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the Monte Carlo compliance check."),
+    draws: int = typer.Option(DEFAULT_DRAWS, "--draws", help="Monte Carlo draws."),
+) -> None:
+    """Charge recipe that meets the spec with a stated probability while maximising recycled content."""
+    _check_probability(confidence, "--confidence")
+    _check_probability(joint_confidence, "--joint-confidence")
+    if objective not in OBJECTIVES:
+        raise ValueError(f"--objective {objective!r} is not one of {', '.join(OBJECTIVES)}")
+    if draws < 1000:
+        raise ValueError(f"--draws {draws} is too few for a compliance estimate; give at least 1000")
+    spec = _spec(alloy, limits, aim_tighten, aim_limits)
+    lots = load_inventory(inventory)
+    heel = heel_composition_from_text(heel_composition) if heel_composition else Composition({})
+    if heel_composition and not heel_kg:
+        raise ValueError("--heel-composition given without --heel-kg")
+    melt = Melt(mass_kg=mass_kg, heel_kg=heel_kg, heel_composition=heel, capacity_kg=capacity_kg,
+                recoveries=load_recoveries(recoveries) if recoveries else default_recoveries(),
+                mass_tolerance_kg=mass_tolerance_kg)
+    model = build_charge_model(lots, melt, spec, confidence=confidence, joint_confidence=joint_confidence,
+                               min_recycled_fraction=min_recycled, max_cost=max_cost)
+    with console.status("optimising the charge", spinner="dots") if not json_out else _nothing():
+        recipe = recipe_from_solution(optimise(model, objective), draws=draws, seed=seed)
+    if plot is not None and recipe.status == "optimal":
+        from blending.plots import plot_chemistry
+        plot_chemistry(recipe, plot)
+    if json_out:
+        print(json.dumps(recipe.to_json(), indent=2))
+    else:
+        _print(recipe, model, objective, joint_confidence or None, confidence)
+    if recipe.status != "optimal":
+        raise typer.Exit(1)
+
+
+class _nothing:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def _fmt(value: float | None, digits: int = 4) -> str:
+    return "" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.{digits}g}"
+
+
+def _print(recipe: Recipe, model, objective: str, joint: float | None, confidence: float) -> None:
+    target = f"joint {joint:g}" if joint else f"{confidence:g} per limit"
+    if recipe.status != "optimal":
+        console.print(f"[bold red]No recipe meets {recipe.spec_name} at {target} confidence.[/]")
+        for sf in recipe.diagnosis.shortfalls:
+            console.print(f"  {sf.sentence}", highlight=False)
+        return
+    t = Table(title=f"Charge for {model.melt.mass_kg:,.0f} kg of {recipe.spec_name} "
+                    f"(objective: {objective}, confidence: {target})")
+    for col, just in (("material", "left"), ("kg", "right"), ("units", "right"), ("category", "left"),
+                      ("USD", "right"), ("kg CO2e", "right")):
+        t.add_column(col, justify=just)
+    for ln in recipe.lines:
+        t.add_row(ln.material, f"{ln.mass_kg:,.1f}", "" if ln.units is None else str(ln.units),
+                  ln.recycled.value, f"{ln.cost:,.0f}", f"{ln.co2e_kg:,.0f}")
+    console.print(t)
+    c = Table(title=f"Melt chemistry against {recipe.spec_name} (Monte Carlo, {recipe.draws:,} draws, "
+                    f"seed {recipe.seed})")
+    for col in ("limit", "bound wt%", "mean wt%", "sd wt%", "margin wt%", "P(in spec)"):
+        c.add_column(col, justify="left" if col == "limit" else "right")
+    for lc in recipe.compliance:
+        style = "red" if lc.probability < 0.95 else ""
+        c.add_row(lc.limit.label, f"{lc.limit.bound_wt_pct:g}", f"{lc.mean_wt_pct:.4f}", f"{lc.sd_wt_pct:.4f}",
+                  f"{lc.margin_wt_pct:+.4f}", f"{lc.probability:.4f}", style=style)
+    console.print(c)
+    console.print(f"joint probability in spec: [bold]{recipe.p_joint:.4f}[/]")
+    split = ", ".join(f"{k.replace('_', '-')} {100 * v:.1f}%" for k, v in recipe.category_fraction.items() if v)
+    console.print(f"recycled content (ISO 14021, pre- + post-consumer): [bold]{100 * recipe.recycled_fraction:.2f}%"
+                  f"[/] of {recipe.liquid_kg:,.0f} kg liquid metal ({split})", highlight=False)
+    console.print(f"charge cost: {recipe.cost:,.0f} USD ({recipe.cost / recipe.liquid_kg * 1000:,.0f} USD/t metal)")
+    console.print(f"materials CO2e: {recipe.co2e_kg:,.0f} kg ({recipe.co2e_kg_per_t:,.0f} kg/t metal; "
+                  "cradle-to-gate factors of the charged materials, melting energy not included)")
+    if recipe.binding:
+        console.print("[bold]What holds the recipe back:[/]")
+        for b in recipe.binding:
+            console.print(f"  - {b.sentence}", highlight=False)

@@ -1,0 +1,90 @@
+"""``aluloop pareto``: recycled content against cost and against CO2e, as data and a plot."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from aluloop.commands.blend import _check_probability
+from aluloop.errors import user_errors
+from blending.charge_model import build_charge_model
+from blending.lot import load_inventory
+from blending.melt import Melt
+from blending.pareto import ParetoFront, pareto_front, plot_pareto
+from blending.spec import get_alloy
+
+console = Console()
+
+
+@user_errors
+def pareto(
+    alloy: str = typer.Option(..., "--alloy", help="Target alloy from the catalogue, e.g. 3104."),
+    mass_kg: float = typer.Option(..., "--mass-kg", help="Liquid metal to produce [kg]."),
+    inventory: Path = typer.Option(..., "--inventory", help="Inventory CSV (see examples/README.md)."),
+    points: int = typer.Option(50, "--points", help="Points per front, ends included."),
+    confidence: float = typer.Option(0.95, "--confidence",
+                                     help="Probability every limit must hold with on its own [0.5, 1)."),
+    capacity_kg: float | None = typer.Option(None, "--capacity-kg", help="Furnace capacity [kg]."),
+    out: Path = typer.Option(Path("pareto.png"), "--out", help="Write the two-panel plot to this PNG."),
+    csv_out: Path | None = typer.Option(None, "--csv", help="Also write the points to this CSV."),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON instead of tables."),
+) -> None:
+    """Pareto fronts of recycled content against charge cost and against CO2e (epsilon-constraint sweep)."""
+    _check_probability(confidence, "--confidence")
+    if not 2 <= points <= 1000:
+        raise ValueError(f"--points {points} must be between 2 and 1000")
+    if not mass_kg > 0:
+        raise ValueError(f"--mass-kg {mass_kg:g} must be positive")
+    spec = get_alloy(alloy)
+    lots = load_inventory(inventory)
+    model = build_charge_model(lots, Melt(mass_kg=mass_kg, capacity_kg=capacity_kg), spec, confidence=confidence)
+    with console.status(f"sweeping {points} recycled levels", spinner="dots") if not json_out else _Quiet():
+        front = pareto_front(model, points)
+    plot_pareto(front, out)
+    if csv_out is not None:
+        _write_csv(front, csv_out)
+    if json_out:
+        print(json.dumps({**front.to_json(), "plot": str(out)}, indent=2))
+        return
+    _print(front)
+    console.print(f"plot written to {out}" + (f", points to {csv_out}" if csv_out else ""), highlight=False)
+
+
+class _Quiet:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def _write_csv(front: ParetoFront, path: Path) -> None:
+    with open(path, "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["front", "recycled_fraction", "cost_usd", "co2e_kg", *[f"{n}_kg" for n in front.lots]])
+        for term, pts in front.fronts.items():
+            for p in pts:
+                w.writerow([term, f"{p.recycled_fraction:.6f}", f"{p.cost:.2f}", f"{p.co2e_kg:.2f}",
+                            *[f"{x:.2f}" for x in p.charge_kg]])
+
+
+def _print(front: ParetoFront, rows: int = 6) -> None:
+    per_t = 1000 / front.mass_kg
+    for term, pts in front.fronts.items():
+        knee = front.knee(term)
+        t = Table(title=f"{front.spec}: least {'cost' if term == 'cost' else 'CO2e'} at each recycled level "
+                        f"({len(pts)} points; every {max(1, len(pts) // rows)}th shown, knee marked)")
+        for col in ("recycled %", "USD/t", "kg CO2e/t", "charge (largest lots)"):
+            t.add_column(col, justify="left" if col.startswith("charge") else "right")
+        step = max(1, len(pts) // rows)
+        shown = sorted(set(range(0, len(pts), step)) | {knee, len(pts) - 1})
+        for k in shown:
+            p = pts[k]
+            t.add_row(f"{100 * p.recycled_fraction:.2f}", f"{p.cost * per_t:,.1f}", f"{p.co2e_kg * per_t:,.1f}",
+                      p.summary(front.lots) + ("  <- knee" if k == knee else ""), style="bold" if k == knee else "")
+        console.print(t)

@@ -1,0 +1,117 @@
+"""``aluloop trim``: the cheapest additions that bring a measured melt inside its aim limits."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from aluloop.commands.blend import _check_probability
+from aluloop.errors import user_errors
+from blending.lot import load_inventory
+from blending.melt import default_recoveries, load_recoveries
+from blending.recipe import DEFAULT_DRAWS
+from blending.spec import get_alloy
+from blending.trim import Trim, load_analysis, trim
+
+console = Console()
+
+
+@user_errors
+def trim_command(
+    alloy: str = typer.Option(..., "--alloy", help="Target alloy from the catalogue, e.g. 5182."),
+    melt_kg: float = typer.Option(..., "--melt-kg", help="Liquid metal in the furnace now [kg]."),
+    analysis: Path = typer.Option(..., "--analysis", help="Melt analysis CSV: element,wt_pct[,sd_wt_pct]."),
+    inventory: Path = typer.Option(..., "--inventory", help="Additions on hand: inventory CSV (hardeners, "
+                                                           "primary, scrap)."),
+    capacity_kg: float | None = typer.Option(None, "--capacity-kg",
+                                             help="Furnace capacity, melt plus additions [kg]; default: melt "
+                                                  "plus every addition on hand (all must then be limited)."),
+    confidence: float = typer.Option(0.95, "--confidence",
+                                     help="Probability each aim limit must hold with [0.5, 1)."),
+    aim_tighten: float | None = typer.Option(None, "--aim-tighten",
+                                             help="Aim inside the spec by this fraction of each range."),
+    recoveries: Path | None = typer.Option(None, "--recoveries", help="Element recoveries CSV: element,recovery."),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON instead of tables."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the Monte Carlo compliance check."),
+    draws: int = typer.Option(DEFAULT_DRAWS, "--draws", help="Monte Carlo draws."),
+) -> None:
+    """Cheapest additions (hardeners, primary for dilution, scrap) that bring a melt inside the aim limits."""
+    _check_probability(confidence, "--confidence")
+    if draws < 1000:
+        raise ValueError(f"--draws {draws} is too few for a compliance estimate; give at least 1000")
+    if not melt_kg > 0:
+        raise ValueError(f"--melt-kg {melt_kg:g} must be positive")
+    spec = get_alloy(alloy)
+    if aim_tighten is not None:
+        spec = spec.tightened(aim_tighten)
+    lots = load_inventory(inventory)
+    melt = load_analysis(analysis)
+    if capacity_kg is None:
+        unlimited = [lot.name for lot in lots if lot.available_kg is None]
+        if unlimited:
+            raise ValueError(f"--capacity-kg is needed: {', '.join(unlimited)} in {inventory.name} has no "
+                             "available_kg, so the additions alone do not bound the furnace")
+        capacity_kg = melt_kg + sum(lot.available_kg for lot in lots)
+    with console.status("trimming the melt", spinner="dots") if not json_out else _Quiet():
+        result = trim(melt_kg, melt, spec, lots, capacity_kg, confidence=confidence,
+                      recoveries=load_recoveries(recoveries) if recoveries else default_recoveries(),
+                      draws=draws, seed=seed)
+    if json_out:
+        print(json.dumps(result.to_json(), indent=2))
+    else:
+        _print(result)
+    if not result.saved:
+        raise typer.Exit(1)
+
+
+class _Quiet:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def _print(result: Trim) -> None:
+    style = "bold green" if result.saved else "bold red"
+    console.print(f"[{style}]{result.statement()}[/]", highlight=False)
+    if result.saved and result.recipe.lines:
+        t = Table(title="Additions")
+        for col in ("material", "kg", "USD", "kg CO2e"):
+            t.add_column(col, justify="left" if col == "material" else "right")
+        for ln in result.recipe.lines:
+            t.add_row(ln.material, f"{ln.mass_kg:,.1f}", f"{ln.cost:,.0f}", f"{ln.co2e_kg:,.0f}")
+        console.print(t)
+    if result.saved:
+        r = result.recipe
+        c = Table(title=f"Melt after trimming against {r.spec_name} (Monte Carlo, {r.draws:,} draws)")
+        for col in ("limit", "bound wt%", "measured wt%", "after wt%", "sd wt%", "P(in spec)"):
+            c.add_column(col, justify="left" if col == "limit" else "right")
+        comp = result.analysis.composition
+        for lc in r.compliance:
+            before = (comp.al_wt_pct if lc.limit.limit == "Al"
+                      else sum(comp[e] for e in lc.limit.elements))
+            c.add_row(lc.limit.label, f"{lc.limit.bound_wt_pct:g}", f"{before:.4f}", f"{lc.mean_wt_pct:.4f}",
+                      f"{lc.sd_wt_pct:.4f}", f"{lc.probability:.4f}", style="red" if lc.probability < 0.95 else "")
+        console.print(c)
+        if r.binding:
+            console.print("[bold]What sets the cost of the trim:[/]")
+            for b in r.binding:
+                console.print(f"  - {b.sentence}", highlight=False)
+        return
+    t = Table(title=f"Best achievable within {result.capacity_kg:,.0f} kg (least violation)")
+    for col in ("limit", "bound wt%", "at best, over or short by wt%"):
+        t.add_column(col, justify="left" if col == "limit" else "right")
+    for s in result.shortfalls:
+        t.add_row(s.name, f"{s.bound:g}", f"{s.amount:.4f}")
+    console.print(t)
+    if result.best_additions_kg:
+        console.print("additions of that best blend: " + ", ".join(
+            f"{kg:,.0f} kg {name}" for name, kg in result.best_additions_kg.items()), highlight=False)
+    if result.regrade:
+        console.print("[bold]Re-grade:[/] the melt already meets " +
+                      ", ".join(r.sentence for r in result.regrade), highlight=False)

@@ -1,0 +1,1 @@
+"""Data a metallurgist edits: line list, levels, instruments, contaminants, surface layers (each with sources)."""

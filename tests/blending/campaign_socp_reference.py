@@ -1,0 +1,86 @@
+"""Independent reference for fronts and campaigns: the chance-constrained heats as one
+second-order cone program in cvxpy, solved by Clarabel (interior point), written from
+the lots, heats and specs in kg without blending's model matrices, cones or cuts.
+
+Used by tests/blending/test_pareto.py, test_campaign.py and bench/blend_pareto.py;
+cvxpy is a test extra, never imported by blending/.
+"""
+
+from __future__ import annotations
+
+import cvxpy as cp
+import numpy as np
+from scipy.stats import norm
+
+from blending.charge_model import chemistry_limits, present_elements
+from blending.melt import Melt
+
+# Clarabel's defaults are 1e-8; tighter so the reference is good to better than the 1e-6 checked.
+CLARABEL = {"tol_gap_abs": 1e-10, "tol_gap_rel": 1e-10, "tol_feas": 1e-10}
+
+
+def heat_constraints(lots, mass_kg, spec, confidence, t):
+    """Constraints of one heat (no heel, exact mass) on charged tonnes ``t`` (cvxpy, one per lot):
+    mass balance, and for every limit  s (sum_i y_i x_i mu_i - b L) + z || y_i x_i sigma_i || <= 0
+    with mu_i, sigma_i the recovered mean and sd of the limited elements [wt%]."""
+    melt = Melt(mass_kg=mass_kg)
+    y = np.array([lot.material.metal_yield for lot in lots])
+    liquid = y @ t  # [t]
+    cons = [liquid == mass_kg / 1000]
+    for lim in chemistry_limits(spec, present_elements(lots, melt, spec)):
+        z = float(norm.ppf(confidence))
+        mu = np.array([sum(melt.recovery(e) * lot.material.composition[e] for e in lim.elements) for lot in lots])
+        sigma = np.array([np.sqrt(sum((melt.recovery(e) * lot.material.sd(e)) ** 2 for e in lim.elements))
+                          for lot in lots])
+        mean = lim.sense * (cp.multiply(y * mu, t).sum() - lim.rhs_wt_pct * liquid)
+        cons.append(mean + z * cp.norm(cp.multiply(y * sigma, t)) <= 0 if z > 0 else mean <= 0)
+    return cons
+
+
+def _vectors(lots):
+    y = np.array([lot.material.metal_yield for lot in lots])
+    recycled = y * np.array([lot.material.recycled.counts_as_recycled for lot in lots], dtype=float)
+    return {"recycled": recycled, "cost": np.array([lot.material.cost_per_kg for lot in lots]),
+            "co2": np.array([lot.material.co2e_kg_per_kg for lot in lots])}
+
+
+def front_point(lots, mass_kg, spec, confidence, term, min_recycled_fraction):
+    """Least ``term`` (cost [USD] or co2 [kg]) of one heat with recycled metal at least the
+    given fraction of the melt; the charge [kg] too."""
+    t = cp.Variable(len(lots), nonneg=True)
+    vec = _vectors(lots)
+    cons = heat_constraints(lots, mass_kg, spec, confidence, t)
+    cons += [t[i] <= lot.available_kg / 1000 for i, lot in enumerate(lots) if lot.available_kg is not None]
+    cons.append(vec["recycled"] @ t >= min_recycled_fraction * mass_kg / 1000)
+    prob = cp.Problem(cp.Minimize(vec[term] @ t), cons)
+    prob.solve(solver=cp.CLARABEL, **CLARABEL)
+    return 1000 * prob.value, 1000 * t.value
+
+
+def build_campaign(heats, lots):
+    """(variables, constraints, recycled kg expression, cost USD expression) of a campaign."""
+    H, n = len(heats), len(lots)
+    T = cp.Variable((H, n), nonneg=True)
+    vec = _vectors(lots)
+    cons = []
+    for h, heat in enumerate(heats):
+        cons += heat_constraints(lots, heat.mass_kg, heat.spec, heat.confidence, T[h])
+    for i, lot in enumerate(lots):
+        if lot.available_kg is not None:
+            cons.append(cp.sum(T[:, i]) <= lot.available_kg / 1000)
+    recycled = 1000 * cp.sum(T @ vec["recycled"])
+    cost = 1000 * cp.sum(T @ vec["cost"])
+    return T, cons, recycled, cost
+
+
+def campaign(heats, lots, hold_tolerance=1e-7):
+    """Most recycled metal [kg] of the campaign, then the least cost [USD] that keeps it
+    (to ``hold_tolerance`` of the recycled fraction of the campaign, as the core holds it)."""
+    T, cons, recycled, cost = build_campaign(heats, lots)
+    total = sum(h.mass_kg for h in heats)
+    first = cp.Problem(cp.Maximize(recycled / total), cons)
+    first.solve(solver=cp.CLARABEL, **CLARABEL)
+    best = first.value
+    second = cp.Problem(cp.Minimize(cost), cons + [recycled / total >= best - hold_tolerance * max(1.0, best)])
+    second.solve(solver=cp.CLARABEL, **CLARABEL)
+    return best * total, second.value, 1000 * T.value
