@@ -62,6 +62,10 @@ class Thresholds:
     max_non_al_probability : float
         An aluminium grade is not accepted while the contaminants together hold more than
         this probability [-]: a contaminant must never go to an aluminium bin.
+    contaminant_distance_ratio : float
+        Nor while the nearest contaminant class mean is less than this many times farther
+        (Mahalanobis) than the chosen grade's mean [-]. 1.15 caught a zinc die-casting read as
+        7075 at a hot plasma edge, for about 1% of in-distribution aluminium pieces sent round again.
     """
 
     min_top_probability: float = 0.5
@@ -71,6 +75,7 @@ class Thresholds:
     min_al_fraction: float = 0.0
     saturation_counts: float | None = None
     max_non_al_probability: float = 0.05
+    contaminant_distance_ratio: float = 1.15
 
 
 @dataclass

@@ -9,8 +9,9 @@ Checked in this order, the first that applies is the reason:
 4. weak Al signal: an aluminium grade is on top but the Al reference lines are too weak
    a share of the emission (a contaminant, or a shot that hit a coating);
 5. possible contaminant: an aluminium grade is on top but the contaminants together still
-   hold a non-negligible probability, or the features lie nearer (Mahalanobis) a contaminant's
-   class mean than the chosen grade's (a contaminant must never reach an aluminium bin);
+   hold a non-negligible probability, or the features lie about as near (Mahalanobis, within
+   ``contaminant_distance_ratio``) a contaminant's class mean as the chosen grade's (a
+   contaminant must never reach an aluminium bin);
 6. out of distribution: the features are far (Mahalanobis) from every class seen in training;
 7. low top probability: the two best grades are too close to call.
 
@@ -89,7 +90,8 @@ def decide(probabilities: np.ndarray, quality: np.ndarray, classes: list[str], f
         quality[:, 3] = class_distance[np.arange(len(grade_idx)), grade_idx]
         if non_al_class.any():
             nearest_non_al = np.where(non_al_class > 0, class_distance, np.inf).argmin(axis=1)
-            nearer = class_distance[np.arange(len(grade_idx)), nearest_non_al] < quality[:, 3]
+            nearer = (class_distance[np.arange(len(grade_idx)), nearest_non_al]
+                      < thresholds.contaminant_distance_ratio * quality[:, 3])
             nearer_contaminant = np.where(nearer, nearest_non_al, -1)
     reasons = reject_reasons(top, quality, non_al_class[grade_idx] == 0.0, thresholds, probabilities @ non_al_class,
                              nearer_contaminant, classes)
@@ -121,7 +123,8 @@ def reject_reasons(top_probability: np.ndarray, quality: np.ndarray, is_aluminiu
          lambda i: f"possible contaminant: non-aluminium classes hold p={non_al[i]:.3f} "
                    f"(> {t.max_non_al_probability:.3f})"),
         (is_aluminium & (near >= 0),
-         lambda i: f"possible contaminant: features lie nearer the {classes[near[i]]} class than the chosen grade"),
+         lambda i: f"possible contaminant: features lie about as near the {classes[near[i]]} class "
+                   "as the chosen grade"),
         (~(ood <= t.max_ood_distance),
          lambda i: f"out of distribution: feature distance {ood[i]:.2f} (> {t.max_ood_distance:.2f})"),
         (top_probability < t.min_top_probability,
