@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from aluloop.commands import blend, catalogue, demo, pareto, plan, spectra, spectra_simulate, trim
+from aluloop.commands import blend, catalogue, classify, demo, pareto, plan, spectra, spectra_simulate, train, trim
 
 app = typer.Typer(help="aluloop: closed-loop aluminium recycling, from LIBS spectrum to certified heat.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
@@ -18,6 +18,8 @@ app.command("trim")(trim.trim_command)
 app.command("pareto")(pareto.pareto)
 app.command("plan")(plan.plan)
 app.command("demo")(demo.demo)
+app.add_typer(train.app, name="train")
+app.command("classify")(classify.classify)
 
 
 def main() -> None:

@@ -23,7 +23,6 @@ console = Console(width=120)
 
 def _sort_pieces(samples: Path) -> Counter:
     from sorter.classify.runtime import LibsRuntime, bundled_cards, choose_model
-
     from sorter.io import read_spectrum
 
     manifest = samples / "manifest.csv"

@@ -1,0 +1,89 @@
+"""``aluloop classify``: grade, family, composition and accept/unknown for spectrum files.
+
+This path runs onnxruntime only; nothing here imports scikit-learn.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from aluloop.errors import user_errors
+
+console = Console()
+
+
+def _read(files: list[Path]):
+    """(name, Spectrum) for every file; a .npz batch gives one entry per spectrum (``file#i``)."""
+    out = []
+    for f in files:
+        if f.suffix == ".npz":
+            from sorter.io.npz import load_batch
+
+            batch = load_batch(f)
+            out.extend((f"{f}#{i}", batch.spectrum(i)) for i in range(len(batch)))
+        else:
+            from sorter.io import read_spectrum
+
+            out.append((str(f), read_spectrum(f)))
+    return out
+
+
+def _runtime_for(model: str | None, spectrum, cache: dict):
+    from sorter.classify.runtime import LibsRuntime, bundled_cards, choose_model, models_dir
+
+    if model is None:
+        if "cards" not in cache:
+            cache["cards"] = bundled_cards()
+        name = choose_model(spectrum, cache["cards"])
+        path = cache["cards"][name][0]
+    else:
+        path = Path(model)
+        if not path.suffix == ".onnx":
+            path = models_dir() / f"{model}.onnx"
+        if not path.exists():
+            known = ", ".join(bundled_cards()) or "none"
+            raise FileNotFoundError(2, f"no model {model!r} (bundled models: {known})", str(path))
+    key = str(path)
+    if key not in cache:
+        cache[key] = LibsRuntime.load(path)
+    return cache[key]
+
+
+def classify(
+    files: list[Path] = typer.Argument(..., help="Spectrum files (CSV, JCAMP-DX) or .npz batches."),
+    model: str = typer.Option(None, "--model", help="Bundled model name (e.g. broadband) or a path to an .onnx "
+                              "file; default: matched to each file's instrument or wavelength grid."),
+    json_out: bool = typer.Option(False, "--json", help="Print one JSON object per spectrum."),
+) -> None:
+    """Classify LIBS spectra: grade, family, top-3 probabilities, composition and accept/unknown."""
+    cache: dict = {}
+    entries = _read(files)
+    groups: dict[int, list[int]] = {}
+    runtimes = {}
+    for i, (_, s) in enumerate(entries):
+        rt = _runtime_for(model, s, cache)
+        runtimes[id(rt)] = rt
+        groups.setdefault(id(rt), []).append(i)
+    results: list = [None] * len(entries)
+    for rid, members in groups.items():
+        for i, r in zip(members, runtimes[rid].classify_many([entries[i][1] for i in members]), strict=True):
+            results[i] = r
+    if json_out:
+        for (name, _), r in zip(entries, results, strict=True):
+            print(json.dumps(r.to_json(name)))
+        return
+    table = Table(title="LIBS classification")
+    for col in ("file", "grade", "family", "top probabilities", "decision", "reason"):
+        table.add_column(col)
+    for (name, _), r in zip(entries, results, strict=True):
+        probs = ", ".join(f"{g} {p:.3f}" for g, p in r.probabilities.items())
+        table.add_row(name, r.grade, r.family, probs, r.decision, r.reason)
+    console.print(table)
+
+
+classify = user_errors(classify)

@@ -1,0 +1,57 @@
+"""``aluloop train libs``: fit a LIBS piece classifier and export it to ONNX with its model card."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from aluloop.errors import user_errors
+
+app = typer.Typer(help="Train models.", no_args_is_help=True)
+console = Console()
+
+
+@app.command("libs")
+@user_errors
+def train_libs(
+    data: str = typer.Option(..., "--data", help="simulated:INSTRUMENT (e.g. simulated:broadband), a .npz batch, "
+                             "a folder of .npz batches, or a folder of CSV/JCAMP-DX spectra with labels.csv."),
+    out: Path = typer.Option(..., "--out", help="Model file to write, e.g. models/broadband.onnx; the card "
+                             "(NAME.card.json) and report (NAME.report/) go beside it."),
+    seed: int = typer.Option(0, "--seed", help="Seed for simulation, the held-out split and the MLP."),
+    n_per_grade: int = typer.Option(600, "--n-per-grade", min=5,
+                                    help="Simulated spectra per grade (simulated:... data only)."),
+    max_iter: int = typer.Option(300, "--max-iter", min=10, help="MLP training epochs."),
+) -> None:
+    """Train the grade classifier, composition estimate and reject option; export ONNX + model card."""
+    from sorter.classify.training import load_training_data, train
+
+    reproduce = f"aluloop train libs --data {data} --out {out} --seed {seed}"
+    if data.startswith("simulated:"):
+        reproduce += f" --n-per-grade {n_per_grade}"
+    if max_iter != 300:
+        reproduce += f" --max-iter {max_iter}"
+    with Progress(TextColumn("{task.description:<34}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console, transient=False) as bar:
+        tasks: dict[str, int] = {}
+
+        def progress(desc: str, done: int, total: int) -> None:
+            key = desc.split(":")[0]
+            if key not in tasks:
+                tasks[key] = bar.add_task(desc, total=total)
+            bar.update(tasks[key], completed=done, total=total, description=desc)
+
+        training_data = load_training_data(data, seed=seed, n_per_grade=n_per_grade, progress=progress)
+        result = train(training_data, out, seed=seed, max_iter=max_iter, reproduce=reproduce, progress=progress)
+    m = result.metrics
+    console.print(f"wrote {result.model_path} ({result.model_path.stat().st_size / 1e6:.2f} MB), "
+                  f"{result.card_path}, report in {result.report_dir}/", highlight=False)
+    line = (f"held-out: grade accuracy {m['grade_accuracy']:.4f}, family accuracy {m['family_accuracy']:.4f}, "
+            f"unknown {m['unknown_rate']:.4f}, contaminants accepted as Al {m['contaminants_accepted_as_aluminium']}")
+    if "composition" in m:
+        line += (f", worst composition MAE {m['composition']['worst_share_of_range']:.3f} of spec range "
+                 f"({m['composition']['worst']})")
+    console.print(line, highlight=False)

@@ -1,0 +1,169 @@
+"""The fitted LIBS piece model: line features -> grade probabilities, composition, quality.
+
+:class:`LibsModel` composes the preprocessing transformers and three learners on the same
+standardised features:
+
+* an MLP classifier over the grades (softmax output; its calibration is checked with a
+  reliability curve in the training report),
+* :class:`~sorter.classify.composition.GradeWiseComposition` for wt% and intervals,
+* :class:`~sorter.classify.ood.ClassMahalanobis` for the out-of-distribution score,
+
+plus the shot-quality figures (signal-to-noise, Al share, peak counts) the reject option
+needs. ``onnx_export`` turns the whole fitted model into one ONNX graph.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.neural_network import MLPClassifier
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils.validation import check_is_fitted
+from threadpoolctl import threadpool_limits
+
+from sorter.classify.card import SATURATED_PIXELS
+from sorter.classify.composition import GradeWiseComposition
+from sorter.classify.ood import ClassMahalanobis
+from sorter.preprocess.features import LineWindowFeatures, NoiseLevel
+
+OUTPUTS = ("probabilities", "composition_wt_pct", "interval_halfwidth_wt_pct", "quality", "class_distance")
+
+
+class LibsModel(ClassifierMixin, BaseEstimator):
+    """Grade, composition and quality from spectra on the model's wavelength grid.
+
+    Parameters
+    ----------
+    grid_nm : array_like, shape (p,)
+        The model's pixel grid [nm].
+    lines : sequence of FeatureLine, optional
+        Feature lines; default ``sorter/data/feature_lines.csv``.
+    half_width_nm, background_nm, floor, soft
+        Passed to :class:`~sorter.preprocess.features.LineWindowFeatures`.
+    hidden_layer_sizes : tuple of int
+        MLP hidden layers.
+    alpha : float
+        MLP L2 penalty.
+    max_iter : int
+        MLP epochs.
+    coverage : float
+        Composition interval coverage.
+    random_state : int
+
+    Examples
+    --------
+    See ``tests/sorter/classify/test_model.py``; training is normally run through
+    :func:`sorter.classify.training.train`.
+    """
+
+    def __init__(self, grid_nm=None, lines=None, half_width_nm: float | None = None,
+                 background_nm: float | None = None, floor: float = 1e-2, soft: float = 1e-3,
+                 hidden_layer_sizes: tuple[int, ...] = (256, 128), alpha: float = 1e-4, max_iter: int = 300,
+                 coverage: float = 0.9, random_state: int = 0):
+        self.grid_nm = grid_nm
+        self.lines = lines
+        self.half_width_nm = half_width_nm
+        self.background_nm = background_nm
+        self.floor = floor
+        self.soft = soft
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.alpha = alpha
+        self.max_iter = max_iter
+        self.coverage = coverage
+        self.random_state = random_state
+
+    def fit(self, X, y, composition=None, elements=(), progress=None):
+        """Fit on spectra ``X`` (n, p) on ``grid_nm`` with grade labels ``y``.
+
+        ``composition`` (n, E) [wt%] for ``elements`` (NaN where unknown) trains the
+        composition estimate; without it the model predicts no composition.
+        ``progress``, if given, is called with a short stage name as each stage starts.
+        """
+        step = progress or (lambda stage: None)
+        X = np.asarray(X, dtype=np.float64)
+        y = np.asarray(y).astype(str)
+        if X.ndim != 2 or X.shape[0] != y.size:
+            raise ValueError(f"training data: {y.size} labels for spectra of shape {X.shape}")
+        if np.unique(y).size < 2:
+            raise ValueError("training data: need at least two grades to train a classifier")
+        step("line features")
+        self.lines_ = LineWindowFeatures(self.grid_nm, self.lines, self.half_width_nm, self.background_nm,
+                                         self.floor, self.soft).fit(X)
+        self.noise_ = NoiseLevel().fit(X)
+        F = self.lines_.transform(X)
+        self.scaler_ = StandardScaler().fit(F)
+        Z = self.scaler_.transform(F)
+        step("classifier")
+        self.classifier_ = MLPClassifier(hidden_layer_sizes=self.hidden_layer_sizes, alpha=self.alpha,
+                                         max_iter=self.max_iter, random_state=self.random_state,
+                                         learning_rate_init=2e-3, batch_size=128, tol=1e-5,
+                                         n_iter_no_change=30)
+        with threadpool_limits(1):  # small matrices: BLAS threads only contend
+            self.classifier_.fit(Z, y)
+        self.classes_ = self.classifier_.classes_
+        step("composition")
+        self.elements_ = tuple(elements) if composition is not None else ()
+        if composition is not None:
+            # train each grade's regression on its own spectra: labels, not predictions
+            measures = np.array(self.lines_.feature_elements())
+            masks = np.array([(measures == e) | (measures == "Al") for e in self.elements_])
+            masks[~masks[:, measures != "Al"].any(axis=1)] = True  # an element without lines may use every feature
+            self.composition_ = GradeWiseComposition(coverage=self.coverage, random_state=self.random_state).fit(
+                Z, y, np.asarray(composition, dtype=np.float64), list(self.classes_), masks)
+        else:
+            self.composition_ = None
+        step("out-of-distribution")
+        self.ood_ = ClassMahalanobis().fit(Z, y)
+        self.n_features_in_ = X.shape[1]
+        return self
+
+    def features(self, X) -> np.ndarray:
+        check_is_fitted(self, "classifier_")
+        return self.lines_.transform(X)
+
+    def quality(self, X) -> np.ndarray:
+        """``snr``, ``al_fraction``, ``max_counts`` and ``ood_distance`` per spectrum, (n, 4).
+
+        ``max_counts`` is the ``SATURATED_PIXELS``-th highest pixel in the Al reference windows:
+        when it reaches the ADC maximum the reference line has a clipped flat top and every
+        ratio feature is off. One or two clipped pixels at a line peak are tolerated: the
+        model trains on such shots.
+        """
+        check_is_fitted(self, "classifier_")
+        X = np.asarray(X, dtype=np.float64)
+        A = self.lines_.areas(X)
+        return self._quality(X, A, self.scaler_.transform(self.lines_.features_from_areas(A)))
+
+    def _quality(self, X, A, Z) -> np.ndarray:
+        total = A.sum(axis=1)
+        sigma = self.noise_.transform(X)[:, 0]
+        snr = total / (sigma * np.linalg.norm(self.lines_.total_weights_) + 1e-12)
+        al = A[:, self.lines_.references_].sum(axis=1) / np.sqrt(total ** 2 + 1e-24)
+        ref = X[:, self.lines_.reference_pixels_]
+        k = min(SATURATED_PIXELS, ref.shape[1])
+        peak = np.partition(ref, ref.shape[1] - k, axis=1)[:, ref.shape[1] - k]
+        return np.stack([snr, al, peak, self.ood_.score(Z)], axis=1)
+
+    def outputs(self, X) -> dict[str, np.ndarray]:
+        """Everything the ONNX graph returns, computed with scikit-learn in float64."""
+        check_is_fitted(self, "classifier_")
+        X = np.asarray(X, dtype=np.float64)
+        A = self.lines_.areas(X)
+        Z = self.scaler_.transform(self.lines_.features_from_areas(A))
+        P = self.classifier_.predict_proba(Z)
+        if self.composition_ is not None:
+            comp, half = self.composition_.predict_all(Z, P)
+        else:
+            comp = half = np.zeros((X.shape[0], 0))
+        return {"probabilities": P, "composition_wt_pct": comp, "interval_halfwidth_wt_pct": half,
+                "quality": self._quality(X, A, Z), "class_distance": self.ood_.distances(Z)}
+
+    def predict_proba(self, X) -> np.ndarray:
+        check_is_fitted(self, "classifier_")
+        return self.classifier_.predict_proba(self.scaler_.transform(self.features(X)))
+
+    def predict(self, X) -> np.ndarray:
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+
+    def get_feature_names_out(self, input_features=None):
+        return self.lines_.get_feature_names_out()

@@ -1,0 +1,254 @@
+"""Export the fitted scikit-learn pipeline to ONNX with skl2onnx (float32, zipmap=False).
+
+Each preprocessing transformer has a registered skl2onnx converter, so any
+``Pipeline`` built from them converts with ``skl2onnx.to_onnx``. :class:`LibsModel`
+converts to one graph with four outputs (see :data:`sorter.classify.model.OUTPUTS`):
+
+* ``probabilities`` (n, C): the MLP's softmax, via skl2onnx's own MLP converter;
+* ``composition_wt_pct`` and ``interval_halfwidth_wt_pct`` (n, E);
+* ``quality`` (n, 4): snr, Al share, peak counts, OOD distance (to the nearest class);
+* ``class_distance`` (n, C): Mahalanobis distance to each class; the reject option uses the
+  distance to the chosen grade, so a spectrum near a contaminant's mean but put in an
+  aluminium grade is caught.
+
+The line areas are one ``Gather`` of the pixels the windows use and one ``MatMul``:
+the local baselines are folded into the weights, so serving costs a small dense product.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from skl2onnx import get_model_alias, to_onnx, update_registered_converter
+from skl2onnx.algebra.onnx_operator import OnnxSubEstimator
+from skl2onnx.algebra.onnx_ops import (
+    OnnxAbs,
+    OnnxAdd,
+    OnnxAsinh,
+    OnnxClip,
+    OnnxConcat,
+    OnnxDiv,
+    OnnxGather,
+    OnnxIdentity,
+    OnnxMatMul,
+    OnnxMax,
+    OnnxMin,
+    OnnxMul,
+    OnnxNeg,
+    OnnxReduceMaxApi18,
+    OnnxReshape,
+    OnnxSqrt,
+    OnnxSub,
+    OnnxTopK,
+)
+from skl2onnx.common.data_types import FloatTensorType
+
+from sorter.classify.card import SATURATED_PIXELS
+from sorter.classify.model import OUTPUTS, LibsModel
+from sorter.preprocess.features import LineWindowFeatures, NoiseLevel
+from sorter.preprocess.normalise import TotalEmissionNormaliser
+from sorter.preprocess.resample import Resampler
+
+TARGET_OPSET = {"": 17, "ai.onnx.ml": 3}
+F32 = np.float32
+
+
+def _c(values) -> np.ndarray:
+    return np.asarray(values, dtype=F32)
+
+
+def _sum_columns(x, n: int, opv):
+    """Row sums as a MatMul with a ones column (no ReduceSum opset juggling)."""
+    return OnnxMatMul(x, np.ones((n, 1), dtype=F32), op_version=opv)
+
+
+# ---- graph builders shared by the converters -------------------------------------------------
+
+def line_areas_graph(lines: LineWindowFeatures, X, opv):
+    """(areas (n, k), total (n, 1)) nodes for spectra X on the model grid."""
+    px = OnnxGather(X, lines.pixels_.astype(np.int64), axis=1, op_version=opv)
+    areas = OnnxMatMul(px, _c(lines.weights_), op_version=opv)
+    total = _sum_columns(areas, lines.weights_.shape[1], opv)
+    return areas, total
+
+
+def line_features_graph(lines: LineWindowFeatures, areas, total, opv):
+    """The ratio features of :meth:`LineWindowFeatures.features_from_areas` as ONNX nodes."""
+    floor = F32(lines.floor)
+    d_total = OnnxSqrt(OnnxAdd(OnnxMul(total, total, op_version=opv), _c([1e-24]), op_version=opv), op_version=opv)
+    soft_total2 = OnnxMul(OnnxMul(total, total, op_version=opv), _c([lines.soft ** 2]), op_version=opv)
+
+    def cols(idx):
+        return OnnxGather(areas, np.asarray(idx, dtype=np.int64), axis=1, op_version=opv)
+
+    def soft_denominator(ref):
+        return OnnxSqrt(OnnxAdd(OnnxMul(ref, ref, op_version=opv), soft_total2, op_version=opv), op_version=opv)
+
+    def asinh_ratio(num, den, scale):
+        return OnnxAsinh(OnnxDiv(OnnxDiv(num, den, op_version=opv), _c([scale]), op_version=opv), op_version=opv)
+
+    an = cols(lines.analytes_)
+    parts = [asinh_ratio(an, soft_denominator(cols(lines.reference_of_[lines.analytes_])), floor),
+             asinh_ratio(an, d_total, floor),
+             asinh_ratio(cols(lines.references_), d_total, floor)]
+    if lines.thermometer_ is not None:
+        hot, cold = lines.thermometer_
+        parts.append(asinh_ratio(cols([hot]), soft_denominator(cols([cold])), floor))
+    return OnnxConcat(*parts, axis=1, op_version=opv)
+
+
+def noise_graph(noise: NoiseLevel, X, opv):
+    c = noise.centres_.astype(np.int64)
+    left = OnnxGather(X, c - 1, axis=1, op_version=opv)
+    mid = OnnxGather(X, c, axis=1, op_version=opv)
+    right = OnnxGather(X, c + 1, axis=1, op_version=opv)
+    d2 = OnnxSub(OnnxAdd(left, right, op_version=opv), OnnxMul(mid, _c([2.0]), op_version=opv), op_version=opv)
+    scale = 1.0 / (c.size * np.sqrt(6.0) * np.sqrt(2.0 / np.pi))
+    return OnnxMul(_sum_columns(OnnxAbs(d2, op_version=opv), c.size, opv), _c([scale]), op_version=opv)
+
+
+# ---- converters of the single transformers ---------------------------------------------------
+
+def _shape_fixed(n_out_fn):
+    def calc(operator):
+        n = operator.inputs[0].get_first_dimension()
+        operator.outputs[0].type = FloatTensorType([n, n_out_fn(operator.raw_operator)])
+    return calc
+
+
+def _convert_lines(scope, operator, container):
+    op, opv = operator.raw_operator, container.target_opset
+    areas, total = line_areas_graph(op, operator.inputs[0], opv)
+    out = line_features_graph(op, areas, total, opv)
+    OnnxIdentity(out, op_version=opv, output_names=operator.outputs[:1]).add_to(scope, container)
+
+
+def _convert_noise(scope, operator, container):
+    op, opv = operator.raw_operator, container.target_opset
+    out = noise_graph(op, operator.inputs[0], opv)
+    OnnxIdentity(out, op_version=opv, output_names=operator.outputs[:1]).add_to(scope, container)
+
+
+def _convert_resampler(scope, operator, container):
+    op, opv = operator.raw_operator, container.target_opset
+    X = operator.inputs[0]
+    lo = OnnxGather(X, op.index_.astype(np.int64), axis=1, op_version=opv)
+    hi = OnnxGather(X, (op.index_ + 1).astype(np.int64), axis=1, op_version=opv)
+    frac = _c(op.fraction_)[None, :]
+    out = OnnxAdd(lo, OnnxMul(OnnxSub(hi, lo, op_version=opv), frac, op_version=opv), op_version=opv)
+    OnnxIdentity(out, op_version=opv, output_names=operator.outputs[:1]).add_to(scope, container)
+
+
+def _convert_total(scope, operator, container):
+    op, opv = operator.raw_operator, container.target_opset
+    X = operator.inputs[0]
+    s = OnnxAdd(OnnxAbs(_sum_columns(X, op.n_features_in_, opv), op_version=opv), _c([op.floor]), op_version=opv)
+    OnnxIdentity(OnnxDiv(X, s, op_version=opv), op_version=opv,
+                 output_names=operator.outputs[:1]).add_to(scope, container)
+
+
+# ---- the whole model -------------------------------------------------------------------------
+
+def _libs_parser(scope, model, inputs, custom_parsers=None):
+    this = scope.declare_local_operator(get_model_alias(type(model)), model)
+    this.inputs = inputs
+    for name in OUTPUTS:
+        this.outputs.append(scope.declare_local_variable(name, FloatTensorType()))
+    return this.outputs
+
+
+def _libs_shape(operator):
+    op = operator.raw_operator
+    n = operator.inputs[0].get_first_dimension()
+    E = len(op.elements_)
+    for var, width in zip(operator.outputs, (len(op.classes_), E, E, 4, len(op.classes_)), strict=True):
+        var.type = FloatTensorType([n, width])
+
+
+def _convert_libs(scope, operator, container):
+    op: LibsModel = operator.raw_operator
+    opv = container.target_opset
+    X = operator.inputs[0]
+    lines = op.lines_
+    areas, total = line_areas_graph(lines, X, opv)
+    feats = line_features_graph(lines, areas, total, opv)
+    Z = OnnxSubEstimator(op.scaler_, feats, op_version=opv)
+    clf = OnnxSubEstimator(op.classifier_, Z, op_version=opv, options={"zipmap": False})
+    P = OnnxIdentity(clf[1], op_version=opv)
+    C, k = len(op.classes_), lines.get_feature_names_out().size
+    # quality
+    sigma = noise_graph(op.noise_, X, opv)
+    snr = OnnxDiv(total, OnnxAdd(OnnxMul(sigma, _c([np.linalg.norm(lines.total_weights_)]), op_version=opv),
+                                 _c([1e-12]), op_version=opv), op_version=opv)
+    al = OnnxDiv(_sum_columns(OnnxGather(areas, lines.references_.astype(np.int64), axis=1, op_version=opv),
+                              lines.references_.size, opv),
+                 OnnxSqrt(OnnxAdd(OnnxMul(total, total, op_version=opv), _c([1e-24]), op_version=opv),
+                          op_version=opv), op_version=opv)
+    k_top = min(SATURATED_PIXELS, lines.reference_pixels_.size)
+    top = OnnxTopK(OnnxGather(X, lines.reference_pixels_, axis=1, op_version=opv),
+                   np.array([k_top], dtype=np.int64), axis=1, op_version=opv)
+    peak = OnnxGather(top[0], np.array([k_top - 1], dtype=np.int64), axis=1, op_version=opv)
+    W = OnnxMatMul(Z, _c(op.ood_.whitening_), op_version=opv)
+    M = op.ood_.means_white_
+    d2 = OnnxAdd(OnnxSub(_sum_columns(OnnxMul(W, W, op_version=opv), k, opv),
+                         OnnxMul(OnnxMatMul(W, _c(M.T), op_version=opv), _c([2.0]), op_version=opv), op_version=opv),
+                 _c((M ** 2).sum(axis=1))[None, :], op_version=opv)
+    d2_min = OnnxNeg(OnnxReduceMaxApi18(OnnxNeg(d2, op_version=opv), axes=[1], keepdims=1, op_version=opv),
+                     op_version=opv)
+    ood = OnnxSqrt(OnnxDiv(OnnxClip(d2_min, _c(0.0), op_version=opv), _c([float(k)]), op_version=opv),
+                   op_version=opv)
+    class_distance = OnnxSqrt(OnnxDiv(OnnxClip(d2, _c(0.0), op_version=opv), _c([float(k)]), op_version=opv),
+                              op_version=opv)
+    quality = OnnxConcat(snr, al, peak, ood, axis=1, op_version=opv)
+    # composition: all grades' ridge predictions in one MatMul, then mixed by probability
+    E = len(op.elements_)
+    if op.composition_ is not None and E:
+        comp_model = op.composition_
+        B = np.transpose(comp_model.coef_, (1, 0, 2)).reshape(k, C * E)
+        per = OnnxAdd(OnnxMatMul(Z, _c(B), op_version=opv), _c(comp_model.intercept_.reshape(1, C * E)),
+                      op_version=opv)
+        per3 = OnnxMin(OnnxMax(OnnxReshape(per, np.array([-1, C, E], dtype=np.int64), op_version=opv),
+                               _c(comp_model.lower_)[None], op_version=opv),
+                       _c(comp_model.upper_)[None], op_version=opv)
+        P3 = OnnxReshape(P, np.array([-1, 1, C], dtype=np.int64), op_version=opv)
+        mixed = OnnxMatMul(P3, per3, op_version=opv)                       # (n, 1, E)
+        spread = OnnxMatMul(P3, OnnxAbs(OnnxSub(per3, mixed, op_version=opv), op_version=opv), op_version=opv)
+        comp = OnnxClip(OnnxReshape(mixed, np.array([-1, E], dtype=np.int64), op_version=opv),
+                        _c(0.0), _c(100.0), op_version=opv)
+        half = OnnxAdd(OnnxMatMul(P, _c(comp_model.halfwidth_), op_version=opv),
+                       OnnxReshape(spread, np.array([-1, E], dtype=np.int64), op_version=opv), op_version=opv)
+    else:
+        empty = OnnxMatMul(P, np.zeros((C, 0), dtype=F32), op_version=opv)
+        comp, half = empty, OnnxIdentity(empty, op_version=opv)
+    for node, var in zip((P, comp, half, quality, class_distance), operator.outputs, strict=True):
+        OnnxIdentity(node, op_version=opv, output_names=[var]).add_to(scope, container)
+
+
+_REGISTERED = False
+
+
+def register_converters() -> None:
+    """Teach skl2onnx the aluloop transformers and :class:`LibsModel` (idempotent)."""
+    global _REGISTERED
+    if _REGISTERED:
+        return
+    update_registered_converter(LineWindowFeatures, "AluloopLineWindowFeatures",
+                                _shape_fixed(lambda op: op.get_feature_names_out().size), _convert_lines)
+    update_registered_converter(NoiseLevel, "AluloopNoiseLevel", _shape_fixed(lambda op: 1), _convert_noise)
+    update_registered_converter(Resampler, "AluloopResampler", _shape_fixed(lambda op: op.index_.size),
+                                _convert_resampler)
+    update_registered_converter(TotalEmissionNormaliser, "AluloopTotalEmissionNormaliser",
+                                _shape_fixed(lambda op: op.n_features_in_), _convert_total)
+    update_registered_converter(LibsModel, "AluloopLibsModel", _libs_shape, _convert_libs, parser=_libs_parser)
+    _REGISTERED = True
+
+
+def export_onnx(model, n_features: int, *, name: str = "aluloop_libs") -> bytes:
+    """Serialised ONNX of a fitted :class:`LibsModel` (or a pipeline of aluloop transformers).
+
+    The input is ``spectra``: float32 (n, n_features) on the model's grid.
+    """
+    register_converters()
+    onx = to_onnx(model, initial_types=[("spectra", FloatTensorType([None, n_features]))],
+                  target_opset=TARGET_OPSET, naming=name)
+    onx.doc_string = "aluloop LIBS piece classifier: outputs " + ", ".join(o.name for o in onx.graph.output)
+    return onx.SerializeToString()

@@ -1,0 +1,213 @@
+"""Serving: classify spectra with onnxruntime only (no scikit-learn on this path).
+
+Load a model and its card, check the sha256, resample each spectrum onto the model's
+grid in numpy (a gather and a lerp), run the ONNX graph, then pick family and grade
+and apply the reject option. ``tests/sorter/classify/test_runtime.py`` checks in a
+subprocess that importing and using this module never imports scikit-learn.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+
+from sorter.classify.card import ModelCard, card_path_for, verify
+from sorter.classify.reject import QUALITY_COLUMNS, UNKNOWN, decide
+from sorter.preprocess.grid import interpolation_indices, same_grid
+from sorter.spectrum import Spectrum, SpectrumError
+
+MODELS_ENV = "ALULOOP_MODELS"
+
+
+def models_dir() -> Path:
+    """Where bundled models live: ``$ALULOOP_MODELS`` or ``models/`` beside the packages."""
+    env = os.environ.get(MODELS_ENV)
+    return Path(env) if env else Path(__file__).resolve().parents[2] / "models"
+
+
+@dataclass(frozen=True)
+class Classification:
+    """What the sorter decides for one spectrum."""
+
+    grade: str
+    family: str
+    probabilities: dict[str, float]
+    composition_wt_pct: dict[str, float]
+    interval_wt_pct: dict[str, tuple[float, float]]
+    decision: str
+    reason: str
+    quality: dict[str, float] = field(default_factory=dict)
+
+    def to_json(self, file: str = "") -> dict:
+        out = {"file": file, "grade": self.grade, "family": self.family, "probabilities": self.probabilities,
+               "composition_wt_pct": self.composition_wt_pct,
+               "composition_interval_wt_pct": {k: [lo, hi] for k, (lo, hi) in self.interval_wt_pct.items()},
+               "decision": self.decision, "reason": self.reason}
+        return out
+
+
+def session_options(threads: int = 1) -> ort.SessionOptions:
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    opts.inter_op_num_threads = 1
+    opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    return opts
+
+
+class LibsRuntime:
+    """A verified ONNX model with its card, ready to classify spectra.
+
+    Examples
+    --------
+    >>> rt = LibsRuntime.load("models/broadband.onnx")            # doctest: +SKIP
+    >>> rt.classify(spectrum).decision                             # doctest: +SKIP
+    'accept'
+    """
+
+    def __init__(self, model_bytes: bytes, card: ModelCard, *, name: str = "model", threads: int = 1):
+        verify(model_bytes, card, name)
+        self.card = card
+        self.name = name
+        self.session = ort.InferenceSession(model_bytes, session_options(threads), providers=["CPUExecutionProvider"])
+        self.input_name = self.session.get_inputs()[0].name
+        self.output_names = [o.name for o in self.session.get_outputs()]
+        self.grid_nm = np.asarray(card.wavelength_grid_nm, dtype=np.float64)
+        self.classes = list(card.classes)
+        self._resample_cache: dict[bytes, tuple[np.ndarray, np.ndarray, str]] = {}
+
+    @classmethod
+    def load(cls, model_path: str | Path, card_path: str | Path | None = None, *, threads: int = 1) -> LibsRuntime:
+        """Read ``model_path`` and its card (default: ``NAME.card.json`` beside it); refuse a sha256 mismatch."""
+        model_path = Path(model_path)
+        try:
+            data = model_path.read_bytes()
+        except FileNotFoundError:
+            raise FileNotFoundError(2, "model not found", str(model_path)) from None
+        card = ModelCard.read(card_path or card_path_for(model_path))
+        return cls(data, card, name=model_path.name, threads=threads)
+
+    # ---- raw graph --------------------------------------------------------------------------
+    def run(self, spectra_on_grid: np.ndarray) -> dict[str, np.ndarray]:
+        """The ONNX outputs for spectra already on the model grid, shape (n, p)."""
+        x = np.ascontiguousarray(spectra_on_grid, dtype=np.float32)
+        if x.ndim != 2 or x.shape[1] != self.grid_nm.size:
+            raise SpectrumError(f"spectra: expected shape (n, {self.grid_nm.size}) on the model grid, got {x.shape}")
+        return dict(zip(self.output_names, self.session.run(None, {self.input_name: x}), strict=True))
+
+    # ---- resampling ---------------------------------------------------------------------------
+    def to_grid(self, wavelength_nm: np.ndarray, intensity: np.ndarray) -> tuple[np.ndarray, str]:
+        """Spectra (n, p_in) on ``wavelength_nm`` moved onto the model grid; also a coverage problem or ""."""
+        wl = np.asarray(wavelength_nm, dtype=np.float64)
+        x = np.atleast_2d(np.asarray(intensity, dtype=np.float64))
+        if same_grid(wl, self.grid_nm):
+            return x, ""
+        key = wl.tobytes()
+        if key not in self._resample_cache:
+            if wl[-1] <= self.grid_nm[0] or wl[0] >= self.grid_nm[-1]:
+                raise SpectrumError(f"wavelength_nm: spectrum covers {wl[0]:g}-{wl[-1]:g} nm; the model "
+                                    f"{self.name} needs {self.grid_nm[0]:g}-{self.grid_nm[-1]:g} nm")
+            idx, frac = interpolation_indices(wl, self.grid_nm)
+            missing = [w["name"] for w in self.card.line_windows
+                       if w["role"] == "reference" and not (wl[0] <= w["lo_nm"] and wl[-1] >= w["hi_nm"])]
+            refs = [w for w in self.card.line_windows if w["role"] == "reference"]
+            problem = (f"grid {wl[0]:g}-{wl[-1]:g} nm misses every Al reference line of the model"
+                       if refs and len(missing) == len(refs) else "")
+            self._resample_cache[key] = (idx, frac.astype(np.float64), problem)
+        idx, frac, problem = self._resample_cache[key]
+        return x[:, idx] * (1.0 - frac) + x[:, idx + 1] * frac, problem
+
+    # ---- decisions ----------------------------------------------------------------------------
+    def classify_array(self, wavelength_nm: np.ndarray, intensity: np.ndarray) -> list[Classification]:
+        """Classify spectra (n, p_in) sharing one grid ``wavelength_nm``."""
+        x, problem = self.to_grid(wavelength_nm, intensity)
+        out = self.run(x)
+        return self.interpret(out, coverage_problem=problem)
+
+    def interpret(self, out: dict[str, np.ndarray], *, coverage_problem: str = "") -> list[Classification]:
+        P = out["probabilities"].astype(np.float64)
+        quality = out["quality"].astype(np.float64)
+        comp = out["composition_wt_pct"].astype(np.float64)
+        half = out["interval_halfwidth_wt_pct"].astype(np.float64)
+        dist = out.get("class_distance")
+        decisions = decide(P, quality, self.classes, self.card.families, self.card.thresholds,
+                           None if dist is None else dist.astype(np.float64))
+        elements = self.card.elements
+        results = []
+        for i, d in enumerate(decisions):
+            top = np.argsort(-P[i], kind="stable")[:3]
+            decision, reason = d.decision, d.reason
+            if coverage_problem:
+                decision, reason = UNKNOWN, coverage_problem
+            results.append(Classification(
+                grade=d.grade, family=d.family,
+                probabilities={self.classes[j]: round(float(P[i, j]), 4) for j in top},
+                composition_wt_pct={e: round(float(comp[i, k]), 4) for k, e in enumerate(elements)},
+                interval_wt_pct={e: (round(float(max(comp[i, k] - half[i, k], 0.0)), 4),
+                                     round(float(comp[i, k] + half[i, k]), 4)) for k, e in enumerate(elements)},
+                decision=decision, reason=reason,
+                quality={q: float(quality[i, k]) for k, q in enumerate(QUALITY_COLUMNS)}))
+        return results
+
+    def classify(self, spectrum: Spectrum) -> Classification:
+        return self.classify_array(spectrum.wavelength_nm, spectrum.intensity[None, :])[0]
+
+    def classify_many(self, spectra: Sequence[Spectrum]) -> list[Classification]:
+        """Classify spectra on any grids, batching those that share one."""
+        results: list[Classification | None] = [None] * len(spectra)
+        groups: dict[bytes, list[int]] = {}
+        for i, s in enumerate(spectra):
+            groups.setdefault(s.wavelength_nm.tobytes(), []).append(i)
+        for members in groups.values():
+            wl = spectra[members[0]].wavelength_nm
+            batch = np.stack([spectra[i].intensity for i in members])
+            for i, r in zip(members, self.classify_array(wl, batch), strict=True):
+                results[i] = r
+        return results  # type: ignore[return-value]
+
+
+def window_coverage(card: ModelCard, wavelength_nm: np.ndarray) -> float:
+    """Share of the model's line windows that a grid spans [-]."""
+    wl = np.asarray(wavelength_nm)
+    if not card.line_windows:
+        lo, hi = card.wavelength_grid_nm[0], card.wavelength_grid_nm[-1]
+        return max(0.0, min(wl[-1], hi) - max(wl[0], lo)) / (hi - lo)
+    inside = [wl[0] <= w["lo_nm"] and wl[-1] >= w["hi_nm"] for w in card.line_windows]
+    return float(np.mean(inside))
+
+
+def bundled_cards(directory: str | Path | None = None) -> dict[str, tuple[Path, ModelCard]]:
+    """Model name -> (ONNX path, card) for every ``*.onnx`` with a card in the models directory."""
+    d = Path(directory) if directory else models_dir()
+    out = {}
+    for onnx_path in sorted(d.glob("*.onnx")):
+        card_path = card_path_for(onnx_path)
+        if card_path.exists():
+            out[onnx_path.stem] = (onnx_path, ModelCard.read(card_path))
+    return out
+
+
+def choose_model(spectrum: Spectrum, cards: dict[str, tuple[Path, ModelCard]]) -> str:
+    """The bundled model for a spectrum: same instrument name, else the best-covered grid.
+
+    Ties on coverage go to the model whose pixel step is closest to the spectrum's.
+    """
+    if not cards:
+        raise FileNotFoundError(2, "no bundled models (NAME.onnx with NAME.card.json)", str(models_dir()))
+    inst = spectrum.metadata.instrument
+    for name, (_, card) in cards.items():
+        if inst and card.instrument == inst:
+            return name
+    step = float(np.median(np.diff(spectrum.wavelength_nm)))
+
+    def score(item):
+        name, (_, card) = item
+        grid = np.asarray(card.wavelength_grid_nm)
+        return (window_coverage(card, spectrum.wavelength_nm), -abs(np.log(np.median(np.diff(grid)) / step)))
+
+    return max(cards.items(), key=score)[0]

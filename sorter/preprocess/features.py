@@ -1,0 +1,255 @@
+"""Line-window features: locally baseline-corrected line areas and their ratios to aluminium.
+
+Why areas and ratios: a line's integrated area does not depend on the spectrometer's
+resolution (the instrument profile spreads the line but keeps its area), a straight
+background under each window removes the local continuum whatever its shape, and the
+ratio to a nearby Al line of the same ion stage cancels the ablated mass, most of the
+spectral response and part of the temperature dependence (Cremers and Radziemski 2013,
+ch. 5; Ciucci et al. 1999). These are the features that survive a change of instrument.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils.validation import check_is_fitted
+
+from sorter.preprocess.grid import window_weights
+from sorter.preprocess.lines import FeatureLine, feature_lines
+
+
+@dataclass(frozen=True)
+class Window:
+    """A line window and its two background bands on the model grid [nm]."""
+
+    line: FeatureLine
+    lo_nm: float
+    hi_nm: float
+    background_nm: float
+
+    @property
+    def bands(self) -> tuple[tuple[float, float], tuple[float, float]]:
+        return (self.lo_nm - self.background_nm, self.lo_nm), (self.hi_nm, self.hi_nm + self.background_nm)
+
+
+def area_weights(wavelength_nm: np.ndarray, window: Window) -> np.ndarray:
+    """Weights ``w`` with ``intensity @ w`` = line area above a straight local baseline [counts nm].
+
+    The baseline runs through the mean intensity of the left band (at its mean wavelength)
+    and of the right band; integrating it over the window and subtracting is linear in the
+    intensities, so the whole area is one dot product.
+    """
+    wl = np.asarray(wavelength_nm, dtype=np.float64)
+    w_win = window_weights(wl, window.lo_nm, window.hi_nm)
+    (l0, l1), (r0, r1) = window.bands
+    w_left = window_weights(wl, l0, l1)
+    w_right = window_weights(wl, r0, r1)
+    lam_left = float(w_left @ wl / w_left.sum())
+    lam_right = float(w_right @ wl / w_right.sum())
+    s0 = float(w_win.sum())
+    lam_centre = float(w_win @ wl / s0)
+    t = (lam_centre - lam_left) / (lam_right - lam_left)
+    return w_win - s0 * (1.0 - t) * w_left / w_left.sum() - s0 * t * w_right / w_right.sum()
+
+
+class LineWindowFeatures(TransformerMixin, BaseEstimator):
+    """Asinh-compressed ratios of line areas, from spectra on a fixed grid.
+
+    For each analyte line ``a`` with nearest same-stage Al reference ``r`` and the summed
+    area ``S`` of all windows, the features are::
+
+        asinh((A_a / D_r) / floor)      element to aluminium
+        asinh((A_a / D_S) / floor)      element to total line emission
+        asinh((A_r / D_S) / floor)      for each reference: aluminium to total emission
+        asinh((A_AlII / D_AlI) / floor) Al II / Al I: a thermometer (Saha balance)
+
+    with ``D_r = sqrt(A_r^2 + (soft * S)^2)`` and ``D_S = sqrt(S^2 + tiny^2)``: soft
+    denominators, so a piece with no aluminium (steel, brass) gives large but finite
+    ratios rather than a division by noise. ``asinh(x)`` is ``log(2x)`` for large x and
+    linear near zero, so absent elements (area = noise around 0) stay well behaved.
+
+    Parameters
+    ----------
+    grid_nm : array_like, shape (p,)
+        The model's pixel grid [nm]; input spectra must be on it.
+    lines : sequence of FeatureLine, optional
+        Default: ``sorter/data/feature_lines.csv``. Lines whose window or background bands
+        fall outside the grid are dropped.
+    half_width_nm : float, optional
+        Half-width added on each side of a line group [nm]. Default: the larger of
+        0.2 nm and 1.5 pixel steps, wide enough to hold the line at 0.05-0.15 nm resolution
+        and a 0.05 nm wavelength offset, narrow enough to keep neighbours out.
+    background_nm : float, optional
+        Width of each background band [nm]. Default: the larger of 0.2 nm and 1.5 pixel steps.
+    floor : float
+        Ratio at which asinh turns from linear to logarithmic.
+    soft : float
+        Fraction of the total line area added (in quadrature) to Al reference denominators.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> wl = np.linspace(250, 300, 2000)
+    >>> f = LineWindowFeatures(wl).fit()
+    >>> f.transform(np.ones((2, wl.size))).shape[0]
+    2
+    """
+
+    def __init__(self, grid_nm=None, lines=None, half_width_nm: float | None = None,
+                 background_nm: float | None = None, floor: float = 1e-2, soft: float = 1e-3):
+        self.grid_nm = grid_nm
+        self.lines = lines
+        self.half_width_nm = half_width_nm
+        self.background_nm = background_nm
+        self.floor = floor
+        self.soft = soft
+
+    def fit(self, X=None, y=None):
+        wl = np.asarray(self.grid_nm, dtype=np.float64)
+        if wl.ndim != 1 or wl.size < 8 or np.any(np.diff(wl) <= 0):
+            raise ValueError("LineWindowFeatures: grid_nm must be a strictly increasing 1-D grid of 8+ points")
+        if X is not None and np.shape(X)[1] != wl.size:
+            raise ValueError(f"LineWindowFeatures: X has {np.shape(X)[1]} columns; the grid has {wl.size} pixels")
+        step = float(np.median(np.diff(wl)))
+        hw = self.half_width_nm if self.half_width_nm is not None else max(0.2, 1.5 * step)
+        bg = self.background_nm if self.background_nm is not None else max(0.2, 1.5 * step)
+        lines = tuple(self.lines) if self.lines is not None else feature_lines()
+        windows = []
+        for line in lines:
+            win = Window(line, line.first_nm - hw, line.last_nm + hw, bg)
+            if win.bands[0][0] >= wl[0] and win.bands[1][1] <= wl[-1]:
+                windows.append(win)
+        refs = [i for i, w in enumerate(windows) if w.line.is_reference]
+        if not refs:
+            raise ValueError(f"LineWindowFeatures: no Al reference line lies inside the grid "
+                             f"{wl[0]:g}-{wl[-1]:g} nm; the model cannot normalise")
+        dense = np.stack([area_weights(wl, w) for w in windows], axis=1)
+        used = np.flatnonzero(np.any(dense != 0.0, axis=1))
+        self.windows_ = tuple(windows)
+        self.pixels_ = used.astype(np.int64)
+        self.weights_ = dense[used]
+        self.total_weights_ = self.weights_.sum(axis=1)
+        self.reference_of_ = self._nearest_references(windows, refs)
+        self.reference_pixels_ = np.flatnonzero(np.any(dense[:, refs] != 0.0, axis=1)).astype(np.int64)
+        stages = {1: [i for i in refs if windows[i].line.ion_stage == 1],
+                  2: [i for i in refs if windows[i].line.ion_stage == 2]}
+        self.thermometer_ = (stages[2][0], stages[1][0]) if stages[1] and stages[2] else None
+        self.n_features_in_ = wl.size
+        self.step_nm_ = step
+        return self
+
+    @staticmethod
+    def _nearest_references(windows: list[Window], refs: list[int]) -> np.ndarray:
+        out = np.full(len(windows), -1, dtype=np.int64)
+        for i, w in enumerate(windows):
+            if w.line.is_reference:
+                continue
+            same = [r for r in refs if windows[r].line.ion_stage == w.line.ion_stage] or refs
+            out[i] = min(same, key=lambda r: abs(windows[r].line.centre_nm - w.line.centre_nm))
+        return out
+
+    def _check(self, X) -> np.ndarray:
+        check_is_fitted(self, "weights_")
+        X = np.asarray(X, dtype=np.float64)
+        if X.ndim != 2 or X.shape[1] != self.n_features_in_:
+            raise ValueError(f"LineWindowFeatures: expected spectra of shape (n, {self.n_features_in_}) "
+                             f"on the model grid, got {X.shape}")
+        return X
+
+    def areas(self, X) -> np.ndarray:
+        """Baseline-corrected area of each window, shape (n, k) [counts nm]."""
+        X = self._check(X)
+        return X[:, self.pixels_] @ self.weights_
+
+    @property
+    def analytes_(self) -> np.ndarray:
+        return np.flatnonzero(self.reference_of_ >= 0)
+
+    @property
+    def references_(self) -> np.ndarray:
+        return np.flatnonzero(self.reference_of_ < 0)
+
+    def features_from_areas(self, A: np.ndarray) -> np.ndarray:
+        """The ratio features from window areas (n, k); see the class docstring."""
+        total = A.sum(axis=1, keepdims=True)
+        d_total = np.sqrt(total ** 2 + 1e-24)
+        ref_area = A[:, self.reference_of_[self.analytes_]]
+        d_ref = np.sqrt(ref_area ** 2 + (self.soft * total) ** 2)
+        an = A[:, self.analytes_]
+        parts = [np.arcsinh(an / d_ref / self.floor), np.arcsinh(an / d_total / self.floor),
+                 np.arcsinh(A[:, self.references_] / d_total / self.floor)]
+        if self.thermometer_ is not None:
+            hot, cold = self.thermometer_
+            d_cold = np.sqrt(A[:, [cold]] ** 2 + (self.soft * total) ** 2)
+            parts.append(np.arcsinh(A[:, [hot]] / d_cold / self.floor))
+        return np.concatenate(parts, axis=1)
+
+    def transform(self, X):
+        return self.features_from_areas(self.areas(X))
+
+    def feature_elements(self) -> list[str]:
+        """The element each feature measures: the analyte's symbol, or "Al" for references and the thermometer."""
+        check_is_fitted(self, "weights_")
+        el = [self.windows_[a].line.element for a in self.analytes_]
+        out = el + el + ["Al"] * self.references_.size
+        return out + (["Al"] if self.thermometer_ is not None else [])
+
+    def get_feature_names_out(self, input_features=None):
+        check_is_fitted(self, "weights_")
+        names = [w.line.name for w in self.windows_]
+        out = [f"{names[a]}/{names[self.reference_of_[a]]}" for a in self.analytes_]
+        out += [f"{names[a]}/total" for a in self.analytes_]
+        out += [f"{names[r]}/total" for r in self.references_]
+        if self.thermometer_ is not None:
+            out.append(f"{names[self.thermometer_[0]]}/{names[self.thermometer_[1]]}")
+        return np.array(out, dtype=object)
+
+
+class NoiseLevel(TransformerMixin, BaseEstimator):
+    """Per-spectrum noise standard deviation from second differences at quiet pixels.
+
+    For white noise of standard deviation sigma, ``d = x[i-1] - 2 x[i] + x[i+1]`` has
+    standard deviation ``sqrt(6) sigma`` and ``E|d| = sqrt(6) sigma sqrt(2/pi)``, so
+    ``sigma = mean|d| / (sqrt(6) sqrt(2/pi))``. The quiet pixels are those where the mean
+    training spectrum is flattest (smallest curvature relative to its level), away from lines.
+
+    Parameters
+    ----------
+    n_pixels : int
+        How many quiet pixels to average over.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> X = 100 + rng.normal(0, 3.0, size=(4, 4000))
+    >>> s = NoiseLevel().fit(X).transform(X)
+    >>> bool(np.all(np.abs(s - 3.0) < 0.6))
+    True
+    """
+
+    def __init__(self, n_pixels: int = 128):
+        self.n_pixels = n_pixels
+
+    def fit(self, X, y=None):
+        X = np.asarray(X, dtype=np.float64)
+        if X.ndim != 2 or X.shape[1] < 3:
+            raise ValueError("NoiseLevel: X must be (n, p) with p >= 3")
+        mean = X.mean(axis=0)
+        curvature = np.abs(mean[:-2] - 2 * mean[1:-1] + mean[2:]) + 1e-3 * np.abs(mean[1:-1])
+        n = min(self.n_pixels, curvature.size)
+        self.centres_ = np.sort(np.argsort(curvature, kind="stable")[:n] + 1).astype(np.int64)
+        self.n_features_in_ = X.shape[1]
+        return self
+
+    def transform(self, X):
+        check_is_fitted(self, "centres_")
+        X = np.asarray(X, dtype=np.float64)
+        c = self.centres_
+        d2 = X[:, c - 1] - 2.0 * X[:, c] + X[:, c + 1]
+        return (np.abs(d2).mean(axis=1) / (np.sqrt(6.0) * np.sqrt(2.0 / np.pi)))[:, None]
+
+    def get_feature_names_out(self, input_features=None):
+        return np.array(["noise_sigma"], dtype=object)

@@ -1,0 +1,115 @@
+"""``aluloop train libs`` and ``aluloop classify`` as a user runs them."""
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sorter.io import write_spectrum
+from sorter.spectrum import Metadata, Spectrum
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "sorter" / "classify"))
+from libs_fixtures import GRID, toy_batch  # noqa: E402
+
+
+def aluloop(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    exe = shutil.which("aluloop")
+    cmd = [exe, *args] if exe else [sys.executable, "-m", "aluloop.cli", *args]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def plant_folder(tmp_path_factory):
+    """A plant's labelled folder: CSV and JCAMP-DX spectra plus labels.csv with element columns."""
+    folder = tmp_path_factory.mktemp("plant")
+    X, y, Y, elements = toy_batch(GRID, 25, seed=5)
+    rows = ["file,grade," + ",".join(elements)]
+    for i, (x, g, comp) in enumerate(zip(X, y, Y, strict=True)):
+        name = f"s{i:03d}.{'jdx' if i % 5 == 0 else 'csv'}"
+        write_spectrum(folder / name, Spectrum(GRID, x, Metadata(instrument="plant-libs")))
+        rows.append(f"{name},{g}," + ",".join(f"{v:.4f}" for v in comp))
+    (folder / "labels.csv").write_text("\n".join(rows) + "\n")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def trained(plant_folder, tmp_path_factory):
+    out = tmp_path_factory.mktemp("models") / "plant.onnx"
+    result = aluloop("train", "libs", "--data", str(plant_folder), "--out", str(out), "--max-iter", "100")
+    assert result.returncode == 0, result.stderr
+    return out, result
+
+
+def test_train_writes_model_card_and_report(trained):
+    out, result = trained
+    card = json.loads(out.with_name("plant.card.json").read_text())
+    report = out.with_name("plant.report")
+    assert card["instrument"] == "plant-libs" and card["classes"] == sorted(card["classes"])
+    assert (report / "confusion.png").read_bytes()[:4] == b"\x89PNG"
+    per_class = json.loads((report / "report.json").read_text())["per_class"]
+    assert set(per_class) == set(card["classes"]) and all("recall" in v for v in per_class.values())
+    assert "grade accuracy" in result.stdout
+
+
+def test_classify_prints_one_json_object_per_spectrum(trained, plant_folder):
+    out, _ = trained
+    files = [str(plant_folder / "s001.csv"), str(plant_folder / "s030.jdx")]
+    result = aluloop("classify", *files, "--model", str(out), "--json")
+    assert result.returncode == 0, result.stderr
+    lines = [json.loads(line) for line in result.stdout.strip().splitlines()]
+    assert [r["file"] for r in lines] == files
+    for r in lines:
+        assert set(r) >= {"file", "grade", "family", "probabilities", "composition_wt_pct", "decision", "reason"}
+        assert len(r["probabilities"]) == 3 and r["decision"] in ("accept", "unknown")
+
+
+def test_classify_table_without_json(trained, plant_folder):
+    out, _ = trained
+    result = aluloop("classify", str(plant_folder / "s002.csv"), "--model", str(out))
+    assert result.returncode == 0 and "decision" in result.stdout
+
+
+@pytest.mark.parametrize("args, message", [
+    (("classify", "nonexistent.csv", "--model", "nonexistent"), "no such file"),
+])
+def test_bad_input_is_one_line_with_exit_code_2(args, message):
+    result = aluloop(*args)
+    assert result.returncode == 2
+    assert len(result.stderr.strip().splitlines()) == 1 and message in result.stderr.lower()
+
+
+def test_unknown_model_name_lists_the_bundled_ones(plant_folder):
+    result = aluloop("classify", str(plant_folder / "s001.csv"), "--model", "no-such-model")
+    assert result.returncode == 2 and "no model 'no-such-model'" in result.stderr
+
+
+def test_a_tampered_model_is_refused_by_the_cli(trained, plant_folder, tmp_path):
+    out, _ = trained
+    (tmp_path / "plant.onnx").write_bytes(out.read_bytes() + b"\0")
+    (tmp_path / "plant.card.json").write_text(out.with_name("plant.card.json").read_text())
+    result = aluloop("classify", str(plant_folder / "s001.csv"), "--model", str(tmp_path / "plant.onnx"))
+    assert result.returncode == 2 and "does not match the model card" in result.stderr
+
+
+def test_train_refuses_a_grade_without_a_family(tmp_path, plant_folder):
+    folder = tmp_path / "bad"
+    shutil.copytree(plant_folder, folder)
+    labels = (folder / "labels.csv").read_text().replace(",5182,", ",9999,", 1)
+    (folder / "labels.csv").write_text(labels)
+    result = aluloop("train", "libs", "--data", str(folder), "--out", str(tmp_path / "m.onnx"))
+    assert result.returncode == 2 and "grade '9999' has no family" in result.stderr
+
+
+def test_train_refuses_an_out_path_that_is_not_onnx(tmp_path, plant_folder):
+    result = aluloop("train", "libs", "--data", str(plant_folder), "--out", str(tmp_path / "m.pkl"))
+    assert result.returncode == 2 and "must end in .onnx" in result.stderr
+
+
+def test_toy_grades_have_a_family():
+    from sorter.classify.families import family_of
+
+    assert {family_of(g) for g in np.unique(toy_batch(GRID, 1, 0)[1])} <= {"1xxx", "3xxx", "5xxx", "6xxx", "non-Al"}

@@ -1,0 +1,73 @@
+import numpy as np
+from numpy.testing import assert_allclose
+from sklearn.linear_model import Ridge
+
+from sorter.classify.composition import GradeWiseComposition
+
+
+def linear_grades(n=300, k=8, seed=0, noise=0.05, sample_seed=None):
+    """Two grades, each wt% linear in the features plus Gaussian noise; ``seed`` fixes the truth."""
+    truth = np.random.default_rng(seed)
+    B = {"a": truth.normal(size=(k, 2)), "b": truth.normal(size=(k, 2))}
+    rng = np.random.default_rng(seed if sample_seed is None else sample_seed)
+    Z = rng.normal(size=(2 * n, k))
+    labels = np.array(["a"] * n + ["b"] * n)
+    b0 = {"a": np.array([11.0, 14.0]), "b": np.array([10.2, 10.5])}  # keeps wt% positive
+    Y = np.vstack([Z[labels == g] @ B[g] + b0[g] for g in ("a", "b")])
+    return Z, labels, Y + rng.normal(0, noise, Y.shape)
+
+
+def test_each_grade_matches_a_scikit_learn_ridge_with_the_same_alpha():
+    Z, labels, Y = linear_grades()
+    m = GradeWiseComposition().fit(Z, labels, Y, ["a", "b"])
+    for c, g in enumerate(("a", "b")):
+        for e in range(2):
+            ref = Ridge(alpha=m.alpha_[c, e]).fit(Z[labels == g], Y[labels == g, e])
+            assert_allclose(m.coef_[c, :, e], ref.coef_, rtol=1e-8, atol=1e-10)
+            assert_allclose(m.intercept_[c, e], ref.intercept_, rtol=1e-8)
+
+
+def test_leave_one_out_residuals_equal_refitting_without_the_point():
+    Z, labels, Y = linear_grades(n=40, seed=2, noise=0.3)
+    m = GradeWiseComposition(alphas=(1.0,), coverage=0.5).fit(Z, labels, Y, ["a", "b"])
+    rows = np.flatnonzero(labels == "a")
+    loo = []
+    for i in rows:
+        keep = rows[rows != i]
+        r = Ridge(alpha=1.0).fit(Z[keep], Y[keep, 0])
+        loo.append(Y[i, 0] - r.predict(Z[[i]])[0])
+    assert_allclose(m.halfwidth_[0, 0], np.quantile(np.abs(loo), 0.5), rtol=1e-8)
+
+
+def test_interval_covers_about_the_nominal_share_of_new_spectra():
+    Z, labels, Y = linear_grades(n=400, seed=3, noise=0.2)
+    m = GradeWiseComposition(coverage=0.9).fit(Z, labels, Y, ["a", "b"])
+    Zt, lt, Yt = linear_grades(n=3000, seed=3, noise=0.2, sample_seed=77)
+    P = np.column_stack([lt == "a", lt == "b"]).astype(float)
+    est, half = m.predict_all(Zt, P)
+    inside = np.abs(Yt - est) <= half
+    assert 0.87 <= inside.mean() <= 0.93
+
+
+def test_a_mixed_spectrum_gets_a_wider_interval():
+    Z, labels, Y = linear_grades()
+    m = GradeWiseComposition().fit(Z, labels, Y, ["a", "b"])
+    _, sure = m.predict_all(Z[:1], np.array([[1.0, 0.0]]))
+    _, unsure = m.predict_all(Z[:1], np.array([[0.5, 0.5]]))
+    assert np.all(unsure > sure)
+
+
+def test_missing_analyses_are_fitted_on_the_rows_that_have_them():
+    Z, labels, Y = linear_grades(n=50)
+    Y[::3, 1] = np.nan
+    m = GradeWiseComposition().fit(Z, labels, Y, ["a", "b"])
+    assert m.n_train_[0, 0] == 50 and m.n_train_[0, 1] < 50
+    assert np.all(np.isfinite(m.coef_))
+
+
+def test_far_outside_training_the_estimate_stays_in_the_grade_range():
+    Z, labels, Y = linear_grades()
+    m = GradeWiseComposition().fit(Z, labels, Y, ["a", "b"])
+    est, _ = m.predict_all(np.full((1, Z.shape[1]), 50.0), np.array([[1.0, 0.0]]))
+    a = Y[labels == "a"]
+    assert np.all(est[0] >= a.min(axis=0) - 1e-12) and np.all(est[0] <= a.max(axis=0) + 1e-12)

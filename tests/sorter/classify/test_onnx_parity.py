@@ -1,0 +1,89 @@
+"""ONNX (onnxruntime, float32) against scikit-learn (float64) on held-out spectra and near decision thresholds."""
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+from libs_fixtures import GRID
+from numpy.testing import assert_allclose
+from skl2onnx import to_onnx
+from skl2onnx.common.data_types import FloatTensorType
+from sklearn.pipeline import make_pipeline
+
+from sorter.classify.onnx_export import export_onnx, register_converters
+from sorter.preprocess.features import LineWindowFeatures, NoiseLevel
+from sorter.preprocess.normalise import TotalEmissionNormaliser
+from sorter.preprocess.resample import Resampler
+
+
+def run(model_bytes, X):
+    s = ort.InferenceSession(model_bytes, providers=["CPUExecutionProvider"])
+    names = [o.name for o in s.get_outputs()]
+    return dict(zip(names, s.run(None, {s.get_inputs()[0].name: X.astype(np.float32)}), strict=True))
+
+
+@pytest.fixture(scope="module")
+def exported(toy_model):
+    return export_onnx(toy_model, GRID.size)
+
+
+def near_threshold_mixtures(model, X, y):
+    """Mixtures of two grades' spectra with the mixing weight bisected until their probabilities tie."""
+    out = []
+    grades = sorted(set(y))
+    for a, b in zip(grades, grades[1:], strict=False):
+        xa, xb = X[y == a][0], X[y == b][0]
+        ia, ib = list(model.classes_).index(a), list(model.classes_).index(b)
+        lo, hi = 0.0, 1.0
+        for _ in range(40):
+            w = 0.5 * (lo + hi)
+            p = model.predict_proba(((1 - w) * xa + w * xb)[None])[0]
+            if p[ia] > p[ib]:
+                lo = w
+            else:
+                hi = w
+        for dw in (-1e-3, 0.0, 1e-3):
+            out.append(((1 - w - dw) * xa + (w + dw) * xb, ia, ib))
+    return np.array([o[0] for o in out]), np.array([o[1:] for o in out])
+
+
+def test_all_outputs_match_on_held_out_spectra(toy_model, toy_data, exported):
+    _, (X, y, _, _) = toy_data
+    sk = toy_model.outputs(X)
+    ox = run(exported, X)
+    assert_allclose(ox["probabilities"], sk["probabilities"], atol=2e-5)
+    assert_allclose(ox["composition_wt_pct"], sk["composition_wt_pct"], atol=2e-3, rtol=1e-4)
+    assert_allclose(ox["interval_halfwidth_wt_pct"], sk["interval_halfwidth_wt_pct"], atol=2e-3, rtol=1e-4)
+    assert_allclose(ox["quality"], sk["quality"], rtol=2e-4, atol=1e-4)
+    assert_allclose(ox["class_distance"], sk["class_distance"], rtol=2e-4, atol=1e-4)
+    assert np.array_equal(np.argmax(ox["probabilities"], axis=1), np.argmax(sk["probabilities"], axis=1))
+
+
+def test_probabilities_match_where_two_grades_tie(toy_model, toy_data, exported):
+    _, (X, y, _, _) = toy_data
+    mixed, pairs = near_threshold_mixtures(toy_model, X, y)
+    sk = toy_model.outputs(mixed)["probabilities"]
+    ox = run(exported, mixed)["probabilities"]
+    assert_allclose(ox, sk, atol=2e-5)
+    rows = np.arange(len(mixed))
+    gap = np.abs(sk[rows, pairs[:, 0]] - sk[rows, pairs[:, 1]])
+    assert np.sum(gap < 1e-3) >= 4  # several mixtures really sit where two grades tie
+    top2 = np.sort(sk, axis=1)[:, -2:]
+    decided = top2[:, 1] - top2[:, 0] > 1e-4     # where float32 cannot flip the order, labels agree
+    assert np.array_equal(np.argmax(ox, axis=1)[decided], np.argmax(sk, axis=1)[decided])
+    # and the ONNX pair order agrees with scikit-learn's wherever the tie is broken by more than float32 noise
+    clear = gap > 1e-4
+    assert np.array_equal((ox[rows, pairs[:, 0]] > ox[rows, pairs[:, 1]])[clear],
+                          (sk[rows, pairs[:, 0]] > sk[rows, pairs[:, 1]])[clear])
+
+
+def test_transformer_pipelines_convert_with_skl2onnx(toy_data):
+    (X, *_), _ = toy_data
+    register_converters()
+    target = np.linspace(250.0, 410.0, 900)
+    for pipe in (make_pipeline(Resampler(source_nm=GRID, target_nm=target), LineWindowFeatures(target)),
+                 make_pipeline(TotalEmissionNormaliser()), make_pipeline(NoiseLevel())):
+        pipe.fit(X)
+        onx = to_onnx(pipe, initial_types=[("x", FloatTensorType([None, X.shape[1]]))],
+                      target_opset={"": 17, "ai.onnx.ml": 3})
+        got = run(onx.SerializeToString(), X[:10])
+        assert_allclose(next(iter(got.values())), pipe.transform(X[:10]), rtol=2e-4, atol=1e-4)

@@ -1,0 +1,68 @@
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from libs_fixtures import GRID
+
+from sorter.classify.runtime import LibsRuntime, choose_model
+from sorter.preprocess.grid import resample
+from sorter.spectrum import Metadata, Spectrum, SpectrumError
+
+
+def test_serving_never_imports_scikit_learn(toy_trained):
+    code = f"""
+import sys, json, numpy as np
+from sorter.classify.runtime import LibsRuntime
+from sorter.spectrum import Spectrum
+rt = LibsRuntime.load({str(toy_trained.model_path)!r})
+wl = np.linspace(245.0, 415.0, 1800)
+r = rt.classify(Spectrum(wl, np.full(wl.size, 300.0)))
+print(json.dumps({{"sklearn": any(m == "sklearn" or m.startswith("sklearn.") for m in sys.modules),
+                   "skl2onnx": "skl2onnx" in sys.modules, "decision": r.decision}}))
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result == {"sklearn": False, "skl2onnx": False, "decision": "unknown"}
+
+
+def test_the_cli_classify_path_imports_no_scikit_learn():
+    code = ("import sys; import aluloop.cli; import sorter.classify.runtime; "
+            "print(any(m.startswith('sklearn') for m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_another_grid_is_resampled_to_the_same_answer(toy_trained, toy_data):
+    _, (X, y, _, _) = toy_data
+    rt = LibsRuntime.load(toy_trained.model_path)
+    direct = rt.classify_array(GRID, X)
+    fine = np.linspace(GRID[0] - 5, GRID[-1] + 5, 4 * GRID.size)
+    # a finer grid carrying the same (linearly interpolated) spectrum classifies the same way
+    via = rt.classify_array(fine, resample(GRID, X, fine))
+    agree = np.mean([a.grade == b.grade for a, b in zip(direct, via, strict=True)])
+    assert agree >= 0.95
+    assert np.mean([a.grade == t for a, t in zip(direct, y, strict=True)]) > 0.8
+
+
+def test_json_has_the_fields_the_issue_lists(toy_trained, toy_data):
+    _, (X, *_), = toy_data
+    rt = LibsRuntime.load(toy_trained.model_path)
+    r = rt.classify(Spectrum(GRID, X[0])).to_json("a.csv")
+    assert {"file", "grade", "family", "probabilities", "composition_wt_pct", "decision", "reason"} <= set(r)
+    assert len(r["probabilities"]) == 3 and r["decision"] in ("accept", "unknown")
+    assert set(r["composition_wt_pct"]) == set(toy_trained.card.elements)
+
+
+def test_a_grid_outside_the_model_range_is_an_error(toy_trained):
+    rt = LibsRuntime.load(toy_trained.model_path)
+    wl = np.linspace(600.0, 700.0, 100)
+    with pytest.raises(SpectrumError, match="the model toy.onnx needs 240-420 nm"):
+        rt.classify(Spectrum(wl, np.ones(wl.size)))
+
+
+def test_choose_model_prefers_the_instrument_name_then_coverage(toy_trained):
+    cards = {"toy": (toy_trained.model_path, toy_trained.card), "other": (toy_trained.model_path, None)}
+    s = Spectrum(GRID, np.ones(GRID.size), Metadata(instrument="toy-instrument"))
+    assert choose_model(s, {"toy": cards["toy"]}) == "toy"

@@ -1,0 +1,128 @@
+"""The issue's accuracy targets on seeded held-out simulated spectra (plasma, noise and offsets not seen
+in training), for the bundled broadband model, an instrument it never saw, and a model retrained on a
+new instrument profile. Sizes are small to fit the test budget; ``bench/classify_accuracy.py`` runs the
+same checks with more spectra.
+
+Met and asserted as the issue states them: no contaminant accepted as aluminium; family >= 95% on an
+unseen instrument. NOT met (measured figures in README-sections/libs-classifier.md): grade >= 98%,
+family >= 99.5%, unknown <= 2% and composition MAE <= 10% of the spec range on the held-out
+conditions. For those the tests below hold the model to floors a little under what it measures, so a
+regression fails, and say so in their names; they do not claim the issue's targets."""
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sorter.classify.evaluation import classification_metrics
+from sorter.classify.reject import Decision
+from sorter.classify.runtime import LibsRuntime
+from sorter.classify.scenarios import HELD_OUT, transfer_instrument, unseen_instrument
+from sorter.classify.training import DEFAULT_GRADES, simulated_data, train
+from sorter.simulate import simulate_batch
+
+MODELS = Path(__file__).resolve().parents[3] / "models"
+N_PER_GRADE = 8
+
+
+def held_out(instrument, seed: int):
+    batches = [simulate_batch(list(DEFAULT_GRADES), N_PER_GRADE, instrument, seed + k, plasma=c.plasma(),
+                              noise_scale=c.noise_scale, wavelength_offset_nm=c.offset_nm)
+               for k, c in enumerate(HELD_OUT)]
+    wl = batches[0].wavelength_nm
+    return wl, np.concatenate([b.intensity for b in batches]), np.concatenate([b.labels for b in batches]), batches
+
+
+def metrics(rt: LibsRuntime, wl, X, labels):
+    results = rt.classify_array(wl, X)
+    decisions = [Decision(r.grade, r.family, max(r.probabilities.values()), r.decision, r.reason) for r in results]
+    return classification_metrics(labels, decisions, rt.card.families, rt.classes), results
+
+
+@pytest.fixture(scope="module")
+def bundled():
+    return LibsRuntime.load(MODELS / "broadband.onnx")
+
+
+@pytest.fixture(scope="module")
+def bundled_held_out(bundled):
+    wl, X, labels, batches = held_out("broadband", 9000)
+    m, results = metrics(bundled, wl, X, labels)
+    return m, results, labels, batches
+
+
+# floors under the measured held-out figures (bench/classify_accuracy.py); the issue asks 0.98 / 0.995 / 0.02
+GRADE_FLOOR, FAMILY_FLOOR, UNKNOWN_CEILING = 0.88, 0.92, 0.25
+COMPOSITION_MEDIAN_CEILING = 0.30  # measured 0.23; the issue asks <= 0.10 for every grade and element
+
+
+def test_grade_and_family_accuracy_on_unseen_conditions_regression_floor(bundled_held_out):
+    m, *_ = bundled_held_out
+    assert m["grade_accuracy"] >= GRADE_FLOOR, m["per_class"]
+    assert m["family_accuracy"] >= FAMILY_FLOOR
+    assert m["family_accuracy"] >= m["grade_accuracy"]  # family is chosen first, so it is never worse
+
+
+def test_unknown_rate_on_aluminium_pieces_regression_ceiling(bundled_held_out):
+    m, *_ = bundled_held_out
+    assert m["unknown_rate_aluminium"] <= UNKNOWN_CEILING, m["unknown_reasons"]
+
+
+def test_no_contaminant_is_ever_accepted_as_aluminium(bundled_held_out):
+    m, *_ = bundled_held_out
+    assert m["n_contaminants"] == 6 * N_PER_GRADE * len(HELD_OUT)
+    assert m["contaminants_accepted_as_aluminium"] == 0
+
+
+def test_composition_error_regression_ceiling(bundled, bundled_held_out):
+    """MAE of each major element as a share of the grade's catalogue range, on the held-out conditions.
+
+    The issue's target (<= 0.10 for each) is NOT met: single-shot line ratios in the simulator vary
+    with the plasma far more than with composition inside one grade, and the estimate is about as
+    good as the grade's mean (README-sections/libs-classifier.md). This holds the median share to a
+    ceiling a little above what the bundled model measures, and checks that for correctly graded
+    pieces the per-grade clip keeps the mean error under one range width.
+    """
+    from sorter.classify.evaluation import spec_ranges
+
+    _, results, labels, batches = bundled_held_out
+    elements = bundled.card.elements
+    pred = np.array([[r.composition_wt_pct[e] for e in elements] for r in results])
+    true = np.concatenate([[[b.composition_wt_pct[i, b.elements.index(e)] if e in b.elements else 0.0
+                             for e in elements] for i in range(len(b))] for b in batches])
+    right = np.array([r.grade for r in results]) == labels
+    shares, shares_right = [], []
+    for g in DEFAULT_GRADES:
+        rows = labels == g
+        for e, (lo, hi) in spec_ranges(g).items():
+            if e in elements:
+                j = elements.index(e)
+                shares.append(np.abs(pred[rows, j] - true[rows, j]).mean() / (hi - lo))
+                if (rows & right).any():
+                    shares_right.append(np.abs(pred[rows & right, j] - true[rows & right, j]).mean() / (hi - lo))
+    assert len(shares) >= 25
+    assert np.median(shares) <= COMPOSITION_MEDIAN_CEILING, sorted(shares)
+    # a correctly graded piece's estimate is clipped into that grade's range, so it is off by less than the range
+    assert max(shares_right) <= 1.0, sorted(shares_right)
+
+
+def test_unseen_instrument_keeps_the_family(bundled):
+    inst = unseen_instrument("broadband")
+    b = simulate_batch(list(DEFAULT_GRADES), 12, inst, 777, wavelength_offset_nm=(-0.05, 0.05))
+    m, _ = metrics(bundled, b.wavelength_nm, b.intensity, b.labels)
+    assert m["family_accuracy"] >= 0.95
+
+
+def test_retrained_on_200_spectra_per_grade_from_a_new_instrument_regression_floor(tmp_path):
+    new = transfer_instrument()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        data = simulated_data(new, 200, 31)
+        res = train(data, tmp_path / "plant-b.onnx", seed=1)
+    rt = LibsRuntime.load(res.model_path)
+    wl, X, labels, _ = held_out(new, 5000)
+    m, _ = metrics(rt, wl, X, labels)
+    assert m["contaminants_accepted_as_aluminium"] == 0
+    assert m["grade_accuracy"] >= GRADE_FLOOR and m["family_accuracy"] >= FAMILY_FLOOR
+    assert m["unknown_rate_aluminium"] <= UNKNOWN_CEILING

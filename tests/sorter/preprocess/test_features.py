@@ -1,0 +1,103 @@
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose
+from scipy.special import erf
+
+from sorter.preprocess.features import LineWindowFeatures, NoiseLevel
+from sorter.preprocess.grid import pixel_edges
+from sorter.preprocess.lines import FeatureLine, feature_lines
+
+LINES = (
+    FeatureLine("Al_ref", "Al", 1, 308.0, 308.0, "reference"),
+    FeatureLine("Mg_a", "Mg", 1, 310.0, 310.0, "analyte"),
+    FeatureLine("Cu_a", "Cu", 1, 312.0, 312.0, "analyte"),
+)
+
+
+def gaussian(wl, centre, area, fwhm):
+    s = fwhm / 2.3548
+    return area / (s * np.sqrt(2 * np.pi)) * np.exp(-0.5 * ((wl - centre) / s) ** 2)
+
+
+def pixel_counts(wl, centre, area, fwhm):
+    """A Gaussian line integrated over each pixel (as a detector does), analytic via erf."""
+    edges = pixel_edges(wl)
+    s = fwhm / 2.3548
+    cdf = 0.5 * (1 + erf((edges - centre) / (s * np.sqrt(2))))
+    return area * np.diff(cdf)
+
+
+@pytest.mark.parametrize("fwhm", [0.03, 0.05, 0.1, 0.15])
+@pytest.mark.parametrize("offset", [-0.05, 0.0, 0.05])
+@pytest.mark.parametrize("step", [0.02, 0.05])
+def test_line_area_does_not_depend_on_resolution_offset_or_continuum(fwhm, offset, step):
+    """A Gaussian of known area A on a sloping continuum integrates to A, per pixel width."""
+    wl = np.arange(305.0, 315.0, step)
+    areas = {"Al_ref": 50.0, "Mg_a": 7.0, "Cu_a": 2.0}
+    x = 100.0 + 3.0 * (wl - 305.0)
+    for line in LINES:
+        # counts per pixel = density x pixel width
+        x = x + pixel_counts(wl, line.first_nm + offset, areas[line.name], fwhm)
+    f = LineWindowFeatures(wl, LINES, half_width_nm=0.3, background_nm=0.2).fit()
+    got = f.areas(x[None, :])[0] / step
+    assert_allclose(got, [areas[w.line.name] for w in f.windows_], rtol=0.03)
+
+
+def test_ratios_ignore_the_ablated_mass_and_a_linear_continuum():
+    wl = np.arange(305.0, 315.0, 0.05)
+    lines = sum(gaussian(wl, line.first_nm, a, 0.1) for line, a in zip(LINES, (50, 7, 2), strict=True))
+    f = LineWindowFeatures(wl, LINES, half_width_nm=0.3).fit()
+    base = f.transform(lines[None, :])
+    brighter = f.transform((3.7 * lines + 40.0 - 2.0 * (wl - 305))[None, :])
+    assert_allclose(brighter, base, rtol=1e-9, atol=1e-9)
+
+
+def test_feature_values_follow_the_documented_formula():
+    wl = np.arange(305.0, 315.0, 0.05)
+    x = sum(gaussian(wl, line.first_nm, a, 0.1) for line, a in zip(LINES, (50, 7, 2), strict=True))
+    f = LineWindowFeatures(wl, LINES, half_width_nm=0.3, floor=1e-2, soft=1e-3).fit()
+    A = f.areas(x[None, :])[0]
+    total = A.sum()
+    d_ref = np.hypot(A[0], 1e-3 * total)
+    expected = [np.arcsinh(A[1] / d_ref / 1e-2), np.arcsinh(A[2] / d_ref / 1e-2),
+                np.arcsinh(A[1] / total / 1e-2), np.arcsinh(A[2] / total / 1e-2), np.arcsinh(A[0] / total / 1e-2)]
+    assert_allclose(f.transform(x[None, :])[0], expected, rtol=1e-9)
+    assert list(f.get_feature_names_out()) == ["Mg_a/Al_ref", "Cu_a/Al_ref", "Mg_a/total", "Cu_a/total",
+                                               "Al_ref/total"]
+
+
+def test_a_piece_without_aluminium_gives_finite_features():
+    wl = np.arange(305.0, 315.0, 0.05)
+    x = gaussian(wl, 312.0, 80.0, 0.1)  # copper only
+    out = LineWindowFeatures(wl, LINES).fit().transform(x[None, :])
+    assert np.all(np.isfinite(out))
+
+
+def test_lines_outside_the_grid_are_dropped_and_no_reference_is_an_error():
+    wl = np.arange(309.0, 315.0, 0.05)
+    with pytest.raises(ValueError, match="no Al reference line lies inside the grid"):
+        LineWindowFeatures(wl, LINES).fit()
+
+
+def test_packaged_lines_have_an_al_reference_in_each_shipped_range():
+    for lo, hi in ((200, 900), (240, 420)):
+        f = LineWindowFeatures(np.linspace(lo, hi, 4096)).fit()
+        assert f.references_.size >= 2 and f.analytes_.size > 30
+        assert {w.line.element for w in f.windows_} >= {"Si", "Fe", "Cu", "Mn", "Mg", "Cr", "Ni", "Zn", "Ti", "Pb",
+                                                        "Sn", "Li"}
+    assert all(line.source for line in feature_lines())
+
+
+def test_wrong_width_input_names_the_expected_shape():
+    f = LineWindowFeatures(np.arange(305.0, 315.0, 0.05), LINES).fit()
+    with pytest.raises(ValueError, match=r"expected spectra of shape \(n, 200\)"):
+        f.transform(np.ones((1, 10)))
+
+
+def test_noise_level_recovers_a_known_sigma_on_a_spectrum_with_lines():
+    rng = np.random.default_rng(3)
+    wl = np.arange(305.0, 315.0, 0.02)
+    clean = 200 + sum(gaussian(wl, c, 300.0, 0.08) for c in (306, 308, 310, 312, 314))
+    X = clean + rng.normal(0, 5.0, size=(200, wl.size))
+    sigma = NoiseLevel(n_pixels=64).fit(X).transform(X)[:, 0]
+    assert abs(sigma.mean() - 5.0) < 0.15
