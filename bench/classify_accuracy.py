@@ -65,11 +65,10 @@ def main() -> None:
     ap.add_argument("--skip-transfer", action="store_true")
     args = ap.parse_args()
 
-    from sorter.simulate import PlasmaRanges, simulate_batch
-
     from sorter.classify.runtime import LibsRuntime
     from sorter.classify.scenarios import HELD_OUT, transfer_instrument, unseen_instrument
     from sorter.classify.training import DEFAULT_GRADES, TrainingData, train
+    from sorter.simulate import PlasmaRanges, simulate_batch
 
     rt = LibsRuntime.load(ROOT / "models" / f"{args.instrument}.onnx")
     print(f"bundled model models/{args.instrument}.onnx, {args.n} held-out spectra per grade per condition, "
