@@ -106,10 +106,8 @@ class Lifted:
         self.h = h
         self._push(rows, lo, hi)
         self.n_pushed = len(rows)
-        self.learnt: dict[tuple[int, int], list[float]] = {}
-        for j in range(len(pairs)):
-            for u in SEED_RATIOS:
-                self._cut(j, u)
+        for u in SEED_RATIOS:
+            self._cuts(np.arange(len(pairs)), np.full(len(pairs), u))
         self._flush()
 
     # -- rows ---------------------------------------------------------------------------------
@@ -127,17 +125,23 @@ class Lifted:
 
     def _cut(self, j: int, u: float) -> None:
         """rho_j >= 2 u w_j - u^2 tau, w_j = d v_i (lot) or d0 (heel)."""
-        k, i, d = self.pairs[j]
-        rho, tau = self.rho_col[j], self.tau_col[k]
-        if i >= 0:   # 2 u d v_i - u^2 tau - rho <= 0
-            self.rows.append((np.array([i, tau, rho]), np.array([2 * u * d, -u * u, -1.0])))
-            self.row_lo.append(-np.inf)
-            self.row_hi.append(0.0)
-        else:        # -u^2 tau - rho <= -2 u d0
-            self.rows.append((np.array([tau, rho]), np.array([-u * u, -1.0])))
-            self.row_lo.append(-np.inf)
-            self.row_hi.append(-2 * u * d)
-        self.learnt.setdefault(self.pairs[j][:2], []).append(u)
+        self._cuts(np.array([j]), np.array([u]))
+
+    def _cuts(self, js: np.ndarray, u: np.ndarray) -> None:
+        """The tangent cuts of small cones ``js`` at ratios ``u``, built as arrays: a round
+        adds hundreds, and one Python tuple per cut was a tenth of the solve time."""
+        if js.size == 0:
+            return
+        i, d = self.pair_i[js], self.pair_d[js]
+        lot = i >= 0
+        # lot: 2 u d v_i - u^2 tau - rho <= 0; heel: -u^2 tau - rho <= -2 u d0
+        cols = np.stack([np.maximum(i, 0), self.pair_tau[js], self.rho_col[js]], axis=1)
+        vals = np.stack([2 * u * d, -u * u, -np.ones(js.size)], axis=1)
+        hi = np.where(lot, 0.0, -2 * u * d)
+        start = np.where(lot, 0, 1)
+        self.rows.extend((c[s:], v[s:]) for c, v, s in zip(cols, vals, start.tolist(), strict=True))
+        self.row_lo.extend([-np.inf] * js.size)
+        self.row_hi.extend(hi.tolist())
 
     def _flush(self) -> None:
         self._push(self.rows[self.n_pushed:], self.row_lo[self.n_pushed:], self.row_hi[self.n_pushed:])
@@ -155,13 +159,17 @@ class Lifted:
         with np.errstate(divide="ignore", invalid="ignore"):
             need = np.where(tau > 0, w * w / tau, np.where(w > 0, np.inf, 0.0))
             u = np.where(tau > 0, np.minimum(w / tau, 1.0), 1.0)
-        added = 0
-        mine = np.isin(self.pair_k, violated)
-        for j in np.flatnonzero(mine & (need - rho > max(tol * 1e-3, CUT_TOLERANCE))):
-            self._cut(int(j), float(u[j]) if np.isfinite(u[j]) else 1.0)
-            added += 1
+        mine = np.zeros(self.pair_k.size, dtype=bool) if violated.size == 0 else self._in_cones(violated)
+        js = np.flatnonzero(mine & (need - rho > max(tol * 1e-3, CUT_TOLERANCE)))
+        self._cuts(js, np.where(np.isfinite(u[js]), u[js], 1.0))
         self._flush()
-        return added
+        return int(js.size)
+
+    def _in_cones(self, cones: np.ndarray) -> np.ndarray:
+        """Which small cones belong to the chance constraints ``cones``."""
+        flag = np.zeros(len(self.lp.cones), dtype=bool)
+        flag[cones] = True
+        return flag[self.pair_k]
 
     # -- changes between stages ---------------------------------------------------------------
     def set_objective(self, c: np.ndarray) -> None:
