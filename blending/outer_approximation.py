@@ -89,7 +89,6 @@ class Lifted:
             lo.append(-np.inf)
             hi.append(0.0)
         self.n_fixed_rows = len(rows)
-        self.rows, self.row_lo, self.row_hi = rows, lo, hi
 
         col_lo = np.concatenate([lower, np.zeros(self.n_cols - n)])
         col_hi = np.concatenate([upper, np.full(self.n_cols - n, np.inf)])
@@ -104,24 +103,43 @@ class Lifted:
         h.addVars(self.n_cols, np.where(np.isfinite(col_lo), col_lo, -inf), np.where(np.isfinite(col_hi), col_hi, inf))
         h.changeColsCost(self.n_cols, np.arange(self.n_cols, dtype=np.int32), self.cost)
         self.h = h
+        # the rows as coordinate chunks (for the MILP's matrix) and their bounds
+        self.n_rows = 0
+        self._ri: list[np.ndarray] = []
+        self._ci: list[np.ndarray] = []
+        self._vals: list[np.ndarray] = []
+        self.row_lo: list[float] = []
+        self.row_hi: list[float] = []
         self._push(rows, lo, hi)
-        self.n_pushed = len(rows)
         for u in SEED_RATIOS:
             self._cuts(np.arange(len(pairs)), np.full(len(pairs), u))
-        self._flush()
 
     # -- rows ---------------------------------------------------------------------------------
     def _push(self, rows, lo, hi) -> None:
+        """Add rows given as (columns, coefficients) pairs."""
         if not rows:
             return
+        lengths = np.array([len(c) for c, _ in rows])
+        index = np.concatenate([c for c, _ in rows])
+        value = np.concatenate([v for _, v in rows])
+        self._add(lengths, index, value, np.asarray(lo, dtype=float), np.asarray(hi, dtype=float))
+
+    def _add(self, lengths: np.ndarray, index: np.ndarray, value: np.ndarray, lo: np.ndarray,
+             hi: np.ndarray) -> None:
+        """Add rows in compressed form (entries per row, column indices, coefficients)."""
+        m = lengths.size
         inf = highspy.kHighsInf
-        starts = np.cumsum([0] + [len(c) for c, _ in rows[:-1]]).astype(np.int32)
-        index = np.concatenate([c for c, _ in rows]).astype(np.int32)
-        value = np.concatenate([v for _, v in rows]).astype(float)
-        lo = np.asarray(lo, dtype=float)
-        hi = np.asarray(hi, dtype=float)
-        self.h.addRows(len(rows), np.where(np.isfinite(lo), lo, -inf), np.where(np.isfinite(hi), hi, inf),
+        starts = np.concatenate([[0], np.cumsum(lengths[:-1])]).astype(np.int32)
+        index = index.astype(np.int32)
+        value = value.astype(float)
+        self.h.addRows(m, np.where(np.isfinite(lo), lo, -inf), np.where(np.isfinite(hi), hi, inf),
                        index.size, starts, index, value)
+        self._ri.append(self.n_rows + np.repeat(np.arange(m), lengths))
+        self._ci.append(index)
+        self._vals.append(value)
+        self.row_lo.extend(lo.tolist())
+        self.row_hi.extend(hi.tolist())
+        self.n_rows += m
 
     def _cut(self, j: int, u: float) -> None:
         """rho_j >= 2 u w_j - u^2 tau, w_j = d v_i (lot) or d0 (heel)."""
@@ -138,14 +156,9 @@ class Lifted:
         cols = np.stack([np.maximum(i, 0), self.pair_tau[js], self.rho_col[js]], axis=1)
         vals = np.stack([2 * u * d, -u * u, -np.ones(js.size)], axis=1)
         hi = np.where(lot, 0.0, -2 * u * d)
-        start = np.where(lot, 0, 1)
-        self.rows.extend((c[s:], v[s:]) for c, v, s in zip(cols, vals, start.tolist(), strict=True))
-        self.row_lo.extend([-np.inf] * js.size)
-        self.row_hi.extend(hi.tolist())
-
-    def _flush(self) -> None:
-        self._push(self.rows[self.n_pushed:], self.row_lo[self.n_pushed:], self.row_hi[self.n_pushed:])
-        self.n_pushed = len(self.rows)
+        keep = np.ones(cols.shape, dtype=bool)
+        keep[~lot, 0] = False       # the heel's cut has no lot column
+        self._add(np.where(lot, 3, 2), cols[keep], vals[keep], np.full(js.size, -np.inf), hi)
 
     def separate(self, x: np.ndarray, tol: float, violated: np.ndarray) -> int:
         """Cut the small cones of the ``violated`` chance constraints at the lifted point
@@ -162,7 +175,6 @@ class Lifted:
         mine = np.zeros(self.pair_k.size, dtype=bool) if violated.size == 0 else self._in_cones(violated)
         js = np.flatnonzero(mine & (need - rho > max(tol * 1e-3, CUT_TOLERANCE)))
         self._cuts(js, np.where(np.isfinite(u[js]), u[js], 1.0))
-        self._flush()
         return int(js.size)
 
     def _in_cones(self, cones: np.ndarray) -> np.ndarray:
@@ -179,11 +191,8 @@ class Lifted:
     def add_row(self, coeffs: np.ndarray, lo: float, hi: float) -> int:
         """A row on v, e.g. an earlier stage's objective held at its optimum; its index."""
         cols = np.flatnonzero(coeffs)
-        self.rows.append((cols, np.asarray(coeffs, dtype=float)[cols]))
-        self.row_lo.append(lo)
-        self.row_hi.append(hi)
-        self._flush()
-        return len(self.rows) - 1
+        self._push([(cols, np.asarray(coeffs, dtype=float)[cols])], [lo], [hi])
+        return self.n_rows - 1
 
     def set_row_bounds(self, index: int, lo: float, hi: float) -> None:
         """Move a row's bounds, e.g. the recycled-content floor of a Pareto sweep; the cuts
@@ -211,12 +220,8 @@ class Lifted:
     def solve_milp(self, lower: np.ndarray, upper: np.ndarray):
         from blending.chance import _HIGHS
 
-        data, ri, ci = [], [], []
-        for r, (cols, vals) in enumerate(self.rows):
-            ri.extend([r] * len(cols))
-            ci.extend(cols)
-            data.extend(vals)
-        M = coo_array((data, (ri, ci)), shape=(len(self.rows), self.n_cols)).tocsr()
+        M = coo_array((np.concatenate(self._vals), (np.concatenate(self._ri), np.concatenate(self._ci))),
+                      shape=(self.n_rows, self.n_cols)).tocsr()
         col_lo = np.concatenate([lower, self.col_lo[self.n:]])
         col_hi = np.concatenate([upper, self.col_hi[self.n:]])
         with warnings.catch_warnings():
