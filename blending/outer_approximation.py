@@ -49,19 +49,23 @@ class Lifted:
         cones = lp.cones
         self.uncertain = [k for k, c in enumerate(cones) if c.z > 0 and (np.any(c.d > 0) or c.d0 > 0)]
         self.tau_col = {k: n + j for j, k in enumerate(self.uncertain)}
-        pairs = []  # (cone k, lot i or -1 for the heel, d)
+        # small cones: (cone k, lot i or -1 for the heel, d), lots in order then the heel
+        pair_k, pair_i, pair_d = [], [], []
         for k in self.uncertain:
             c = cones[k]
-            pairs.extend((k, int(i), float(c.d[i])) for i in np.flatnonzero(c.d > 0))
+            lots = np.flatnonzero(c.d > 0)
             if c.d0 > 0:
-                pairs.append((k, -1, float(c.d0)))
-        self.pairs = pairs
-        self.rho_col = n + len(self.uncertain) + np.arange(len(pairs))
-        self.n_cols = n + len(self.uncertain) + len(pairs)
-        self.pair_k = np.array([p[0] for p in pairs], dtype=int)
-        self.pair_i = np.array([p[1] for p in pairs], dtype=int)
-        self.pair_d = np.array([p[2] for p in pairs])
-        self.pair_tau = np.array([self.tau_col[k] for k in self.pair_k], dtype=int)
+                lots = np.append(lots, -1)
+            pair_k.append(np.full(lots.size, k))
+            pair_i.append(lots)
+            pair_d.append(np.where(lots >= 0, c.d[np.maximum(lots, 0)], c.d0))
+        self.pair_k = np.concatenate(pair_k).astype(int) if pair_k else np.zeros(0, dtype=int)
+        self.pair_i = np.concatenate(pair_i).astype(int) if pair_i else np.zeros(0, dtype=int)
+        self.pair_d = np.concatenate(pair_d).astype(float) if pair_d else np.zeros(0)
+        self.n_pairs = n_pairs = self.pair_k.size
+        self.rho_col = n + len(self.uncertain) + np.arange(n_pairs)
+        self.n_cols = n + len(self.uncertain) + n_pairs
+        self.pair_tau = n + np.searchsorted(np.array(self.uncertain, dtype=int), self.pair_k)
 
         rows, lo, hi = [], [], []
         A = np.asarray(lp.A, dtype=float)
@@ -112,7 +116,7 @@ class Lifted:
         self.row_hi: list[float] = []
         self._push(rows, lo, hi)
         for u in SEED_RATIOS:
-            self._cuts(np.arange(len(pairs)), np.full(len(pairs), u))
+            self._cuts(np.arange(n_pairs), np.full(n_pairs, u))
 
     # -- rows ---------------------------------------------------------------------------------
     def _push(self, rows, lo, hi) -> None:
@@ -164,7 +168,7 @@ class Lifted:
         """Cut the small cones of the ``violated`` chance constraints at the lifted point
         ``x``; the number of cuts. Cones that hold are left alone: their rho may take any
         split of a slack tau, and cutting them would only grow the LP."""
-        if not self.pairs:
+        if not self.n_pairs:
             return 0
         tau = np.maximum(x[self.pair_tau], 0.0)
         w = np.where(self.pair_i >= 0, self.pair_d * x[np.maximum(self.pair_i, 0)], self.pair_d)
