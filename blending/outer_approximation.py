@@ -49,19 +49,23 @@ class Lifted:
         cones = lp.cones
         self.uncertain = [k for k, c in enumerate(cones) if c.z > 0 and (np.any(c.d > 0) or c.d0 > 0)]
         self.tau_col = {k: n + j for j, k in enumerate(self.uncertain)}
-        pairs = []  # (cone k, lot i or -1 for the heel, d)
+        # small cones: (cone k, lot i or -1 for the heel, d), lots in order then the heel
+        pair_k, pair_i, pair_d = [], [], []
         for k in self.uncertain:
             c = cones[k]
-            pairs.extend((k, int(i), float(c.d[i])) for i in np.flatnonzero(c.d > 0))
+            lots = np.flatnonzero(c.d > 0)
             if c.d0 > 0:
-                pairs.append((k, -1, float(c.d0)))
-        self.pairs = pairs
-        self.rho_col = n + len(self.uncertain) + np.arange(len(pairs))
-        self.n_cols = n + len(self.uncertain) + len(pairs)
-        self.pair_k = np.array([p[0] for p in pairs], dtype=int)
-        self.pair_i = np.array([p[1] for p in pairs], dtype=int)
-        self.pair_d = np.array([p[2] for p in pairs])
-        self.pair_tau = np.array([self.tau_col[k] for k in self.pair_k], dtype=int)
+                lots = np.append(lots, -1)
+            pair_k.append(np.full(lots.size, k))
+            pair_i.append(lots)
+            pair_d.append(np.where(lots >= 0, c.d[np.maximum(lots, 0)], c.d0))
+        self.pair_k = np.concatenate(pair_k).astype(int) if pair_k else np.zeros(0, dtype=int)
+        self.pair_i = np.concatenate(pair_i).astype(int) if pair_i else np.zeros(0, dtype=int)
+        self.pair_d = np.concatenate(pair_d).astype(float) if pair_d else np.zeros(0)
+        self.n_pairs = n_pairs = self.pair_k.size
+        self.rho_col = n + len(self.uncertain) + np.arange(n_pairs)
+        self.n_cols = n + len(self.uncertain) + n_pairs
+        self.pair_tau = n + np.searchsorted(np.array(self.uncertain, dtype=int), self.pair_k)
 
         rows, lo, hi = [], [], []
         A = np.asarray(lp.A, dtype=float)
@@ -89,7 +93,6 @@ class Lifted:
             lo.append(-np.inf)
             hi.append(0.0)
         self.n_fixed_rows = len(rows)
-        self.rows, self.row_lo, self.row_hi = rows, lo, hi
 
         col_lo = np.concatenate([lower, np.zeros(self.n_cols - n)])
         col_hi = np.concatenate([upper, np.full(self.n_cols - n, np.inf)])
@@ -104,50 +107,68 @@ class Lifted:
         h.addVars(self.n_cols, np.where(np.isfinite(col_lo), col_lo, -inf), np.where(np.isfinite(col_hi), col_hi, inf))
         h.changeColsCost(self.n_cols, np.arange(self.n_cols, dtype=np.int32), self.cost)
         self.h = h
+        # the rows as coordinate chunks (for the MILP's matrix) and their bounds
+        self.n_rows = 0
+        self._ri: list[np.ndarray] = []
+        self._ci: list[np.ndarray] = []
+        self._vals: list[np.ndarray] = []
+        self.row_lo: list[float] = []
+        self.row_hi: list[float] = []
         self._push(rows, lo, hi)
-        self.n_pushed = len(rows)
-        self.learnt: dict[tuple[int, int], list[float]] = {}
-        for j in range(len(pairs)):
-            for u in SEED_RATIOS:
-                self._cut(j, u)
-        self._flush()
+        for u in SEED_RATIOS:
+            self._cuts(np.arange(n_pairs), np.full(n_pairs, u))
 
     # -- rows ---------------------------------------------------------------------------------
     def _push(self, rows, lo, hi) -> None:
+        """Add rows given as (columns, coefficients) pairs."""
         if not rows:
             return
+        lengths = np.array([len(c) for c, _ in rows])
+        index = np.concatenate([c for c, _ in rows])
+        value = np.concatenate([v for _, v in rows])
+        self._add(lengths, index, value, np.asarray(lo, dtype=float), np.asarray(hi, dtype=float))
+
+    def _add(self, lengths: np.ndarray, index: np.ndarray, value: np.ndarray, lo: np.ndarray,
+             hi: np.ndarray) -> None:
+        """Add rows in compressed form (entries per row, column indices, coefficients)."""
+        m = lengths.size
         inf = highspy.kHighsInf
-        starts = np.cumsum([0] + [len(c) for c, _ in rows[:-1]]).astype(np.int32)
-        index = np.concatenate([c for c, _ in rows]).astype(np.int32)
-        value = np.concatenate([v for _, v in rows]).astype(float)
-        lo = np.asarray(lo, dtype=float)
-        hi = np.asarray(hi, dtype=float)
-        self.h.addRows(len(rows), np.where(np.isfinite(lo), lo, -inf), np.where(np.isfinite(hi), hi, inf),
+        starts = np.concatenate([[0], np.cumsum(lengths[:-1])]).astype(np.int32)
+        index = index.astype(np.int32)
+        value = value.astype(float)
+        self.h.addRows(m, np.where(np.isfinite(lo), lo, -inf), np.where(np.isfinite(hi), hi, inf),
                        index.size, starts, index, value)
+        self._ri.append(self.n_rows + np.repeat(np.arange(m), lengths))
+        self._ci.append(index)
+        self._vals.append(value)
+        self.row_lo.extend(lo.tolist())
+        self.row_hi.extend(hi.tolist())
+        self.n_rows += m
 
     def _cut(self, j: int, u: float) -> None:
         """rho_j >= 2 u w_j - u^2 tau, w_j = d v_i (lot) or d0 (heel)."""
-        k, i, d = self.pairs[j]
-        rho, tau = self.rho_col[j], self.tau_col[k]
-        if i >= 0:   # 2 u d v_i - u^2 tau - rho <= 0
-            self.rows.append((np.array([i, tau, rho]), np.array([2 * u * d, -u * u, -1.0])))
-            self.row_lo.append(-np.inf)
-            self.row_hi.append(0.0)
-        else:        # -u^2 tau - rho <= -2 u d0
-            self.rows.append((np.array([tau, rho]), np.array([-u * u, -1.0])))
-            self.row_lo.append(-np.inf)
-            self.row_hi.append(-2 * u * d)
-        self.learnt.setdefault(self.pairs[j][:2], []).append(u)
+        self._cuts(np.array([j]), np.array([u]))
 
-    def _flush(self) -> None:
-        self._push(self.rows[self.n_pushed:], self.row_lo[self.n_pushed:], self.row_hi[self.n_pushed:])
-        self.n_pushed = len(self.rows)
+    def _cuts(self, js: np.ndarray, u: np.ndarray) -> None:
+        """The tangent cuts of small cones ``js`` at ratios ``u``, built as arrays: a round
+        adds hundreds, and one Python tuple per cut was a tenth of the solve time."""
+        if js.size == 0:
+            return
+        i, d = self.pair_i[js], self.pair_d[js]
+        lot = i >= 0
+        # lot: 2 u d v_i - u^2 tau - rho <= 0; heel: -u^2 tau - rho <= -2 u d0
+        cols = np.stack([np.maximum(i, 0), self.pair_tau[js], self.rho_col[js]], axis=1)
+        vals = np.stack([2 * u * d, -u * u, -np.ones(js.size)], axis=1)
+        hi = np.where(lot, 0.0, -2 * u * d)
+        keep = np.ones(cols.shape, dtype=bool)
+        keep[~lot, 0] = False       # the heel's cut has no lot column
+        self._add(np.where(lot, 3, 2), cols[keep], vals[keep], np.full(js.size, -np.inf), hi)
 
     def separate(self, x: np.ndarray, tol: float, violated: np.ndarray) -> int:
         """Cut the small cones of the ``violated`` chance constraints at the lifted point
         ``x``; the number of cuts. Cones that hold are left alone: their rho may take any
         split of a slack tau, and cutting them would only grow the LP."""
-        if not self.pairs:
+        if not self.n_pairs:
             return 0
         tau = np.maximum(x[self.pair_tau], 0.0)
         w = np.where(self.pair_i >= 0, self.pair_d * x[np.maximum(self.pair_i, 0)], self.pair_d)
@@ -155,13 +176,16 @@ class Lifted:
         with np.errstate(divide="ignore", invalid="ignore"):
             need = np.where(tau > 0, w * w / tau, np.where(w > 0, np.inf, 0.0))
             u = np.where(tau > 0, np.minimum(w / tau, 1.0), 1.0)
-        added = 0
-        mine = np.isin(self.pair_k, violated)
-        for j in np.flatnonzero(mine & (need - rho > max(tol * 1e-3, CUT_TOLERANCE))):
-            self._cut(int(j), float(u[j]) if np.isfinite(u[j]) else 1.0)
-            added += 1
-        self._flush()
-        return added
+        mine = np.zeros(self.pair_k.size, dtype=bool) if violated.size == 0 else self._in_cones(violated)
+        js = np.flatnonzero(mine & (need - rho > max(tol * 1e-3, CUT_TOLERANCE)))
+        self._cuts(js, np.where(np.isfinite(u[js]), u[js], 1.0))
+        return int(js.size)
+
+    def _in_cones(self, cones: np.ndarray) -> np.ndarray:
+        """Which small cones belong to the chance constraints ``cones``."""
+        flag = np.zeros(len(self.lp.cones), dtype=bool)
+        flag[cones] = True
+        return flag[self.pair_k]
 
     # -- changes between stages ---------------------------------------------------------------
     def set_objective(self, c: np.ndarray) -> None:
@@ -171,11 +195,8 @@ class Lifted:
     def add_row(self, coeffs: np.ndarray, lo: float, hi: float) -> int:
         """A row on v, e.g. an earlier stage's objective held at its optimum; its index."""
         cols = np.flatnonzero(coeffs)
-        self.rows.append((cols, np.asarray(coeffs, dtype=float)[cols]))
-        self.row_lo.append(lo)
-        self.row_hi.append(hi)
-        self._flush()
-        return len(self.rows) - 1
+        self._push([(cols, np.asarray(coeffs, dtype=float)[cols])], [lo], [hi])
+        return self.n_rows - 1
 
     def set_row_bounds(self, index: int, lo: float, hi: float) -> None:
         """Move a row's bounds, e.g. the recycled-content floor of a Pareto sweep; the cuts
@@ -203,12 +224,8 @@ class Lifted:
     def solve_milp(self, lower: np.ndarray, upper: np.ndarray):
         from blending.chance import _HIGHS
 
-        data, ri, ci = [], [], []
-        for r, (cols, vals) in enumerate(self.rows):
-            ri.extend([r] * len(cols))
-            ci.extend(cols)
-            data.extend(vals)
-        M = coo_array((data, (ri, ci)), shape=(len(self.rows), self.n_cols)).tocsr()
+        M = coo_array((np.concatenate(self._vals), (np.concatenate(self._ri), np.concatenate(self._ci))),
+                      shape=(self.n_rows, self.n_cols)).tocsr()
         col_lo = np.concatenate([lower, self.col_lo[self.n:]])
         col_hi = np.concatenate([upper, self.col_hi[self.n:]])
         with warnings.catch_warnings():
