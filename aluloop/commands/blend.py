@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import sys
+from contextlib import nullcontext
 from pathlib import Path
 
 import typer
@@ -90,7 +91,7 @@ def blend(
                 mass_tolerance_kg=mass_tolerance_kg)
     model = build_charge_model(lots, melt, spec, confidence=confidence, joint_confidence=joint_confidence,
                                min_recycled_fraction=min_recycled, max_cost=max_cost)
-    with console.status("optimising the charge", spinner="dots") if not json_out else _nothing():
+    with console.status("optimising the charge", spinner="dots") if not json_out else nullcontext():
         recipe = recipe_from_solution(optimise(model, objective), draws=draws, seed=seed)
     if plot is not None and recipe.status == "optimal":
         from blending.plots import plot_chemistry
@@ -102,13 +103,6 @@ def blend(
     if recipe.status != "optimal":
         raise typer.Exit(1)
 
-
-class _nothing:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
 
 
 def _fmt(value: float | None, digits: int = 4) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+from contextlib import nullcontext
 from pathlib import Path
 
 import typer
@@ -43,7 +44,7 @@ def pareto(
     spec = get_alloy(alloy)
     lots = load_inventory(inventory)
     model = build_charge_model(lots, Melt(mass_kg=mass_kg, capacity_kg=capacity_kg), spec, confidence=confidence)
-    with console.status(f"sweeping {points} recycled levels", spinner="dots") if not json_out else _Quiet():
+    with console.status(f"sweeping {points} recycled levels", spinner="dots") if not json_out else nullcontext():
         front = pareto_front(model, points)
     plot_pareto(front, out)
     if csv_out is not None:
@@ -54,13 +55,6 @@ def pareto(
     _print(front)
     console.print(f"plot written to {out}" + (f", points to {csv_out}" if csv_out else ""), highlight=False)
 
-
-class _Quiet:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
 
 
 def _write_csv(front: ParetoFront, path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from contextlib import nullcontext
 from pathlib import Path
 
 import typer
@@ -56,7 +57,7 @@ def trim_command(
             raise ValueError(f"--capacity-kg is needed: {', '.join(unlimited)} in {inventory.name} has no "
                              "available_kg, so the additions alone do not bound the furnace")
         capacity_kg = melt_kg + sum(lot.available_kg for lot in lots)
-    with console.status("trimming the melt", spinner="dots") if not json_out else _Quiet():
+    with console.status("trimming the melt", spinner="dots") if not json_out else nullcontext():
         result = trim(melt_kg, melt, spec, lots, capacity_kg, confidence=confidence,
                       recoveries=load_recoveries(recoveries) if recoveries else default_recoveries(),
                       draws=draws, seed=seed)
@@ -67,13 +68,6 @@ def trim_command(
     if not result.saved:
         raise typer.Exit(1)
 
-
-class _Quiet:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
 
 
 def _print(result: Trim) -> None:
