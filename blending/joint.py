@@ -198,11 +198,19 @@ def _at_scale(model: ChargeModel, objective: Objective, shape: np.ndarray, stoch
 
 
 def practice_fraction(model: ChargeModel, objective: Objective | str, target: float,
-                      joint: JointProbability, *, tolerance: float = 1e-5):
+                      joint: JointProbability, *, tolerance: float = 1e-5, most: float = MAX_TIGHTENING,
+                      step: float = 0.025):
     """The least tightening of every limit by a fixed fraction of its range whose
-    deterministic recipe meets ``target`` joint probability (bisection on the fraction).
+    deterministic recipe meets ``target`` joint probability.
 
-    Returns (fraction, solution, estimate), or None when even ``MAX_TIGHTENING`` does not.
+    The fractions 0, ``step``, 2 ``step``, ... up to ``most`` are tried in turn; the first
+    that meets ``target`` is refined by bisection against the one before it (to
+    ``tolerance``). The scan, not a bisection over the whole range, because the joint
+    probability need not rise monotonically with the fraction and the LP turns
+    infeasible when the aim windows get too narrow.
+
+    Returns (fraction, solution, estimate), or None when no fraction up to ``most``
+    [fraction of each range] does.
     """
     options = {k: v for k, v in model.options.items() if k != "aim"}
 
@@ -215,17 +223,25 @@ def practice_fraction(model: ChargeModel, objective: Objective | str, target: fl
         sol = solve(practice, objective)
         return None if sol.status != "optimal" else (sol, joint(sol.x_kg))
 
-    best = run(MAX_TIGHTENING)
-    if best is None or best[1].probability < target:
+    def meets(r) -> bool:
+        return r is not None and r[1].probability >= target
+
+    grid = np.append(np.arange(0.0, most, step), most)
+    previous = None
+    for t in grid:
+        r = run(float(t))
+        if meets(r):
+            break
+        previous = float(t)
+    else:
         return None
-    lo, hi = 0.0, MAX_TIGHTENING
-    first = run(lo)
-    if first is not None and first[1].probability >= target:
-        return 0.0, *first
+    if previous is None:
+        return 0.0, *r
+    lo, hi, best = previous, float(t), r
     while hi - lo > tolerance:
         mid = 0.5 * (lo + hi)
         r = run(mid)
-        if r is not None and r[1].probability >= target:
+        if meets(r):
             best, hi = r, mid
         else:
             lo = mid
