@@ -15,6 +15,7 @@ from rich.table import Table
 from aluloop.errors import user_errors
 from blending.charge_model import build_charge_model
 from blending.composition import Composition
+from blending.joint import ALLOCATIONS, optimise_calibrated
 from blending.lot import heel_composition_from_text, load_inventory
 from blending.melt import Melt, default_recoveries, load_recoveries
 from blending.optimise import OBJECTIVES, optimise
@@ -56,6 +57,9 @@ def blend(
     joint_confidence: float | None = typer.Option(None, "--joint-confidence",
                                                   help="Probability all limits hold together (overrides "
                                                        "--confidence)."),
+    joint_allocation: str = typer.Option("bound", "--joint-allocation",
+                                         help="How --joint-confidence is split between limits: bound (safe "
+                                              "product/Boole bound) or calibrated (on the joint probability)."),
     objective: str = typer.Option("recycled", "--objective", help="recycled (then cost), cost or co2."),
     json_out: bool = typer.Option(False, "--json", help="Print JSON instead of tables."),
     heel_kg: float = typer.Option(0.0, "--heel-kg", help="Liquid heel left from the last heat (kg)."),
@@ -79,6 +83,10 @@ def blend(
     _check_probability(joint_confidence, "--joint-confidence")
     if objective not in OBJECTIVES:
         raise ValueError(f"--objective {objective!r} is not one of {', '.join(OBJECTIVES)}")
+    if joint_allocation not in ALLOCATIONS:
+        raise ValueError(f"--joint-allocation {joint_allocation!r} is not one of {', '.join(ALLOCATIONS)}")
+    if joint_allocation == "calibrated" and joint_confidence is None:
+        raise ValueError("--joint-allocation calibrated needs --joint-confidence")
     if draws < 1000:
         raise ValueError(f"--draws {draws} is too few for a compliance estimate; give at least 1000")
     spec = _spec(alloy, limits, aim_tighten, aim_limits)
@@ -92,7 +100,8 @@ def blend(
     model = build_charge_model(lots, melt, spec, confidence=confidence, joint_confidence=joint_confidence,
                                min_recycled_fraction=min_recycled, max_cost=max_cost)
     with console.status("optimising the charge", spinner="dots") if not json_out else nullcontext():
-        recipe = recipe_from_solution(optimise(model, objective), draws=draws, seed=seed)
+        solver = optimise_calibrated if joint_allocation == "calibrated" else optimise
+        recipe = recipe_from_solution(solver(model, objective), draws=draws, seed=seed)
     if plot is not None and recipe.status == "optimal":
         from blending.plots import plot_chemistry
         plot_chemistry(recipe, plot)

@@ -99,3 +99,29 @@ def test_installed_command_prints_clean_json():
                              "--mass-tolerance-kg", "200"], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["status"] == "optimal"
+
+
+def test_calibrated_joint_allocation_spends_the_joint_risk_asked():
+    args = ("--alloy", "5052", "--mass-kg", "20000", "--inventory", str(EXAMPLES / "old_sheet_5052_inventory.csv"),
+            "--joint-confidence", "0.95", "--json", "--draws", "200000", "--seed", "31")
+    bound = json.loads(blend(*args).stdout)
+    result = blend(*args, "--joint-allocation", "calibrated")
+    assert result.exit_code == 0, result.output
+    calibrated = json.loads(result.stdout)
+    se = (0.95 * 0.05 / 200_000) ** 0.5
+    # the CLI's own Monte Carlo (not the optimiser's estimate) lands on 0.95 within its noise
+    assert abs(calibrated["p_joint"] - 0.95) <= 4 * se
+    assert bound["p_joint"] >= 0.95 - 4 * se
+    assert calibrated["recycled_fraction"] >= bound["recycled_fraction"]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--joint-confidence", "0.95", "--joint-allocation", "exact"], "--joint-allocation 'exact' is not one of"),
+    (["--joint-allocation", "calibrated"], "--joint-allocation calibrated needs --joint-confidence"),
+])
+def test_bad_joint_allocation_gives_one_line_and_exit_2(args, message):
+    result = blend("--alloy", "3104", "--mass-kg", "20000", "--inventory", str(EXAMPLES / "ubc_3104_inventory.csv"),
+                   *args)
+    assert result.exit_code == 2
+    assert message in result.output
+    assert "Traceback" not in result.output
