@@ -55,8 +55,16 @@ JOINT_SEED = 20_260_505
 # Below this summed risk of the limits on sums of elements, their part is taken as
 # exactly that risk (an upper bound of it) without drawing [-].
 NEGLIGIBLE_RISK = 1e-9
-# Bisection on the scale of a risk split stops when hi / lo is below 1 + this.
+# The search on the scale of a risk split stops when hi / lo is below 1 + this ...
 SCALE_TOLERANCE = 1e-4
+# ... or when the joint probability is this little above the target [-] (far below the
+# Monte Carlo's own standard error, 5e-4 at 0.95 and 200,000 draws) ...
+P_TOLERANCE = 2e-5
+# ... or after this many solves.
+MAX_SCALE_STEPS = 40
+# Pattern search on the risk split: least factor tried, and most trials.
+PATTERN_LEAST_FACTOR = 1.5
+PATTERN_MAX_TRIES = 30
 # Most tightening of the deterministic practice searched [fraction of each range].
 MAX_TIGHTENING = 0.45
 ALLOCATIONS = ("bound", "calibrated")
@@ -155,13 +163,25 @@ def limit_risks(model: ChargeModel, v: np.ndarray) -> np.ndarray:
 
 
 def _with_risk(model: ChargeModel, eps: np.ndarray, stochastic: np.ndarray) -> ChargeModel:
-    conf = np.where(stochastic, 1 - np.clip(eps, 1e-15, 0.5), 0.5)
-    return model.with_confidence([float(c) for c in conf])
+    """The model with each stochastic limit allowed the risk ``eps`` (one vectorised quantile
+    call instead of one per limit: this runs hundreds of times per calibration)."""
+    eps = np.where(stochastic, np.clip(eps, 1e-15, 0.5), 0.5)
+    z = norm.isf(eps)
+    cones = tuple(replace(c, z=float(zk)) for c, zk in zip(model.cones, z, strict=True))
+    return replace(model, confidence=tuple(float(1 - e) for e in eps), cones=cones)
 
 
 def _at_scale(model: ChargeModel, objective: Objective, shape: np.ndarray, stochastic: np.ndarray,
               joint: JointProbability, target: float, start: float = 1.0):
-    """The best recipe with risks ``s * shape`` that meets ``target``: (solution, estimate) or None."""
+    """The recipe with risks ``s * shape`` at the largest scale s that still meets
+    ``target``: (solution, estimate), or None when no scale does.
+
+    The joint risk 1 - P grows about in proportion to s, so the search is a safeguarded
+    secant on log(1 - P) against log s (regula falsi with the Illinois modification once
+    the target is bracketed, bisection when a step falls outside); it stops when P is
+    within ``P_TOLERANCE`` above the target or the bracket is narrower than
+    ``SCALE_TOLERANCE``.
+    """
     cache: dict[float, tuple[Solution, JointEstimate] | None] = {}
 
     def run(s: float):
@@ -170,31 +190,47 @@ def _at_scale(model: ChargeModel, objective: Objective, shape: np.ndarray, stoch
             cache[s] = None if sol.status != "optimal" else (sol, joint(sol.x_kg))
         return cache[s]
 
-    def ok(s: float) -> bool:
+    def gap(s: float) -> float:
+        """log(1 - P) - log(1 - target): <= 0 where the target is met."""
         r = run(s)
-        return r is not None and r[1].probability >= target
+        p = 0.0 if r is None else r[1].probability
+        return float(np.log(max(1 - p, 1e-300)) - np.log(1 - target))
 
     top = 0.5 / shape[stochastic].min() if stochastic.any() else 1.0  # every limit at risk 0.5
-    lo, hi = start, start
-    if ok(lo):
-        while hi < top:
-            hi = min(2 * hi, top)
-            if not ok(hi):
+    lo = hi = None            # largest s known to meet the target, smallest known to miss it
+    g_lo = g_hi = 0.0
+    s, side = min(start, top), 0
+    for _ in range(MAX_SCALE_STEPS):
+        g = gap(s)
+        if g <= 0:
+            if lo is None or s > lo:
+                lo, g_lo = s, g
+            if -g <= P_TOLERANCE / (1 - target) or s >= top:
                 break
-            lo = hi
-        else:
-            return run(lo)
-    else:
-        for _ in range(40):
-            hi, lo = lo, lo / 4
-            if ok(lo):
+        elif hi is None or s < hi:
+            hi, g_hi = s, g
+        if lo is not None and hi is not None:
+            if hi / lo <= 1 + SCALE_TOLERANCE:
                 break
+            # regula falsi in log s; Illinois: halve the gap of the end kept twice
+            a, b = np.log(lo), np.log(hi)
+            ga = g_lo / 2 if side == -1 else g_lo
+            gb = g_hi / 2 if side == 1 else g_hi
+            t = a - ga * (b - a) / (gb - ga) if gb != ga else 0.5 * (a + b)
+            if not a + 0.01 * (b - a) < t < b - 0.01 * (b - a):
+                t = 0.5 * (a + b)
+            s_new = float(np.exp(t))
+            side = 1 if g <= 0 else -1
         else:
-            return None
-    while hi / lo > 1 + SCALE_TOLERANCE:
-        mid = np.sqrt(lo * hi)
-        lo, hi = (mid, hi) if ok(mid) else (lo, mid)
-    return run(lo)
+            # one side only: 1 - P ~ s, step by the ratio (at least x1.1, at most x100)
+            ratio = float(np.exp(np.clip(-g, -np.log(100), np.log(100))))
+            if g <= 0:
+                ratio = max(ratio, 1.1)
+            else:
+                ratio = min(ratio, 1 / 1.1)
+            s_new = min(s * ratio, top)
+        s = s_new
+    return None if lo is None else run(lo)
 
 
 def practice_fraction(model: ChargeModel, objective: Objective | str, target: float,
@@ -249,7 +285,7 @@ def practice_fraction(model: ChargeModel, objective: Objective | str, target: fl
 
 
 def optimise_calibrated(model: ChargeModel, objective: Objective | str = "recycled", *,
-                        draws: int = JOINT_DRAWS, seed: int = JOINT_SEED, rounds: int = 3) -> Solution:
+                        draws: int = JOINT_DRAWS, seed: int = JOINT_SEED, rounds: int = 8) -> Solution:
     """Solve for the model's joint confidence with the risk split calibrated on the
     joint probability itself, not on a bound (see the module docstring).
 
@@ -289,18 +325,62 @@ def optimise_calibrated(model: ChargeModel, objective: Objective | str = "recycl
     if practice is not None:
         pv = model.variables(practice[1].x_kg)
         shapes.append(np.where(stochastic, np.maximum(limit_risks(model, pv), floor), 0.0))
+
+    def attempt(shape: np.ndarray) -> bool:
+        nonlocal best, best_p
+        found = _at_scale(model, objective, shape, stochastic, joint, target)
+        if found is not None and _improves(found[0], best):
+            best, best_p = found
+            return True
+        return False
+
+    for shape in shapes:
+        attempt(shape)
+
+    def running() -> tuple[np.ndarray, np.ndarray]:
+        run = np.where(stochastic, limit_risks(model, best.v), 0.0)
+        return np.where(stochastic, np.maximum(run, floor), 0.0), run
+
+    # marginal-value rounds (Prekopa): large moves of risk between binding limits
     done = 0
-    for round_ in range(rounds + 1):
-        improved = False
-        for shape in shapes:
-            found = _at_scale(model, objective, shape, stochastic, joint, target)
-            if found is not None and _improves(found[0], best):
-                best, best_p = found
-                improved = True
+    for round_ in range(1, rounds + 1):
+        current, _ = running()
+        improved = attempt(current)
+        for free_risk in ("keep", "floor"):
+            moved = _marginal_shape(best, stochastic, floor, free_risk)
+            if moved is None or improved:
+                continue
+            for theta in (1.0, 0.5):
+                shape = np.zeros_like(current)
+                shape[stochastic] = np.exp((1 - theta) * np.log(current[stochastic])
+                                           + theta * np.log(moved[stochastic]))
+                if attempt(shape):
+                    improved = True
+                    break
         done = round_
-        if not improved or round_ == rounds:
+        if not improved:
             break
-        shapes = [np.where(stochastic, np.maximum(limit_risks(model, best.v), floor), 0.0)]
+    # pattern search on the limits held at their risk: shadow prices are local and can be
+    # degenerate (a limit at its bound with a zero price), so each such limit's risk is
+    # also tried times and divided by a factor shrinking from 4 to PATTERN_LEAST_FACTOR
+    factor, tries = 4.0, 0
+    while factor >= PATTERN_LEAST_FACTOR and tries < PATTERN_MAX_TRIES:
+        current, run = running()
+        eps = 1 - np.asarray(best.model.confidence)
+        active = np.flatnonzero(stochastic & (run >= 0.5 * eps))
+        improved = False
+        for k in active[np.argsort(-current[active])]:
+            for f in (factor, 1 / factor):
+                shape = current.copy()
+                shape[k] = min(max(shape[k] * f, floor), 0.5)
+                tries += 1
+                if attempt(shape):
+                    improved = True
+                    break
+            if improved or tries >= PATTERN_MAX_TRIES:
+                break
+        if not improved:
+            factor = float(np.sqrt(factor))
     extra = {"allocation": "calibrated", "p_joint": best_p.probability, "p_joint_se": best_p.standard_error,
              "practice_fraction": None if practice is None else practice[0]}
     return replace(best, risk_rounds=done, extra=extra)
@@ -315,3 +395,46 @@ def _improves(a: Solution, b: Solution) -> bool:
         if va > vb + tol:
             return False
     return False
+
+
+def _marginal_shape(solution: Solution, stochastic: np.ndarray, floor: float,
+                    free_risk: str = "keep") -> np.ndarray | None:
+    """Risks that equalise the marginal value of risk between the binding limits.
+
+    Relaxing limit k's risk by d eps moves its bound by sd_k / phi(z_k) d eps, worth its
+    shadow price lambda_k per wt% in the first stage (recycled content); at the best
+    split lambda_k sd_k / phi(z_k) is the same for every binding limit (Prekopa 1995).
+    A limit without a first-stage price keeps the risk it runs (``free_risk="keep"``:
+    it may be held at its bound with a zero price, a degenerate basis) or gets the
+    least risk, ``floor`` (``"floor"``: the risk it runs was chosen by a later stage,
+    e.g. the cheapest charge puts Mg on its minimum, and buys no recycled metal). The
+    binding limits share the rest of the risk the recipe runs now, in proportion to
+    their marginal value. None when no limit binds.
+    """
+    duals = solution.first.cone_marginals if solution.first is not None else None
+    if duals is None:
+        return None
+    model, v = solution.model, solution.v
+    risk = np.maximum(limit_risks(model, v), floor)
+    sd = np.array([c.sd(v) for c in model.cones])
+    price = np.maximum(-np.asarray(duals, dtype=float), 0.0)
+    binding = stochastic & (price > 1e-6 * price.max(initial=0.0)) & (sd > 0)
+    if not binding.any():
+        return None
+    gain = price[binding] * sd[binding]
+    free = stochastic & ~binding
+    free_eps = risk if free_risk == "keep" else np.full_like(risk, floor)
+    total = risk[binding].sum() + (risk[free] - free_eps[free]).sum()
+
+    def share(log_c: float) -> np.ndarray:
+        # phi(z) = c gain  ->  z = sqrt(-2 ln(c gain sqrt(2 pi)))
+        arg = np.minimum(np.exp(log_c) * gain * np.sqrt(2 * np.pi), 1.0)
+        return norm.sf(np.sqrt(np.maximum(-2 * np.log(arg), 0.0)))
+
+    lo, hi = -700.0, 700.0
+    for _ in range(200):
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if share(mid).sum() <= total else (lo, mid)
+    out = np.where(free, free_eps, 0.0)
+    out[binding] = np.maximum(share(lo), floor)
+    return out

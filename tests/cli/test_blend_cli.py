@@ -102,7 +102,7 @@ def test_installed_command_prints_clean_json():
 
 
 def test_calibrated_joint_allocation_spends_the_joint_risk_asked():
-    args = ("--alloy", "5052", "--mass-kg", "20000", "--inventory", str(EXAMPLES / "old_sheet_5052_inventory.csv"),
+    args = ("--alloy", "6063", "--mass-kg", "20000", "--inventory", str(EXAMPLES / "toto_6063_inventory.csv"),
             "--joint-confidence", "0.95", "--json", "--draws", "200000", "--seed", "31")
     bound = json.loads(blend(*args).stdout)
     result = blend(*args, "--joint-allocation", "calibrated")
