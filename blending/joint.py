@@ -24,17 +24,24 @@ recipe whose standard error sqrt(q (1 - q) / N) is far below that of plain Monte
 Carlo on P(all), because q is small.
 
 Calibrated allocation (:func:`optimise_calibrated`). Any per-limit split of the
-risk eps_k gives a chance-constrained recipe x*(eps). The search keeps a shape
-of the split and bisects its scale s so that P_joint(x*(s shape)) = alpha: the
-recycled content is non-decreasing in s (a larger risk only loosens the cones),
-so the largest scale that still meets alpha is the best recipe of that shape.
-Shapes tried: the risks run by the bound-based recipe; the risks run by the
-deterministic recipe aimed inside the spec by a fixed fraction of each range
-(:meth:`blending.spec.Spec.tightened`), at the fraction whose joint probability
-is alpha (so the calibrated recipe recycles at least as much as that practice at
-equal compliance: its recipe is feasible for its own risks); then, round by round,
-the risks the best recipe so far runs (Prekopa, Stochastic Programming, 1995,
-ch. 10 on the allocation of risk between individual chance constraints).
+risk eps_k gives a chance-constrained recipe x*(eps), solved by
+:func:`blending.optimise.solve`. A split is a shape times a scale s; the recycled
+content never falls as s grows (a larger risk only loosens the cones), so the best
+recipe of a shape is the one at the largest s whose joint probability still meets
+alpha, found by a secant search on log(1 - P) against log s. Shapes tried:
+
+* the risks run by the bound-based recipe;
+* the risks run by the deterministic recipe aimed inside the spec by a fixed
+  fraction of each range (:meth:`blending.spec.Spec.tightened`), at the least
+  fraction whose joint probability is alpha: that recipe is feasible for its own
+  risks, so the calibrated recipe recycles at least as much as this practice at
+  equal compliance;
+* rounds that equalise the marginal value of risk, lambda_k sd_k / phi(z_k),
+  between the binding limits (Prekopa, Stochastic Programming, 1995, on the
+  allocation of risk between individual chance constraints);
+* a pattern search: each limit held at its risk tried with more and with less
+  (factors 4, 2, 1.4), because shadow prices are local and can be degenerate (a
+  limit at its bound with a zero price).
 """
 
 from __future__ import annotations
@@ -298,7 +305,7 @@ def optimise_calibrated(model: ChargeModel, objective: Objective | str = "recycl
     draws, seed : int
         Common random numbers of :class:`JointProbability` (on the model's own limits).
     rounds : int
-        Rounds of reshaping the split to the risks the best recipe runs.
+        Most rounds of marginal-value reallocation before the pattern search.
 
     Returns
     -------
