@@ -3,6 +3,9 @@ against the deterministic LP aimed inside the spec, each checked by plain Monte 
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
 from scipy.stats import multivariate_normal, norm
 
 from blending.charge_model import build_charge_model
@@ -161,3 +164,24 @@ def test_practice_fraction_is_the_least_tightening_that_meets_the_target():
     assert joint(below.x_kg).probability < 0.95
     p, se = _mc(model, sol.x_kg)
     assert abs(p - 0.95) <= 4 * se + 1e-3
+
+
+@settings(max_examples=40, deadline=None)
+@given(x=arrays(np.float64, 3, elements=st.floats(0, 8000)).filter(lambda v: v.sum() > 1000))
+def test_joint_probability_lies_within_the_frechet_bounds(x):
+    # max(0, 1 - sum of single risks) <= P(all) <= min over limits of P(limit), each
+    # limit's own probability computed here from its normal sum, independently
+    model = build_charge_model(_lots(), Melt(10_000), _coupled_spec(), confidence=0.5)
+    joint = JointProbability(model, draws=20_000)
+    est = joint(x)
+    _, mean, sd = melt_chemistry(model, x)
+    index = {e: j for j, e in enumerate(model.elements)}
+    single = []
+    for lim in joint.limits:
+        cols = [index[e] for e in lim.elements]
+        m, s = mean[cols].sum(), np.sqrt((sd[cols] ** 2).sum())
+        single.append(norm.cdf((lim.rhs_wt_pct - m) / s) if s > 0 else float(m <= lim.rhs_wt_pct))
+    slack = 4 * est.standard_error + 1e-9
+    assert 0.0 <= est.probability <= 1.0
+    assert est.probability <= min(single) + slack
+    assert est.probability >= 1 - sum(1 - p for p in single) - slack
