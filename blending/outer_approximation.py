@@ -35,9 +35,13 @@ CUT_TOLERANCE = 1e-13
 class Lifted:
     """The extended LP of a :class:`blending.chance.LinearProgram`.
 
-    Columns: v (n) | tau (one per uncertain cone) | rho (one per lot, or heel, with spread
-    in that cone). Rows: the program's own rows, the mean row of each certain cone,
-    tau's defining equality, the sum row, then the cuts.
+    Columns: v (n) | tau (one per uncertain cone) | rho (one per small cone, added with
+    its first cut). Rows: the program's own rows, the mean row of each certain cone,
+    tau's defining equality, the sum row, then the cuts (and any rows added later).
+
+    A small cone that was never cut has no rho column: its rho would sit at zero, so
+    the column would only make every simplex pricing pass longer (about 1,200 of them
+    in a 60-lot, 16-element heat, of which the rounds touch a few hundred).
     """
 
     def __init__(self, lp, lower: np.ndarray, upper: np.ndarray):
@@ -62,9 +66,9 @@ class Lifted:
         self.pair_k = np.concatenate(pair_k).astype(int) if pair_k else np.zeros(0, dtype=int)
         self.pair_i = np.concatenate(pair_i).astype(int) if pair_i else np.zeros(0, dtype=int)
         self.pair_d = np.concatenate(pair_d).astype(float) if pair_d else np.zeros(0)
-        self.n_pairs = n_pairs = self.pair_k.size
-        self.rho_col = n + len(self.uncertain) + np.arange(n_pairs)
-        self.n_cols = n + len(self.uncertain) + n_pairs
+        self.n_pairs = self.pair_k.size
+        self.rho_col = np.full(self.n_pairs, -1)          # -1: no cut yet, so no column
+        self.n_cols = n + len(self.uncertain)
         self.pair_tau = n + np.searchsorted(np.array(self.uncertain, dtype=int), self.pair_k)
 
         rows, lo, hi = [], [], []
@@ -87,16 +91,17 @@ class Lifted:
                 lo.append(-np.inf)
                 hi.append(-c.a0)
             self.cone_row[k] = len(rows) - 1
-        for k in self.uncertain:       # sum rho - tau <= 0
-            mine = self.rho_col[self.pair_k == k]
-            rows.append((np.append(mine, self.tau_col[k]), np.append(np.ones(mine.size), -1.0)))
+        sum_row = {}
+        for k in self.uncertain:       # sum rho - tau <= 0 (rho columns join with their first cut)
+            rows.append((np.array([self.tau_col[k]]), np.array([-1.0])))
             lo.append(-np.inf)
             hi.append(0.0)
+            sum_row[k] = len(rows) - 1
+        self.pair_sum_row = np.array([sum_row[k] for k in self.pair_k], dtype=int)
         self.n_fixed_rows = len(rows)
 
-        col_lo = np.concatenate([lower, np.zeros(self.n_cols - n)])
-        col_hi = np.concatenate([upper, np.full(self.n_cols - n, np.inf)])
-        self.col_lo, self.col_hi = col_lo, col_hi
+        self.col_lo = np.concatenate([lower, np.zeros(self.n_cols - n)])
+        self.col_hi = np.concatenate([upper, np.full(self.n_cols - n, np.inf)])
         self.cost = np.concatenate([lp.c, np.zeros(self.n_cols - n)])
         self.integrality = np.concatenate([lp.integrality, np.zeros(self.n_cols - n, dtype=int)])
 
@@ -104,7 +109,8 @@ class Lifted:
         for key, value in _HIGHS_LP.items():
             h.setOptionValue(key, value)
         inf = highspy.kHighsInf
-        h.addVars(self.n_cols, np.where(np.isfinite(col_lo), col_lo, -inf), np.where(np.isfinite(col_hi), col_hi, inf))
+        h.addVars(self.n_cols, np.where(np.isfinite(self.col_lo), self.col_lo, -inf),
+                  np.where(np.isfinite(self.col_hi), self.col_hi, inf))
         h.changeColsCost(self.n_cols, np.arange(self.n_cols, dtype=np.int32), self.cost)
         self.h = h
         # the rows as coordinate chunks (for the MILP's matrix) and their bounds
@@ -116,7 +122,33 @@ class Lifted:
         self.row_hi: list[float] = []
         self._push(rows, lo, hi)
         for u in SEED_RATIOS:
-            self._cuts(np.arange(n_pairs), np.full(n_pairs, u))
+            self._cuts(np.arange(self.n_pairs), np.full(self.n_pairs, u))
+
+    def _rho_columns(self, js: np.ndarray) -> np.ndarray:
+        """The rho columns of small cones ``js``, adding those not made yet (cost 0,
+        rho >= 0, coefficient 1 in their cone's sum row)."""
+        new = np.unique(js[self.rho_col[js] < 0])
+        if new.size:
+            m = new.size
+            cols = self.n_cols + np.arange(m)
+            rows = self.pair_sum_row[new]
+            self.h.addCols(m, np.zeros(m), np.zeros(m), np.full(m, highspy.kHighsInf), m,
+                           np.arange(m, dtype=np.int32), rows.astype(np.int32), np.ones(m))
+            self.rho_col[new] = cols
+            self.n_cols += m
+            self.col_lo = np.concatenate([self.col_lo, np.zeros(m)])
+            self.col_hi = np.concatenate([self.col_hi, np.full(m, np.inf)])
+            self.cost = np.concatenate([self.cost, np.zeros(m)])
+            self.integrality = np.concatenate([self.integrality, np.zeros(m, dtype=int)])
+            self._ri.append(rows)
+            self._ci.append(cols)
+            self._vals.append(np.ones(m))
+        return self.rho_col[js]
+
+    def rho(self, x: np.ndarray) -> np.ndarray:
+        """rho of every small cone at the lifted point ``x`` (zero where it has no column)."""
+        have = self.rho_col >= 0
+        return np.where(have, x[np.where(have, self.rho_col, 0)], 0.0)
 
     # -- rows ---------------------------------------------------------------------------------
     def _push(self, rows, lo, hi) -> None:
@@ -157,7 +189,7 @@ class Lifted:
         i, d = self.pair_i[js], self.pair_d[js]
         lot = i >= 0
         # lot: 2 u d v_i - u^2 tau - rho <= 0; heel: -u^2 tau - rho <= -2 u d0
-        cols = np.stack([np.maximum(i, 0), self.pair_tau[js], self.rho_col[js]], axis=1)
+        cols = np.stack([np.maximum(i, 0), self.pair_tau[js], self._rho_columns(js)], axis=1)
         vals = np.stack([2 * u * d, -u * u, -np.ones(js.size)], axis=1)
         hi = np.where(lot, 0.0, -2 * u * d)
         keep = np.ones(cols.shape, dtype=bool)
@@ -172,7 +204,7 @@ class Lifted:
             return 0
         tau = np.maximum(x[self.pair_tau], 0.0)
         w = np.where(self.pair_i >= 0, self.pair_d * x[np.maximum(self.pair_i, 0)], self.pair_d)
-        rho = x[self.rho_col]
+        rho = self.rho(x)
         with np.errstate(divide="ignore", invalid="ignore"):
             need = np.where(tau > 0, w * w / tau, np.where(w > 0, np.inf, 0.0))
             u = np.where(tau > 0, np.minimum(w / tau, 1.0), 1.0)
@@ -189,8 +221,9 @@ class Lifted:
 
     # -- changes between stages ---------------------------------------------------------------
     def set_objective(self, c: np.ndarray) -> None:
-        self.cost = np.concatenate([np.asarray(c, dtype=float), np.zeros(self.n_cols - self.n)])
-        self.h.changeColsCost(self.n_cols, np.arange(self.n_cols, dtype=np.int32), self.cost)
+        """Minimise ``c . v`` (the lifted columns cost nothing)."""
+        self.cost[:self.n] = c
+        self.h.changeColsCost(self.n, np.arange(self.n, dtype=np.int32), self.cost[:self.n])
 
     def add_row(self, coeffs: np.ndarray, lo: float, hi: float) -> int:
         """A row on v, e.g. an earlier stage's objective held at its optimum; its index."""
@@ -213,13 +246,23 @@ class Lifted:
                                 np.where(np.isfinite(upper), upper, inf))
 
     def solve_lp(self):
-        self.h.run()
+        if self.h.run() == highspy.HighsStatus.kError and self._other_scheduler():
+            self.h.run()
         status = self.h.getModelStatus()
         if status == highspy.HighsModelStatus.kInfeasible:
             return None
         if status != highspy.HighsModelStatus.kOptimal:
             raise RuntimeError(f"HiGHS LP failed: {self.h.modelStatusToString(status)}")
         return np.array(self.h.getSolution().col_value)
+
+    def _other_scheduler(self) -> bool:
+        """HiGHS runs every instance of a process on one thread pool, sized by the first
+        run; when another part of the process started it with more threads than our
+        ``threads`` option, HiGHS refuses to run. Start a new pool then; True if it did."""
+        if self.h.getModelStatus() != highspy.HighsModelStatus.kNotset:
+            return False
+        highspy.Highs.resetGlobalScheduler(True)
+        return True
 
     def solve_milp(self, lower: np.ndarray, upper: np.ndarray):
         from blending.chance import _HIGHS
