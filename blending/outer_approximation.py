@@ -22,6 +22,8 @@ import numpy as np
 from scipy.optimize import LinearConstraint, milp
 from scipy.sparse import coo_array, csr_array
 
+from blending.active_set import KKTPoint, kkt_point
+
 # Starting ratios u = w_i / tau for each small cone; refined by the rounds.
 SEED_RATIOS: tuple[float, ...] = ()
 MAX_ROUNDS = 100
@@ -30,6 +32,12 @@ STALL_ROUNDS = 30
 STALL_FACTOR = 10.0
 # Small-cone violations below this are not cut again [wt% of melt].
 CUT_TOLERANCE = 1e-13
+# From this round on, each LP solution's active set is tried for a certified optimum.
+POLISH_FROM_ROUND = 1
+# A row this close to a bound (relative) at the last certified optimum is also tried as
+# binding: a lexicographic stage holds the one before it 1e-7 (relative) off its optimum,
+# and the next stage's optimum usually presses on that hold.
+NEAR_HELD_ROW = 1e-6
 
 
 class Lifted:
@@ -79,6 +87,10 @@ class Lifted:
             lo.append(lp.row_lo[r])
             hi.append(lp.row_hi[r])
         self.n_base_rows = len(rows)
+        # rows on v alone (the program's, certain limits' mean rows, rows added later):
+        # their indices and coefficients, for the Newton step on the active set
+        self.v_rows: list[int] = list(range(len(rows)))
+        self._v_coeffs: list[np.ndarray] = list(A)
         self.cone_row = {}
         for k, c in enumerate(cones):
             cols = np.flatnonzero(c.a)
@@ -90,6 +102,8 @@ class Lifted:
                 rows.append((cols, c.a[cols]))
                 lo.append(-np.inf)
                 hi.append(-c.a0)
+                self.v_rows.append(len(rows) - 1)
+                self._v_coeffs.append(np.asarray(c.a, dtype=float))
             self.cone_row[k] = len(rows) - 1
         sum_row = {}
         for k in self.uncertain:       # sum rho - tau <= 0 (rho columns join with their first cut)
@@ -100,6 +114,10 @@ class Lifted:
         self.pair_sum_row = np.array([sum_row[k] for k in self.pair_k], dtype=int)
         self.n_fixed_rows = len(rows)
 
+        self.v_lower, self.v_upper = np.asarray(lower, dtype=float), np.asarray(upper, dtype=float)
+        # the certified optimum the last rounds ended on (None if they ended on an LP solution)
+        self.kkt: KKTPoint | None = None
+        self.kkt_x = np.zeros(0)
         self.col_lo = np.concatenate([lower, np.zeros(self.n_cols - n)])
         self.col_hi = np.concatenate([upper, np.full(self.n_cols - n, np.inf)])
         self.cost = np.concatenate([lp.c, np.zeros(self.n_cols - n)])
@@ -229,6 +247,8 @@ class Lifted:
         """A row on v, e.g. an earlier stage's objective held at its optimum; its index."""
         cols = np.flatnonzero(coeffs)
         self._push([(cols, np.asarray(coeffs, dtype=float)[cols])], [lo], [hi])
+        self.v_rows.append(self.n_rows - 1)
+        self._v_coeffs.append(np.asarray(coeffs, dtype=float))
         return self.n_rows - 1
 
     def set_row_bounds(self, index: int, lo: float, hi: float) -> None:
@@ -241,6 +261,7 @@ class Lifted:
     # -- solves -------------------------------------------------------------------------------
     def set_bounds(self, lower: np.ndarray, upper: np.ndarray) -> None:
         inf = highspy.kHighsInf
+        self.v_lower, self.v_upper = np.asarray(lower, dtype=float), np.asarray(upper, dtype=float)
         idx = np.arange(self.n, dtype=np.int32)
         self.h.changeColsBounds(self.n, idx, np.where(np.isfinite(lower), lower, -inf),
                                 np.where(np.isfinite(upper), upper, inf))
@@ -254,6 +275,27 @@ class Lifted:
         if status != highspy.HighsModelStatus.kOptimal:
             raise RuntimeError(f"HiGHS LP failed: {self.h.modelStatusToString(status)}")
         return np.array(self.h.getSolution().col_value)
+
+    def polish(self, x: np.ndarray, stack, tol: float, binding: np.ndarray | None = None,
+               near: float = 1e-9) -> np.ndarray | None:
+        """The cone program's optimum by Newton's method on the active set at the lifted
+        point ``x`` (:func:`blending.active_set.kkt_point`): ``x`` with the optimum's v, or
+        None without a certificate; the certified point is kept in ``kkt``. The binding
+        chance constraints are ``binding``, by default those whose mean row carries a dual
+        in the LP just solved."""
+        if binding is None:
+            row_dual = np.array(self.h.getSolution().row_dual)
+            cone_dual = np.abs(row_dual[[self.cone_row[k] for k in self.uncertain]])
+            binding = np.array(self.uncertain, dtype=int)[cone_dual > 1e-12 * max(1.0, cone_dual.max(initial=0.0))]
+        rows = np.array(self.v_rows)
+        A = np.array(self._v_coeffs).reshape(rows.size, self.n)
+        self.kkt = kkt_point(self.cost[:self.n], x[:self.n], self.v_lower, self.v_upper, A,
+                             np.array(self.row_lo)[rows], np.array(self.row_hi)[rows], stack, binding, tol, near)
+        if self.kkt is None:
+            return None
+        self.kkt_x = x.copy()
+        self.kkt_x[:self.n] = self.kkt.v
+        return self.kkt_x
 
     def _other_scheduler(self) -> bool:
         """HiGHS runs every instance of a process on one thread pool, sized by the first
@@ -284,7 +326,16 @@ class Lifted:
         return res.x
 
     def duals(self):
-        """(row duals of the program's rows, cone duals, upper-bound duals of v)."""
+        """(row duals of the program's rows, cone duals, upper-bound duals of v): d objective
+        / d bound, from the certified optimum's multipliers when the rounds ended on one."""
+        if self.kkt is not None:
+            point = self.kkt
+            by_row = dict(zip(self.v_rows, -point.row_multipliers, strict=True))
+            cone = np.array([-point.cone_multipliers[k] if k in self.tau_col else by_row[self.cone_row[k]]
+                             for k in range(len(self.lp.cones))])
+            at_upper = np.isfinite(self.v_upper) & (point.v >= self.v_upper - 1e-9)
+            return (-point.row_multipliers[:self.n_base_rows], cone,
+                    np.where(at_upper, np.minimum(point.reduced_costs, 0.0), 0.0))
         sol = self.h.getSolution()
         row_dual = np.array(sol.row_dual)
         col_dual = np.array(sol.col_dual)[:self.n]
@@ -296,11 +347,22 @@ class Lifted:
 
 
 def rounds(lifted: Lifted, stack, tol: float, *, integer: bool = False, lower=None, upper=None):
-    """Solve-and-cut rounds until every chance constraint holds to ``tol``.
+    """Solve-and-cut rounds until every chance constraint holds to ``tol``, or until
+    Newton's method on the LP's active set gives a certified optimum
+    (:mod:`blending.active_set`; LP rounds only, not MILP ones).
 
-    Returns (lifted solution or None if infeasible, rounds, largest violation [wt%]).
+    Returns (lifted solution or None if infeasible, rounds, largest violation [wt%]); after
+    a certified optimum, its v replaces the LP's in the lifted solution.
     """
     worst = np.inf
+    start, lifted.kkt = lifted.kkt, None
+    if start is not None and not integer:
+        # the last certified optimum's active set, under this objective and these rows: a
+        # lexicographic stage or the next point of a sweep often keeps it, and then needs no LP
+        for near in (1e-9, NEAR_HELD_ROW):
+            x = lifted.polish(lifted.kkt_x, stack, tol, start.binding, near)
+            if x is not None:
+                return x, 0, float(stack.values(x[:lifted.n]).max(initial=0.0))
     for n in range(1, MAX_ROUNDS + 1):
         x = lifted.solve_milp(lower, upper) if integer else lifted.solve_lp()
         if x is None:
@@ -309,6 +371,10 @@ def rounds(lifted: Lifted, stack, tol: float, *, integer: bool = False, lower=No
         worst = float(values.max(initial=0.0))
         if worst <= tol:
             return x, n, worst
+        if not integer and n >= POLISH_FROM_ROUND:
+            certified = lifted.polish(x, stack, tol)
+            if certified is not None:
+                return certified, n, float(stack.values(certified[:lifted.n]).max(initial=0.0))
         if lifted.separate(x, tol, np.flatnonzero(values > tol)) == 0:
             return x, n, worst  # nothing left to cut: round-off of the solver
         if n >= STALL_ROUNDS and worst <= STALL_FACTOR * tol:

@@ -1,0 +1,147 @@
+"""The cone program's optimum from the active set an outer-approximation LP has found.
+
+Cutting planes pin the optimum of a cone program only slowly: the LP's solution sits on a
+vertex of the tangent planes, and the error in the small cones' ratios halves with each
+round (Kelley 1960), so tolerance 1e-9 wt% takes some fifteen rounds. The LP finds the
+optimum's *structure* much sooner: which lots are in the charge and below their
+availability (free), which lots and rows sit on a bound, which chance constraints bind.
+On that active set the optimality (KKT) conditions of the cone program,
+
+    c_F + sum_k lambda_k grad g_k(v)_F + A_RF' mu = 0      (stationarity on the free lots)
+    g_k(v) = 0                                             (binding chance constraints)
+    A_R v = b_R                                            (binding linear rows)
+
+with ``g_k(v) = a_k . v + a0_k + z_k || (d_k v, d0_k) ||``, are smooth equations that
+Newton's method solves to round-off in a few steps (Nocedal and Wright, Numerical
+Optimization, 2nd ed., 2006, sections 18.1 and 16.1). The point is accepted only with a
+certificate: every chance constraint, row and bound holds at it, and the multipliers have
+the signs of a KKT point (lambda >= 0, rows and bounds pushing the right way). The cone
+program is convex (z >= 0), so such a point is its optimum (Boyd and Vandenberghe, Convex
+Optimization, 2004, section 5.5.3); without the certificate the rounds simply go on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from blending.chance import ConeStack
+
+MAX_NEWTON_STEPS = 8
+# Newton stops when every KKT residual is below this [objective units, wt%, row units].
+KKT_RESIDUAL = 1e-13
+# Multipliers and reduced costs may have the wrong sign by this much, relative to the
+# largest cost, and the point is still optimal to within it (round-off of a degenerate vertex).
+SIGN_TOLERANCE = 1e-10
+# Rows and bounds must hold at the point to this [their units], as HiGHS holds them.
+ROW_TOLERANCE = 1e-10
+
+
+@dataclass(frozen=True)
+class KKTPoint:
+    """A certified optimum of the cone program and its multipliers.
+
+    ``cone_multipliers[k]`` >= 0 prices chance constraint k (d objective / d its
+    right-hand side is minus it), ``row_multipliers[r]`` the linear row r (same
+    convention; zero off the active set), ``reduced_costs[i]`` the bound of variable i.
+    """
+
+    v: np.ndarray
+    cone_multipliers: np.ndarray
+    row_multipliers: np.ndarray
+    reduced_costs: np.ndarray
+    binding: np.ndarray               # the chance constraints held at equality
+    newton_steps: int
+
+
+def kkt_point(c: np.ndarray, v: np.ndarray, lower: np.ndarray, upper: np.ndarray, A: np.ndarray,
+              row_lo: np.ndarray, row_hi: np.ndarray, stack: ConeStack, binding: np.ndarray,
+              tol: float, near: float = 1e-9) -> KKTPoint | None:
+    """Newton's method on the KKT equations of ``min c.v`` over the rows, bounds and cones,
+    on the active set seen at ``v`` (an LP solution) with the chance constraints
+    ``binding``; the certified optimum, or None when the active set was not the optimum's.
+
+    ``tol`` [wt%] is how far a chance constraint off the active set may be violated; a row
+    within ``near`` (relative) of a bound at ``v`` is taken to hold at that bound.
+    """
+    v = v.astype(float).copy()
+    with np.errstate(invalid="ignore"):           # infinite bounds
+        at_lower = v <= lower + 1e-11 * np.maximum(1.0, np.abs(lower))
+        at_upper = v >= upper - 1e-11 * np.maximum(1.0, np.abs(upper))
+    F = np.flatnonzero(~at_lower & ~at_upper)
+    activity = A @ v
+    on_lo = np.isfinite(row_lo) & (np.abs(activity - row_lo) <= near * np.maximum(1.0, np.abs(row_lo)))
+    on_hi = np.isfinite(row_hi) & (np.abs(activity - row_hi) <= near * np.maximum(1.0, np.abs(row_hi)))
+    R = np.flatnonzero(on_lo | on_hi)
+    b = np.where(on_hi, row_hi, row_lo)[R]
+    B = np.asarray(binding, dtype=int)
+    if F.size == 0 or B.size == 0:
+        return None
+    AR = A[R][:, F]
+    a, a0, D2, d02, z = stack.A[B], stack.a0[B], stack.D[B] ** 2, stack.d0[B] ** 2, stack.z[B]
+    nf, nb = F.size, B.size
+    m = nf + nb + R.size
+    K = np.zeros((m, m))          # the KKT matrix; only its Hessian and gradient blocks change
+    K[:nf, nf + nb:] = AR.T
+    K[nf + nb:, :nf] = AR
+    lam = mu = None
+    last = np.inf
+    for step in range(MAX_NEWTON_STEPS + 1):
+        s = np.sqrt(D2 @ (v * v) + d02)
+        if np.any(s <= 0):
+            return None
+        Dv = D2[:, F] * v[F]
+        G = a[:, F] + (z / s)[:, None] * Dv            # d g_k / d v_F
+        if lam is None:                                 # least-squares multipliers at the LP point
+            sol = np.linalg.lstsq(np.vstack([G, AR]).T, -c[F], rcond=None)[0]
+            lam, mu = sol[:nb], sol[nb:]
+        residual = np.concatenate([c[F] + G.T @ lam + AR.T @ mu, a @ v + a0 + z * s, A[R] @ v - b])
+        if not np.all(np.isfinite(residual)):
+            return None
+        size = np.max(np.abs(residual), initial=0.0)
+        if size <= KKT_RESIDUAL:
+            break
+        if step == MAX_NEWTON_STEPS or (step >= 2 and size > 0.5 * last):
+            return None           # not converging quadratically: the active set is not the optimum's
+        last = size
+        # Hessian of sum_k lambda_k g_k on the free lots
+        weight = lam * z / s
+        K[:nf, :nf] = -(Dv.T * (weight / s ** 2)) @ Dv
+        K[np.arange(nf), np.arange(nf)] += weight @ D2[:, F]
+        K[:nf, nf:nf + nb] = G.T
+        K[nf:nf + nb, :nf] = G
+        try:
+            delta = np.linalg.solve(K, -residual)
+        except np.linalg.LinAlgError:     # a degenerate vertex: more rows than free lots
+            delta = np.linalg.lstsq(K, -residual, rcond=None)[0]
+        v[F] += delta[:nf]
+        lam = lam + delta[nf:nf + nb]
+        mu = mu + delta[nf + nb:]
+    # the certificate: primal feasibility everywhere, then the multipliers' signs
+    if np.any(v < lower - ROW_TOLERANCE) or np.any(v > upper + ROW_TOLERANCE):
+        return None
+    v = np.clip(v, lower, upper)
+    if stack.values(v).max(initial=0.0) > tol:
+        return None
+    activity = A @ v
+    if np.any(activity < row_lo - ROW_TOLERANCE) or np.any(activity > row_hi + ROW_TOLERANCE):
+        return None
+    eps = SIGN_TOLERANCE * max(1.0, float(np.max(np.abs(c))))
+    if np.any(lam < -eps):
+        return None
+    equality = on_lo[R] & on_hi[R]
+    if np.any(mu[on_hi[R] & ~equality] < -eps) or np.any(mu[on_lo[R] & ~equality] > eps):
+        return None
+    s = np.sqrt(D2 @ (v * v) + d02)
+    grad = a + (z / s)[:, None] * D2 * v
+    reduced = c + grad.T @ lam + A[R].T @ mu
+    fixed = at_lower & at_upper
+    if np.any(reduced[at_lower & ~fixed] < -eps) or np.any(reduced[at_upper & ~fixed] > eps):
+        return None
+    reduced[F] = 0.0
+    cone_mult = np.zeros(stack.z.size)
+    cone_mult[B] = np.maximum(lam, 0.0)
+    row_mult = np.zeros(A.shape[0])
+    row_mult[R] = mu
+    return KKTPoint(v, cone_mult, row_mult, reduced, B, step)
