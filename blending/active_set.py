@@ -29,6 +29,8 @@ import numpy as np
 from blending.chance import ConeStack
 
 MAX_NEWTON_STEPS = 8
+# Lots freed or chance constraints dropped from the LP's active set before giving up.
+MAX_RELEASES = 2
 # Newton stops when every KKT residual is below this [objective units, wt%, row units].
 KKT_RESIDUAL = 1e-13
 # Multipliers and reduced costs may have the wrong sign by this much, relative to the
@@ -63,28 +65,81 @@ def kkt_point(c: np.ndarray, v: np.ndarray, lower: np.ndarray, upper: np.ndarray
     ``binding``; the certified optimum, or None when the active set was not the optimum's.
 
     ``tol`` [wt%] is how far a chance constraint off the active set may be violated; a row
-    within ``near`` (relative) of a bound at ``v`` is taken to hold at that bound.
+    within ``near`` (relative) of a bound at ``v`` is taken to hold at that bound. When the
+    signs show that the active set is nearly right (a lot on a bound that would rather
+    move, a chance constraint that would rather not bind), that lot is freed or that
+    constraint dropped and Newton's method runs again, at most ``MAX_RELEASES`` times: the
+    step of a primal active-set method (Nocedal and Wright, section 16.5).
     """
     v = v.astype(float).copy()
     with np.errstate(invalid="ignore"):           # infinite bounds
         at_lower = v <= lower + 1e-11 * np.maximum(1.0, np.abs(lower))
         at_upper = v >= upper - 1e-11 * np.maximum(1.0, np.abs(upper))
-    F = np.flatnonzero(~at_lower & ~at_upper)
+    free = ~at_lower & ~at_upper
+    fixed = at_lower & at_upper
     activity = A @ v
     on_lo = np.isfinite(row_lo) & (np.abs(activity - row_lo) <= near * np.maximum(1.0, np.abs(row_lo)))
     on_hi = np.isfinite(row_hi) & (np.abs(activity - row_hi) <= near * np.maximum(1.0, np.abs(row_hi)))
     R = np.flatnonzero(on_lo | on_hi)
     b = np.where(on_hi, row_hi, row_lo)[R]
+    upper_side = on_hi[R] & ~on_lo[R]             # rows held at their upper bound only
+    lower_side = on_lo[R] & ~on_hi[R]
     B = np.asarray(binding, dtype=int)
-    if F.size == 0 or B.size == 0:
-        return None
-    AR = A[R][:, F]
+    eps = SIGN_TOLERANCE * max(1.0, float(np.max(np.abs(c))))
+    steps = 0
+    for _ in range(MAX_RELEASES + 1):
+        F = np.flatnonzero(free)
+        if F.size == 0 or B.size == 0:
+            return None
+        solved = _newton(c, v, F, A[R], b, stack, B)
+        if solved is None:
+            return None
+        v, lam, mu, n_steps = solved
+        steps += n_steps
+        # the certificate: primal feasibility everywhere, then the multipliers' signs
+        if np.any(v < lower - ROW_TOLERANCE) or np.any(v > upper + ROW_TOLERANCE):
+            return None
+        v = np.clip(v, lower, upper)
+        if stack.values(v).max(initial=0.0) > tol:
+            return None
+        activity = A @ v
+        if np.any(activity < row_lo - ROW_TOLERANCE) or np.any(activity > row_hi + ROW_TOLERANCE):
+            return None
+        if np.any(mu[upper_side] < -eps) or np.any(mu[lower_side] > eps):
+            return None
+        s = np.sqrt((stack.D[B] ** 2) @ (v * v) + stack.d0[B] ** 2)
+        grad = stack.A[B] + (stack.z[B] / s)[:, None] * stack.D[B] ** 2 * v
+        reduced = c + grad.T @ lam + A[R].T @ mu
+        pull = np.where(at_lower & ~free & ~fixed, -reduced, 0.0) + np.where(at_upper & ~free & ~fixed, reduced, 0.0)
+        if lam.min(initial=0.0) < -eps and -lam.min() >= pull.max(initial=0.0):
+            B = np.delete(B, np.argmin(lam))      # the constraint would rather not bind
+            continue
+        if pull.max(initial=0.0) > eps:
+            free[np.argmax(pull)] = True          # the lot would rather leave its bound
+            continue
+        reduced[free] = 0.0
+        cone_mult = np.zeros(stack.z.size)
+        cone_mult[B] = np.maximum(lam, 0.0)
+        row_mult = np.zeros(A.shape[0])
+        row_mult[R] = mu
+        return KKTPoint(v, cone_mult, row_mult, reduced, B, steps)
+    return None
+
+
+def _newton(c: np.ndarray, v: np.ndarray, F: np.ndarray, AR: np.ndarray, b: np.ndarray, stack: ConeStack,
+            B: np.ndarray):
+    """Newton's method on the KKT equations with the lots ``F`` free, rows ``AR v = b`` and
+    chance constraints ``B`` binding, from ``v``: (v, lambda, mu, steps), or None when it
+    does not converge quadratically."""
+    v = v.copy()
+    ARF = AR[:, F]
     a, a0, D2, d02, z = stack.A[B], stack.a0[B], stack.D[B] ** 2, stack.d0[B] ** 2, stack.z[B]
     nf, nb = F.size, B.size
-    m = nf + nb + R.size
+    m = nf + nb + b.size
     K = np.zeros((m, m))          # the KKT matrix; only its Hessian and gradient blocks change
-    K[:nf, nf + nb:] = AR.T
-    K[nf + nb:, :nf] = AR
+    K[:nf, nf + nb:] = ARF.T
+    K[nf + nb:, :nf] = ARF
+    diagonal = np.arange(nf)
     lam = mu = None
     last = np.inf
     for step in range(MAX_NEWTON_STEPS + 1):
@@ -93,22 +148,22 @@ def kkt_point(c: np.ndarray, v: np.ndarray, lower: np.ndarray, upper: np.ndarray
             return None
         Dv = D2[:, F] * v[F]
         G = a[:, F] + (z / s)[:, None] * Dv            # d g_k / d v_F
-        if lam is None:                                 # least-squares multipliers at the LP point
-            sol = np.linalg.lstsq(np.vstack([G, AR]).T, -c[F], rcond=None)[0]
+        if lam is None:                                 # least-squares multipliers at the start
+            sol = np.linalg.lstsq(np.vstack([G, ARF]).T, -c[F], rcond=None)[0]
             lam, mu = sol[:nb], sol[nb:]
-        residual = np.concatenate([c[F] + G.T @ lam + AR.T @ mu, a @ v + a0 + z * s, A[R] @ v - b])
-        if not np.all(np.isfinite(residual)):
-            return None
+        residual = np.concatenate([c[F] + G.T @ lam + ARF.T @ mu, a @ v + a0 + z * s, AR @ v - b])
         size = np.max(np.abs(residual), initial=0.0)
+        if not np.isfinite(size):
+            return None
         if size <= KKT_RESIDUAL:
-            break
+            return v, lam, mu, step
         if step == MAX_NEWTON_STEPS or (step >= 2 and size > 0.5 * last):
             return None           # not converging quadratically: the active set is not the optimum's
         last = size
         # Hessian of sum_k lambda_k g_k on the free lots
         weight = lam * z / s
         K[:nf, :nf] = -(Dv.T * (weight / s ** 2)) @ Dv
-        K[np.arange(nf), np.arange(nf)] += weight @ D2[:, F]
+        K[diagonal, diagonal] += weight @ D2[:, F]
         K[:nf, nf:nf + nb] = G.T
         K[nf:nf + nb, :nf] = G
         try:
@@ -118,30 +173,4 @@ def kkt_point(c: np.ndarray, v: np.ndarray, lower: np.ndarray, upper: np.ndarray
         v[F] += delta[:nf]
         lam = lam + delta[nf:nf + nb]
         mu = mu + delta[nf + nb:]
-    # the certificate: primal feasibility everywhere, then the multipliers' signs
-    if np.any(v < lower - ROW_TOLERANCE) or np.any(v > upper + ROW_TOLERANCE):
-        return None
-    v = np.clip(v, lower, upper)
-    if stack.values(v).max(initial=0.0) > tol:
-        return None
-    activity = A @ v
-    if np.any(activity < row_lo - ROW_TOLERANCE) or np.any(activity > row_hi + ROW_TOLERANCE):
-        return None
-    eps = SIGN_TOLERANCE * max(1.0, float(np.max(np.abs(c))))
-    if np.any(lam < -eps):
-        return None
-    equality = on_lo[R] & on_hi[R]
-    if np.any(mu[on_hi[R] & ~equality] < -eps) or np.any(mu[on_lo[R] & ~equality] > eps):
-        return None
-    s = np.sqrt(D2 @ (v * v) + d02)
-    grad = a + (z / s)[:, None] * D2 * v
-    reduced = c + grad.T @ lam + A[R].T @ mu
-    fixed = at_lower & at_upper
-    if np.any(reduced[at_lower & ~fixed] < -eps) or np.any(reduced[at_upper & ~fixed] > eps):
-        return None
-    reduced[F] = 0.0
-    cone_mult = np.zeros(stack.z.size)
-    cone_mult[B] = np.maximum(lam, 0.0)
-    row_mult = np.zeros(A.shape[0])
-    row_mult[R] = mu
-    return KKTPoint(v, cone_mult, row_mult, reduced, B, step)
+    return None
