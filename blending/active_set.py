@@ -29,8 +29,11 @@ import numpy as np
 from blending.chance import ConeStack
 
 MAX_NEWTON_STEPS = 8
-# Lots freed or chance constraints dropped from the LP's active set before giving up.
-MAX_RELEASES = 2
+# Changes to the LP's active set (a lot freed or stopped on a bound, a constraint dropped or
+# added) before giving up on it.
+MAX_CHANGES = 4
+# A row this close to a bound at the LP solution (relative) is taken as binding.
+ROW_ACTIVE = 1e-9
 # Newton stops when every KKT residual is below this [objective units, wt%, row units].
 KKT_RESIDUAL = 1e-13
 # Multipliers and reduced costs may have the wrong sign by this much, relative to the
@@ -59,71 +62,96 @@ class KKTPoint:
 
 def kkt_point(c: np.ndarray, v: np.ndarray, lower: np.ndarray, upper: np.ndarray, A: np.ndarray,
               row_lo: np.ndarray, row_hi: np.ndarray, stack: ConeStack, binding: np.ndarray,
-              tol: float, near: float = 1e-9) -> KKTPoint | None:
+              tol: float) -> KKTPoint | None:
     """Newton's method on the KKT equations of ``min c.v`` over the rows, bounds and cones,
-    on the active set seen at ``v`` (an LP solution) with the chance constraints
-    ``binding``; the certified optimum, or None when the active set was not the optimum's.
+    on the active set seen at ``v`` (an LP solution, feasible for the rows and bounds) with
+    the chance constraints ``binding``; the certified optimum, or None.
 
-    ``tol`` [wt%] is how far a chance constraint off the active set may be violated; a row
-    within ``near`` (relative) of a bound at ``v`` is taken to hold at that bound. When the
-    signs show that the active set is nearly right (a lot on a bound that would rather
-    move, a chance constraint that would rather not bind), that lot is freed or that
-    constraint dropped and Newton's method runs again, at most ``MAX_RELEASES`` times: the
-    step of a primal active-set method (Nocedal and Wright, section 16.5).
+    ``tol`` [wt%] is how far a chance constraint off the active set may be violated. When
+    the active set is nearly the optimum's it is corrected as in a primal active-set method
+    (Nocedal and Wright, section 16.5), at most ``MAX_CHANGES`` times: a lot on a bound that
+    would rather move is freed, a constraint that would rather not bind is dropped, and a
+    Newton step that would cross a row or bound stops on it, which joins the active set.
     """
     v = v.astype(float).copy()
     with np.errstate(invalid="ignore"):           # infinite bounds
         at_lower = v <= lower + 1e-11 * np.maximum(1.0, np.abs(lower))
         at_upper = v >= upper - 1e-11 * np.maximum(1.0, np.abs(upper))
+    movable = ~(at_lower & at_upper)              # a lot whose bounds coincide never moves
     free = ~at_lower & ~at_upper
-    fixed = at_lower & at_upper
     activity = A @ v
-    on_lo = np.isfinite(row_lo) & (np.abs(activity - row_lo) <= near * np.maximum(1.0, np.abs(row_lo)))
-    on_hi = np.isfinite(row_hi) & (np.abs(activity - row_hi) <= near * np.maximum(1.0, np.abs(row_hi)))
-    R = np.flatnonzero(on_lo | on_hi)
-    b = np.where(on_hi, row_hi, row_lo)[R]
-    upper_side = on_hi[R] & ~on_lo[R]             # rows held at their upper bound only
-    lower_side = on_lo[R] & ~on_hi[R]
+    on_lo = np.isfinite(row_lo) & (np.abs(activity - row_lo) <= ROW_ACTIVE * np.maximum(1.0, np.abs(row_lo)))
+    on_hi = np.isfinite(row_hi) & (np.abs(activity - row_hi) <= ROW_ACTIVE * np.maximum(1.0, np.abs(row_hi)))
     B = np.asarray(binding, dtype=int)
     eps = SIGN_TOLERANCE * max(1.0, float(np.max(np.abs(c))))
     steps = 0
-    for _ in range(MAX_RELEASES + 1):
+    for _ in range(MAX_CHANGES + 1):
+        R = np.flatnonzero(on_lo | on_hi)
         F = np.flatnonzero(free)
         if F.size == 0 or B.size == 0:
             return None
-        solved = _newton(c, v, F, A[R], b, stack, B)
+        solved = _newton(c, v, F, A[R], np.where(on_hi, row_hi, row_lo)[R], stack, B)
         if solved is None:
             return None
-        v, lam, mu, n_steps = solved
+        target, lam, mu, n_steps = solved
         steps += n_steps
-        # the certificate: primal feasibility everywhere, then the multipliers' signs
-        if np.any(v < lower - ROW_TOLERANCE) or np.any(v > upper + ROW_TOLERANCE):
-            return None
-        v = np.clip(v, lower, upper)
+        blocked = _first_blocking(v, target - v, lower, upper, A, row_lo, row_hi, free, on_lo | on_hi)
+        if blocked is not None:                   # stop on the row or bound the step would cross
+            alpha, j, is_row, at_high = blocked
+            v = v + alpha * (target - v)
+            if is_row:
+                (on_hi if at_high else on_lo)[j] = True
+            else:
+                free[j] = False
+                (at_upper if at_high else at_lower)[j] = True
+                v[j] = upper[j] if at_high else lower[j]
+            continue
+        v = np.clip(target, lower, upper)
+        # the certificate: the chance constraints hold, and the multipliers have KKT signs
         if stack.values(v).max(initial=0.0) > tol:
-            return None
-        activity = A @ v
-        if np.any(activity < row_lo - ROW_TOLERANCE) or np.any(activity > row_hi + ROW_TOLERANCE):
-            return None
-        if np.any(mu[upper_side] < -eps) or np.any(mu[lower_side] > eps):
             return None
         s = np.sqrt((stack.D[B] ** 2) @ (v * v) + stack.d0[B] ** 2)
         grad = stack.A[B] + (stack.z[B] / s)[:, None] * stack.D[B] ** 2 * v
         reduced = c + grad.T @ lam + A[R].T @ mu
-        pull = np.where(at_lower & ~free & ~fixed, -reduced, 0.0) + np.where(at_upper & ~free & ~fixed, reduced, 0.0)
-        if lam.min(initial=0.0) < -eps and -lam.min() >= pull.max(initial=0.0):
-            B = np.delete(B, np.argmin(lam))      # the constraint would rather not bind
-            continue
-        if pull.max(initial=0.0) > eps:
-            free[np.argmax(pull)] = True          # the lot would rather leave its bound
-            continue
-        reduced[free] = 0.0
-        cone_mult = np.zeros(stack.z.size)
-        cone_mult[B] = np.maximum(lam, 0.0)
-        row_mult = np.zeros(A.shape[0])
-        row_mult[R] = mu
-        return KKTPoint(v, cone_mult, row_mult, reduced, B, steps)
+        wrong = [  # how far each multiplier has the wrong sign, per kind of constraint
+            np.maximum(-lam, 0.0),
+            np.where(on_hi[R] & ~on_lo[R], -mu, 0.0) + np.where(on_lo[R] & ~on_hi[R], mu, 0.0),
+            np.where(at_lower & ~free & movable, -reduced, 0.0) + np.where(at_upper & ~free & movable, reduced, 0.0),
+        ]
+        worst = [w.max(initial=0.0) for w in wrong]
+        kind = int(np.argmax(worst))
+        if worst[kind] <= eps:
+            reduced[free] = 0.0
+            cone_mult = np.zeros(stack.z.size)
+            cone_mult[B] = np.maximum(lam, 0.0)
+            row_mult = np.zeros(A.shape[0])
+            row_mult[R] = mu
+            return KKTPoint(v, cone_mult, row_mult, reduced, B, steps)
+        j = int(np.argmax(wrong[kind]))
+        if kind == 0:
+            B = np.delete(B, j)                   # the constraint would rather not bind
+        elif kind == 1:
+            on_lo[R[j]] = on_hi[R[j]] = False     # the row would rather leave its bound
+        else:
+            free[j] = True                        # the lot would rather leave its bound
     return None
+
+
+def _first_blocking(v: np.ndarray, d: np.ndarray, lower: np.ndarray, upper: np.ndarray, A: np.ndarray,
+                    row_lo: np.ndarray, row_hi: np.ndarray, free: np.ndarray, active: np.ndarray):
+    """The first bound of a free lot or inactive row that the step ``v + alpha d`` crosses
+    for alpha in [0, 1]: (alpha, index, is a row, at its upper bound), or None."""
+    best = None
+    for is_row, x0, dx, lo, hi, watch in ((False, v, d, lower, upper, free),
+                                          (True, A @ v, A @ d, row_lo, row_hi, ~active)):
+        x1 = x0 + dx
+        for at_high, crossed, bound in ((False, watch & (x1 < lo - ROW_TOLERANCE), lo),
+                                        (True, watch & (x1 > hi + ROW_TOLERANCE), hi)):
+            for j in np.flatnonzero(crossed):
+                alpha = float(np.clip((bound[j] - x0[j]) / dx[j], 0.0, 1.0))
+                if best is None or alpha < best[0]:
+                    best = (alpha, int(j), is_row, at_high)
+    return best
 
 
 def _newton(c: np.ndarray, v: np.ndarray, F: np.ndarray, AR: np.ndarray, b: np.ndarray, stack: ConeStack,
