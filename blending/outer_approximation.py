@@ -103,13 +103,12 @@ class Lifted:
                 self.v_rows.append(len(rows) - 1)
                 self._v_coeffs.append(np.asarray(c.a, dtype=float))
             self.cone_row[k] = len(rows) - 1
-        sum_row = {}
+        first_sum_row = len(rows)
         for k in self.uncertain:       # sum rho - tau <= 0 (rho columns join with their first cut)
             rows.append((np.array([self.tau_col[k]]), np.array([-1.0])))
             lo.append(-np.inf)
             hi.append(0.0)
-            sum_row[k] = len(rows) - 1
-        self.pair_sum_row = np.array([sum_row[k] for k in self.pair_k], dtype=int)
+        self.pair_sum_row = first_sum_row + self.pair_tau - n
         self.n_fixed_rows = len(rows)
 
         self.v_lower, self.v_upper = np.asarray(lower, dtype=float), np.asarray(upper, dtype=float)
