@@ -107,7 +107,11 @@ def kkt_point(c: np.ndarray, v: np.ndarray, lower: np.ndarray, upper: np.ndarray
                 v[j] = upper[j] if at_high else lower[j]
             continue
         v = np.clip(target, lower, upper)
-        # the certificate: the chance constraints hold, and the multipliers have KKT signs
+        # the certificate: the rows and chance constraints hold (a start off a moved row
+        # bound is not caught by the blocking test), and the multipliers have KKT signs
+        activity = A @ v
+        if np.any(activity < row_lo - ROW_TOLERANCE) or np.any(activity > row_hi + ROW_TOLERANCE):
+            return None
         if stack.values(v).max(initial=0.0) > tol:
             return None
         s = np.sqrt((stack.D[B] ** 2) @ (v * v) + stack.d0[B] ** 2)
