@@ -45,10 +45,12 @@ _HIGHS = {"primal_feasibility_tolerance": 1e-10, "dual_feasibility_tolerance": 1
 # No cost perturbation in the dual simplex: after a stage's objective change the warm basis
 # is dual infeasible, and perturbed costs sent HiGHS through ~400 extra degenerate pivots
 # per heat (about 7 times fewer without; the rounds' own pivots drop a little too).
-# One thread: these LPs take well under a millisecond per re-solve, and handing work to
-# HiGHS's thread pool cost more than the solve (0.7 ms against 0.2 ms for a warm re-solve
-# that pivots nothing, and far more on a loaded machine).
-_HIGHS_LP = {**_HIGHS, "presolve": "off", "dual_simplex_cost_perturbation_multiplier": 0.0, "threads": 1}
+_HIGHS_LP = {**_HIGHS, "presolve": "off", "dual_simplex_cost_perturbation_multiplier": 0.0}
+# One thread for every HiGHS instance the project makes: these LPs re-solve in well under a
+# millisecond, and handing work to HiGHS's thread pool cost more than the solve (0.7 ms
+# against 0.2 ms for a warm re-solve that pivots nothing, far more on a loaded machine).
+# HiGHS sizes one pool per process by the first run, so all instances must agree.
+HIGHS_THREADS = 1
 
 
 def z_score(confidence: float) -> float:
@@ -317,4 +319,5 @@ def _new_highs() -> highspy.Highs:
                 os.close(fd)
         _BANNER_SHOWN = True
     h.setOptionValue("output_flag", False)
+    h.setOptionValue("threads", HIGHS_THREADS)
     return h
