@@ -25,6 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.linalg import lapack
 
 from blending.chance import ConeStack
 
@@ -162,10 +163,17 @@ def _newton(c: np.ndarray, v: np.ndarray, F: np.ndarray, AR: np.ndarray, b: np.n
             B: np.ndarray):
     """Newton's method on the KKT equations with the lots ``F`` free, rows ``AR v = b`` and
     chance constraints ``B`` binding, from ``v``: (v, lambda, mu, steps), or None when it
-    does not converge quadratically."""
-    v = v.copy()
-    ARF = AR[:, F]
-    a, a0, D2, d02, z = stack.A[B], stack.a0[B], stack.D[B] ** 2, stack.d0[B] ** 2, stack.z[B]
+    does not converge quadratically. Only the free lots move, so everything the others
+    contribute is summed once."""
+    x = v[F].copy()
+    rest = np.ones(v.size, dtype=bool)
+    rest[F] = False
+    D2 = stack.D[B] ** 2
+    D2F, aF, cF, ARF = D2[:, F], stack.A[B][:, F], c[F], AR[:, F]
+    s2_rest = D2[:, rest] @ v[rest] ** 2 + stack.d0[B] ** 2       # variance from the fixed lots
+    g_rest = stack.A[B][:, rest] @ v[rest] + stack.a0[B]           # mean from the fixed lots
+    row_rest = AR[:, rest] @ v[rest] - b
+    z = stack.z[B]
     nf, nb = F.size, B.size
     m = nf + nb + b.size
     K = np.zeros((m, m))          # the KKT matrix; only its Hessian and gradient blocks change
@@ -175,34 +183,33 @@ def _newton(c: np.ndarray, v: np.ndarray, F: np.ndarray, AR: np.ndarray, b: np.n
     lam = mu = None
     last = np.inf
     for step in range(MAX_NEWTON_STEPS + 1):
-        s = np.sqrt(D2 @ (v * v) + d02)
-        if np.any(s <= 0):
-            return None
-        Dv = D2[:, F] * v[F]
-        G = a[:, F] + (z / s)[:, None] * Dv            # d g_k / d v_F
+        s = np.sqrt(D2F @ (x * x) + s2_rest)
+        Dv = D2F * x
+        G = aF + (z / s)[:, None] * Dv                  # d g_k / d v_F
         if lam is None:                                 # least-squares multipliers at the start
-            sol = np.linalg.lstsq(np.vstack([G, ARF]).T, -c[F], rcond=None)[0]
+            sol = np.linalg.lstsq(np.vstack([G, ARF]).T, -cF, rcond=None)[0]
             lam, mu = sol[:nb], sol[nb:]
-        residual = np.concatenate([c[F] + G.T @ lam + ARF.T @ mu, a @ v + a0 + z * s, AR @ v - b])
-        size = np.max(np.abs(residual), initial=0.0)
-        if not np.isfinite(size):
+        residual = np.concatenate([cF + G.T @ lam + ARF.T @ mu, aF @ x + g_rest + z * s, ARF @ x + row_rest])
+        size = np.abs(residual).max(initial=0.0)
+        if not size < np.inf:                           # NaN (s = 0) or overflow
             return None
         if size <= KKT_RESIDUAL:
-            return v, lam, mu, step
+            out = v.copy()
+            out[F] = x
+            return out, lam, mu, step
         if step == MAX_NEWTON_STEPS or (step >= 2 and size > 0.5 * last):
             return None           # not converging quadratically: the active set is not the optimum's
         last = size
         # Hessian of sum_k lambda_k g_k on the free lots
         weight = lam * z / s
         K[:nf, :nf] = -(Dv.T * (weight / s ** 2)) @ Dv
-        K[diagonal, diagonal] += weight @ D2[:, F]
+        K[diagonal, diagonal] += weight @ D2F
         K[:nf, nf:nf + nb] = G.T
         K[nf:nf + nb, :nf] = G
-        try:
-            delta = np.linalg.solve(K, -residual)
-        except np.linalg.LinAlgError:     # a degenerate vertex: more rows than free lots
+        _, _, delta, info = lapack.dgesv(K, -residual)  # LU; numpy's wrapper costs more than the solve
+        if info != 0:                     # singular: a degenerate vertex, more rows than free lots
             delta = np.linalg.lstsq(K, -residual, rcond=None)[0]
-        v[F] += delta[:nf]
+        x += delta[:nf]
         lam = lam + delta[nf:nf + nb]
         mu = mu + delta[nf + nb:]
     return None
