@@ -75,6 +75,8 @@ def kkt_point(c: np.ndarray, v: np.ndarray, lower: np.ndarray, upper: np.ndarray
     Newton step that would cross a row or bound stops on it, which joins the active set.
     """
     v = v.astype(float).copy()
+    if np.any(v < lower - ROW_TOLERANCE) or np.any(v > upper + ROW_TOLERANCE):
+        return None                               # a start from before the bounds moved
     with np.errstate(invalid="ignore"):           # infinite bounds
         at_lower = v <= lower + 1e-11 * np.maximum(1.0, np.abs(lower))
         at_upper = v >= upper - 1e-11 * np.maximum(1.0, np.abs(upper))

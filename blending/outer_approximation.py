@@ -36,8 +36,8 @@ STALL_FACTOR = 10.0
 # Small-cone violations below this are not cut again [wt% of melt].
 CUT_TOLERANCE = 1e-13
 # An LP solution whose chance constraints hold to this [wt%] has its active set tried for a
-# certified optimum; further off, the active set is rarely the optimum's (2 of 44 tries in
-# the 60-lot bench heats) and a failed try costs about a third of an LP solve.
+# certified optimum; further off, its active set was rarely the optimum's in the 60-lot
+# bench heats, and a failed try costs about a third of an LP solve.
 POLISH_BELOW = 1e-2
 
 
@@ -262,6 +262,7 @@ class Lifted:
     def set_bounds(self, lower: np.ndarray, upper: np.ndarray) -> None:
         inf = highspy.kHighsInf
         self.v_lower, self.v_upper = np.asarray(lower, dtype=float), np.asarray(upper, dtype=float)
+        self.kkt = None    # an optimum under other bounds is no start: e.g. unit counts just fixed
         idx = np.arange(self.n, dtype=np.int32)
         self.h.changeColsBounds(self.n, idx, np.where(np.isfinite(lower), lower, -inf),
                                 np.where(np.isfinite(upper), upper, inf))
