@@ -3,10 +3,12 @@
     python bench/blend_heat.py [--instances 15] [--repeats 3]
 
 Continuous heat: the 95% per-limit SOCP solved lexicographically (max recycled, then
-min cost) by cutting planes on HiGHS, against cvxpy with Clarabel solving the same
-two-stage SOCP on the same instances. Integer heat: 20 of the 60 lots in whole bales;
-Clarabel has no integer support, so its ratio is against cvxpy + Clarabel on the
-continuous relaxation of the same instance (a lower bound on any exact MISOCP time).
+min cost) by cutting planes on HiGHS, finished by Newton's method on the LP's active set
+with a KKT certificate, against cvxpy with Clarabel solving the same two-stage SOCP on
+the same instances. "max rounds" counts LP (or MILP) solves over all stages. Integer
+heat: 20 of the 60 lots in whole bales; Clarabel has no integer support, so its ratio is
+against cvxpy + Clarabel on the continuous relaxation of the same instance (a lower
+bound on any exact MISOCP time).
 Objectives are compared too, so a fast wrong answer cannot pass.
 """
 

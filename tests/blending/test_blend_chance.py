@@ -69,3 +69,26 @@ def test_a_sweep_on_one_lifted_model_matches_separate_solves():
             model.terms["cost"]), [model.terms["cost"]], hold=0.0)[0]
         assert worst <= 1e-8
         assert model.term("cost", x[:model.n]) == pytest.approx(separate.objective, rel=1e-7)
+
+
+def test_a_heat_solves_after_another_highs_user_sized_the_thread_pool():
+    # our LPs run on one HiGHS thread; HiGHS refuses to run an instance whose thread count
+    # differs from the process-wide pool that the first run made
+    import highspy
+
+    from blending.charge_model import build_charge_model
+    from blending.optimise import solve
+    from blending.synthetic import random_heat
+
+    highspy.Highs.resetGlobalScheduler(True)
+    other = highspy.Highs()
+    other.setOptionValue("output_flag", False)
+    other.setOptionValue("threads", 2)
+    other.addVars(2, np.zeros(2), np.ones(2))
+    other.changeColsCost(2, np.arange(2, dtype=np.int32), np.array([-1.0, -2.0]))
+    assert other.run() == highspy.HighsStatus.kOk
+    lots, melt, spec = random_heat(3)
+    model = build_charge_model(lots, melt, spec, confidence=0.95)
+    first = solve(model)
+    assert first.status == "optimal"
+    assert solve(model).stage_values == pytest.approx(first.stage_values, rel=1e-9)
