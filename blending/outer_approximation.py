@@ -18,6 +18,9 @@ cones' ratios each, where Newton's method on the active set is exact in a few st
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
 import warnings
 
 import highspy
@@ -26,6 +29,32 @@ from scipy.optimize import LinearConstraint, milp
 from scipy.sparse import coo_array, csr_array
 
 from blending.active_set import KKTPoint, kkt_point
+
+
+@contextlib.contextmanager
+def _stdout_to_stderr():
+    """Send the process's C-level stdout to stderr for the duration.
+
+    HiGHS's MIP solver prints ``HighsMipSolverData::transformNewIntegerFeasibleSolution
+    tmpSolver.run();`` with printf whatever its output options say (ERGO-Code/HiGHS#2783,
+    jump-dev/HiGHS.jl#312); on stdout it would corrupt ``aluloop blend --json``.
+    """
+    try:
+        fd = sys.__stdout__.fileno() if sys.__stdout__ is not None else 1
+        saved = os.dup(fd)
+    except (OSError, ValueError):  # no real stdout (e.g. an embedding host): nothing to protect
+        yield
+        return
+    sys.stdout.flush()
+    try:
+        os.dup2(2, fd)
+        yield
+    finally:
+        with contextlib.suppress(OSError, ValueError):
+            sys.__stdout__.flush()
+        os.dup2(saved, fd)
+        os.close(saved)
+
 
 # Starting ratios u = w_i / tau for each small cone; refined by the rounds.
 SEED_RATIOS: tuple[float, ...] = ()
@@ -314,7 +343,7 @@ class Lifted:
                       shape=(self.n_rows, self.n_cols)).tocsr()
         col_lo = np.concatenate([lower, self.col_lo[self.n:]])
         col_hi = np.concatenate([upper, self.col_hi[self.n:]])
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), _stdout_to_stderr():
             # scipy passes HiGHS options it does not list verbatim, with a warning; we mean them
             warnings.simplefilter("ignore", RuntimeWarning)
             res = milp(self.cost, constraints=[LinearConstraint(csr_array(M), self.row_lo, self.row_hi)],

@@ -92,3 +92,18 @@ def test_a_heat_solves_after_another_highs_user_sized_the_thread_pool():
     first = solve(model)
     assert first.status == "optimal"
     assert solve(model).stage_values == pytest.approx(first.stage_values, rel=1e-9)
+
+
+def test_solver_chatter_during_integer_solves_goes_to_stderr_not_stdout(capfd):
+    """HiGHS's MIP code printf()s a debug line regardless of its output options; stdout carries --json."""
+    import os
+
+    from blending.outer_approximation import _stdout_to_stderr
+
+    print("before", flush=True)
+    with _stdout_to_stderr():
+        os.write(1, b"HighsMipSolverData::transformNewIntegerFeasibleSolution tmpSolver.run();\n")
+    print("after", flush=True)
+    out, err = capfd.readouterr()
+    assert out == "before\nafter\n"
+    assert "tmpSolver.run()" in err
