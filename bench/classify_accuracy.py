@@ -67,20 +67,20 @@ def main() -> None:
 
     from sorter.classify.runtime import LibsRuntime
     from sorter.classify.scenarios import HELD_OUT, transfer_instrument, unseen_instrument
-    from sorter.classify.training import DEFAULT_GRADES, TrainingData, train
-    from sorter.simulate import PlasmaRanges, simulate_batch
+    from sorter.classify.training import DEFAULT_GRADES, SHOTS_PER_PIECE, simulated_data, train
+    from sorter.shots import ShotPlan
+    from sorter.simulate import simulate_batch
 
     rt = LibsRuntime.load(ROOT / "models" / f"{args.instrument}.onnx")
     print(f"bundled model models/{args.instrument}.onnx, {args.n} held-out spectra per grade per condition, "
           f"seed {args.seed}")
     for k, cond in enumerate(HELD_OUT):
-        batch = simulate_batch(list(DEFAULT_GRADES), args.n, args.instrument, args.seed + k, plasma=cond.plasma(),
-                               noise_scale=cond.noise_scale, wavelength_offset_nm=cond.offset_nm)
+        batch = cond.simulate(DEFAULT_GRADES, args.n, args.instrument, args.seed + k)
         show(cond.name, score(rt, batch))
 
     inst = unseen_instrument(args.instrument)
     batch = simulate_batch(list(DEFAULT_GRADES), args.n, inst, args.seed + 100,
-                           wavelength_offset_nm=(-0.05, 0.05))
+                           wavelength_offset_nm=(-0.05, 0.05), shot_plan=ShotPlan(n_shots=SHOTS_PER_PIECE))
     print(f"without retraining, unseen instrument {inst.name} "
           f"({inst.wavelength_min_nm:g}-{inst.wavelength_max_nm:g} nm, "
           f"{inst.n_pixels} px, {inst.resolution_fwhm_nm:g} nm FWHM, continuum x{inst.continuum_scale:g}):")
@@ -91,22 +91,12 @@ def main() -> None:
     new = transfer_instrument()
     print(f"instrument transfer: retrain on 200 spectra per grade from {new.name} "
           f"({new.wavelength_min_nm:g}-{new.wavelength_max_nm:g} nm, {new.n_pixels} px, {new.resolution_fwhm_nm:g} nm)")
-    from sorter.classify.training import TRAIN_N_E_PER_CM3, TRAIN_OFFSET_NM, TRAIN_T_E_K
-
-    tr = simulate_batch(list(DEFAULT_GRADES), 200, new, args.seed + 200,
-                        plasma=PlasmaRanges(T_e_K=TRAIN_T_E_K, n_e_per_cm3=TRAIN_N_E_PER_CM3),
-                        wavelength_offset_nm=TRAIN_OFFSET_NM)
-    from sorter.classify.training import _restrict_elements
-
-    els, comp = _restrict_elements(tr.elements, tr.composition_wt_pct)
     with tempfile.TemporaryDirectory() as d, warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        res = train(TrainingData(tr.wavelength_nm, tr.intensity, tr.labels, els, comp, new.name, "plant-b",
-                                 new.adc_max_counts), Path(d) / "plant-b.onnx", seed=1)
+        res = train(simulated_data(new, 200, args.seed + 200), Path(d) / "plant-b.onnx", seed=1)
         rt_new = LibsRuntime.load(res.model_path)
         for k, cond in enumerate(HELD_OUT):
-            batch = simulate_batch(list(DEFAULT_GRADES), args.n, new, args.seed + 300 + k, plasma=cond.plasma(),
-                                   noise_scale=cond.noise_scale, wavelength_offset_nm=cond.offset_nm)
+            batch = cond.simulate(DEFAULT_GRADES, args.n, new, args.seed + 300 + k)
             show(f"retrained, {cond.name}", score(rt_new, batch))
 
 

@@ -1,4 +1,6 @@
-"""Regenerate ``sample_spectra/``: two simulated spectra per grade and instrument, one CSV and one JCAMP-DX.
+"""Regenerate ``sample_spectra/``: two simulated piece spectra per grade and instrument, one CSV and one JCAMP-DX.
+
+Each is what a sorter reports for a piece: the mean of ``SHOTS_PER_PIECE`` shots (sorter/shots.py).
 
     python scripts/make_sample_spectra.py [OUT_DIR]
 
@@ -10,6 +12,7 @@ import sys
 from pathlib import Path
 
 from sorter.datasets import write_dataset
+from sorter.shots import SHOTS_PER_PIECE, ShotPlan
 from sorter.simulate import simulate_batch
 
 GRADES = ["1050A", "2024", "3003", "3104", "5052", "5182", "5754", "6061", "6063", "6082", "7075", "A356.2",
@@ -25,7 +28,7 @@ def main(out: Path) -> None:
     for m, instrument in enumerate(INSTRUMENTS):
         for k, grade in enumerate(GRADES):
             seed = 1000 + 100 * m + k
-            batch = simulate_batch([grade], 2, instrument, seed)
+            batch = simulate_batch([grade], 2, instrument, seed, shot_plan=ShotPlan(n_shots=SHOTS_PER_PIECE))
             write_dataset(batch, out, fmt="csv", seed=seed, rows=[0])
             write_dataset(batch, out, fmt="jcamp", seed=seed, rows=[1])
     size = sum(p.stat().st_size for p in out.iterdir() if p.is_file())

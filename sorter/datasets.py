@@ -72,8 +72,10 @@ def write_dataset(batch: SpectrumBatch, out: str | Path, *, fmt: str, seed: int,
         name = f"{prefix}{label}_{batch.instrument}_seed{seed}_{i:04d}{EXTENSION[fmt]}"
         extra = {"grade": label, "seed": str(seed), "index": str(i)}
         extra.update({k: f"{float(batch.meta[k][i]):.6g}" for k in MANIFEST_META if k in batch.meta})
+        shots = int(batch.meta["shots"][i]) if "shots" in batch.meta else 1
         spectrum = Spectrum(batch.wavelength_nm, batch.intensity[i],
-                            Metadata(instrument=batch.instrument, shots=1, piece_id=f"{label}-{seed}-{i}", extra=extra))
+                            Metadata(instrument=batch.instrument, shots=shots, piece_id=f"{label}-{seed}-{i}",
+                                     extra=extra))
         paths.append(write_spectrum(out / name, spectrum, fmt))
         comp = batch.composition(i)
         manifest_rows.append({"file": name, "grade": label, "instrument": batch.instrument, "seed": seed, "index": i,

@@ -60,8 +60,8 @@ class Instrument:
     response_wavelength_nm: tuple[float, ...] = (0.0, 1e4)
     response_relative: tuple[float, ...] = (1.0, 1.0)
     throughput_e_per_radiance_nm: float = 1.0
-    gain_counts_per_e: float = 1.0
-    read_noise_counts: float = 5.0
+    gain_counts_per_e: float = 0.2
+    read_noise_counts: float = 1.0
     dark_counts: float = 300.0
     adc_max_counts: float = 65535.0
     continuum_scale: float = 1.0

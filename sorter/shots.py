@@ -22,6 +22,10 @@ from importlib import resources
 import numpy as np
 
 MISS_ABLATION = 0.03
+# A sorter's piece spectrum: the mean of this many shots on the piece (industrial LIBS sorters
+# fire a short burst at each piece and report the accumulated spectrum); the bundled models,
+# the sample spectra and the accuracy tests all use it.
+SHOTS_PER_PIECE = 4
 
 
 @dataclass(frozen=True)

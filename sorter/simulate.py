@@ -66,6 +66,12 @@ class PlasmaRanges:
     coupling : float
         Correlation of T_e and log n_e across shots, 0 (independent) to 0.99 [-]; see
         :func:`draw_plasma_states`.
+    shot_T_rsd, shot_n_e_rsd : float
+        Shot-to-shot scatter of T_e and n_e around a piece's own plasma state, as a relative
+        standard deviation [-] (used when a piece gets several shots; see :func:`draw_piece_shots`).
+    T_sampling : {"uniform", "inverse"}
+        Draw T_e uniformly, or uniformly in 1/T_e: Boltzmann factors exp(-E/kT) change fastest
+        in a cool plasma, so "inverse" puts more of a training set where the spectra change most.
     """
 
     T_e_K: tuple[float, float] = (8000.0, 14000.0)
@@ -74,6 +80,9 @@ class PlasmaRanges:
     ablation_sd: float = 0.25
     air_atoms_per_metal_atom: tuple[float, float] = (0.01, 0.06)
     coupling: float = 0.8
+    shot_T_rsd: float = 0.03
+    shot_n_e_rsd: float = 0.10
+    T_sampling: str = "uniform"
 
     def __post_init__(self):
         lo, hi = self.T_e_K
@@ -88,6 +97,10 @@ class PlasmaRanges:
             raise ValueError("plasma ablation_sd must be non-negative")
         if not 0 <= self.coupling <= 0.99:
             raise ValueError(f"plasma coupling {self.coupling:g} must be between 0 and 0.99")
+        if self.T_sampling not in ("uniform", "inverse"):
+            raise ValueError(f"plasma T_sampling {self.T_sampling!r} must be 'uniform' or 'inverse'")
+        if not (0 <= self.shot_T_rsd < 0.5 and 0 <= self.shot_n_e_rsd < 1):
+            raise ValueError("plasma shot_T_rsd must be in [0, 0.5) and shot_n_e_rsd in [0, 1)")
 
 
 def gate_states(T_e_K: float, n_e_per_cm3: float, gate_spread: float) -> tuple[PlasmaState, ...]:
@@ -253,21 +266,47 @@ def draw_shot(rng: np.random.Generator, instrument: Instrument, plasma: PlasmaRa
     return draw_shots(rng, instrument, plasma, 1, wavelength_offset_nm)[0]
 
 
+def draw_piece_shots(rng: np.random.Generator, instrument: Instrument, plasma: PlasmaRanges, n: int,
+                     wavelength_offset_nm: float) -> list[ShotConditions]:
+    """The ``n`` shots fired at one piece: one plasma state for the piece, scattered shot to shot.
+
+    Notes
+    -----
+    What sets the plasma state across a sorting line (the piece's distance from the focus,
+    its tilt, surface and thickness) is fixed for one piece, so its shots share a state
+    (T_e, n_e) drawn by :func:`draw_plasma_states`; each shot scatters around it log-normally
+    with ``plasma.shot_T_rsd`` and ``plasma.shot_n_e_rsd`` (a few percent in T_e and about
+    10% in n_e shot to shot at fixed focus: Castle et al. 1998, Spectrochim. Acta B 53, 1299;
+    Aguilera et al. 2003, Spectrochim. Acta B 58, 221). Ablated mass, air entrainment and the
+    wavelength drift vary freely from shot to shot.
+    """
+    T0, ne0 = draw_plasma_states(rng, plasma, 1)
+    T = T0[0] * np.exp(rng.normal(0.0, plasma.shot_T_rsd, n))
+    ne = ne0[0] * np.exp(rng.normal(0.0, plasma.shot_n_e_rsd, n))
+    abl = np.exp(rng.normal(0.0, plasma.ablation_sd, n))
+    air = rng.uniform(*plasma.air_atoms_per_metal_atom, n)
+    off = np.full(n, float(wavelength_offset_nm))
+    if instrument.wavelength_drift_sd_nm:
+        off = off + rng.normal(0.0, instrument.wavelength_drift_sd_nm, n)
+    return [ShotConditions(*map(float, v)) for v in zip(T, ne, abl, air, off, strict=True)]
+
+
 def draw_plasma_states(rng: np.random.Generator, plasma: PlasmaRanges, n: int) -> tuple[np.ndarray, np.ndarray]:
     """Gate-averaged (T_e [K], n_e [cm^-3]) of ``n`` shots.
 
     Notes
     -----
-    T_e is uniform and n_e log-uniform over their ranges, tied by a Gaussian copula with
-    correlation ``plasma.coupling``: a plasma observed early is both hot and dense, one observed
-    late cool and dilute. Independent draws (coupling 0) pair 8,000 K with 1e18 cm^-3, which
-    Saha balance can only meet with 1e19-1e20 cm^-3 of mostly neutral atoms: far denser than a
-    laser plasma in air.
+    T_e is uniform (or uniform in 1/T_e, ``plasma.T_sampling``) and n_e log-uniform over their
+    ranges, tied by a Gaussian copula with correlation ``plasma.coupling``: a plasma observed
+    early is both hot and dense, one observed late cool and dilute. Independent draws (coupling
+    0) pair 8,000 K with 1e18 cm^-3, which Saha balance can only meet with 1e19-1e20 cm^-3 of
+    mostly neutral atoms: far denser than a laser plasma in air.
     """
     z1 = rng.standard_normal(n)
     z2 = plasma.coupling * z1 + np.sqrt(1.0 - plasma.coupling ** 2) * rng.standard_normal(n)
     u1, u2 = _normal_cdf(z1), _normal_cdf(z2)
-    T = plasma.T_e_K[0] + (plasma.T_e_K[1] - plasma.T_e_K[0]) * u1
+    lo, hi = plasma.T_e_K
+    T = lo + (hi - lo) * u1 if plasma.T_sampling == "uniform" else 1.0 / (1.0 / lo - (1.0 / lo - 1.0 / hi) * u1)
     log_lo, log_hi = np.log(plasma.n_e_per_cm3)
     return T, np.exp(log_lo + (log_hi - log_lo) * u2)
 
@@ -400,9 +439,9 @@ def simulate_batch(grades: Sequence[str], n_per_grade: int, instrument: str | In
     -------
     SpectrumBatch
         ``labels`` the grade names; ``composition_wt_pct`` the bulk metal with Al explicit;
-        ``meta`` with ``seed``, ``T_e_K``, ``n_e_per_cm3``, ``ablation_scale``, ``offset_nm``
-        (the applied offset), ``surface_fraction`` (mean layer share of the averaged shots) and
-        ``missed_shots`` (count), averaged over the shots kept.
+        ``meta`` with ``seed``, ``shots`` (shots averaged), ``T_e_K``, ``n_e_per_cm3``,
+        ``ablation_scale``, ``offset_nm`` (the applied offset), ``surface_fraction`` (mean layer
+        share of the averaged shots) and ``missed_shots`` (count), averaged over the shots kept.
 
     Examples
     --------
@@ -445,7 +484,7 @@ def simulate_batch(grades: Sequence[str], n_per_grade: int, instrument: str | In
         for comp in comps:
             c_list, fr, miss = plan_shots(comp, plan, rng)
             base = _piece_offset(rng, inst, wavelength_offset_nm)
-            for sc, m in zip(draw_shots(rng, inst, plasma, plan.total_shots, base), miss, strict=True):
+            for sc, m in zip(draw_piece_shots(rng, inst, plasma, plan.total_shots, base), miss, strict=True):
                 shots.append(replace(sc, ablation_scale=sc.ablation_scale * (MISS_ABLATION if m else 1.0)))
             shot_comps += c_list
             surface.append(fr)
@@ -465,7 +504,7 @@ def simulate_batch(grades: Sequence[str], n_per_grade: int, instrument: str | In
             per_shot[key] = values.sum(axis=1) if key == "missed_shots" else values.mean(axis=1)
     elems = sorted({e for c in comps for e in c}, key=_element_order)
     matrix = np.array([[c.get(e, 0.0) for e in elems] for c in comps])
-    meta = {"seed": np.full(n, seed), **per_shot}
+    meta = {"seed": np.full(n, seed), "shots": np.full(n, plan.n_shots), **per_shot}
     return SpectrumBatch(inst.wavelength_nm, counts, np.array(labels), tuple(elems), matrix, inst.name, meta)
 
 
@@ -519,7 +558,7 @@ def simulate_piece_shots(composition_wt_pct: Mapping[str, float], instrument: st
     comps, fractions, missed = plan_shots(comp, shot_plan, rng)
     base = _piece_offset(rng, inst, wavelength_offset_nm)
     shots = [replace(s, ablation_scale=s.ablation_scale * (MISS_ABLATION if m else 1.0))
-             for s, m in zip(draw_shots(rng, inst, plasma, shot_plan.total_shots, base), missed, strict=True)]
+             for s, m in zip(draw_piece_shots(rng, inst, plasma, shot_plan.total_shots, base), missed, strict=True)]
     counts, applied = synthesise_counts(comps, shots, inst, plasma, rng, noise_scale=noise_scale)
     n = shot_plan.total_shots
     elems = sorted(comp, key=_element_order)

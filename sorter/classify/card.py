@@ -49,7 +49,7 @@ class Thresholds:
         Above this class-conditional Mahalanobis distance (per feature, RMS) the spectrum is out
         of the training distribution [-].
     min_snr_empty : float
-        Below this signal-to-noise of the summed line area the shot hit nothing [-].
+        Below this signal-to-noise of the strongest line the shot hit nothing [-].
     min_snr : float
         Below this (but above the empty-shot level) the spectrum is too noisy to trust [-].
     min_al_fraction : float

@@ -124,6 +124,11 @@ class LibsModel(ClassifierMixin, BaseEstimator):
     def quality(self, X) -> np.ndarray:
         """``snr``, ``al_fraction``, ``max_counts`` and ``ood_distance`` per spectrum, (n, 4).
 
+        ``snr`` is the strongest line's window area in units of its own noise (pixel noise
+        sigma times the norm of the window's weights): an empty shot has no line above the
+        noise, whatever the alloy; a sum over every window would drown a lean alloy's few
+        strong lines in the noise of a hundred empty windows.
+
         ``max_counts`` is the ``SATURATED_PIXELS``-th highest pixel in the Al reference windows:
         when it reaches the ADC maximum the reference line has a clipped flat top and every
         ratio feature is off. One or two clipped pixels at a line peak are tolerated: the
@@ -137,7 +142,7 @@ class LibsModel(ClassifierMixin, BaseEstimator):
     def _quality(self, X, A, Z) -> np.ndarray:
         total = A.sum(axis=1)
         sigma = self.noise_.transform(X)[:, 0]
-        snr = total / (sigma * np.linalg.norm(self.lines_.total_weights_) + 1e-12)
+        snr = (A / self.lines_.area_noise_per_sigma_).max(axis=1) / (sigma + 1e-12)
         al = A[:, self.lines_.references_].sum(axis=1) / np.sqrt(total ** 2 + 1e-24)
         ref = X[:, self.lines_.reference_pixels_]
         k = min(SATURATED_PIXELS, ref.shape[1])

@@ -6,7 +6,7 @@ converts to one graph with four outputs (see :data:`sorter.classify.model.OUTPUT
 
 * ``probabilities`` (n, C): the MLP's softmax, via skl2onnx's own MLP converter;
 * ``composition_wt_pct`` and ``interval_halfwidth_wt_pct`` (n, E);
-* ``quality`` (n, 4): snr, Al share, peak counts, OOD distance (to the nearest class);
+* ``quality`` (n, 4): strongest line's signal-to-noise, Al share, peak counts, OOD distance (to the nearest class);
 * ``class_distance`` (n, C): Mahalanobis distance to each class; the reject option uses the
   distance to the chosen grade, so a spectrum near a contaminant's mean but put in an
   aluminium grade is caught.
@@ -177,8 +177,9 @@ def _convert_libs(scope, operator, container):
     C, k = len(op.classes_), lines.get_feature_names_out().size
     # quality
     sigma = noise_graph(op.noise_, X, opv)
-    snr = OnnxDiv(total, OnnxAdd(OnnxMul(sigma, _c([np.linalg.norm(lines.total_weights_)]), op_version=opv),
-                                 _c([1e-12]), op_version=opv), op_version=opv)
+    strongest = OnnxReduceMaxApi18(OnnxDiv(areas, _c(lines.area_noise_per_sigma_[None, :]), op_version=opv),
+                                   axes=[1], keepdims=1, op_version=opv)
+    snr = OnnxDiv(strongest, OnnxAdd(sigma, _c([1e-12]), op_version=opv), op_version=opv)
     al = OnnxDiv(_sum_columns(OnnxGather(areas, lines.references_.astype(np.int64), axis=1, op_version=opv),
                               lines.references_.size, opv),
                  OnnxSqrt(OnnxAdd(OnnxMul(total, total, op_version=opv), _c([1e-24]), op_version=opv),

@@ -2,7 +2,7 @@
 
 Checked in this order, the first that applies is the reason:
 
-1. empty shot: the summed line area is within a few noise standard deviations of zero;
+1. empty shot: even the strongest line is within a few noise standard deviations of zero;
 2. saturation: three or more pixels of the Al reference lines reached the detector's ADC
    maximum (a clipped flat top), so the area every ratio is normalised by is wrong;
 3. too noisy: line signal-to-noise below what the model was trained on;
@@ -113,10 +113,10 @@ def reject_reasons(top_probability: np.ndarray, quality: np.ndarray, is_aluminiu
     non_al = np.zeros(len(snr)) if non_al_probability is None else np.asarray(non_al_probability)
     near = np.full(len(snr), -1) if nearer_contaminant is None else np.asarray(nearer_contaminant)
     checks = [
-        (snr < t.min_snr_empty, lambda i: f"empty shot: line signal {snr[i]:.1f} sigma (< {t.min_snr_empty:g})"),
+        (snr < t.min_snr_empty, lambda i: f"empty shot: strongest line {snr[i]:.1f} sigma (< {t.min_snr_empty:g})"),
         ((max_counts >= t.saturation_counts) if t.saturation_counts else np.zeros(len(snr), bool),
          lambda i: f"saturation: Al reference line clipped at the ADC maximum ({t.saturation_counts:g} counts)"),
-        (snr < t.min_snr, lambda i: f"too noisy: line signal-to-noise {snr[i]:.1f} (< {t.min_snr:.1f})"),
+        (snr < t.min_snr, lambda i: f"too noisy: strongest line signal-to-noise {snr[i]:.1f} (< {t.min_snr:.1f})"),
         (is_aluminium & (al_frac < t.min_al_fraction),
          lambda i: f"weak Al signal: Al lines {al_frac[i]:.4f} of the emission (< {t.min_al_fraction:.4f})"),
         (is_aluminium & (non_al > t.max_non_al_probability),

@@ -32,6 +32,7 @@ from sorter.classify.evaluation import (
 from sorter.classify.families import family_of
 from sorter.classify.reject import QUALITY_COLUMNS, decide, tune_thresholds
 from sorter.preprocess.grid import resample, same_grid
+from sorter.shots import SHOTS_PER_PIECE
 
 Progress = Callable[[str, int, int], None]
 SIMULATED_PREFIX = "simulated:"
@@ -45,7 +46,11 @@ DEFAULT_GRADES = ("1050A", "2024", "3003", "3104", "5052", "5182", "5754", "6061
 TRAIN_T_E_K = (8000.0, 14000.0)
 TRAIN_N_E_PER_CM3 = (1e16, 1e18)
 TRAIN_NOISE_SCALES = (0.7, 1.0, 1.4)
+# the gate's temporal spread varies with the delay settings: train over several so that the model
+# learns what it changes (the held-out sets use 0.16 and 0.20, which are not among these)
+TRAIN_GATE_SPREADS = (0.06, 0.12, 0.18)
 TRAIN_OFFSET_NM = (-0.02, 0.02)
+TRAIN_T_SAMPLING = "inverse"  # uniform in 1/T: more cool plasmas, where spectra change fastest with T
 
 
 @dataclass
@@ -89,29 +94,39 @@ def _restrict_elements(elements, composition) -> tuple[tuple[str, ...], np.ndarr
 
 
 def simulated_data(instrument, n_per_grade: int, seed: int, *, grades=DEFAULT_GRADES, plasma=None,
-                   noise_scales=TRAIN_NOISE_SCALES, wavelength_offset_nm=TRAIN_OFFSET_NM,
+                   noise_scales=TRAIN_NOISE_SCALES, gate_spreads=TRAIN_GATE_SPREADS,
+                   wavelength_offset_nm=TRAIN_OFFSET_NM, shots_per_piece: int = SHOTS_PER_PIECE,
                    progress: Progress = _no_progress) -> TrainingData:
-    """Simulated spectra: ``n_per_grade`` per grade, split over the noise levels ``noise_scales``."""
+    """Simulated piece spectra: ``n_per_grade`` per grade, split evenly over every pair of noise
+    level (``noise_scales``) and gate spread (``gate_spreads``, replacing ``plasma.gate_spread``).
+
+    Each spectrum is the mean of ``shots_per_piece`` shots on one piece, as the sorter reports it.
+    """
+    from dataclasses import replace
+
     from sorter.instruments import get_instrument
+    from sorter.shots import ShotPlan
     from sorter.simulate import PlasmaRanges, simulate_batch
 
     inst = get_instrument(instrument)
-    plasma = plasma or PlasmaRanges(T_e_K=TRAIN_T_E_K, n_e_per_cm3=TRAIN_N_E_PER_CM3)
-    chunks = np.array_split(np.arange(n_per_grade), len(noise_scales))
+    plasma = plasma or PlasmaRanges(T_e_K=TRAIN_T_E_K, n_e_per_cm3=TRAIN_N_E_PER_CM3, T_sampling=TRAIN_T_SAMPLING)
+    settings = [(scale, gate) for gate in gate_spreads for scale in noise_scales]
+    chunks = np.array_split(np.arange(n_per_grade), len(settings))
     total = n_per_grade * len(grades)
     done = 0
     parts = []
-    for k, (scale, chunk) in enumerate(zip(noise_scales, chunks, strict=True)):
+    for k, ((scale, gate), chunk) in enumerate(zip(settings, chunks, strict=True)):
         if not chunk.size:
             continue
         base = done
 
         def tick(n, base=base):
-            progress("simulating spectra", base + int(n), total)
+            progress("simulating spectra", base + int(n) // shots_per_piece, total)  # n counts shots
 
-        parts.append(simulate_batch(list(grades), int(chunk.size), inst, seed * 1000 + k, plasma=plasma,
+        parts.append(simulate_batch(list(grades), int(chunk.size), inst, seed * 1000 + k,
+                                    plasma=replace(plasma, gate_spread=float(gate)),
                                     noise_scale=float(scale), wavelength_offset_nm=wavelength_offset_nm,
-                                    progress=tick))
+                                    shot_plan=ShotPlan(n_shots=shots_per_piece), progress=tick))
         done += int(chunk.size) * len(grades)
         progress("simulating spectra", done, total)
     # the simulator composes only the elements it lists; any other is truly 0 wt% (e.g. Li, which no
@@ -120,7 +135,8 @@ def simulated_data(instrument, n_per_grade: int, seed: int, *, grades=DEFAULT_GR
     comp = np.nan_to_num(np.concatenate([_columns(p, elements) for p in parts]), nan=0.0)
     return TrainingData(parts[0].wavelength_nm, np.concatenate([p.intensity for p in parts]),
                         np.concatenate([p.labels for p in parts]), elements, comp, inst.name,
-                        f"{SIMULATED_PREFIX}{inst.name} n_per_grade={n_per_grade} seed={seed}",
+                        f"{SIMULATED_PREFIX}{inst.name} n_per_grade={n_per_grade} seed={seed} "
+                        f"shots_per_piece={shots_per_piece}",
                         float(inst.adc_max_counts))
 
 

@@ -131,6 +131,8 @@ class LineWindowFeatures(TransformerMixin, BaseEstimator):
         self.pixels_ = used.astype(np.int64)
         self.weights_ = dense[used]
         self.total_weights_ = self.weights_.sum(axis=1)
+        # white pixel noise sigma gives a window area the noise sigma * ||w||: the per-window scale
+        self.area_noise_per_sigma_ = np.linalg.norm(self.weights_, axis=0)
         self.reference_of_ = self._nearest_references(windows, refs)
         self.reference_pixels_ = np.flatnonzero(np.any(dense[:, refs] != 0.0, axis=1)).astype(np.int64)
         stages = {1: [i for i in refs if windows[i].line.ion_stage == 1],

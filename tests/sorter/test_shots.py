@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
+from sorter.instruments import get_instrument
 from sorter.shots import ShotPlan, layer_fractions, mix, surface_layers
-from sorter.simulate import simulate_batch, simulate_piece_shots
+from sorter.simulate import PlasmaRanges, draw_piece_shots, simulate_batch, simulate_piece_shots
 
 
 def _line_area(batch, row, centre, half=0.25):
@@ -68,3 +69,34 @@ def test_missed_shots_are_weak():
 def test_bad_shot_plans_are_refused(kwargs, match):
     with pytest.raises(ValueError, match=match):
         ShotPlan(**kwargs)
+
+
+def test_shots_on_one_piece_share_a_plasma_state_that_scatters_by_the_stated_spread():
+    """Within a piece log T_e and log n_e scatter with the given sd; between pieces they span the range."""
+    plasma = PlasmaRanges(T_e_K=(8000.0, 14000.0), shot_T_rsd=0.03, shot_n_e_rsd=0.1)
+    rng = np.random.default_rng(11)
+    inst = get_instrument("broadband")
+    pieces = [draw_piece_shots(rng, inst, plasma, 6, 0.01) for _ in range(400)]
+    logT = np.log([[s.T_e_K for s in p] for p in pieces])
+    logn = np.log([[s.n_e_per_cm3 for s in p] for p in pieces])
+    # pooled within-piece sd (ddof 1 per piece) estimates the shot scatter
+    assert_allclose(np.sqrt(logT.var(axis=1, ddof=1).mean()), 0.03, rtol=0.08)
+    assert_allclose(np.sqrt(logn.var(axis=1, ddof=1).mean()), 0.10, rtol=0.08)
+    # the piece means cover the range: a uniform 8,000-14,000 K has sd 6000 / sqrt(12) = 1732 K
+    assert_allclose(np.exp(logT).mean(axis=1).std(), 6000 / np.sqrt(12), rtol=0.12)
+    assert all(s.offset_nm != 0.01 for p in pieces for s in p)  # instrument drift on top of the piece offset
+
+
+
+@pytest.mark.parametrize("sampling, transform", [("uniform", lambda T: T), ("inverse", lambda T: 1.0 / T)])
+def test_plasma_temperatures_are_uniform_in_the_named_variable(sampling, transform):
+    """Kolmogorov-Smirnov against the uniform law of T_e (or of 1/T_e) over the range."""
+    from scipy.stats import kstest
+
+    from sorter.simulate import draw_plasma_states
+
+    lo, hi = 8000.0, 14000.0
+    T, ne = draw_plasma_states(np.random.default_rng(3), PlasmaRanges(T_e_K=(lo, hi), T_sampling=sampling), 4000)
+    a, b = sorted((transform(lo), transform(hi)))
+    assert kstest(transform(T), "uniform", args=(a, b - a)).pvalue > 1e-3
+    assert np.all((T >= lo) & (T <= hi)) and np.all((ne >= 1e16) & (ne <= 1e18))

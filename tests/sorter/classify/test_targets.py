@@ -19,7 +19,8 @@ from sorter.classify.evaluation import classification_metrics
 from sorter.classify.reject import Decision
 from sorter.classify.runtime import LibsRuntime
 from sorter.classify.scenarios import HELD_OUT, transfer_instrument, unseen_instrument
-from sorter.classify.training import DEFAULT_GRADES, simulated_data, train
+from sorter.classify.training import DEFAULT_GRADES, SHOTS_PER_PIECE, simulated_data, train
+from sorter.shots import ShotPlan
 from sorter.simulate import simulate_batch
 
 MODELS = Path(__file__).resolve().parents[3] / "models"
@@ -27,9 +28,7 @@ N_PER_GRADE = 8
 
 
 def held_out(instrument, seed: int):
-    batches = [simulate_batch(list(DEFAULT_GRADES), N_PER_GRADE, instrument, seed + k, plasma=c.plasma(),
-                              noise_scale=c.noise_scale, wavelength_offset_nm=c.offset_nm)
-               for k, c in enumerate(HELD_OUT)]
+    batches = [c.simulate(DEFAULT_GRADES, N_PER_GRADE, instrument, seed + k) for k, c in enumerate(HELD_OUT)]
     wl = batches[0].wavelength_nm
     return wl, np.concatenate([b.intensity for b in batches]), np.concatenate([b.labels for b in batches]), batches
 
@@ -109,7 +108,8 @@ def test_composition_error_regression_ceiling(bundled, bundled_held_out):
 
 def test_unseen_instrument_keeps_the_family(bundled):
     inst = unseen_instrument("broadband")
-    b = simulate_batch(list(DEFAULT_GRADES), 12, inst, 777, wavelength_offset_nm=(-0.05, 0.05))
+    b = simulate_batch(list(DEFAULT_GRADES), 12, inst, 777, wavelength_offset_nm=(-0.05, 0.05),
+                       shot_plan=ShotPlan(n_shots=SHOTS_PER_PIECE))
     m, _ = metrics(bundled, b.wavelength_nm, b.intensity, b.labels)
     assert m["family_accuracy"] >= 0.95
 
