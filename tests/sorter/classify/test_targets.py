@@ -1,13 +1,14 @@
-"""The issue's accuracy targets on seeded held-out simulated spectra (plasma, noise and offsets not seen
-in training), for the bundled broadband model, an instrument it never saw, and a model retrained on a
+"""The issue's accuracy targets on seeded held-out simulated piece spectra (plasma, noise and offsets
+not seen in training), for both bundled models, an instrument they never saw, and a model retrained on a
 new instrument profile. Sizes are small to fit the test budget; ``bench/classify_accuracy.py`` runs the
 same checks with more spectra.
 
 Met and asserted as the issue states them: no contaminant accepted as aluminium; family >= 95% on an
-unseen instrument. NOT met (measured figures in README-sections/libs-classifier.md): grade >= 98%,
-family >= 99.5%, unknown <= 2% and composition MAE <= 10% of the spec range on the held-out
-conditions. For those the tests below hold the model to floors a little under what it measures, so a
-regression fails, and say so in their names; they do not claim the issue's targets."""
+unseen instrument. Met in the bench on some held-out sets only (README, "Measured"): grade >= 98%,
+family >= 99.5% and unknown <= 2% (the highres model on all three sets, the broadband model on two of
+three); composition MAE <= 10% of the spec range is NOT met. For those the tests hold the models to
+floors a little under what they measure on these small pooled sets, so a regression fails, and say so
+in their names; they do not claim the issue's targets."""
 
 import warnings
 from pathlib import Path
@@ -39,21 +40,24 @@ def metrics(rt: LibsRuntime, wl, X, labels):
     return classification_metrics(labels, decisions, rt.card.families, rt.classes), results
 
 
-@pytest.fixture(scope="module")
-def bundled():
-    return LibsRuntime.load(MODELS / "broadband.onnx")
+@pytest.fixture(scope="module", params=["broadband", "highres"])
+def bundled(request):
+    return LibsRuntime.load(MODELS / f"{request.param}.onnx")
 
 
 @pytest.fixture(scope="module")
 def bundled_held_out(bundled):
-    wl, X, labels, batches = held_out("broadband", 9000)
+    wl, X, labels, batches = held_out(bundled.card.instrument, 9000)
     m, results = metrics(bundled, wl, X, labels)
     return m, results, labels, batches
 
 
-# floors under the measured held-out figures (bench/classify_accuracy.py); the issue asks 0.98 / 0.995 / 0.02
-GRADE_FLOOR, FAMILY_FLOOR, UNKNOWN_CEILING = 0.88, 0.92, 0.25
-COMPOSITION_MEDIAN_CEILING = 0.30  # measured 0.23; the issue asks <= 0.10 for every grade and element
+# floors under the measured pooled held-out figures of these small sets (grade 0.978 / 0.987, family
+# 0.989 / 0.996, unknown 0.013 / 0.003 for broadband / highres); the issue asks 0.98 / 0.995 / 0.02
+GRADE_FLOOR, FAMILY_FLOOR, UNKNOWN_CEILING = 0.96, 0.975, 0.03
+COMPOSITION_MEDIAN_CEILING = 0.20  # measured 0.145 / 0.143; the issue asks <= 0.10 for every grade and element
+# the model retrained on 200 spectra per grade from a new instrument (bench: grade 0.94-0.99)
+TRANSFER_GRADE_FLOOR, TRANSFER_FAMILY_FLOOR, TRANSFER_UNKNOWN_CEILING = 0.93, 0.95, 0.06
 
 
 def test_grade_and_family_accuracy_on_unseen_conditions_regression_floor(bundled_held_out):
@@ -77,9 +81,8 @@ def test_no_contaminant_is_ever_accepted_as_aluminium(bundled_held_out):
 def test_composition_error_regression_ceiling(bundled, bundled_held_out):
     """MAE of each major element as a share of the grade's catalogue range, on the held-out conditions.
 
-    The issue's target (<= 0.10 for each) is NOT met: single-shot line ratios in the simulator vary
-    with the plasma far more than with composition inside one grade, and the estimate is about as
-    good as the grade's mean (README-sections/libs-classifier.md). This holds the median share to a
+    The issue's target (<= 0.10 for each) is NOT met: line ratios in the simulator vary with the
+    plasma state more than with composition inside one grade (README, "Measured"). This holds the median share to a
     ceiling a little above what the bundled model measures, and checks that for correctly graded
     pieces the per-grade clip keeps the mean error under one range width.
     """
@@ -107,7 +110,7 @@ def test_composition_error_regression_ceiling(bundled, bundled_held_out):
 
 
 def test_unseen_instrument_keeps_the_family(bundled):
-    inst = unseen_instrument("broadband")
+    inst = unseen_instrument(bundled.card.instrument)
     b = simulate_batch(list(DEFAULT_GRADES), 12, inst, 777, wavelength_offset_nm=(-0.05, 0.05),
                        shot_plan=ShotPlan(n_shots=SHOTS_PER_PIECE))
     m, _ = metrics(bundled, b.wavelength_nm, b.intensity, b.labels)
@@ -124,5 +127,5 @@ def test_retrained_on_200_spectra_per_grade_from_a_new_instrument_regression_flo
     wl, X, labels, _ = held_out(new, 5000)
     m, _ = metrics(rt, wl, X, labels)
     assert m["contaminants_accepted_as_aluminium"] == 0
-    assert m["grade_accuracy"] >= GRADE_FLOOR and m["family_accuracy"] >= FAMILY_FLOOR
-    assert m["unknown_rate_aluminium"] <= UNKNOWN_CEILING
+    assert m["grade_accuracy"] >= TRANSFER_GRADE_FLOOR and m["family_accuracy"] >= TRANSFER_FAMILY_FLOOR, m
+    assert m["unknown_rate_aluminium"] <= TRANSFER_UNKNOWN_CEILING
