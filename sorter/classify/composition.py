@@ -3,6 +3,12 @@
 Within one grade the log-ratio line features vary almost linearly with the element
 contents (Boltzmann-Saha: log line ratio = log concentration ratio + terms in T and n_e
 that other features measure), so a ridge regression per grade is accurate and explainable.
+Which features measure those plasma terms (:func:`composition_feature_masks`): the
+aluminium lines (Al II / Al I is a Saha thermometer, Al II lines of 11.8-15.3 eV upper
+levels a Boltzmann one) and the lines of every element seen in both ion stages (Mg II / Mg I,
+Fe II / Fe I, Mn, Cr, Ni, Ti, Zn), whose ion/atom ratio depends on T_e and n_e only
+(Saha-Eggert; Ciucci et al. 1999, Appl. Spectrosc. 53, 960, calibration-free LIBS).
+Shot-to-shot plasma changes otherwise swamp the within-grade composition signal.
 The estimate for a spectrum is the probability-weighted mix of the grades' predictions,
 and the interval half-width the probability-weighted mix of each grade's leave-one-out
 absolute residual quantile (split-conformal, Lei et al. 2018, J. Am. Stat. Assoc. 113, 1094)
@@ -17,6 +23,34 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils.validation import check_is_fitted
 
 MIN_SPECTRA = 5
+
+
+def composition_feature_masks(elements, feature_elements, feature_stages) -> np.ndarray:
+    """Features each element's regression may use, (E, k) bool.
+
+    An element uses its own lines, the aluminium references and thermometer, and the
+    plasma indicators: every feature of an element that has lines of both ion stages
+    (their ion/atom ratios measure T_e and n_e whatever the grade). An element without
+    lines of its own may use every feature.
+
+    Parameters
+    ----------
+    elements : sequence of str
+        The composition elements (E).
+    feature_elements : sequence of str
+        The element each feature measures ("Al" for references), length k.
+    feature_stages : sequence of int
+        The ion stage of each feature's line, length k.
+    """
+    fe = np.asarray(feature_elements).astype(str)
+    st = np.asarray(feature_stages)
+    if fe.shape != st.shape:
+        raise ValueError(f"feature_stages: {st.size} values for {fe.size} features")
+    both = [e for e in set(fe) - {"Al"} if {1, 2} <= set(st[fe == e].tolist())]
+    plasma = (fe == "Al") | np.isin(fe, both)
+    masks = np.array([(fe == e) | plasma for e in elements], dtype=bool).reshape(len(elements), fe.size)
+    masks[~np.isin(np.asarray(elements, dtype=str), fe)] = True
+    return masks
 
 
 class GradeWiseComposition(RegressorMixin, BaseEstimator):
@@ -51,8 +85,9 @@ class GradeWiseComposition(RegressorMixin, BaseEstimator):
         """Fit on standardised features Z (n, k), grade labels and wt% Y (n, E) (NaN = not analysed).
 
         ``feature_masks`` (E, k) bool, optional, names the features each element may use
-        (its own lines and the aluminium references): fewer, physically relevant inputs
-        keep 200-300 spectra per grade from being overfitted by the other elements' lines.
+        (:func:`composition_feature_masks`: its own lines, the aluminium references and the
+        plasma indicators): fewer, physically relevant inputs keep a few hundred spectra per
+        grade from being overfitted by the other elements' lines.
         """
         Z = np.asarray(Z, dtype=np.float64)
         Y = np.asarray(Y, dtype=np.float64)

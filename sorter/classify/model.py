@@ -22,7 +22,7 @@ from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 
 from sorter.classify.card import SATURATED_PIXELS
-from sorter.classify.composition import GradeWiseComposition
+from sorter.classify.composition import GradeWiseComposition, composition_feature_masks
 from sorter.classify.ood import ClassMahalanobis
 from sorter.preprocess.features import LineWindowFeatures, NoiseLevel
 
@@ -105,11 +105,12 @@ class LibsModel(ClassifierMixin, BaseEstimator):
         self.elements_ = tuple(elements) if composition is not None else ()
         if composition is not None:
             # train each grade's regression on its own spectra: labels, not predictions
-            measures = np.array(self.lines_.feature_elements())
-            masks = np.array([(measures == e) | (measures == "Al") for e in self.elements_])
-            masks[~masks[:, measures != "Al"].any(axis=1)] = True  # an element without lines may use every feature
-            self.composition_ = GradeWiseComposition(coverage=self.coverage, random_state=self.random_state).fit(
-                Z, y, np.asarray(composition, dtype=np.float64), list(self.classes_), masks)
+            masks = composition_feature_masks(self.elements_, self.lines_.feature_elements(),
+                                              self.lines_.feature_ion_stages())
+            with threadpool_limits(1):  # hundreds of small SVDs: BLAS threads only contend (20x slower)
+                self.composition_ = GradeWiseComposition(coverage=self.coverage,
+                                                         random_state=self.random_state).fit(
+                    Z, y, np.asarray(composition, dtype=np.float64), list(self.classes_), masks)
         else:
             self.composition_ = None
         step("out-of-distribution")
