@@ -8,8 +8,9 @@ levels and wavelength offsets of 0.05 nm not seen in training).
 
 Baseline, refitted in the same run on the same features and class probabilities: each
 element's per-grade ridge sees only its own lines and the Al references (the estimator
-before plasma correction). "After": it also sees the plasma indicators
-(:func:`sorter.classify.composition.composition_feature_masks`).
+before plasma correction). "After": the model's own estimator, where each grade and element
+also may use the plasma indicators (:func:`sorter.classify.composition.composition_feature_masks`)
+when that lowers its leave-one-out error.
 
 Each figure is given twice: with the classifier's probabilities (what the sorter reports)
 and with the true grade (the regression alone, without misclassified pieces). The issue's
@@ -82,10 +83,10 @@ def test_sets(instrument: str, n: int, shots: int, seed: int):
 
 def own_lines_masks(model) -> np.ndarray:
     """The masks before plasma correction: own lines and the Al references only."""
-    measures = np.array(model.lines_.feature_elements())
-    masks = np.array([(measures == e) | (measures == "Al") for e in model.elements_])
-    masks[~masks[:, measures != "Al"].any(axis=1)] = True
-    return masks
+    from sorter.classify.composition import composition_feature_masks
+
+    return composition_feature_masks(model.elements_, model.lines_.feature_elements(),
+                                     model.lines_.feature_ion_stages(), plasma=False)
 
 
 def summary(m: dict) -> str:

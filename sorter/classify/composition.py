@@ -25,7 +25,7 @@ from sklearn.utils.validation import check_is_fitted
 MIN_SPECTRA = 5
 
 
-def composition_feature_masks(elements, feature_elements, feature_stages) -> np.ndarray:
+def composition_feature_masks(elements, feature_elements, feature_stages, *, plasma: bool = True) -> np.ndarray:
     """Features each element's regression may use, (E, k) bool.
 
     An element uses its own lines, the aluminium references and thermometer, and the
@@ -41,20 +41,22 @@ def composition_feature_masks(elements, feature_elements, feature_stages) -> np.
         The element each feature measures ("Al" for references), length k.
     feature_stages : sequence of int
         The ion stage of each feature's line, length k.
+    plasma : bool
+        False gives own lines and aluminium references only (no other element's lines).
     """
     fe = np.asarray(feature_elements).astype(str)
     st = np.asarray(feature_stages)
     if fe.shape != st.shape:
         raise ValueError(f"feature_stages: {st.size} values for {fe.size} features")
     both = [e for e in set(fe) - {"Al"} if {1, 2} <= set(st[fe == e].tolist())]
-    plasma = (fe == "Al") | np.isin(fe, both)
-    masks = np.array([(fe == e) | plasma for e in elements], dtype=bool).reshape(len(elements), fe.size)
+    shared = (fe == "Al") | (np.isin(fe, both) if plasma else False)
+    masks = np.array([(fe == e) | shared for e in elements], dtype=bool).reshape(len(elements), fe.size)
     masks[~np.isin(np.asarray(elements, dtype=str), fe)] = True
     return masks
 
 
 class GradeWiseComposition(RegressorMixin, BaseEstimator):
-    """One multi-output ridge per grade on standardised features; mixed by class probability.
+    """One ridge per grade and element on standardised features; mixed by class probability.
 
     Parameters
     ----------
@@ -74,6 +76,8 @@ class GradeWiseComposition(RegressorMixin, BaseEstimator):
         Interval half-width per grade and element [wt%].
     lower_, upper_ : ndarray, shape (C, E)
         Range of each element in each grade's training spectra [wt%]; predictions are clipped to it.
+    mask_choice_ : ndarray, shape (C, E)
+        Which candidate feature mask each grade and element kept (0 when one mask was given).
     """
 
     def __init__(self, alphas=tuple(np.logspace(-3, 5, 17)), coverage: float = 0.9, random_state: int = 0):
@@ -87,7 +91,11 @@ class GradeWiseComposition(RegressorMixin, BaseEstimator):
         ``feature_masks`` (E, k) bool, optional, names the features each element may use
         (:func:`composition_feature_masks`: its own lines, the aluminium references and the
         plasma indicators): fewer, physically relevant inputs keep a few hundred spectra per
-        grade from being overfitted by the other elements' lines.
+        grade from being overfitted by the other elements' lines. A stack of candidates
+        (M, E, k) lets each grade and element keep the candidate with the smallest
+        leave-one-out error (``mask_choice_``): plasma indicators pay off where the line
+        ratios are precise (spectra averaged over shots) and only add noise where single-shot
+        detector noise dominates.
         """
         Z = np.asarray(Z, dtype=np.float64)
         Y = np.asarray(Y, dtype=np.float64)
@@ -102,50 +110,60 @@ class GradeWiseComposition(RegressorMixin, BaseEstimator):
         self.lower_ = np.zeros((C, E))
         self.upper_ = np.full((C, E), 100.0)
         self.n_train_ = np.zeros((C, E), dtype=int)
+        self.mask_choice_ = np.zeros((C, E), dtype=int)
         masks = np.ones((E, k), dtype=bool) if feature_masks is None else np.asarray(feature_masks, dtype=bool)
-        if masks.shape != (E, k):
-            raise ValueError(f"feature_masks: shape {masks.shape}, expected ({E}, {k})")
+        if masks.ndim == 2:
+            masks = masks[None]
+        if masks.ndim != 3 or masks.shape[1:] != (E, k):
+            raise ValueError(f"feature_masks: shape {masks.shape}, expected ({E}, {k}) or (M, {E}, {k})")
         for c, name in enumerate(classes):
             rows = labels == name
             for e in range(E):
                 ok = rows & np.isfinite(Y[:, e])
-                if ok.any():
+                n = int(ok.sum())
+                self.n_train_[c, e] = n
+                if n:
                     self.lower_[c, e], self.upper_[c, e] = Y[ok, e].min(), Y[ok, e].max()
-                self._fit_class(Z[ok][:, masks[e]], Y[ok][:, [e]], c, np.array([e]), masks[e])
+                if n < MIN_SPECTRA:
+                    self.intercept_[c, e] = Y[ok, e].mean() if n else 0.0
+                    continue
+                best = np.inf
+                for m, mask in enumerate(masks[:, e]):
+                    press, alpha, coef, icpt, half = self._ridge_loo(Z[ok][:, mask], Y[ok, e])
+                    if press < best:
+                        best = press
+                        self.coef_[c, :, e] = 0.0
+                        self.coef_[c, mask, e] = coef
+                        self.intercept_[c, e], self.halfwidth_[c, e] = icpt, half
+                        self.alpha_[c, e], self.mask_choice_[c, e] = alpha, m
         self.classes_ = np.asarray(classes)
         self.n_features_in_ = k
         return self
 
-    def _fit_class(self, Z: np.ndarray, Y: np.ndarray, c: int, cols: np.ndarray, features: np.ndarray) -> None:
-        """Ridge for every element of one grade from one SVD; alpha and interval from exact LOO residuals.
+    def _ridge_loo(self, Z: np.ndarray, y: np.ndarray) -> tuple[float, float, np.ndarray, float, float]:
+        """Ridge from one SVD; alpha and interval from exact LOO residuals.
+
+        Returns the mean squared LOO residual, alpha, coefficients, intercept and the
+        ``coverage`` quantile of the absolute LOO residuals.
 
         With centred ``Z = U S V^T``, the ridge hat matrix is ``1/n + U diag(s^2/(s^2+a)) U^T`` and the
         leave-one-out residual is ``r_i / (1 - h_ii)`` (Hastie, Tibshirani, Friedman, ESL 2nd ed., 7.10).
         """
         n = Z.shape[0]
-        self.n_train_[c, cols] = n
-        if n < MIN_SPECTRA:
-            self.intercept_[c, cols] = np.nanmean(Y, axis=0) if n else 0.0
-            return
-        zm, ym = Z.mean(axis=0), Y.mean(axis=0)
+        zm, ym = Z.mean(axis=0), y.mean()
         U, s, Vt = np.linalg.svd(Z - zm, full_matrices=False)
-        Uy = U.T @ (Y - ym)                                            # (r, E)
-        best = np.full(len(cols), np.inf)
+        Uy = U.T @ (y - ym)
+        out = (np.inf, np.nan, np.zeros(Z.shape[1]), ym, 0.0)
         for a in np.asarray(self.alphas, dtype=np.float64):
             d = s ** 2 / (s ** 2 + a)                                  # shrinkage per component
-            fitted = U @ (d[:, None] * Uy) + ym
+            fitted = U @ (d * Uy) + ym
             h = 1.0 / n + (U ** 2) @ d
-            loo = (Y - fitted) / np.maximum(1.0 - h, 1e-6)[:, None]
-            press = np.mean(loo ** 2, axis=0)
-            better = press < best
-            if better.any():
-                coef = Vt.T @ ((s / (s ** 2 + a))[:, None] * Uy)     # (k, E)
-                idx = cols[better]
-                best[better] = press[better]
-                self.alpha_[c, idx] = a
-                self.coef_[c][np.ix_(features, idx)] = coef[:, better]
-                self.intercept_[c, idx] = (ym - zm @ coef)[better]
-                self.halfwidth_[c, idx] = np.quantile(np.abs(loo), self.coverage, axis=0)[better]
+            loo = (y - fitted) / np.maximum(1.0 - h, 1e-6)
+            press = float(np.mean(loo ** 2))
+            if press < out[0]:
+                coef = Vt.T @ ((s / (s ** 2 + a)) * Uy)
+                out = (press, float(a), coef, float(ym - zm @ coef), float(np.quantile(np.abs(loo), self.coverage)))
+        return out
 
     def predict_all(self, Z, P) -> tuple[np.ndarray, np.ndarray]:
         """Estimate and interval half-width [wt%], each (n, E), for features Z and probabilities P."""

@@ -105,8 +105,9 @@ class LibsModel(ClassifierMixin, BaseEstimator):
         self.elements_ = tuple(elements) if composition is not None else ()
         if composition is not None:
             # train each grade's regression on its own spectra: labels, not predictions
-            masks = composition_feature_masks(self.elements_, self.lines_.feature_elements(),
-                                              self.lines_.feature_ion_stages())
+            fe, st = self.lines_.feature_elements(), self.lines_.feature_ion_stages()
+            masks = np.stack([composition_feature_masks(self.elements_, fe, st, plasma=False),
+                              composition_feature_masks(self.elements_, fe, st)])
             with threadpool_limits(1):  # hundreds of small SVDs: BLAS threads only contend (20x slower)
                 self.composition_ = GradeWiseComposition(coverage=self.coverage,
                                                          random_state=self.random_state).fit(

@@ -121,3 +121,23 @@ def test_a_plasma_indicator_removes_the_shot_to_shot_temperature_term():
     # with the indicator the plasma term cancels: left are the two 0.01 noises, x 0.8 on the indicator's
     expected = 2.0 * np.sqrt(0.01 ** 2 + (0.8 * 0.01) ** 2)
     assert_allclose(r_pl.std(), expected, rtol=0.15)
+
+
+def test_each_grade_and_element_keeps_the_candidate_mask_with_the_smaller_loo_error():
+    # element 0 of grade "a" needs feature 1, element 1 does not; feature 1 is pure noise for element 1
+    rng = np.random.default_rng(8)
+    n = 300
+    Z = rng.normal(size=(n, 2))
+    Y = np.column_stack([5 + Z[:, 0] + 2 * Z[:, 1], 5 + Z[:, 0]]) + rng.normal(0, 0.1, (n, 2))
+    labels = np.array(["a"] * n)
+    own = np.array([[True, False], [True, False]])
+    wide = np.ones((2, 2), dtype=bool)
+    m = GradeWiseComposition().fit(Z, labels, Y, ["a"], np.stack([own, wide]))
+    assert m.mask_choice_[0, 0] == 1
+    ref = Ridge(alpha=m.alpha_[0, 0]).fit(Z, Y[:, 0])
+    assert_allclose(m.coef_[0, :, 0], ref.coef_, rtol=1e-8)
+    # for element 1 both fit equally; whichever is kept, its coefficients are that candidate's ridge
+    cols = wide[1] if m.mask_choice_[0, 1] else own[1]
+    ref = Ridge(alpha=m.alpha_[0, 1]).fit(Z[:, cols], Y[:, 1])
+    assert_allclose(m.coef_[0, cols, 1], ref.coef_, rtol=1e-8)
+    assert np.all(m.coef_[0, ~cols, 1] == 0)
