@@ -201,7 +201,8 @@ def main() -> None:
             for label, probs in (("classifier", P), ("true grade", truth)):
                 res = {}
                 for tag, est in (("before", base), ("after", model.composition_)):
-                    comp, half = est.predict_all(Z, probs)
+                    # "after" widens intervals far from the grade's training spectra, as the model serves them
+                    comp, half = est.predict_all(Z, probs, out["class_distance"] if tag == "after" else None)
                     res[tag] = composition_errors(yt, Yt, comp, MAJOR, half)
                 if label == "classifier":
                     for tag in worst:

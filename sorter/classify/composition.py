@@ -13,7 +13,8 @@ The estimate for a spectrum is the probability-weighted mix of the grades' predi
 and the interval half-width the probability-weighted mix of each grade's leave-one-out
 absolute residual quantile (split-conformal, Lei et al. 2018, J. Am. Stat. Assoc. 113, 1094)
 plus the probability-weighted spread of the grades' predictions around the mix (so an
-ambiguous spectrum gets a wider interval).
+ambiguous spectrum gets a wider interval), widened further for spectra far from their grade's
+training spectra (plasma conditions outside training).
 """
 
 from __future__ import annotations
@@ -78,6 +79,8 @@ class GradeWiseComposition(RegressorMixin, BaseEstimator):
         Range of each element in each grade's training spectra [wt%]; predictions are clipped to it.
     mask_choice_ : ndarray, shape (C, E)
         Which candidate feature mask each grade and element kept (0 when one mask was given).
+    distance_scale_ : ndarray, shape (C,)
+        Set by :meth:`fit_distance_scale`: each grade's training distance quantile.
     """
 
     def __init__(self, alphas=tuple(np.logspace(-3, 5, 17)), coverage: float = 0.9, random_state: int = 0):
@@ -165,8 +168,39 @@ class GradeWiseComposition(RegressorMixin, BaseEstimator):
                 out = (press, float(a), coef, float(ym - zm @ coef), float(np.quantile(np.abs(loo), self.coverage)))
         return out
 
-    def predict_all(self, Z, P) -> tuple[np.ndarray, np.ndarray]:
-        """Estimate and interval half-width [wt%], each (n, E), for features Z and probabilities P."""
+    def fit_distance_scale(self, class_distance, labels):
+        """Remember each grade's ``coverage`` quantile of its training spectra's distance to it.
+
+        ``class_distance`` (n, C) is the Mahalanobis distance of each training spectrum to each
+        grade (:class:`~sorter.classify.ood.ClassMahalanobis`). A spectrum further from its grade
+        than that comes from plasma conditions the regressions saw rarely or never; its interval
+        widens in proportion (:meth:`interval_inflation`).
+        """
+        check_is_fitted(self, "coef_")
+        d = np.asarray(class_distance, dtype=np.float64)
+        labels = np.asarray(labels)
+        scale = np.ones(len(self.classes_))
+        for c, name in enumerate(self.classes_):
+            rows = labels == name
+            if rows.any():
+                scale[c] = max(float(np.quantile(d[rows, c], self.coverage)), 1e-9)
+        self.distance_scale_ = scale
+        return self
+
+    def interval_inflation(self, P, class_distance) -> np.ndarray:
+        """(n,) factor >= 1: probability-weighted distance to the grades over their training quantile."""
+        check_is_fitted(self, "distance_scale_")
+        P = np.asarray(P, dtype=np.float64)
+        ratio = np.sum(P * np.asarray(class_distance, dtype=np.float64), axis=1) / (P @ self.distance_scale_)
+        return np.maximum(ratio, 1.0)
+
+    def predict_all(self, Z, P, class_distance=None) -> tuple[np.ndarray, np.ndarray]:
+        """Estimate and interval half-width [wt%], each (n, E), for features Z and probabilities P.
+
+        With ``class_distance`` (n, C) and a fitted :meth:`fit_distance_scale`, the half-width is
+        multiplied by :meth:`interval_inflation`: on held-out cool, thin plasmas the 90% interval
+        otherwise covers only about two thirds of the true values.
+        """
         check_is_fitted(self, "coef_")
         per_class = np.einsum("nk,cke->nce", np.asarray(Z, dtype=np.float64), self.coef_) + self.intercept_
         # a grade's regression never leaves the range that grade was trained on: under plasma
@@ -174,7 +208,10 @@ class GradeWiseComposition(RegressorMixin, BaseEstimator):
         per_class = np.minimum(np.maximum(per_class, self.lower_), self.upper_)
         mixed = np.einsum("nc,nce->ne", P, per_class)
         spread = np.einsum("nc,nce->ne", P, np.abs(per_class - mixed[:, None, :]))
-        return np.clip(mixed, 0.0, 100.0), P @ self.halfwidth_ + spread
+        half = P @ self.halfwidth_ + spread
+        if class_distance is not None and hasattr(self, "distance_scale_"):
+            half = half * self.interval_inflation(P, class_distance)[:, None]
+        return np.clip(mixed, 0.0, 100.0), half
 
     def predict(self, Z, P=None):
         if P is None:

@@ -116,6 +116,8 @@ class LibsModel(ClassifierMixin, BaseEstimator):
             self.composition_ = None
         step("out-of-distribution")
         self.ood_ = ClassMahalanobis().fit(Z, y)
+        if self.composition_ is not None:
+            self.composition_.fit_distance_scale(self.ood_.distances(Z), y)
         self.n_features_in_ = X.shape[1]
         return self
 
@@ -154,7 +156,7 @@ class LibsModel(ClassifierMixin, BaseEstimator):
         Z = self.scaler_.transform(self.lines_.features_from_areas(A))
         P = self.classifier_.predict_proba(Z)
         if self.composition_ is not None:
-            comp, half = self.composition_.predict_all(Z, P)
+            comp, half = self.composition_.predict_all(Z, P, self.ood_.distances(Z))
         else:
             comp = half = np.zeros((X.shape[0], 0))
         return {"probabilities": P, "composition_wt_pct": comp, "interval_halfwidth_wt_pct": half,

@@ -216,6 +216,12 @@ def _convert_libs(scope, operator, container):
                         _c(0.0), _c(100.0), op_version=opv)
         half = OnnxAdd(OnnxMatMul(P, _c(comp_model.halfwidth_), op_version=opv),
                        OnnxReshape(spread, np.array([-1, E], dtype=np.int64), op_version=opv), op_version=opv)
+        if hasattr(comp_model, "distance_scale_"):
+            # wider intervals far from the grade's training spectra (GradeWiseComposition.interval_inflation)
+            reach = _sum_columns(OnnxMul(P, class_distance, op_version=opv), C, opv)
+            scale = OnnxMatMul(P, _c(comp_model.distance_scale_[:, None]), op_version=opv)
+            inflation = OnnxMax(OnnxDiv(reach, scale, op_version=opv), _c([1.0]), op_version=opv)
+            half = OnnxMul(half, inflation, op_version=opv)
     else:
         empty = OnnxMatMul(P, np.zeros((C, 0), dtype=F32), op_version=opv)
         comp, half = empty, OnnxIdentity(empty, op_version=opv)

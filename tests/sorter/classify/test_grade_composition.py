@@ -141,3 +141,20 @@ def test_each_grade_and_element_keeps_the_candidate_mask_with_the_smaller_loo_er
     ref = Ridge(alpha=m.alpha_[0, 1]).fit(Z[:, cols], Y[:, 1])
     assert_allclose(m.coef_[0, cols, 1], ref.coef_, rtol=1e-8)
     assert np.all(m.coef_[0, ~cols, 1] == 0)
+
+
+def test_intervals_widen_by_the_distance_over_the_grade_training_quantile():
+    Z, labels, Y = linear_grades(n=200)
+    m = GradeWiseComposition(coverage=0.9).fit(Z, labels, Y, ["a", "b"])
+    rng = np.random.default_rng(4)
+    d_train = rng.uniform(0.0, 2.0, size=(400, 2))
+    m.fit_distance_scale(d_train, labels)
+    q_a = np.quantile(d_train[labels == "a", 0], 0.9)
+    q_b = np.quantile(d_train[labels == "b", 1], 0.9)
+    P = np.array([[1.0, 0.0], [0.5, 0.5], [1.0, 0.0]])
+    d = np.array([[3.0 * q_a, 9.0], [2.0, 4.0], [0.5 * q_a, 9.0]])
+    expected = np.array([3.0, max(1.0, (0.5 * 2.0 + 0.5 * 4.0) / (0.5 * q_a + 0.5 * q_b)), 1.0])
+    assert_allclose(m.interval_inflation(P, d), expected, rtol=1e-12)
+    _, plain = m.predict_all(Z[:3], P)
+    _, wide = m.predict_all(Z[:3], P, d)
+    assert_allclose(wide, plain * expected[:, None], rtol=1e-12)
