@@ -77,6 +77,8 @@ class GradeWiseComposition(RegressorMixin, BaseEstimator):
         Interval half-width per grade and element [wt%].
     lower_, upper_ : ndarray, shape (C, E)
         Range of each element in each grade's training spectra [wt%]; predictions are clipped to it.
+    mean_ : ndarray, shape (C, E)
+        Mean of each element in each grade's training spectra [wt%].
     mask_choice_ : ndarray, shape (C, E)
         Which candidate feature mask each grade and element kept (0 when one mask was given).
     distance_scale_ : ndarray, shape (C,)
@@ -112,6 +114,7 @@ class GradeWiseComposition(RegressorMixin, BaseEstimator):
         self.alpha_ = np.full((C, E), np.nan)
         self.lower_ = np.zeros((C, E))
         self.upper_ = np.full((C, E), 100.0)
+        self.mean_ = np.zeros((C, E))
         self.n_train_ = np.zeros((C, E), dtype=int)
         self.mask_choice_ = np.zeros((C, E), dtype=int)
         masks = np.ones((E, k), dtype=bool) if feature_masks is None else np.asarray(feature_masks, dtype=bool)
@@ -127,6 +130,7 @@ class GradeWiseComposition(RegressorMixin, BaseEstimator):
                 self.n_train_[c, e] = n
                 if n:
                     self.lower_[c, e], self.upper_[c, e] = Y[ok, e].min(), Y[ok, e].max()
+                    self.mean_[c, e] = Y[ok, e].mean()
                 if n < MIN_SPECTRA:
                     self.intercept_[c, e] = Y[ok, e].mean() if n else 0.0
                     continue
@@ -197,20 +201,27 @@ class GradeWiseComposition(RegressorMixin, BaseEstimator):
     def predict_all(self, Z, P, class_distance=None) -> tuple[np.ndarray, np.ndarray]:
         """Estimate and interval half-width [wt%], each (n, E), for features Z and probabilities P.
 
-        With ``class_distance`` (n, C) and a fitted :meth:`fit_distance_scale`, the half-width is
-        multiplied by :meth:`interval_inflation`: on held-out cool, thin plasmas the 90% interval
-        otherwise covers only about two thirds of the true values.
+        With ``class_distance`` (n, C) and a fitted :meth:`fit_distance_scale`, each grade's
+        estimate is pulled towards its training mean and the half-width widened, both by
+        :meth:`interval_inflation` r: ``mean + (estimate - mean) / r`` and ``r x half-width``. On
+        held-out cool, thin plasmas the 90% interval otherwise covers about two thirds of the true
+        values, and the regressions there do worse than the grade mean.
         """
         check_is_fitted(self, "coef_")
         per_class = np.einsum("nk,cke->nce", np.asarray(Z, dtype=np.float64), self.coef_) + self.intercept_
         # a grade's regression never leaves the range that grade was trained on: under plasma
         # conditions outside training a linear model extrapolates, the grade's range does not
         per_class = np.minimum(np.maximum(per_class, self.lower_), self.upper_)
+        inflation = None
+        if class_distance is not None and hasattr(self, "distance_scale_"):
+            # off the training conditions a regression is trusted less: pull it towards the grade mean
+            inflation = self.interval_inflation(P, class_distance)[:, None, None]
+            per_class = self.mean_ + (per_class - self.mean_) / inflation
         mixed = np.einsum("nc,nce->ne", P, per_class)
         spread = np.einsum("nc,nce->ne", P, np.abs(per_class - mixed[:, None, :]))
         half = P @ self.halfwidth_ + spread
-        if class_distance is not None and hasattr(self, "distance_scale_"):
-            half = half * self.interval_inflation(P, class_distance)[:, None]
+        if inflation is not None:
+            half = half * inflation[:, :, 0]
         return np.clip(mixed, 0.0, 100.0), half
 
     def predict(self, Z, P=None):

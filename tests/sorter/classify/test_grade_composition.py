@@ -143,7 +143,7 @@ def test_each_grade_and_element_keeps_the_candidate_mask_with_the_smaller_loo_er
     assert np.all(m.coef_[0, ~cols, 1] == 0)
 
 
-def test_intervals_widen_by_the_distance_over_the_grade_training_quantile():
+def test_far_from_the_grade_the_interval_widens_and_the_estimate_shrinks_by_the_distance_ratio():
     Z, labels, Y = linear_grades(n=200)
     m = GradeWiseComposition(coverage=0.9).fit(Z, labels, Y, ["a", "b"])
     rng = np.random.default_rng(4)
@@ -155,6 +155,11 @@ def test_intervals_widen_by_the_distance_over_the_grade_training_quantile():
     d = np.array([[3.0 * q_a, 9.0], [2.0, 4.0], [0.5 * q_a, 9.0]])
     expected = np.array([3.0, max(1.0, (0.5 * 2.0 + 0.5 * 4.0) / (0.5 * q_a + 0.5 * q_b)), 1.0])
     assert_allclose(m.interval_inflation(P, d), expected, rtol=1e-12)
-    _, plain = m.predict_all(Z[:3], P)
-    _, wide = m.predict_all(Z[:3], P, d)
-    assert_allclose(wide, plain * expected[:, None], rtol=1e-12)
+    est, plain = m.predict_all(Z[:3], P)
+    shrunk, wide = m.predict_all(Z[:3], P, d)
+    one_grade = [0, 2]  # a single grade: no spread between grades, so the half-width just scales
+    assert_allclose(wide[one_grade], plain[one_grade] * expected[one_grade, None], rtol=1e-12)
+    # and the estimate is pulled towards grade a's training mean by the same factor
+    mean_a = Y[labels == "a"].mean(axis=0)
+    assert_allclose(shrunk[one_grade], mean_a + (est[one_grade] - mean_a) / expected[one_grade, None], rtol=1e-12)
+    assert np.all(wide[1] >= plain[1] * 0.999)
