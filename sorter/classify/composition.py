@@ -13,8 +13,9 @@ The estimate for a spectrum is the probability-weighted mix of the grades' predi
 and the interval half-width the probability-weighted mix of each grade's leave-one-out
 absolute residual quantile (split-conformal, Lei et al. 2018, J. Am. Stat. Assoc. 113, 1094)
 plus the probability-weighted spread of the grades' predictions around the mix (so an
-ambiguous spectrum gets a wider interval), widened further for spectra far from their grade's
-training spectra (plasma conditions outside training).
+ambiguous spectrum gets a wider interval). For spectra far from their grade's training spectra
+(plasma conditions outside training) the interval widens and each grade's estimate is pulled
+towards that grade's mean, in proportion to the distance.
 """
 
 from __future__ import annotations
