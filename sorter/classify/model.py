@@ -22,7 +22,7 @@ from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 
 from sorter.classify.card import SATURATED_PIXELS
-from sorter.classify.composition import GradeWiseComposition
+from sorter.classify.composition import GradeWiseComposition, composition_feature_masks
 from sorter.classify.ood import ClassMahalanobis
 from sorter.preprocess.features import LineWindowFeatures, NoiseLevel
 
@@ -105,15 +105,19 @@ class LibsModel(ClassifierMixin, BaseEstimator):
         self.elements_ = tuple(elements) if composition is not None else ()
         if composition is not None:
             # train each grade's regression on its own spectra: labels, not predictions
-            measures = np.array(self.lines_.feature_elements())
-            masks = np.array([(measures == e) | (measures == "Al") for e in self.elements_])
-            masks[~masks[:, measures != "Al"].any(axis=1)] = True  # an element without lines may use every feature
-            self.composition_ = GradeWiseComposition(coverage=self.coverage, random_state=self.random_state).fit(
-                Z, y, np.asarray(composition, dtype=np.float64), list(self.classes_), masks)
+            fe, st = self.lines_.feature_elements(), self.lines_.feature_ion_stages()
+            masks = np.stack([composition_feature_masks(self.elements_, fe, st, plasma=False),
+                              composition_feature_masks(self.elements_, fe, st)])
+            with threadpool_limits(1):  # hundreds of small SVDs: BLAS threads only contend (20x slower)
+                self.composition_ = GradeWiseComposition(coverage=self.coverage,
+                                                         random_state=self.random_state).fit(
+                    Z, y, np.asarray(composition, dtype=np.float64), list(self.classes_), masks)
         else:
             self.composition_ = None
         step("out-of-distribution")
         self.ood_ = ClassMahalanobis().fit(Z, y)
+        if self.composition_ is not None:
+            self.composition_.fit_distance_scale(self.ood_.distances(Z), y)
         self.n_features_in_ = X.shape[1]
         return self
 
@@ -157,7 +161,7 @@ class LibsModel(ClassifierMixin, BaseEstimator):
         Z = self.scaler_.transform(self.lines_.features_from_areas(A))
         P = self.classifier_.predict_proba(Z)
         if self.composition_ is not None:
-            comp, half = self.composition_.predict_all(Z, P)
+            comp, half = self.composition_.predict_all(Z, P, self.ood_.distances(Z))
         else:
             comp = half = np.zeros((X.shape[0], 0))
         return {"probabilities": P, "composition_wt_pct": comp, "interval_halfwidth_wt_pct": half,

@@ -210,6 +210,16 @@ def _convert_libs(scope, operator, container):
         per3 = OnnxMin(OnnxMax(OnnxReshape(per, np.array([-1, C, E], dtype=np.int64), op_version=opv),
                                _c(comp_model.lower_)[None], op_version=opv),
                        _c(comp_model.upper_)[None], op_version=opv)
+        inflation = None
+        if hasattr(comp_model, "distance_scale_"):
+            # far from the grade's training spectra: estimate shrunk to the grade mean, interval widened
+            # (GradeWiseComposition.interval_inflation)
+            reach = _sum_columns(OnnxMul(P, class_distance, op_version=opv), C, opv)
+            scale = OnnxMatMul(P, _c(comp_model.distance_scale_[:, None]), op_version=opv)
+            inflation = OnnxMax(OnnxDiv(reach, scale, op_version=opv), _c([1.0]), op_version=opv)   # (n, 1)
+            mean = _c(comp_model.mean_)[None]
+            r3 = OnnxReshape(inflation, np.array([-1, 1, 1], dtype=np.int64), op_version=opv)
+            per3 = OnnxAdd(OnnxDiv(OnnxSub(per3, mean, op_version=opv), r3, op_version=opv), mean, op_version=opv)
         P3 = OnnxReshape(P, np.array([-1, 1, C], dtype=np.int64), op_version=opv)
         mixed = OnnxMatMul(P3, per3, op_version=opv)                       # (n, 1, E)
         spread = OnnxMatMul(P3, OnnxAbs(OnnxSub(per3, mixed, op_version=opv), op_version=opv), op_version=opv)
@@ -217,6 +227,8 @@ def _convert_libs(scope, operator, container):
                         _c(0.0), _c(100.0), op_version=opv)
         half = OnnxAdd(OnnxMatMul(P, _c(comp_model.halfwidth_), op_version=opv),
                        OnnxReshape(spread, np.array([-1, E], dtype=np.int64), op_version=opv), op_version=opv)
+        if inflation is not None:
+            half = OnnxMul(half, inflation, op_version=opv)
     else:
         empty = OnnxMatMul(P, np.zeros((C, 0), dtype=F32), op_version=opv)
         comp, half = empty, OnnxIdentity(empty, op_version=opv)

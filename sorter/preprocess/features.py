@@ -198,6 +198,13 @@ class LineWindowFeatures(TransformerMixin, BaseEstimator):
         out = el + el + ["Al"] * self.references_.size
         return out + (["Al"] if self.thermometer_ is not None else [])
 
+    def feature_ion_stages(self) -> list[int]:
+        """The ion stage of each feature's numerator line (1 neutral, 2 singly ionised); the thermometer is 2."""
+        check_is_fitted(self, "weights_")
+        st = [self.windows_[a].line.ion_stage for a in self.analytes_]
+        out = st + st + [self.windows_[r].line.ion_stage for r in self.references_]
+        return out + ([2] if self.thermometer_ is not None else [])
+
     def get_feature_names_out(self, input_features=None):
         check_is_fitted(self, "weights_")
         names = [w.line.name for w in self.windows_]

@@ -71,3 +71,95 @@ def test_far_outside_training_the_estimate_stays_in_the_grade_range():
     est, _ = m.predict_all(np.full((1, Z.shape[1]), 50.0), np.array([[1.0, 0.0]]))
     a = Y[labels == "a"]
     assert np.all(est[0] >= a.min(axis=0) - 1e-12) and np.all(est[0] <= a.max(axis=0) + 1e-12)
+
+
+def test_masks_give_each_element_its_lines_the_al_lines_and_two_stage_elements():
+    from sorter.classify.composition import composition_feature_masks
+
+    fe = ["Mg", "Mg", "Cu", "Fe", "Fe", "Si", "Al", "Al"]
+    st = [1, 2, 1, 1, 2, 1, 1, 2]
+    m = composition_feature_masks(["Cu", "Si", "Li"], fe, st)
+    # Mg and Fe have lines in both stages: plasma indicators for everyone; Cu and Si do not
+    assert m[0].tolist() == [True, True, True, True, True, False, True, True]
+    assert m[1].tolist() == [True, True, False, True, True, True, True, True]
+    assert m[2].all()  # Li has no line here: it may use every feature
+
+
+def test_masks_reject_stages_that_do_not_match_the_features():
+    import pytest
+
+    from sorter.classify.composition import composition_feature_masks
+
+    with pytest.raises(ValueError, match="feature_stages: 2 values for 3 features"):
+        composition_feature_masks(["Cu"], ["Cu", "Al", "Al"], [1, 2])
+
+
+def test_a_plasma_indicator_removes_the_shot_to_shot_temperature_term():
+    """Own line = log C + 0.8 x (plasma term); indicator = plasma term + small noise.
+
+    Without the indicator, the best linear estimate leaves the plasma term's share of the variance;
+    with it, the residual is the measurement noise: both checked against the closed-form values.
+    """
+    rng = np.random.default_rng(5)
+    n = 4000
+    c = rng.normal(2.0, 0.1, n)                      # wt%
+    plasma = rng.normal(0.0, 1.0, n)
+    own = np.log(c) + 0.8 * plasma + rng.normal(0, 0.01, n)
+    indicator = plasma + rng.normal(0, 0.01, n)
+    Z = np.column_stack([own, indicator])
+    labels = np.array(["a"] * n)
+    Y = c[:, None]
+    only_own = GradeWiseComposition().fit(Z, labels, Y, ["a"], np.array([[True, False]]))
+    with_plasma = GradeWiseComposition().fit(Z, labels, Y, ["a"], np.array([[True, True]]))
+    P = np.ones((n, 1))
+    r_own = Y[:, 0] - only_own.predict_all(Z, P)[0][:, 0]
+    r_pl = Y[:, 0] - with_plasma.predict_all(Z, P)[0][:, 0]
+    # closed form for the own-line-only regression: var(c) * (1 - rho^2), rho = corr(c, own)
+    s_logc = 0.1 / 2.0
+    rho2 = s_logc ** 2 / (s_logc ** 2 + 0.8 ** 2 + 0.01 ** 2)
+    assert_allclose(r_own.std(), 0.1 * np.sqrt(1 - rho2), rtol=0.05)
+    # with the indicator the plasma term cancels: left are the two 0.01 noises, x 0.8 on the indicator's
+    expected = 2.0 * np.sqrt(0.01 ** 2 + (0.8 * 0.01) ** 2)
+    assert_allclose(r_pl.std(), expected, rtol=0.15)
+
+
+def test_each_grade_and_element_keeps_the_candidate_mask_with_the_smaller_loo_error():
+    # element 0 of grade "a" needs feature 1, element 1 does not; feature 1 is pure noise for element 1
+    rng = np.random.default_rng(8)
+    n = 300
+    Z = rng.normal(size=(n, 2))
+    Y = np.column_stack([5 + Z[:, 0] + 2 * Z[:, 1], 5 + Z[:, 0]]) + rng.normal(0, 0.1, (n, 2))
+    labels = np.array(["a"] * n)
+    own = np.array([[True, False], [True, False]])
+    wide = np.ones((2, 2), dtype=bool)
+    m = GradeWiseComposition().fit(Z, labels, Y, ["a"], np.stack([own, wide]))
+    assert m.mask_choice_[0, 0] == 1
+    ref = Ridge(alpha=m.alpha_[0, 0]).fit(Z, Y[:, 0])
+    assert_allclose(m.coef_[0, :, 0], ref.coef_, rtol=1e-8)
+    # for element 1 both fit equally; whichever is kept, its coefficients are that candidate's ridge
+    cols = wide[1] if m.mask_choice_[0, 1] else own[1]
+    ref = Ridge(alpha=m.alpha_[0, 1]).fit(Z[:, cols], Y[:, 1])
+    assert_allclose(m.coef_[0, cols, 1], ref.coef_, rtol=1e-8)
+    assert np.all(m.coef_[0, ~cols, 1] == 0)
+
+
+def test_far_from_the_grade_the_interval_widens_and_the_estimate_shrinks_by_the_distance_ratio():
+    Z, labels, Y = linear_grades(n=200)
+    m = GradeWiseComposition(coverage=0.9).fit(Z, labels, Y, ["a", "b"])
+    rng = np.random.default_rng(4)
+    d_train = rng.uniform(0.0, 2.0, size=(400, 2))
+    m.fit_distance_scale(d_train, labels)
+    q_a = np.quantile(d_train[labels == "a", 0], 0.9)
+    q_b = np.quantile(d_train[labels == "b", 1], 0.9)
+    P = np.array([[1.0, 0.0], [0.5, 0.5], [1.0, 0.0]])
+    d = np.array([[3.0 * q_a, 9.0], [2.0, 4.0], [0.5 * q_a, 9.0]])
+    expected = np.array([3.0, max(1.0, (0.5 * 2.0 + 0.5 * 4.0) / (0.5 * q_a + 0.5 * q_b)), 1.0])
+    assert_allclose(m.interval_inflation(P, d), expected, rtol=1e-12)
+    est, plain = m.predict_all(Z[:3], P)
+    shrunk, wide = m.predict_all(Z[:3], P, d)
+    one_grade = [0, 2]  # a single grade: no spread between grades, so the half-width just scales
+    assert_allclose(wide[one_grade], plain[one_grade] * expected[one_grade, None], rtol=1e-12)
+    # and the estimate is pulled towards grade a's training mean by the same factor
+    mean_a = Y[labels == "a"].mean(axis=0)
+    assert_allclose(shrunk[one_grade], mean_a + (est[one_grade] - mean_a) / expected[one_grade, None], rtol=1e-12)
+    assert np.all(wide[1] >= plain[1] * 0.999)

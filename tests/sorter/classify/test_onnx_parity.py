@@ -87,3 +87,15 @@ def test_transformer_pipelines_convert_with_skl2onnx(toy_data):
                       target_opset={"": 17, "ai.onnx.ml": 3})
         got = run(onx.SerializeToString(), X[:10])
         assert_allclose(next(iter(got.values())), pipe.transform(X[:10]), rtol=2e-4, atol=1e-4)
+
+
+def test_widened_intervals_match_on_spectra_far_from_every_grade(toy_model, toy_data, exported):
+    _, (X, y, _, _) = toy_data
+    rng = np.random.default_rng(3)
+    far = X[:20] * rng.uniform(0.5, 1.5, size=(20, X.shape[1]))  # pixel-wise distortion: off every grade
+    sk = toy_model.outputs(far)
+    inflation = toy_model.composition_.interval_inflation(sk["probabilities"], sk["class_distance"])
+    assert np.sum(inflation > 1.5) >= 5  # the widening is really exercised
+    ox = run(exported, far)
+    assert_allclose(ox["interval_halfwidth_wt_pct"], sk["interval_halfwidth_wt_pct"], atol=2e-3, rtol=1e-4)
+    assert_allclose(ox["composition_wt_pct"], sk["composition_wt_pct"], atol=2e-3, rtol=1e-4)

@@ -101,3 +101,14 @@ def test_noise_level_recovers_a_known_sigma_on_a_spectrum_with_lines():
     X = clean + rng.normal(0, 5.0, size=(200, wl.size))
     sigma = NoiseLevel(n_pixels=64).fit(X).transform(X)[:, 0]
     assert abs(sigma.mean() - 5.0) < 0.15
+
+
+def test_ion_stage_of_each_feature_is_its_numerator_line():
+    wl = np.linspace(250.0, 420.0, 4000)
+    f = LineWindowFeatures(wl).fit()
+    by_name = {line.name: line.ion_stage for line in feature_lines()}
+    names = f.get_feature_names_out()
+    stages = f.feature_ion_stages()
+    assert len(stages) == names.size
+    for name, stage in zip(names, stages, strict=True):
+        assert stage == by_name[name.split("/")[0]]  # the thermometer's numerator is an Al II line
