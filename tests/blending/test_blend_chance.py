@@ -100,10 +100,10 @@ def test_solver_chatter_during_integer_solves_goes_to_stderr_not_stdout(capfd):
 
     from blending.outer_approximation import _stdout_to_stderr
 
-    print("before", flush=True)
+    os.write(1, b"before\n")
     with _stdout_to_stderr():
         os.write(1, b"HighsMipSolverData::transformNewIntegerFeasibleSolution tmpSolver.run();\n")
-    print("after", flush=True)
+    os.write(1, b"after\n")
     out, err = capfd.readouterr()
     assert out == "before\nafter\n"
     assert "tmpSolver.run()" in err
