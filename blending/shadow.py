@@ -86,7 +86,9 @@ def binding_constraints(solution: Solution) -> list[Binding]:
             words += (f": 1 t more {model.lots[p].name} allows {_ratio(-g[p] / g[u])} t more "
                       f"{model.lots[u].name}")
         step = 0.01 if lim.limit != "Al" else 0.001
-        words += (f"; relaxing it by {step:g} wt% would "
+        # a dual is a rate at the margin: it holds until another limit or lot starts to bind,
+        # which may be a small fraction of the step (degenerate optima), so say so
+        words += (f"; at the margin, each {step:g} wt% of relaxation would "
                   f"{_objective_words(solution, dual * step, model)}")
         out.append(Binding(lim.label, float(dual), words + "."))
     if first.upper_marginals is not None:
@@ -96,8 +98,8 @@ def binding_constraints(solution: Solution) -> list[Binding]:
             lot = model.lots[i]
             per_t = dual / model.kg_per_unit[i] * 1000
             out.append(Binding(f"{lot.name} available", float(dual / model.kg_per_unit[i]),
-                               f"All {lot.available_kg:,.0f} kg of {lot.name} is used: 1 t more would "
-                               f"{_objective_words(solution, per_t, model)}."))
+                               f"All {lot.available_kg:,.0f} kg of {lot.name} is used: at the margin, "
+                               f"each 1 t more would {_objective_words(solution, per_t, model)}."))
     if first.row_marginals is not None:
         for row, dual in zip(model.rows, first.row_marginals, strict=True):
             if abs(dual) <= DUAL_TOLERANCE or row.name == "mass balance":
