@@ -283,12 +283,7 @@ def draw_piece_shots(rng: np.random.Generator, instrument: Instrument, plasma: P
     T0, ne0 = draw_plasma_states(rng, plasma, 1)
     T = T0[0] * np.exp(rng.normal(0.0, plasma.shot_T_rsd, n))
     ne = ne0[0] * np.exp(rng.normal(0.0, plasma.shot_n_e_rsd, n))
-    abl = np.exp(rng.normal(0.0, plasma.ablation_sd, n))
-    air = rng.uniform(*plasma.air_atoms_per_metal_atom, n)
-    off = np.full(n, float(wavelength_offset_nm))
-    if instrument.wavelength_drift_sd_nm:
-        off = off + rng.normal(0.0, instrument.wavelength_drift_sd_nm, n)
-    return [ShotConditions(*map(float, v)) for v in zip(T, ne, abl, air, off, strict=True)]
+    return _shot_conditions(rng, instrument, plasma, T, ne, float(wavelength_offset_nm))
 
 
 def draw_plasma_states(rng: np.random.Generator, plasma: PlasmaRanges, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -321,6 +316,13 @@ def draw_shots(rng: np.random.Generator, instrument: Instrument, plasma: PlasmaR
                wavelength_offset_nm: tuple[float, float] | float | None = None) -> list[ShotConditions]:
     """``n`` shots: plasma state (:func:`draw_plasma_states`), ablation, air and wavelength offset."""
     T, ne = draw_plasma_states(rng, plasma, n)
+    return _shot_conditions(rng, instrument, plasma, T, ne, wavelength_offset_nm)
+
+
+def _shot_conditions(rng: np.random.Generator, instrument: Instrument, plasma: PlasmaRanges, T: np.ndarray,
+                     ne: np.ndarray, wavelength_offset_nm: tuple[float, float] | float | None) -> list[ShotConditions]:
+    """Shots at the plasma states (T, ne), each with its own ablation, air, offset and drift."""
+    n = len(T)
     abl = np.exp(rng.normal(0.0, plasma.ablation_sd, n))
     air = rng.uniform(*plasma.air_atoms_per_metal_atom, n)
     if wavelength_offset_nm is None:
