@@ -17,7 +17,7 @@ and with the true grade (the regression alone, without misclassified pieces). Th
 target is MAE <= 10% of the range for every major element (both a min and a max in the spec).
 
     python bench/composition_accuracy.py [--instrument broadband] [--shots 1 4] [--n 60] [--table]
-    python bench/composition_accuracy.py --noise-diagnostic
+    python bench/composition_accuracy.py --noise-diagnostic [--shots 1 16]
 """
 
 from __future__ import annotations
@@ -108,10 +108,11 @@ def per_grade_table(before: dict, after: dict) -> list[str]:
     return rows
 
 
-def noise_diagnostic(instrument: str, n: int = 1500) -> None:
+def noise_diagnostic(instrument: str, n: int = 1500, shots: int = 1) -> None:
     """How much of each grade's composition spread the line features can explain, with and without noise.
 
-    The same shots (plasma state, ablation, offset) simulated noise-free and with detector noise;
+    The same pieces (plasma state, ablation, offset; spectra averaged over ``shots`` shots)
+    simulated noise-free and with detector noise;
     five-fold cross-validated R^2 of a ridge on the element's own lines + Al references, on those
     plus the plasma indicators, and on those plus the simulator's true T_e, n_e and ablation with
     their squares (an upper bound for any plasma correction).
@@ -124,14 +125,17 @@ def noise_diagnostic(instrument: str, n: int = 1500) -> None:
     from sorter.classify.training import TRAIN_OFFSET_NM, _columns
     from sorter.instruments import get_instrument
     from sorter.preprocess.features import LineWindowFeatures
+    from sorter.shots import ShotPlan
     from sorter.simulate import simulate_batch
 
     lines = LineWindowFeatures(get_instrument(instrument).wavelength_nm).fit()
-    print(f"noise diagnostic, {instrument}, {n} single-shot spectra per grade, cross-validated R^2 "
+    plan = ShotPlan(n_shots=shots) if shots > 1 else None
+    print(f"noise diagnostic, {instrument}, {n} {shots}-shot spectra per grade, cross-validated R^2 "
           "(own lines+Al / +plasma indicators / +true plasma state, quadratic)")
     for grade, element in (("5182", "Mg"), ("2024", "Cu"), ("6061", "Si"), ("7075", "Zn")):
         for noise in (0.0, 1.0):
-            b = simulate_batch([grade], n, instrument, 7, noise_scale=noise, wavelength_offset_nm=TRAIN_OFFSET_NM)
+            b = simulate_batch([grade], n, instrument, 7, noise_scale=noise, wavelength_offset_nm=TRAIN_OFFSET_NM,
+                               shot_plan=plan)
             Z = StandardScaler().fit_transform(lines.transform(b.intensity))
             y = _columns(b, [element])[:, 0]
             own, wide = (composition_feature_masks([element], lines.feature_elements(), lines.feature_ion_stages(),
@@ -162,7 +166,8 @@ def main() -> None:
         from threadpoolctl import threadpool_limits
 
         with threadpool_limits(1):
-            noise_diagnostic(args.instrument)
+            for shots in args.shots:
+                noise_diagnostic(args.instrument, shots=shots)
         return
 
     from threadpoolctl import threadpool_limits

@@ -1,13 +1,14 @@
 """The issue's accuracy targets on seeded held-out simulated piece spectra (plasma, noise and offsets
 not seen in training), for both bundled models, an instrument they never saw, and a model retrained on a
 new instrument profile. Sizes are small to fit the test budget; ``bench/classify_accuracy.py`` runs the
-same checks with more spectra.
+same checks with more spectra, set by set.
 
-Met and asserted as the issue states them: no contaminant accepted as aluminium; family >= 95% on an
-unseen instrument. Met in the bench on some held-out sets only (README, "Measured"): grade >= 98%,
-family >= 99.5% and unknown <= 2% (the highres model on all three sets, the broadband model on two of
-three); composition MAE <= 10% of the spec range is NOT met. For those the tests hold the models to
-floors a little under what they measure on these small pooled sets, so a regression fails, and say so
+Asserted as the issue states them: grade >= 98%, family >= 99.5% and unknown <= 2% on the three held-out
+sets pooled (the bench, set by set with 30 pieces per grade, finds every set met except the broadband
+model's family accuracy on the wider-gate set, 0.9947: one piece short); no contaminant accepted as
+aluminium; family >= 95% on an unseen instrument. Composition MAE <= 10% of the spec range is NOT met, and
+the model retrained on 200 spectra per grade misses grade accuracy on the cool edge in the bench: for those
+the tests hold the models to floors a little under what they measure, so a regression fails, and say so
 in their names; they do not claim the issue's targets."""
 
 import warnings
@@ -52,24 +53,26 @@ def bundled_held_out(bundled):
     return m, results, labels, batches
 
 
-# floors under the measured pooled held-out figures of these small sets (grade 0.978 / 0.987, family
-# 0.989 / 0.996, unknown 0.013 / 0.003 for broadband / highres); the issue asks 0.98 / 0.995 / 0.02
-GRADE_FLOOR, FAMILY_FLOOR, UNKNOWN_CEILING = 0.96, 0.975, 0.03
-COMPOSITION_MEDIAN_CEILING = 0.20  # measured 0.138 / 0.139; the issue asks <= 0.10 for every grade and element
-# the model retrained on 200 spectra per grade from a new instrument (bench: grade 0.94-0.99)
-TRANSFER_GRADE_FLOOR, TRANSFER_FAMILY_FLOOR, TRANSFER_UNKNOWN_CEILING = 0.93, 0.95, 0.06
+# the issue's targets; measured on these pooled sets: grade 0.996 / 0.998, family 1.000 / 1.000, unknown
+# 0.000 / 0.000 (broadband / highres)
+GRADE_TARGET, FAMILY_TARGET, UNKNOWN_TARGET = 0.98, 0.995, 0.02
+COMPOSITION_MEDIAN_CEILING = 0.15  # measured 0.119 / 0.117; the issue asks <= 0.10 for every grade and element
+# the model retrained on 200 spectra per grade from a new instrument: measured 0.982 / 0.998 / 0.003 on the
+# pooled sets here, grade 0.979-0.997 set by set in the bench; floors, as its training is not bit-stable
+# across library versions
+TRANSFER_GRADE_FLOOR, TRANSFER_FAMILY_FLOOR, TRANSFER_UNKNOWN_CEILING = 0.96, 0.98, 0.03
 
 
-def test_grade_and_family_accuracy_on_unseen_conditions_regression_floor(bundled_held_out):
+def test_grade_and_family_accuracy_on_unseen_conditions_meet_the_targets_pooled(bundled_held_out):
     m, *_ = bundled_held_out
-    assert m["grade_accuracy"] >= GRADE_FLOOR, m["per_class"]
-    assert m["family_accuracy"] >= FAMILY_FLOOR
+    assert m["grade_accuracy"] >= GRADE_TARGET, m["per_class"]
+    assert m["family_accuracy"] >= FAMILY_TARGET
     assert m["family_accuracy"] >= m["grade_accuracy"]  # family is chosen first, so it is never worse
 
 
-def test_unknown_rate_on_aluminium_pieces_regression_ceiling(bundled_held_out):
+def test_unknown_rate_on_aluminium_pieces_meets_the_target_pooled(bundled_held_out):
     m, *_ = bundled_held_out
-    assert m["unknown_rate_aluminium"] <= UNKNOWN_CEILING, m["unknown_reasons"]
+    assert m["unknown_rate_aluminium"] <= UNKNOWN_TARGET, m["unknown_reasons"]
 
 
 def test_no_contaminant_is_ever_accepted_as_aluminium(bundled_held_out):
