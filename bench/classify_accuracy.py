@@ -53,8 +53,19 @@ def show(title: str, m: dict, family_only: bool = False) -> None:
           f"unknown on Al pieces {m['unknown_rate_aluminium']:.4f} (<= 0.02), contaminants accepted as Al "
           f"{m['contaminants_accepted_as_aluminium']}/{m['n_contaminants']} (0), composition worst MAE/range "
           f"{comp.get('worst_share_of_range', float('nan')):.3f} [{comp.get('worst', '')}] (<= 0.10), n={m['n']}")
+    print(f"    95% Wilson intervals (how far {m['n']} pieces pin the rates down): "
+          f"grade {wilson(m['grade_accuracy'], m['n'])}, family {wilson(m['family_accuracy'], m['n'])}, "
+          f"unknown {wilson(m['unknown_rate_aluminium'], m['n'] - m['n_contaminants'])}")
     if m["unknown_reasons"]:
         print(f"    unknown reasons: {m['unknown_reasons']}")
+
+
+def wilson(rate: float, n: int) -> str:
+    """95% Wilson score interval of a proportion measured on n pieces (Wilson 1927, JASA 22, 209)."""
+    from scipy.stats import binomtest
+
+    ci = binomtest(round(rate * n), n).proportion_ci(0.95, method="wilson")
+    return f"[{ci.low:.3f}, {ci.high:.3f}]"
 
 
 def main() -> None:

@@ -21,7 +21,8 @@ def train_libs(
                              "a folder of .npz batches, or a folder of CSV/JCAMP-DX spectra with labels.csv."),
     out: Path = typer.Option(..., "--out", help="Model file to write, e.g. models/broadband.onnx; the card "
                              "(NAME.card.json) and report (NAME.report/) go beside it."),
-    seed: int = typer.Option(0, "--seed", help="Seed for simulation, the held-out split and the MLP."),
+    seed: int = typer.Option(0, "--seed", help="Seed for simulation, the held-out split and the ensemble's MLPs "
+                             "(seed, seed+1, ...)."),
     n_per_grade: int = typer.Option(600, "--n-per-grade", min=5,
                                     help="Simulated spectra per grade (simulated:... data only)."),
     max_iter: int = typer.Option(300, "--max-iter", min=10, help="MLP training epochs."),

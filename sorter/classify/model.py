@@ -3,8 +3,11 @@
 :class:`LibsModel` composes the preprocessing transformers and three learners on the same
 standardised features:
 
-* an MLP classifier over the grades (softmax output; its calibration is checked with a
-  reliability curve in the training report),
+* an ensemble of MLP classifiers over the grades, differing only in their random
+  initialisation, whose softmax outputs are averaged (Lakshminarayanan et al. 2017, NeurIPS 30,
+  "deep ensembles": averaging cuts the variance a single network's start leaves in the
+  decision boundaries, which matters most with a plant's few hundred spectra per grade; its
+  calibration is checked with a reliability curve in the training report),
 * :class:`~sorter.classify.composition.GradeWiseComposition` for wt% and intervals,
 * :class:`~sorter.classify.ood.ClassMahalanobis` for the out-of-distribution score,
 
@@ -16,6 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.ensemble import VotingClassifier
 from sklearn.neural_network import MLPClassifier
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted
@@ -42,6 +46,8 @@ class LibsModel(ClassifierMixin, BaseEstimator):
         Passed to :class:`~sorter.preprocess.features.LineWindowFeatures`.
     hidden_layer_sizes : tuple of int
         MLP hidden layers.
+    n_members : int
+        MLPs in the ensemble, seeded ``random_state``, ``random_state + 1``, ...
     alpha : float
         MLP L2 penalty.
     max_iter : int
@@ -58,8 +64,8 @@ class LibsModel(ClassifierMixin, BaseEstimator):
 
     def __init__(self, grid_nm=None, lines=None, half_width_nm: float | None = None,
                  background_nm: float | None = None, floor: float = 1e-2, soft: float = 1e-3,
-                 hidden_layer_sizes: tuple[int, ...] = (256, 128), alpha: float = 1e-4, max_iter: int = 300,
-                 coverage: float = 0.9, random_state: int = 0):
+                 hidden_layer_sizes: tuple[int, ...] = (256, 128), n_members: int = 5, alpha: float = 1e-4,
+                 max_iter: int = 300, coverage: float = 0.9, random_state: int = 0):
         self.grid_nm = grid_nm
         self.lines = lines
         self.half_width_nm = half_width_nm
@@ -67,6 +73,7 @@ class LibsModel(ClassifierMixin, BaseEstimator):
         self.floor = floor
         self.soft = soft
         self.hidden_layer_sizes = hidden_layer_sizes
+        self.n_members = n_members
         self.alpha = alpha
         self.max_iter = max_iter
         self.coverage = coverage
@@ -86,6 +93,8 @@ class LibsModel(ClassifierMixin, BaseEstimator):
             raise ValueError(f"training data: {y.size} labels for spectra of shape {X.shape}")
         if np.unique(y).size < 2:
             raise ValueError("training data: need at least two grades to train a classifier")
+        if int(self.n_members) < 1:
+            raise ValueError(f"n_members: {self.n_members} must be at least 1")
         step("line features")
         self.lines_ = LineWindowFeatures(self.grid_nm, self.lines, self.half_width_nm, self.background_nm,
                                          self.floor, self.soft).fit(X)
@@ -94,10 +103,12 @@ class LibsModel(ClassifierMixin, BaseEstimator):
         self.scaler_ = StandardScaler().fit(F)
         Z = self.scaler_.transform(F)
         step("classifier")
-        self.classifier_ = MLPClassifier(hidden_layer_sizes=self.hidden_layer_sizes, alpha=self.alpha,
-                                         max_iter=self.max_iter, random_state=self.random_state,
-                                         learning_rate_init=2e-3, batch_size=128, tol=1e-5,
-                                         n_iter_no_change=30)
+        members = [(f"mlp{k}", MLPClassifier(hidden_layer_sizes=self.hidden_layer_sizes, alpha=self.alpha,
+                                             max_iter=self.max_iter, random_state=self.random_state + k,
+                                             learning_rate_init=2e-3, batch_size=128, tol=1e-5,
+                                             n_iter_no_change=30))
+                   for k in range(int(self.n_members))]
+        self.classifier_ = VotingClassifier(members, voting="soft", flatten_transform=False)
         with threadpool_limits(1):  # small matrices: BLAS threads only contend
             self.classifier_.fit(Z, y)
         self.classes_ = self.classifier_.classes_

@@ -264,4 +264,25 @@ def export_onnx(model, n_features: int, *, name: str = "aluloop_libs") -> bytes:
     onx = to_onnx(model, initial_types=[("spectra", FloatTensorType([None, n_features]))],
                   target_opset=TARGET_OPSET, naming=name)
     onx.doc_string = "aluloop LIBS piece classifier: outputs " + ", ".join(o.name for o in onx.graph.output)
+    drop_unused_initializers(onx)
     return onx.SerializeToString()
+
+
+def drop_unused_initializers(onx) -> None:
+    """Remove initializers no node reads, in place.
+
+    skl2onnx's soft-voting converter leaves the class-index table of the ensemble unused;
+    onnxruntime would warn about it on every load of the model.
+    """
+    def inputs(graph):  # names read by the graph's nodes, including those of nested subgraphs
+        for node in graph.node:
+            yield from node.input
+            for attr in node.attribute:
+                for sub in ([attr.g] if attr.HasField("g") else []) + list(attr.graphs):
+                    yield from inputs(sub)
+
+    used = set(inputs(onx.graph)) | {o.name for o in onx.graph.output}
+    keep = [init for init in onx.graph.initializer if init.name in used]
+    if len(keep) != len(onx.graph.initializer):
+        del onx.graph.initializer[:]
+        onx.graph.initializer.extend(keep)

@@ -99,3 +99,36 @@ def test_widened_intervals_match_on_spectra_far_from_every_grade(toy_model, toy_
     ox = run(exported, far)
     assert_allclose(ox["interval_halfwidth_wt_pct"], sk["interval_halfwidth_wt_pct"], atol=2e-3, rtol=1e-4)
     assert_allclose(ox["composition_wt_pct"], sk["composition_wt_pct"], atol=2e-3, rtol=1e-4)
+
+
+def test_exported_graph_has_no_unused_initializers_and_loads_without_warnings(exported, capfd):
+    import onnx
+
+    onx = onnx.load_from_string(exported)
+    read = {name for node in onx.graph.node for name in node.input} | {o.name for o in onx.graph.output}
+    assert [i.name for i in onx.graph.initializer if i.name not in read] == []
+    capfd.readouterr()
+    ort.InferenceSession(exported, providers=["CPUExecutionProvider"])
+    assert "Removing initializer" not in capfd.readouterr().err
+
+
+def test_dropping_unused_initializers_keeps_the_outputs():
+    import onnx
+    from onnx import TensorProto, helper
+
+    from sorter.classify.onnx_export import drop_unused_initializers
+
+    w = helper.make_tensor("w", TensorProto.FLOAT, [2], [2.0, 3.0])
+    dead = helper.make_tensor("dead", TensorProto.FLOAT, [1], [7.0])
+    graph = helper.make_graph([helper.make_node("Mul", ["x", "w"], ["y"])], "g",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, 2])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [None, 2])], [w, dead])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    x = np.array([[1.0, -2.0]], dtype=np.float32)
+    before = run(model.SerializeToString(), x)["y"]
+    drop_unused_initializers(model)
+    onnx.checker.check_model(model)
+    assert [i.name for i in model.graph.initializer] == ["w"]
+    assert_allclose(run(model.SerializeToString(), x)["y"], before)
+    assert_allclose(before, x * np.array([2.0, 3.0]))
