@@ -29,57 +29,28 @@ import warnings
 import numpy as np
 
 
-def training_data(instrument: str, n_per_grade: int, shots: int):
-    """The bundled recipe (``training.simulated_data``), with a shot plan when ``shots`` > 1."""
-    from sorter.classify.training import (
-        DEFAULT_GRADES,
-        MAJOR_ELEMENTS,
-        TRAIN_N_E_PER_CM3,
-        TRAIN_NOISE_SCALES,
-        TRAIN_OFFSET_NM,
-        TRAIN_T_E_K,
-        _columns,
-        simulated_data,
-    )
-    from sorter.shots import ShotPlan
-    from sorter.simulate import PlasmaRanges, simulate_batch
+def training_data(instrument: str, n_per_grade: int, shots: int, seed: int = 0):
+    """The bundled recipe (``training.simulated_data``) on pieces of ``shots`` shots."""
+    from sorter.classify.training import simulated_data
 
-    if shots == 1:
-        d = simulated_data(instrument, n_per_grade=n_per_grade, seed=0)
-        return d.wavelength_nm, d.intensity, d.labels.astype(str), d.composition
-    parts = []
-    chunks = np.array_split(np.arange(n_per_grade), len(TRAIN_NOISE_SCALES))
-    for k, (scale, chunk) in enumerate(zip(TRAIN_NOISE_SCALES, chunks, strict=True)):
-        parts.append(simulate_batch(list(DEFAULT_GRADES), int(chunk.size), instrument, k,
-                                    plasma=PlasmaRanges(T_e_K=TRAIN_T_E_K, n_e_per_cm3=TRAIN_N_E_PER_CM3),
-                                    noise_scale=scale, wavelength_offset_nm=TRAIN_OFFSET_NM,
-                                    shot_plan=ShotPlan(n_shots=shots)))
-    comp = np.nan_to_num(np.concatenate([_columns(p, MAJOR_ELEMENTS) for p in parts]), nan=0.0)
-    return (parts[0].wavelength_nm, np.concatenate([p.intensity for p in parts]),
-            np.concatenate([p.labels for p in parts]).astype(str), comp)
+    d = simulated_data(instrument, n_per_grade=n_per_grade, seed=seed, shots_per_piece=shots)
+    return d.wavelength_nm, d.intensity, d.labels.astype(str), d.composition
 
 
 def test_sets(instrument: str, n: int, shots: int, seed: int):
+    """In-distribution pieces (the training recipe, another seed), then the ``HELD_OUT`` conditions."""
     from sorter.classify.scenarios import HELD_OUT
-    from sorter.classify.training import (
-        DEFAULT_GRADES,
-        MAJOR_ELEMENTS,
-        TRAIN_N_E_PER_CM3,
-        TRAIN_OFFSET_NM,
-        TRAIN_T_E_K,
-        _columns,
-    )
+    from sorter.classify.training import DEFAULT_GRADES, MAJOR_ELEMENTS, _columns
     from sorter.shots import ShotPlan
-    from sorter.simulate import PlasmaRanges, simulate_batch
+    from sorter.simulate import simulate_batch
 
-    plan = ShotPlan(n_shots=shots) if shots > 1 else None
-    conds = [("in-distribution", PlasmaRanges(T_e_K=TRAIN_T_E_K, n_e_per_cm3=TRAIN_N_E_PER_CM3), 1.0,
-              TRAIN_OFFSET_NM)]
-    conds += [(c.name, c.plasma(), c.noise_scale, c.offset_nm) for c in HELD_OUT]
-    for k, (name, plasma, noise, offset) in enumerate(conds):
-        b = simulate_batch(list(DEFAULT_GRADES), n, instrument, seed + k, plasma=plasma, noise_scale=noise,
-                           wavelength_offset_nm=offset, shot_plan=plan)
-        yield name, b.intensity, b.labels.astype(str), np.nan_to_num(_columns(b, MAJOR_ELEMENTS), nan=0.0)
+    _, X, y, Y = training_data(instrument, n, shots, seed)
+    yield "in-distribution", X, y, Y
+    for k, c in enumerate(HELD_OUT, start=1):
+        b = simulate_batch(list(DEFAULT_GRADES), n, instrument, seed + k, plasma=c.plasma(),
+                           noise_scale=c.noise_scale, wavelength_offset_nm=c.offset_nm,
+                           shot_plan=ShotPlan(n_shots=shots))
+        yield c.name, b.intensity, b.labels.astype(str), np.nan_to_num(_columns(b, MAJOR_ELEMENTS), nan=0.0)
 
 
 def own_lines_masks(model) -> np.ndarray:
@@ -129,7 +100,7 @@ def noise_diagnostic(instrument: str, n: int = 1500, shots: int = 1) -> None:
     from sorter.simulate import simulate_batch
 
     lines = LineWindowFeatures(get_instrument(instrument).wavelength_nm).fit()
-    plan = ShotPlan(n_shots=shots) if shots > 1 else None
+    plan = ShotPlan(n_shots=shots)
     print(f"noise diagnostic, {instrument}, {n} {shots}-shot spectra per grade, cross-validated R^2 "
           "(own lines+Al / +plasma indicators / +true plasma state, quadratic)")
     for grade, element in (("5182", "Mg"), ("2024", "Cu"), ("6061", "Si"), ("7075", "Zn")):
