@@ -60,6 +60,35 @@ def expected_photoelectrons(radiance, response, pixel_width_nm, throughput):
     return np.asarray(radiance) * np.asarray(response) * np.asarray(pixel_width_nm) * np.asarray(throughput)
 
 
+def count_variance(electrons, *, gain=1.0, read_noise=0.0, noise_scale=1.0):
+    """Variance of the counts :func:`read_out` reports for a mean photoelectron signal [counts^2].
+
+    Parameters
+    ----------
+    electrons : array_like
+        Mean photoelectrons per pixel [e-], non-negative.
+    gain : float
+        [counts / e-].
+    read_noise : float
+        Standard deviation of the read-out noise [counts].
+    noise_scale : float
+        The same multiplier as in :func:`read_out` [-].
+
+    Notes
+    -----
+    Var = noise_scale^2 (gain^2 N + read_noise^2): Poisson photoelectrons (variance N) times the
+    gain, plus independent read noise [1]_; the rounding to integer counts adds 1/12, left out.
+
+    References
+    ----------
+    .. [1] Janesick, J. R., Photon Transfer, SPIE Press (2007), ch. 2.
+    """
+    n = np.asarray(electrons, dtype=float)
+    if np.any(n < 0) or not np.all(np.isfinite(n)):
+        raise ValueError("electrons: expected counts must be finite and non-negative")
+    return noise_scale ** 2 * (gain ** 2 * n + read_noise ** 2)
+
+
 def read_out(electrons, rng: np.random.Generator, *, gain=1.0, read_noise=0.0, dark=0.0, adc_max=65535.0,
              noise_scale=1.0):
     """Counts a CCD reports for a mean photoelectron signal.

@@ -6,7 +6,7 @@ from numpy.testing import assert_allclose
 from scipy import stats
 
 from sorter.physics.continuum import kramers_continuum
-from sorter.physics.detector import pixel_wavelengths, read_out
+from sorter.physics.detector import count_variance, pixel_wavelengths, read_out
 
 
 def test_free_free_matches_textbook_bremsstrahlung():
@@ -44,6 +44,24 @@ def test_gain_scales_variance_and_read_noise_adds():
     counts = read_out(np.full(200_000, 1000.0), rng, gain=2.0, read_noise=10.0, dark=500.0)
     assert_allclose(counts.mean(), 2500.0, rtol=1e-3)
     assert_allclose(counts.var(), 2.0 ** 2 * 1000 + 100, rtol=0.02)
+
+
+@pytest.mark.parametrize("noise_scale", [1.0, 1.6])
+def test_count_variance_is_what_both_read_outs_draw(noise_scale):
+    from sorter.fast_synthesis import read_out_fast
+    from sorter.instruments import get_instrument
+
+    inst = get_instrument("broadband")
+    electrons = np.array([0.0, 30.0, 800.0, 20000.0])
+    want = count_variance(electrons, gain=inst.gain_counts_per_e, read_noise=inst.read_noise_counts,
+                          noise_scale=noise_scale)
+    n = 100_000
+    slow = read_out(np.tile(electrons, (n, 1)), np.random.default_rng(3), gain=inst.gain_counts_per_e,
+                    read_noise=inst.read_noise_counts, dark=inst.dark_counts, noise_scale=noise_scale)
+    fast = read_out_fast(np.tile(electrons, (n, 1)), np.random.default_rng(4), inst, noise_scale)
+    for counts in (slow, fast):
+        # integer rounding adds 1/12 count^2, which count_variance leaves out
+        assert_allclose(counts.var(axis=0) - 1 / 12, want, rtol=0.03, atol=0.02)
 
 
 def test_saturation_clips_at_the_adc_maximum():
