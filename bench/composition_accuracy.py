@@ -8,8 +8,9 @@ levels and wavelength offsets of 0.05 nm not seen in training).
 
 Baseline, refitted in the same run on the same features and class probabilities: each
 element's per-grade ridge sees only its own lines and the Al references (the estimator
-before plasma correction). "After": the model's own estimator, where each grade and element
-also may use the plasma indicators (:func:`sorter.classify.composition.composition_feature_masks`)
+before plasma correction), one ridge over the whole plasma envelope. "After": the model's own
+estimator, where each grade and element also may use the plasma indicators
+(:func:`sorter.classify.composition.composition_feature_masks`) and the plasma-state experts
 when that lowers its leave-one-out error.
 
 Each figure is given twice: with the classifier's probabilities (what the sorter reports)
@@ -34,7 +35,7 @@ def training_data(instrument: str, n_per_grade: int, shots: int, seed: int = 0):
     from sorter.classify.training import simulated_data
 
     d = simulated_data(instrument, n_per_grade=n_per_grade, seed=seed, shots_per_piece=shots)
-    return d.wavelength_nm, d.intensity, d.labels.astype(str), d.composition
+    return d.wavelength_nm, d.intensity, d.labels.astype(str), d.composition, d.plasma_state
 
 
 def test_sets(instrument: str, n: int, shots: int, seed: int):
@@ -44,7 +45,7 @@ def test_sets(instrument: str, n: int, shots: int, seed: int):
     from sorter.shots import ShotPlan
     from sorter.simulate import simulate_batch
 
-    _, X, y, Y = training_data(instrument, n, shots, seed)
+    _, X, y, Y, _ = training_data(instrument, n, shots, seed)
     yield "in-distribution", X, y, Y
     for k, c in enumerate(HELD_OUT, start=1):
         b = simulate_batch(list(DEFAULT_GRADES), n, instrument, seed + k, plasma=c.plasma(),
@@ -151,17 +152,17 @@ def main() -> None:
 
     for shots in args.shots:
         t0 = time.perf_counter()
-        wl, X, y, Y = training_data(args.instrument, args.n_train, shots)
+        wl, X, y, Y, state = training_data(args.instrument, args.n_train, shots)
         tr, _ = stratified_split(y, 0.2, 0)
         t1 = time.perf_counter()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            model = LibsModel(wl, random_state=0).fit(X[tr], y[tr], Y[tr], list(MAJOR))
+            model = LibsModel(wl, random_state=0).fit(X[tr], y[tr], Y[tr], list(MAJOR), plasma_state=state[tr])
         t2 = time.perf_counter()
         Ztr = model.scaler_.transform(model.features(X[tr]))
         with threadpool_limits(1):
-            base = GradeWiseComposition(coverage=model.coverage).fit(Ztr, y[tr], Y[tr], list(model.classes_),
-                                                                     own_lines_masks(model))
+            base = GradeWiseComposition(coverage=model.coverage, n_experts=0).fit(
+                Ztr, y[tr], Y[tr], list(model.classes_), own_lines_masks(model))
         print(f"{args.instrument}, {shots}-shot piece spectra: trained on {tr.size} spectra "
               f"(simulated in {t1 - t0:.0f} s, fitted in {t2 - t1:.0f} s), {args.n} test spectra per grade "
               f"per condition, seed {args.seed}; MAE/range (target <= 0.10), interval coverage (nominal "

@@ -16,11 +16,13 @@ the same quantile of its log range (the sets tie T_e and n_e with correlation 0.
 mean composition.
 
     python bench/composition_bound.py [--instrument broadband] [--states 3] [--n 60] [--grades 7075 A356.2]
+                                      [--bounds-json bounds.json]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -100,6 +102,8 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=4242)
     ap.add_argument("--grades", nargs="+", default=None)
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--bounds-json", type=Path, default=None,
+                    help="reuse the bounds saved here by an earlier run with the same options (or save them)")
     args = ap.parse_args()
 
     grades = [g for g in (args.grades or DEFAULT_GRADES) if spec_ranges(g)]
@@ -107,8 +111,16 @@ def main() -> None:
     t0 = time.perf_counter()
     jobs = [(args.instrument, g, states(T, samp, ne, args.states), gate, noise)
             for g in grades for (_, T, samp, ne, gate, noise, _) in sets]
-    with ProcessPoolExecutor(args.workers) as pool:
-        bounds = list(pool.map(bound_job, jobs))
+    if args.bounds_json is not None and args.bounds_json.exists():
+        saved = json.loads(args.bounds_json.read_text())
+        if saved["jobs"] != [list(map(str, j)) for j in jobs]:
+            raise SystemExit(f"{args.bounds_json}: saved for other options; delete it or drop --bounds-json")
+        bounds = saved["bounds"]
+    else:
+        with ProcessPoolExecutor(args.workers) as pool:
+            bounds = list(pool.map(bound_job, jobs))
+        if args.bounds_json is not None:
+            args.bounds_json.write_text(json.dumps({"jobs": [list(map(str, j)) for j in jobs], "bounds": bounds}))
     t_bound = time.perf_counter() - t0
     meas = measured(args.instrument, args.n, args.seed)
     print(f"{args.instrument}: bound (mean over {args.states} plasma states per set, 16-shot pieces, detector "

@@ -16,15 +16,30 @@ plus the probability-weighted spread of the grades' predictions around the mix (
 ambiguous spectrum gets a wider interval). For spectra far from their grade's training spectra
 (plasma conditions outside training) the interval widens and each grade's estimate is pulled
 towards that grade's mean, in proportion to the distance.
+
+Plasma-state experts. One linear model over a grade's whole plasma envelope (T_e 8,000-14,000 K,
+n_e 1e16-1e18 cm^-3) is a poor fit: the Saha and Boltzmann factors that relate a line ratio to a
+concentration change exponentially across it, and within a 1,000 K slice of the same envelope the
+same ridge reads the content three times better (``bench/composition_bound.py``, README). So each
+grade also gets ``n_experts`` ridges, each fitted with Gaussian weights around one centre in a
+two-dimensional plasma coordinate, and a spectrum's estimate is the weight-blended mix of them (a
+mixture of local linear experts with fixed gates; Jacobs et al. 1991, Neural Comput. 3, 79). The
+coordinate is a linear map of the features: regressed on the simulator's (1e4 K / T_e, ln n_e)
+when the training spectra carry their plasma state, otherwise the two leading principal components
+of the grade's plasma-indicator features (label-free). A grade and element keeps the experts only
+where their leave-one-out error beats the single ridge's.
 """
 
 from __future__ import annotations
 
 import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.cluster import KMeans
 from sklearn.utils.validation import check_is_fitted
 
 MIN_SPECTRA = 5
+MIN_EXPERT_SPECTRA = 150         # a grade needs this many spectra for plasma-state experts
+MIN_WEIGHT = 1e-3                # spectra with less gate weight do not enter an expert's fit
 
 
 def composition_feature_masks(elements, feature_elements, feature_stages, *, plasma: bool = True) -> np.ndarray:
@@ -47,14 +62,20 @@ def composition_feature_masks(elements, feature_elements, feature_stages, *, pla
         False gives own lines and aluminium references only (no other element's lines).
     """
     fe = np.asarray(feature_elements).astype(str)
+    shared = plasma_indicator_columns(fe, feature_stages) if plasma else fe == "Al"
+    masks = np.array([(fe == e) | shared for e in elements], dtype=bool).reshape(len(elements), fe.size)
+    masks[~np.isin(np.asarray(elements, dtype=str), fe)] = True
+    return masks
+
+
+def plasma_indicator_columns(feature_elements, feature_stages) -> np.ndarray:
+    """(k,) bool: the aluminium features and every feature of an element seen in both ion stages."""
+    fe = np.asarray(feature_elements).astype(str)
     st = np.asarray(feature_stages)
     if fe.shape != st.shape:
         raise ValueError(f"feature_stages: {st.size} values for {fe.size} features")
     both = [e for e in set(fe) - {"Al"} if {1, 2} <= set(st[fe == e].tolist())]
-    shared = (fe == "Al") | (np.isin(fe, both) if plasma else False)
-    masks = np.array([(fe == e) | shared for e in elements], dtype=bool).reshape(len(elements), fe.size)
-    masks[~np.isin(np.asarray(elements, dtype=str), fe)] = True
-    return masks
+    return (fe == "Al") | np.isin(fe, both)
 
 
 class GradeWiseComposition(RegressorMixin, BaseEstimator):
@@ -68,7 +89,16 @@ class GradeWiseComposition(RegressorMixin, BaseEstimator):
     coverage : float
         Nominal coverage of the prediction interval (0.9 gives a 90% interval).
     random_state : int
-        Unused (the fit is deterministic); kept so the estimator clones like its siblings.
+        Seed of the k-means that places the experts' centres.
+    n_experts : int
+        Plasma-state experts per grade (0 or 1: the single ridge only).
+    expert_width : float
+        Standard deviation of each expert's Gaussian gate, in units of the grade's coordinate spread.
+    min_expert_spectra : int
+        Spectra a grade needs before it gets experts.
+    expert_max_mse_ratio : float
+        A grade and element keeps its experts only if their leave-one-out mean squared error is
+        at most this share of the single ridge's: each kept pair costs serving time.
 
     Attributes
     ----------
@@ -84,14 +114,30 @@ class GradeWiseComposition(RegressorMixin, BaseEstimator):
         Which candidate feature mask each grade and element kept (0 when one mask was given).
     distance_scale_ : ndarray, shape (C,)
         Set by :meth:`fit_distance_scale`: each grade's training distance quantile.
+    state_map_, state_offset_ : ndarray, shapes (C, k, 2) and (C, 2)
+        Each grade's standardised plasma coordinate ``Z @ state_map_[c] + state_offset_[c]``.
+    centres_ : ndarray, shape (C, B, 2)
+        The experts' centres in that coordinate.
+    expert_pairs_ : ndarray, shape (P, 2)
+        (grade, element) index pairs whose estimate is the experts' blend.
+    expert_coef_, expert_intercept_ : ndarray, shapes (B, k, P) and (B, P)
+    expert_gain_ : ndarray, shape (C, E)
+        Experts' LOO mean squared error over the single ridge's, for every pair that had experts fitted.
     """
 
-    def __init__(self, alphas=tuple(np.logspace(-3, 5, 17)), coverage: float = 0.9, random_state: int = 0):
+    def __init__(self, alphas=tuple(np.logspace(-3, 5, 17)), coverage: float = 0.9, random_state: int = 0,
+                 n_experts: int = 6, expert_width: float = 0.45, min_expert_spectra: int = MIN_EXPERT_SPECTRA,
+                 expert_max_mse_ratio: float = 1.0):
         self.alphas = alphas
         self.coverage = coverage
         self.random_state = random_state
+        self.n_experts = n_experts
+        self.expert_width = expert_width
+        self.min_expert_spectra = min_expert_spectra
+        self.expert_max_mse_ratio = expert_max_mse_ratio
 
-    def fit(self, Z, labels, Y, classes, feature_masks=None):
+    def fit(self, Z, labels, Y, classes, feature_masks=None, plasma_state=None, plasma_columns=None,
+            expert_classes=None):
         """Fit on standardised features Z (n, k), grade labels and wt% Y (n, E) (NaN = not analysed).
 
         ``feature_masks`` (E, k) bool, optional, names the features each element may use
@@ -102,6 +148,12 @@ class GradeWiseComposition(RegressorMixin, BaseEstimator):
         leave-one-out error (``mask_choice_``): plasma indicators pay off where the line
         ratios are precise (spectra averaged over shots) and only add noise where single-shot
         detector noise dominates.
+
+        ``plasma_state`` (n, 2), optional, is each training spectrum's (1e4 K / T_e, ln n_e [cm^-3])
+        (simulated spectra know it); without it the experts' coordinate is the two leading principal
+        components of the features in ``plasma_columns`` (bool (k,), default all), per grade.
+        ``expert_classes`` names the grades that may get experts (default all): each expert costs
+        serving time, and a contaminant's composition needs no better than the single ridge.
         """
         Z = np.asarray(Z, dtype=np.float64)
         Y = np.asarray(Y, dtype=np.float64)
@@ -118,6 +170,8 @@ class GradeWiseComposition(RegressorMixin, BaseEstimator):
         self.mean_ = np.zeros((C, E))
         self.n_train_ = np.zeros((C, E), dtype=int)
         self.mask_choice_ = np.zeros((C, E), dtype=int)
+        self._press = np.full((C, E), np.inf)
+        self._loo: dict[tuple[int, int], np.ndarray] = {}   # each grade and element's LOO residuals
         masks = np.ones((E, k), dtype=bool) if feature_masks is None else np.asarray(feature_masks, dtype=bool)
         if masks.ndim == 2:
             masks = masks[None]
@@ -137,41 +191,122 @@ class GradeWiseComposition(RegressorMixin, BaseEstimator):
                     continue
                 best = np.inf
                 for m, mask in enumerate(masks[:, e]):
-                    press, alpha, coef, icpt, half = self._ridge_loo(Z[ok][:, mask], Y[ok, e])
+                    press, alpha, coef, icpt, half, loo = self._ridge_loo(Z[ok][:, mask], Y[ok, e], return_loo=True)
                     if press < best:
+                        self._loo[(c, e)] = loo
                         best = press
                         self.coef_[c, :, e] = 0.0
                         self.coef_[c, mask, e] = coef
                         self.intercept_[c, e], self.halfwidth_[c, e] = icpt, half
                         self.alpha_[c, e], self.mask_choice_[c, e] = alpha, m
+                self._press[c, e] = best
         self.classes_ = np.asarray(classes)
         self.n_features_in_ = k
+        self._fit_experts(Z, labels, Y, masks, plasma_state, plasma_columns,
+                          set(self.classes_.tolist() if expert_classes is None else expert_classes))
+        del self._press, self._loo
         return self
 
-    def _ridge_loo(self, Z: np.ndarray, y: np.ndarray) -> tuple[float, float, np.ndarray, float, float]:
+    def _fit_experts(self, Z, labels, Y, masks, plasma_state, plasma_columns, expert_classes) -> None:
+        """Per grade: the plasma coordinate, the expert centres, and each element's local ridges."""
+        C, k, E, B = len(self.classes_), Z.shape[1], Y.shape[1], int(self.n_experts)
+        self.state_map_ = np.zeros((C, k, 2))
+        self.state_offset_ = np.zeros((C, 2))
+        self.centres_ = np.zeros((C, max(B, 1), 2))
+        self.expert_gain_ = np.full((C, E), np.nan)
+        pairs, coefs, icpts = [], [], []
+        cols = np.ones(k, dtype=bool) if plasma_columns is None else np.asarray(plasma_columns, dtype=bool)
+        state = None if plasma_state is None else np.asarray(plasma_state, dtype=np.float64)
+        for c, name in enumerate(self.classes_):
+            rows = np.flatnonzero(labels == name)
+            if B < 2 or rows.size < self.min_expert_spectra or name not in expert_classes:
+                continue
+            A, a0 = self._coordinate(Z[rows], None if state is None else state[rows], cols)
+            self.state_map_[c], self.state_offset_[c] = A, a0
+            S = Z[rows] @ A + a0
+            self.centres_[c] = KMeans(B, random_state=self.random_state, n_init=4).fit(S).cluster_centers_
+            W = self._gates(S, self.centres_[c])
+            for e in range(E):
+                ok = np.isfinite(Y[rows, e])
+                if ok.sum() < self.min_expert_spectra or np.ptp(Y[rows[ok], e]) == 0:
+                    continue
+                mask = masks[self.mask_choice_[c, e], e]
+                coef = np.zeros((B, k))
+                icpt = np.zeros(B)
+                loo_mix = np.zeros(int(ok.sum()))
+                for b in range(B):
+                    w = W[ok, b]
+                    use = w > MIN_WEIGHT
+                    if use.sum() < MIN_SPECTRA * 4:
+                        coef[b], icpt[b] = self.coef_[c, :, e], self.intercept_[c, e]
+                        loo_mix += w * self._loo[(c, e)]
+                        continue
+                    _, _, cb, ib, _, loo = self._ridge_loo(Z[rows[ok]][use][:, mask], Y[rows[ok][use], e],
+                                                           weights=w[use], return_loo=True)
+                    coef[b, mask], icpt[b] = cb, ib
+                    full = np.zeros(int(ok.sum()))
+                    full[use] = loo
+                    loo_mix += w * full
+                press = float(np.mean(loo_mix ** 2))
+                self.expert_gain_[c, e] = press / self._press[c, e]
+                if press < self.expert_max_mse_ratio * self._press[c, e]:
+                    pairs.append((c, e))
+                    coefs.append(coef)
+                    icpts.append(icpt)
+                    self.halfwidth_[c, e] = float(np.quantile(np.abs(loo_mix), self.coverage))
+        self.expert_pairs_ = np.array(pairs, dtype=np.int64).reshape(-1, 2)
+        self.expert_coef_ = np.stack(coefs, axis=2) if coefs else np.zeros((max(B, 1), k, 0))  # (B, k, P)
+        self.expert_intercept_ = np.stack(icpts, axis=1) if icpts else np.zeros((max(B, 1), 0))  # (B, P)
+
+    def _coordinate(self, Z: np.ndarray, state, cols) -> tuple[np.ndarray, np.ndarray]:
+        """Linear map (k, 2) and offset (2,) from features to a standardised plasma coordinate."""
+        k = Z.shape[1]
+        A = np.zeros((k, 2))
+        if state is not None and np.all(np.isfinite(state)):
+            for j in range(2):
+                A[:, j] = self._ridge_loo(Z, state[:, j])[2]
+            A /= (Z @ A).std(axis=0) + 1e-12
+            return A, -(Z.mean(axis=0) @ A)
+        zc = Z[:, cols] - Z[:, cols].mean(axis=0)
+        _, sv, Vt = np.linalg.svd(zc, full_matrices=False)
+        A[cols] = Vt[:2].T / (sv[:2, None].T / np.sqrt(max(len(Z) - 1, 1)) + 1e-12)
+        return A, -(Z.mean(axis=0) @ A)
+
+    def _gates(self, S: np.ndarray, centres: np.ndarray) -> np.ndarray:
+        """Normalised Gaussian weight of each expert for coordinates S (n, 2)."""
+        d2 = ((S[:, None, :] - centres[None]) ** 2).sum(axis=2) / self.expert_width ** 2
+        W = np.exp(-0.5 * (d2 - d2.min(axis=1, keepdims=True)))
+        return W / W.sum(axis=1, keepdims=True)
+
+    def _ridge_loo(self, Z: np.ndarray, y: np.ndarray, weights=None, return_loo: bool = False):
         """Ridge from one SVD; alpha and interval from exact LOO residuals.
 
         Returns the mean squared LOO residual, alpha, coefficients, intercept and the
-        ``coverage`` quantile of the absolute LOO residuals.
+        ``coverage`` quantile of the absolute LOO residuals (and, with ``return_loo``, the LOO
+        residuals themselves).
 
         With centred ``Z = U S V^T``, the ridge hat matrix is ``1/n + U diag(s^2/(s^2+a)) U^T`` and the
         leave-one-out residual is ``r_i / (1 - h_ii)`` (Hastie, Tibshirani, Friedman, ESL 2nd ed., 7.10).
+        With ``weights`` w the same holds for the rows scaled by sqrt(w) after weighted centring (the
+        hat matrix gains ``w_i / sum w`` for the intercept); the PRESS is then weighted too.
         """
-        n = Z.shape[0]
-        zm, ym = Z.mean(axis=0), y.mean()
-        U, s, Vt = np.linalg.svd(Z - zm, full_matrices=False)
-        Uy = U.T @ (y - ym)
-        out = (np.inf, np.nan, np.zeros(Z.shape[1]), ym, 0.0)
+        w = np.ones(Z.shape[0]) if weights is None else np.asarray(weights, dtype=np.float64)
+        sw = np.sqrt(w)
+        zm, ym = (w @ Z) / w.sum(), float(w @ y / w.sum())
+        U, s, Vt = np.linalg.svd(sw[:, None] * (Z - zm), full_matrices=False)
+        Uy = U.T @ (sw * (y - ym))
+        out = (np.inf, np.nan, np.zeros(Z.shape[1]), ym, 0.0, np.zeros_like(y))
         for a in np.asarray(self.alphas, dtype=np.float64):
             d = s ** 2 / (s ** 2 + a)                                  # shrinkage per component
-            fitted = U @ (d * Uy) + ym
-            h = 1.0 / n + (U ** 2) @ d
+            fitted = (U @ (d * Uy)) / sw + ym
+            h = w / w.sum() + (U ** 2) @ d
             loo = (y - fitted) / np.maximum(1.0 - h, 1e-6)
-            press = float(np.mean(loo ** 2))
+            press = float(w @ loo ** 2 / w.sum())
             if press < out[0]:
                 coef = Vt.T @ ((s / (s ** 2 + a)) * Uy)
-                out = (press, float(a), coef, float(ym - zm @ coef), float(np.quantile(np.abs(loo), self.coverage)))
-        return out
+                out = (press, float(a), coef, float(ym - zm @ coef), float(np.quantile(np.abs(loo), self.coverage)),
+                       loo)
+        return out if return_loo else out[:5]
 
     def fit_distance_scale(self, class_distance, labels):
         """Remember each grade's ``coverage`` quantile of its training spectra's distance to it.
@@ -209,7 +344,11 @@ class GradeWiseComposition(RegressorMixin, BaseEstimator):
         values, and the regressions there do worse than the grade mean.
         """
         check_is_fitted(self, "coef_")
-        per_class = np.einsum("nk,cke->nce", np.asarray(Z, dtype=np.float64), self.coef_) + self.intercept_
+        Z = np.asarray(Z, dtype=np.float64)
+        per_class = np.einsum("nk,cke->nce", Z, self.coef_) + self.intercept_
+        pairs = getattr(self, "expert_pairs_", np.zeros((0, 2), dtype=np.int64))
+        if len(pairs):
+            per_class[:, pairs[:, 0], pairs[:, 1]] = self.expert_estimates(Z)
         # a grade's regression never leaves the range that grade was trained on: under plasma
         # conditions outside training a linear model extrapolates, the grade's range does not
         per_class = np.minimum(np.maximum(per_class, self.lower_), self.upper_)
@@ -224,6 +363,21 @@ class GradeWiseComposition(RegressorMixin, BaseEstimator):
         if inflation is not None:
             half = half * inflation[:, :, 0]
         return np.clip(mixed, 0.0, 100.0), half
+
+    def expert_gates(self, Z) -> np.ndarray:
+        """(n, C, B) weight of each grade's plasma-state experts for features Z."""
+        check_is_fitted(self, "coef_")
+        S = np.einsum("nk,ckd->ncd", np.asarray(Z, dtype=np.float64), self.state_map_) + self.state_offset_
+        d2 = ((S[:, :, None, :] - self.centres_[None]) ** 2).sum(axis=3) / self.expert_width ** 2
+        W = np.exp(-0.5 * (d2 - d2.min(axis=2, keepdims=True)))
+        return W / W.sum(axis=2, keepdims=True)
+
+    def expert_estimates(self, Z) -> np.ndarray:
+        """(n, P) blended experts' estimate [wt%] for each (grade, element) of ``expert_pairs_``."""
+        Z = np.asarray(Z, dtype=np.float64)
+        local = np.einsum("nk,bkp->nbp", Z, self.expert_coef_) + self.expert_intercept_
+        W = self.expert_gates(Z)[:, self.expert_pairs_[:, 0], :]          # (n, P, B)
+        return np.einsum("npb,nbp->np", W, local)
 
     def predict(self, Z, P=None):
         if P is None:

@@ -26,11 +26,20 @@ from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 
 from sorter.classify.card import SATURATED_PIXELS
-from sorter.classify.composition import GradeWiseComposition, composition_feature_masks
+from sorter.classify.composition import GradeWiseComposition, composition_feature_masks, plasma_indicator_columns
+from sorter.classify.families import is_aluminium
 from sorter.classify.ood import ClassMahalanobis
 from sorter.preprocess.features import LineWindowFeatures, NoiseLevel
 
 OUTPUTS = ("probabilities", "composition_wt_pct", "interval_halfwidth_wt_pct", "quality", "class_distance")
+
+
+def _aluminium(grade: str) -> bool:
+    """An aluminium grade (a plant's own grade without a family row counts as one)."""
+    try:
+        return is_aluminium(grade)
+    except KeyError:
+        return True
 
 
 class LibsModel(ClassifierMixin, BaseEstimator):
@@ -79,12 +88,15 @@ class LibsModel(ClassifierMixin, BaseEstimator):
         self.coverage = coverage
         self.random_state = random_state
 
-    def fit(self, X, y, composition=None, elements=(), progress=None):
+    def fit(self, X, y, composition=None, elements=(), progress=None, plasma_state=None):
         """Fit on spectra ``X`` (n, p) on ``grid_nm`` with grade labels ``y``.
 
         ``composition`` (n, E) [wt%] for ``elements`` (NaN where unknown) trains the
         composition estimate; without it the model predicts no composition.
         ``progress``, if given, is called with a short stage name as each stage starts.
+        ``plasma_state`` (n, 2), optional: each spectrum's (1e4 K / T_e, ln n_e [cm^-3]), which
+        simulated spectra know; the composition's plasma-state experts are then placed on a
+        coordinate regressed on it (without it, on the plasma indicators' principal components).
         """
         step = progress or (lambda stage: None)
         X = np.asarray(X, dtype=np.float64)
@@ -122,7 +134,9 @@ class LibsModel(ClassifierMixin, BaseEstimator):
             with threadpool_limits(1):  # hundreds of small SVDs: BLAS threads only contend (20x slower)
                 self.composition_ = GradeWiseComposition(coverage=self.coverage,
                                                          random_state=self.random_state).fit(
-                    Z, y, np.asarray(composition, dtype=np.float64), list(self.classes_), masks)
+                    Z, y, np.asarray(composition, dtype=np.float64), list(self.classes_), masks,
+                    plasma_state=plasma_state, plasma_columns=plasma_indicator_columns(fe, st),
+                    expert_classes=[g for g in self.classes_ if _aluminium(g)])
         else:
             self.composition_ = None
         step("out-of-distribution")

@@ -36,6 +36,7 @@ from skl2onnx.algebra.onnx_ops import (
     OnnxNeg,
     OnnxReduceMaxApi18,
     OnnxReshape,
+    OnnxSoftmax,
     OnnxSqrt,
     OnnxSub,
     OnnxTopK,
@@ -207,6 +208,8 @@ def _convert_libs(scope, operator, container):
         B = np.transpose(comp_model.coef_, (1, 0, 2)).reshape(k, C * E)
         per = OnnxAdd(OnnxMatMul(Z, _c(B), op_version=opv), _c(comp_model.intercept_.reshape(1, C * E)),
                       op_version=opv)
+        if len(getattr(comp_model, "expert_pairs_", ())):
+            per = _with_experts(per, Z, comp_model, C, E, k, opv)
         per3 = OnnxMin(OnnxMax(OnnxReshape(per, np.array([-1, C, E], dtype=np.int64), op_version=opv),
                                _c(comp_model.lower_)[None], op_version=opv),
                        _c(comp_model.upper_)[None], op_version=opv)
@@ -234,6 +237,39 @@ def _convert_libs(scope, operator, container):
         comp, half = empty, OnnxIdentity(empty, op_version=opv)
     for node, var in zip((P, comp, half, quality, class_distance), operator.outputs, strict=True):
         OnnxIdentity(node, op_version=opv, output_names=[var]).add_to(scope, container)
+
+
+def _with_experts(per, Z, comp, C: int, E: int, k: int, opv):
+    """Replace the (grade, element) pairs that have plasma-state experts by the experts' blend.
+
+    GradeWiseComposition.expert_gates / expert_estimates: coordinate S = Z A_c + a_c per grade,
+    Gaussian gates over the expert centres (a softmax of -d^2 / 2 w^2), each pair's experts in one MatMul.
+    """
+    pairs = comp.expert_pairs_
+    n_p, n_b = len(pairs), comp.expert_coef_.shape[0]
+    A = np.transpose(comp.state_map_, (1, 0, 2)).reshape(k, C * 2)
+    S = OnnxReshape(OnnxAdd(OnnxMatMul(Z, _c(A), op_version=opv), _c(comp.state_offset_.reshape(1, C * 2)),
+                            op_version=opv), np.array([-1, C, 1, 2], dtype=np.int64), op_version=opv)
+    d = OnnxSub(S, _c(comp.centres_[None]), op_version=opv)                          # (n, C, B, 2)
+    d2 = OnnxReshape(OnnxMatMul(OnnxMul(d, d, op_version=opv), _c(np.ones((2, 1))), op_version=opv),
+                     np.array([-1, C, n_b], dtype=np.int64), op_version=opv)
+    gates = OnnxSoftmax(OnnxMul(d2, _c([-0.5 / comp.expert_width ** 2]), op_version=opv), axis=2,
+                        op_version=opv)                                                  # (n, C, B)
+    gates_p = OnnxGather(gates, pairs[:, 0].astype(np.int64), axis=1, op_version=opv)    # (n, P, B)
+    # columns pair-major (p, b): the product reshapes straight to (n, P, B), no transpose
+    coef = np.transpose(comp.expert_coef_, (1, 2, 0)).reshape(k, n_p * n_b)
+    local = OnnxReshape(OnnxAdd(OnnxMatMul(Z, _c(coef), op_version=opv),
+                                _c(comp.expert_intercept_.T.reshape(1, n_p * n_b)), op_version=opv),
+                        np.array([-1, n_p, n_b], dtype=np.int64), op_version=opv)
+    mixed = OnnxMatMul(OnnxMul(gates_p, local, op_version=opv), _c(np.ones((n_b, 1))), op_version=opv)  # (n, P, 1)
+    flat = pairs[:, 0] * E + pairs[:, 1]
+    scatter = np.zeros((n_p, C * E))
+    scatter[np.arange(n_p), flat] = 1.0
+    keep = np.ones((1, C * E))
+    keep[0, flat] = 0.0
+    return OnnxAdd(OnnxMul(per, _c(keep), op_version=opv),
+                   OnnxMatMul(OnnxReshape(mixed, np.array([-1, n_p], dtype=np.int64), op_version=opv),
+                              _c(scatter), op_version=opv), op_version=opv)
 
 
 _REGISTERED = False

@@ -65,6 +65,9 @@ class TrainingData:
     instrument: str
     source: str
     saturation_counts: float | None = None
+    # each spectrum's (1e4 K / T_e, ln n_e [cm^-3]) where known (simulated spectra): places the
+    # composition's plasma-state experts (sorter.classify.composition)
+    plasma_state: np.ndarray | None = None
 
     def sha256(self) -> str:
         """Hash of grid, intensities, labels and composition: names the exact training data."""
@@ -75,6 +78,8 @@ class TrainingData:
         if self.composition is not None:
             h.update(",".join(self.elements).encode())
             h.update(np.ascontiguousarray(self.composition, dtype=np.float64).tobytes())
+        if self.plasma_state is not None:
+            h.update(np.ascontiguousarray(self.plasma_state, dtype=np.float64).tobytes())
         return h.hexdigest()
 
 
@@ -137,7 +142,24 @@ def simulated_data(instrument, n_per_grade: int, seed: int, *, grades=DEFAULT_GR
                         np.concatenate([p.labels for p in parts]), elements, comp, inst.name,
                         f"{SIMULATED_PREFIX}{inst.name} n_per_grade={n_per_grade} seed={seed} "
                         f"shots_per_piece={shots_per_piece}",
-                        float(inst.adc_max_counts))
+                        float(inst.adc_max_counts), _stack_states(parts))
+
+
+def _stack_states(batches) -> np.ndarray | None:
+    states = [plasma_state(b) for b in batches]
+    return None if any(st is None for st in states) else np.concatenate(states)
+
+
+def plasma_state(batch) -> np.ndarray | None:
+    """(n, 2) (1e4 K / T_e, ln n_e [cm^-3]) of a batch whose ``meta`` records them (simulated), else None."""
+    meta = batch.meta or {}
+    if "T_e_K" not in meta or "n_e_per_cm3" not in meta:
+        return None
+    T = np.asarray(meta["T_e_K"], dtype=np.float64)
+    ne = np.asarray(meta["n_e_per_cm3"], dtype=np.float64)
+    if T.shape != (len(batch),) or ne.shape != T.shape or np.any(T <= 0) or np.any(ne <= 0):
+        return None
+    return np.stack([1e4 / T, np.log(ne)], axis=1)
 
 
 def _columns(batch, elements) -> np.ndarray:
@@ -189,8 +211,9 @@ def load_training_data(source: str, *, seed: int = 0, n_per_grade: int = 400,
                            else np.full((len(b), len(elements)), np.nan) for b in batches])
     labels = np.concatenate([b.labels for b in batches])
     elements, comp = _restrict_elements(elements, comp)
+    state = _stack_states(batches)
     return _drop_unlabelled(TrainingData(grid, X, labels, elements, comp, batches[0].instrument, str(path),
-                                         _known_saturation(batches[0].instrument)))
+                                         _known_saturation(batches[0].instrument), state))
 
 
 def _labelled_folder(path: Path, progress: Progress) -> TrainingData:
@@ -218,7 +241,8 @@ def _drop_unlabelled(data: TrainingData) -> TrainingData:
         return data
     return TrainingData(data.wavelength_nm, data.intensity[keep], data.labels[keep], data.elements,
                         None if data.composition is None else data.composition[keep], data.instrument,
-                        data.source, data.saturation_counts)
+                        data.source, data.saturation_counts,
+                        None if data.plasma_state is None else data.plasma_state[keep])
 
 
 def stratified_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -282,7 +306,9 @@ def train(data: TrainingData, out: str | Path, *, seed: int = 0, held_out_fracti
     model = LibsModel(data.wavelength_nm, hidden_layer_sizes=hidden_layer_sizes, max_iter=max_iter,
                       random_state=seed)
     comp_tr = None if data.composition is None else data.composition[tr]
-    model.fit(data.intensity[tr], labels[tr], comp_tr, data.elements if comp_tr is not None else (), progress=stage)
+    state_tr = None if data.plasma_state is None else data.plasma_state[tr]
+    model.fit(data.intensity[tr], labels[tr], comp_tr, data.elements if comp_tr is not None else (), progress=stage,
+              plasma_state=state_tr)
     classes = [str(c) for c in model.classes_]
     stage("thresholds")
     sk = model.outputs(data.intensity[te])

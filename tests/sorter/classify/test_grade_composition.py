@@ -109,8 +109,9 @@ def test_a_plasma_indicator_removes_the_shot_to_shot_temperature_term():
     Z = np.column_stack([own, indicator])
     labels = np.array(["a"] * n)
     Y = c[:, None]
-    only_own = GradeWiseComposition().fit(Z, labels, Y, ["a"], np.array([[True, False]]))
-    with_plasma = GradeWiseComposition().fit(Z, labels, Y, ["a"], np.array([[True, True]]))
+    # the single ridge's closed form (plasma-state experts would read the indicator through their gates)
+    only_own = GradeWiseComposition(n_experts=0).fit(Z, labels, Y, ["a"], np.array([[True, False]]))
+    with_plasma = GradeWiseComposition(n_experts=0).fit(Z, labels, Y, ["a"], np.array([[True, True]]))
     P = np.ones((n, 1))
     r_own = Y[:, 0] - only_own.predict_all(Z, P)[0][:, 0]
     r_pl = Y[:, 0] - with_plasma.predict_all(Z, P)[0][:, 0]
@@ -163,3 +164,45 @@ def test_far_from_the_grade_the_interval_widens_and_the_estimate_shrinks_by_the_
     mean_a = Y[labels == "a"].mean(axis=0)
     assert_allclose(shrunk[one_grade], mean_a + (est[one_grade] - mean_a) / expected[one_grade, None], rtol=1e-12)
     assert np.all(wide[1] >= plain[1] * 0.999)
+
+
+def test_plasma_state_experts_read_through_a_nonlinear_plasma_term():
+    """Own line = log C + g(T) with g curved (Saha-like); the indicator measures T.
+
+    One ridge on (own, indicator) can only subtract a straight line in T; the experts, gated on
+    the plasma coordinate, subtract g piece by piece. Checked against the noise floor of the exact
+    inverse, C = exp(own - g(indicator)), computed by hand.
+    """
+    rng = np.random.default_rng(11)
+    n = 3000
+    c = rng.normal(5.0, 0.25, n)
+    t = rng.uniform(-1.0, 1.0, n)                    # plasma coordinate (e.g. scaled 1/T_e)
+    g = 0.6 * t ** 2 + 0.3 * np.exp(t)               # curved plasma term
+    noise = 0.002
+    own = np.log(c) + g + rng.normal(0, noise, n)
+    indicator = t + rng.normal(0, noise, n)
+    Z = np.column_stack([own, indicator])
+    labels = np.array(["a"] * n)
+    P = np.ones((n, 1))
+    single = GradeWiseComposition(n_experts=0).fit(Z, labels, c[:, None], ["a"])
+    experts = GradeWiseComposition(n_experts=9).fit(Z, labels, c[:, None], ["a"], plasma_state=np.column_stack([t, t]))
+    label_free = GradeWiseComposition(n_experts=9).fit(Z, labels, c[:, None], ["a"], plasma_columns=[False, True])
+    assert experts.expert_pairs_.tolist() == [[0, 0]]
+    err = {name: np.mean(np.abs(m.predict_all(Z, P)[0][:, 0] - c)) for name, m in
+           (("single", single), ("experts", experts), ("label_free", label_free))}
+    exact = np.exp(own - (0.6 * indicator ** 2 + 0.3 * np.exp(indicator)))
+    floor = np.mean(np.abs(exact - c))
+    # nine local lines through a parabola: about 4x the single line's accuracy, 4-5x the noise floor
+    assert err["experts"] < 0.35 * err["single"]
+    assert err["label_free"] < 0.35 * err["single"]
+    assert err["experts"] < 6 * floor
+
+
+def test_a_grade_with_few_spectra_gets_no_experts():
+    rng = np.random.default_rng(12)
+    Z = rng.normal(size=(60, 3))
+    Y = (5 + Z[:, :1] ** 2)
+    m = GradeWiseComposition(n_experts=4, min_expert_spectra=100).fit(Z, np.array(["a"] * 60), Y, ["a"])
+    assert m.expert_pairs_.shape == (0, 2)
+    assert_allclose(m.predict_all(Z, np.ones((60, 1)))[0][:, 0],
+                    np.clip(Z @ m.coef_[0, :, 0] + m.intercept_[0, 0], m.lower_[0, 0], m.upper_[0, 0]))

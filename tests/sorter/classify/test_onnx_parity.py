@@ -132,3 +132,23 @@ def test_dropping_unused_initializers_keeps_the_outputs():
     assert [i.name for i in model.graph.initializer] == ["w"]
     assert_allclose(run(model.SerializeToString(), x)["y"], before)
     assert_allclose(before, x * np.array([2.0, 3.0]))
+
+
+def test_composition_with_plasma_state_experts_matches(toy_model, toy_data):
+    """The experts' gates (softmax over Gaussian distances) and blend in ONNX equal GradeWiseComposition's."""
+    import copy
+
+    from sorter.classify.composition import GradeWiseComposition
+
+    (X, y, Y, _), (Xt, *_rest) = toy_data
+    model = copy.deepcopy(toy_model)
+    Z = model.scaler_.transform(model.features(X))
+    model.composition_ = GradeWiseComposition(n_experts=3, min_expert_spectra=20).fit(Z, y, Y, list(model.classes_))
+    model.composition_.fit_distance_scale(model.ood_.distances(Z), y)
+    assert len(model.composition_.expert_pairs_) > 0
+    sk = model.outputs(Xt)
+    ox = run(export_onnx(model, GRID.size), Xt)
+    single = toy_model.outputs(Xt)["composition_wt_pct"]
+    assert np.abs(sk["composition_wt_pct"] - single).max() > 1e-3   # the experts change the estimate
+    for key in ("composition_wt_pct", "interval_halfwidth_wt_pct"):
+        assert_allclose(ox[key], sk[key], rtol=2e-4, atol=2e-4)
