@@ -57,7 +57,9 @@ def bundled_held_out(bundled):
 # the issue's targets; measured on these pooled sets: grade 0.998 / 1.000, family 1.000 / 1.000, unknown
 # 0.000 / 0.000 (broadband / highres)
 GRADE_TARGET, FAMILY_TARGET, UNKNOWN_TARGET = 0.98, 0.995, 0.02
-COMPOSITION_MEDIAN_CEILING = 0.15  # measured 0.127 / 0.116; the issue asks <= 0.10 for every grade and element
+# measured 0.076 / 0.067 (0.127 / 0.116 before the plasma-state experts); the issue asks <= 0.10 for every
+# grade and element
+COMPOSITION_MEDIAN_CEILING = 0.10
 # the model retrained on 200 spectra per grade from a new instrument: measured 0.982 / 0.996 / 0.003 on the
 # pooled sets here, grade 0.983-0.998 set by set in the bench
 TRANSFER_GRADE_FLOOR, TRANSFER_FAMILY_FLOOR, TRANSFER_UNKNOWN_CEILING = 0.96, 0.98, 0.03
@@ -85,7 +87,8 @@ def test_composition_error_regression_ceiling(bundled, bundled_held_out):
     """MAE of each major element as a share of the grade's catalogue range, on the held-out conditions.
 
     The issue's target (<= 0.10 for each) is NOT met: line ratios in the simulator vary with the
-    plasma state more than with composition inside one grade (README, "Measured"). This holds the median share to a
+    plasma state more than with composition inside one grade, and the plasma-state experts follow it
+    only part of the way, least at the cool edge (README, "Measured"). This holds the median share to a
     ceiling a little above what the bundled model measures, and checks that for correctly graded
     pieces the per-grade clip keeps the mean error under one range width.
     """
