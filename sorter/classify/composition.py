@@ -20,7 +20,7 @@ towards that grade's mean, in proportion to the distance.
 Plasma-state experts. One linear model over a grade's whole plasma envelope (T_e 8,000-14,000 K,
 n_e 1e16-1e18 cm^-3) is a poor fit: the Saha and Boltzmann factors that relate a line ratio to a
 concentration change exponentially across it, and within a 1,000 K slice of the same envelope the
-same ridge reads the content three times better (``bench/composition_bound.py``, README). So each
+same ridge reads the content three times better (README, "Plasma-state experts"). So each
 grade also gets ``n_experts`` ridges, each fitted with Gaussian weights around one centre in a
 two-dimensional plasma coordinate, and a spectrum's estimate is the weight-blended mix of them (a
 mixture of local linear experts with fixed gates; Jacobs et al. 1991, Neural Comput. 3, 79). The
@@ -121,7 +121,7 @@ class GradeWiseComposition(RegressorMixin, BaseEstimator):
     expert_pairs_ : ndarray, shape (P, 2)
         (grade, element) index pairs whose estimate is the experts' blend.
     expert_coef_, expert_intercept_ : ndarray, shapes (B, k, P) and (B, P)
-    expert_gain_ : ndarray, shape (C, E)
+    expert_mse_ratio_ : ndarray, shape (C, E)
         Experts' LOO mean squared error over the single ridge's, for every pair that had experts fitted.
     """
 
@@ -213,7 +213,7 @@ class GradeWiseComposition(RegressorMixin, BaseEstimator):
         self.state_map_ = np.zeros((C, k, 2))
         self.state_offset_ = np.zeros((C, 2))
         self.centres_ = np.zeros((C, max(B, 1), 2))
-        self.expert_gain_ = np.full((C, E), np.nan)
+        self.expert_mse_ratio_ = np.full((C, E), np.nan)
         pairs, coefs, icpts = [], [], []
         cols = np.ones(k, dtype=bool) if plasma_columns is None else np.asarray(plasma_columns, dtype=bool)
         state = None if plasma_state is None else np.asarray(plasma_state, dtype=np.float64)
@@ -248,7 +248,7 @@ class GradeWiseComposition(RegressorMixin, BaseEstimator):
                     full[use] = loo
                     loo_mix += w * full
                 press = float(np.mean(loo_mix ** 2))
-                self.expert_gain_[c, e] = press / self._press[c, e]
+                self.expert_mse_ratio_[c, e] = press / self._press[c, e]
                 if press < self.expert_max_mse_ratio * self._press[c, e]:
                     pairs.append((c, e))
                     coefs.append(coef)

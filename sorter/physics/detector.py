@@ -60,6 +60,13 @@ def expected_photoelectrons(radiance, response, pixel_width_nm, throughput):
     return np.asarray(radiance) * np.asarray(response) * np.asarray(pixel_width_nm) * np.asarray(throughput)
 
 
+def _checked_electrons(electrons) -> np.ndarray:
+    n = np.asarray(electrons, dtype=float)
+    if np.any(n < 0) or not np.all(np.isfinite(n)):
+        raise ValueError("electrons: expected counts must be finite and non-negative")
+    return n
+
+
 def count_variance(electrons, *, gain=1.0, read_noise=0.0, noise_scale=1.0):
     """Variance of the counts :func:`read_out` reports for a mean photoelectron signal [counts^2].
 
@@ -83,9 +90,7 @@ def count_variance(electrons, *, gain=1.0, read_noise=0.0, noise_scale=1.0):
     ----------
     .. [1] Janesick, J. R., Photon Transfer, SPIE Press (2007), ch. 2.
     """
-    n = np.asarray(electrons, dtype=float)
-    if np.any(n < 0) or not np.all(np.isfinite(n)):
-        raise ValueError("electrons: expected counts must be finite and non-negative")
+    n = _checked_electrons(electrons)
     return noise_scale ** 2 * (gain ** 2 * n + read_noise ** 2)
 
 
@@ -125,9 +130,7 @@ def read_out(electrons, rng: np.random.Generator, *, gain=1.0, read_noise=0.0, d
     ----------
     .. [1] Janesick, J. R., Photon Transfer, SPIE Press (2007), ch. 2.
     """
-    mean = np.asarray(electrons, dtype=float)
-    if np.any(mean < 0) or not np.all(np.isfinite(mean)):
-        raise ValueError("electrons: expected counts must be finite and non-negative")
+    mean = _checked_electrons(electrons)
     if noise_scale < 0:
         raise ValueError(f"noise_scale: {noise_scale:g} must be non-negative")
     if noise_scale == 0:
