@@ -70,7 +70,7 @@ def measured(instrument: str, n: int, seed: int) -> list[dict]:
     """Per grade and element MAE/range of the bundled model on each set."""
     from sorter.classify.evaluation import composition_errors
     from sorter.classify.runtime import LibsRuntime
-    from sorter.classify.training import DEFAULT_GRADES, simulated_data
+    from sorter.classify.training import DEFAULT_GRADES, _columns, simulated_data
 
     rt = LibsRuntime.load(ROOT / "models" / f"{instrument}.onnx")
     els = rt.card.elements
@@ -83,8 +83,7 @@ def measured(instrument: str, n: int, seed: int) -> list[dict]:
         else:
             b = cond.simulate(DEFAULT_GRADES, n, instrument, seed + k)
             wl, X, labels = b.wavelength_nm, b.intensity, b.labels
-            true = np.array([[row[b.elements.index(e)] if e in b.elements else 0.0 for e in els]
-                             for row in b.composition_wt_pct])
+            true = np.nan_to_num(_columns(b, els), nan=0.0)
         res = rt.classify_array(wl, X)
         pred = np.array([[r.composition_wt_pct[e] for e in els] for r in res])
         out.append(composition_errors(labels, true, pred, els)["per_grade"])

@@ -273,10 +273,10 @@ class GradeWiseComposition(RegressorMixin, BaseEstimator):
         return A, -(Z.mean(axis=0) @ A)
 
     def _gates(self, S: np.ndarray, centres: np.ndarray) -> np.ndarray:
-        """Normalised Gaussian weight of each expert for coordinates S (n, 2)."""
-        d2 = ((S[:, None, :] - centres[None]) ** 2).sum(axis=2) / self.expert_width ** 2
-        W = np.exp(-0.5 * (d2 - d2.min(axis=1, keepdims=True)))
-        return W / W.sum(axis=1, keepdims=True)
+        """Normalised Gaussian weight of each expert: S (..., 2) and centres (..., B, 2) give (..., B)."""
+        d2 = ((S[..., None, :] - centres) ** 2).sum(axis=-1) / self.expert_width ** 2
+        W = np.exp(-0.5 * (d2 - d2.min(axis=-1, keepdims=True)))
+        return W / W.sum(axis=-1, keepdims=True)
 
     def _ridge_loo(self, Z: np.ndarray, y: np.ndarray, weights=None, return_loo: bool = False):
         """Ridge from one SVD; alpha and interval from exact LOO residuals.
@@ -368,9 +368,7 @@ class GradeWiseComposition(RegressorMixin, BaseEstimator):
         """(n, C, B) weight of each grade's plasma-state experts for features Z."""
         check_is_fitted(self, "coef_")
         S = np.einsum("nk,ckd->ncd", np.asarray(Z, dtype=np.float64), self.state_map_) + self.state_offset_
-        d2 = ((S[:, :, None, :] - self.centres_[None]) ** 2).sum(axis=3) / self.expert_width ** 2
-        W = np.exp(-0.5 * (d2 - d2.min(axis=2, keepdims=True)))
-        return W / W.sum(axis=2, keepdims=True)
+        return self._gates(S, self.centres_)
 
     def expert_estimates(self, Z) -> np.ndarray:
         """(n, P) blended experts' estimate [wt%] for each (grade, element) of ``expert_pairs_``."""

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from sorter.physics.detector import count_variance
+from sorter.physics import detector
 from sorter.shots import SHOTS_PER_PIECE
 
 GAUSSIAN_MAE_PER_SD = float(np.sqrt(2.0 / np.pi))
@@ -92,6 +92,15 @@ def bayes_bound_sd(fisher, prior_sd) -> np.ndarray:
     return np.sqrt(np.diag(cov))
 
 
+# units: T_e [K], log_n_e [ln cm^-3], log_ablation [-], air [atoms per metal atom], offset [nm], gate [-];
+# about the standard deviation of each over the training ranges (training.TRAIN_*); the ablation is
+# the mean of 16 shots' log masses (0.25 / 4), the air entrainment the mean of 16 uniform draws
+NUISANCE_PRIOR_SD = {"T_e_K": 1700.0, "log_n_e": 1.3, "log_ablation": 0.0625, "air": 0.0036,
+                     "offset_nm": 0.012, "gate_spread": 0.05}
+NUISANCE_STEP = {"T_e_K": 20.0, "log_n_e": 0.01, "log_ablation": 0.01, "air": 0.001,
+                 "offset_nm": 0.001, "gate_spread": 0.005}
+
+
 @dataclass(frozen=True)
 class PieceConditions:
     """The plasma state and detector of one piece (the point where the bound is evaluated)."""
@@ -105,21 +114,11 @@ class PieceConditions:
     nuisance_prior_sd: Mapping[str, float] = field(default_factory=lambda: dict(NUISANCE_PRIOR_SD))
 
 
-# units: T_e [K], log_n_e [ln cm^-3], log_ablation [-], air [atoms per metal atom], offset [nm], gate [-];
-# about the standard deviation of each over the training ranges (training.TRAIN_*); the ablation is
-# the mean of 16 shots' log masses (0.25 / 4), the air entrainment the mean of 16 uniform draws
-NUISANCE_PRIOR_SD = {"T_e_K": 1700.0, "log_n_e": 1.3, "log_ablation": 0.0625, "air": 0.0036,
-                     "offset_nm": 0.012, "gate_spread": 0.05}
-NUISANCE_STEP = {"T_e_K": 20.0, "log_n_e": 0.01, "log_ablation": 0.01, "air": 0.001,
-                 "offset_nm": 0.001, "gate_spread": 0.005}
-
-
 def piece_counts(composition_wt_pct: Mapping[str, float], instrument, conditions: PieceConditions, *,
                  log_n_e: float | None = None, log_ablation: float = 0.0, offset_nm: float = 0.0,
                  T_e_K: float | None = None, gate_spread: float | None = None,
                  air: float | None = None) -> np.ndarray:
     """Expected counts above the dark offset on the instrument's pixels, noise-free (reference path)."""
-    from sorter.physics import detector
     from sorter.simulate import PlasmaRanges, ShotConditions, shot_radiance
 
     comp = {e: v for e, v in composition_wt_pct.items() if e != "Al"}
@@ -195,7 +194,7 @@ def composition_bound(composition_wt_pct: Mapping[str, float], prior_sd_wt_pct: 
         columns.append((at(name, nuisance0[name] + h) - at(name, nuisance0[name] - h)) / (2.0 * h))
     D = np.stack(columns, axis=1)[keep]
     g = instrument.gain_counts_per_e
-    var = count_variance(mu[keep] / g, gain=g, read_noise=instrument.read_noise_counts,
+    var = detector.count_variance(mu[keep] / g, gain=g, read_noise=instrument.read_noise_counts,
                          noise_scale=conditions.noise_scale) / n_shots
     prior = np.array([prior_sd_wt_pct[e] for e in free] + [conditions.nuisance_prior_sd[k] for k in NUISANCE_STEP])
     sd = bayes_bound_sd(fisher_information(D, var), prior)
