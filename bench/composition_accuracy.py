@@ -19,6 +19,11 @@ target is MAE <= 10% of the range for every major element (both a min and a max 
 
     python bench/composition_accuracy.py [--instrument broadband] [--shots 1 4] [--n 60] [--table]
     python bench/composition_accuracy.py --noise-diagnostic [--shots 1 16]
+    python bench/composition_accuracy.py --learning-curve 300 600 1200 2400 [--shots 16]
+
+``--learning-curve`` fits only the composition estimate (the model's own, with the true grade)
+on nested random subsets of one simulated training set, that many pieces per grade, and scores
+each fit on the same four test sets: whether more training pieces would still pay.
 """
 
 from __future__ import annotations
@@ -123,6 +128,45 @@ def noise_diagnostic(instrument: str, n: int = 1500, shots: int = 1) -> None:
             print(f"  {grade} {element}, noise x{noise:g}: " + " / ".join(f"{v:.2f}" for v in r2))
 
 
+def learning_curve(instrument: str, sizes: list[int], n_test: int, shots: int, seed: int) -> None:
+    """Composition error against training pieces per grade: nested subsets of one training set."""
+    from sklearn.preprocessing import StandardScaler
+
+    from sorter.classify.evaluation import MAJOR_ELEMENTS as MAJOR
+    from sorter.classify.evaluation import composition_errors
+    from sorter.classify.model import LibsModel, fit_composition
+    from sorter.preprocess.features import LineWindowFeatures
+
+    t0 = time.perf_counter()
+    wl, X, y, Y, state = training_data(instrument, max(sizes), shots)
+    m = LibsModel(wl)
+    lines = LineWindowFeatures(m.grid_nm, m.lines, m.half_width_nm, m.background_nm, m.floor, m.soft).fit(X)
+    F = lines.transform(X)
+    del X
+    tests = [(name, lines.transform(Xt), yt, Yt) for name, Xt, yt, Yt in test_sets(instrument, n_test, shots, seed)]
+    classes = sorted(set(y))
+    rng = np.random.default_rng(seed)
+    order = {g: rng.permutation(np.flatnonzero(y == g)) for g in classes}
+    print(f"{instrument}, {shots}-shot piece spectra, composition only, true grade, {n_test} test pieces per grade "
+          f"per set (simulated in {time.perf_counter() - t0:.0f} s); per set: mean MAE/range / pairs above 0.10 "
+          "/ worst")
+    print("  pieces/grade  " + "  ".join(f"{name[:22]:>22s}" for name, *_ in tests))
+    for n in sorted(sizes):
+        rows = np.concatenate([order[g][:n] for g in classes])
+        scaler = StandardScaler().fit(F[rows])
+        est = fit_composition(scaler.transform(F[rows]), y[rows], Y[rows], list(MAJOR), classes, lines,
+                              coverage=m.coverage, random_state=0, plasma_state=state[rows])
+        cells = []
+        for _, Ft, yt, Yt in tests:
+            truth = np.eye(len(classes))[[classes.index(g) for g in yt]]
+            comp, _ = est.predict_all(scaler.transform(Ft), truth)
+            r = composition_errors(yt, Yt, comp, MAJOR)
+            shares = [v["share_of_range"] for g in r["per_grade"].values() for e, v in g.items()
+                      if "share_of_range" in v and e in MAJOR]
+            cells.append(f"{np.mean(shares):.3f} / {sum(v > 0.10 for v in shares):2d} / {max(shares):.3f}")
+        print(f"  {n:12d}  " + "  ".join(f"{c:>22s}" for c in cells), flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--instrument", default="broadband")
@@ -133,7 +177,12 @@ def main() -> None:
     ap.add_argument("--table", action="store_true", help="print the per-grade table for every condition")
     ap.add_argument("--noise-diagnostic", action="store_true",
                     help="only the noise-free vs noisy explained-variance check, then stop")
+    ap.add_argument("--learning-curve", type=int, nargs="+", metavar="N",
+                    help="only the composition error against N training pieces per grade, then stop")
     args = ap.parse_args()
+    if args.learning_curve:
+        learning_curve(args.instrument, args.learning_curve, args.n, args.shots[-1], args.seed)
+        return
     if args.noise_diagnostic:
         from threadpoolctl import threadpool_limits
 

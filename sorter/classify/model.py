@@ -42,6 +42,25 @@ def _aluminium(grade: str) -> bool:
         return True
 
 
+def fit_composition(Z, labels, composition, elements, classes, lines: LineWindowFeatures, *, coverage: float,
+                    random_state: int, plasma_state=None) -> GradeWiseComposition:
+    """The model's composition estimate, fitted on standardised line features Z of labelled spectra.
+
+    Each element may use its own lines and the Al references, or those plus the plasma
+    indicators, whichever has the smaller leave-one-out error per grade; the aluminium grades
+    get plasma-state experts (placed on ``plasma_state`` (n, 2) when given). ``composition``
+    (n, E) [wt%] for ``elements``, NaN where not analysed.
+    """
+    fe, st = lines.feature_elements(), lines.feature_ion_stages()
+    masks = np.stack([composition_feature_masks(elements, fe, st, plasma=False),
+                      composition_feature_masks(elements, fe, st)])
+    with threadpool_limits(1):  # hundreds of small SVDs: BLAS threads only contend (20x slower)
+        return GradeWiseComposition(coverage=coverage, random_state=random_state).fit(
+            Z, labels, np.asarray(composition, dtype=np.float64), list(classes), masks,
+            plasma_state=plasma_state, plasma_columns=plasma_indicator_columns(fe, st),
+            expert_classes=[g for g in classes if _aluminium(g)])
+
+
 class LibsModel(ClassifierMixin, BaseEstimator):
     """Grade, composition and quality from spectra on the model's wavelength grid.
 
@@ -128,15 +147,9 @@ class LibsModel(ClassifierMixin, BaseEstimator):
         self.elements_ = tuple(elements) if composition is not None else ()
         if composition is not None:
             # train each grade's regression on its own spectra: labels, not predictions
-            fe, st = self.lines_.feature_elements(), self.lines_.feature_ion_stages()
-            masks = np.stack([composition_feature_masks(self.elements_, fe, st, plasma=False),
-                              composition_feature_masks(self.elements_, fe, st)])
-            with threadpool_limits(1):  # hundreds of small SVDs: BLAS threads only contend (20x slower)
-                self.composition_ = GradeWiseComposition(coverage=self.coverage,
-                                                         random_state=self.random_state).fit(
-                    Z, y, np.asarray(composition, dtype=np.float64), list(self.classes_), masks,
-                    plasma_state=plasma_state, plasma_columns=plasma_indicator_columns(fe, st),
-                    expert_classes=[g for g in self.classes_ if _aluminium(g)])
+            self.composition_ = fit_composition(Z, y, composition, self.elements_, self.classes_, self.lines_,
+                                                coverage=self.coverage, random_state=self.random_state,
+                                                plasma_state=plasma_state)
         else:
             self.composition_ = None
         step("out-of-distribution")
