@@ -148,8 +148,10 @@ class LibsRuntime:
                 grade=d.grade, family=d.family,
                 probabilities={self.classes[j]: round(float(P[i, j]), 4) for j in top},
                 composition_wt_pct={e: round(float(comp[i, k]), 4) for k, e in enumerate(elements)},
+                # a mass fraction lies in 0-100 wt% whatever the interval's width (an empty shot's is wide)
                 interval_wt_pct={e: (round(float(max(comp[i, k] - half[i, k], 0.0)), 4),
-                                     round(float(comp[i, k] + half[i, k]), 4)) for k, e in enumerate(elements)},
+                                     round(float(min(comp[i, k] + half[i, k], 100.0)), 4))
+                                 for k, e in enumerate(elements)},
                 decision=decision, reason=reason,
                 quality={q: float(quality[i, k]) for k, q in enumerate(QUALITY_COLUMNS)}))
         return results

@@ -55,6 +55,21 @@ def test_json_has_the_fields_the_issue_lists(toy_trained, toy_data):
     assert set(r["composition_wt_pct"]) == set(toy_trained.card.elements)
 
 
+def test_composition_intervals_stay_inside_0_to_100_wt_pct(toy_trained, toy_data):
+    _, (X, *_), = toy_data
+    rt = LibsRuntime.load(toy_trained.model_path)
+    out = rt.run(X[:3].astype(np.float32))
+    comp = out["composition_wt_pct"].astype(np.float64)
+    # an empty shot's interval is hundreds of wt% wide: reported, it still cannot leave 0-100 wt%
+    out["interval_halfwidth_wt_pct"] = np.full_like(out["interval_halfwidth_wt_pct"], 500.0)
+    for r in rt.interpret(out):
+        assert all(iv == (0.0, 100.0) for iv in r.interval_wt_pct.values())
+    out["interval_halfwidth_wt_pct"] = np.zeros_like(out["interval_halfwidth_wt_pct"])
+    for i, r in enumerate(rt.interpret(out)):
+        for k, e in enumerate(rt.card.elements):
+            assert r.interval_wt_pct[e] == (round(comp[i, k], 4),) * 2
+
+
 def test_a_grid_outside_the_model_range_is_an_error(toy_trained):
     rt = LibsRuntime.load(toy_trained.model_path)
     wl = np.linspace(600.0, 700.0, 100)
