@@ -19,7 +19,7 @@ target is MAE <= 10% of the range for every major element (both a min and a max 
 
     python bench/composition_accuracy.py [--instrument broadband] [--shots 1 4] [--n 60] [--table]
     python bench/composition_accuracy.py --noise-diagnostic [--shots 1 16]
-    python bench/composition_accuracy.py --learning-curve 300 600 1200 2400 [--shots 16]
+    python bench/composition_accuracy.py --learning-curve 250 500 1000 2000 --shots 16
 
 ``--learning-curve`` fits only the composition estimate (the model's own, with the true grade)
 on nested random subsets of one simulated training set, that many pieces per grade, and scores
