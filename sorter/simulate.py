@@ -492,15 +492,15 @@ def simulate_batch(grades: Sequence[str], n_per_grade: int, instrument: str | In
             surface.append(fr)
             missed.append(miss)
         surface, missed = np.concatenate(surface), np.concatenate(missed)
+    averaged = len(shots) != n  # average the shots after cleaning, piece by piece
+    keep = np.arange(plan.total_shots) >= plan.cleaning_shots
     counts, applied = synthesise_counts(shot_comps, shots, inst, plasma, rng, noise_scale=noise_scale,
-                                        progress=progress)
+                                        progress=progress, average=keep if averaged else None)
     per_shot = {"T_e_K": np.array([s.T_e_K for s in shots]),
                 "n_e_per_cm3": np.array([s.n_e_per_cm3 for s in shots]),
                 "ablation_scale": np.array([s.ablation_scale for s in shots]),
                 "offset_nm": applied, "surface_fraction": surface, "missed_shots": missed.astype(float)}
-    if len(shots) != n:  # average the shots after cleaning, piece by piece
-        keep = np.arange(plan.total_shots) >= plan.cleaning_shots
-        counts = counts.reshape(n, plan.total_shots, -1)[:, keep].mean(axis=1)
+    if averaged:
         for key, values in per_shot.items():
             values = values.reshape(n, plan.total_shots)[:, keep]
             per_shot[key] = values.sum(axis=1) if key == "missed_shots" else values.mean(axis=1)

@@ -194,3 +194,28 @@ def test_programmatic_instrument_grid_resolution_and_response_take_effect():
     area_a = (a.intensity - narrow.dark_counts).sum()
     area_b = (b.intensity - wide.dark_counts).sum()
     assert_allclose(area_a, area_b, rtol=0.05)
+
+
+@pytest.mark.parametrize("noise_scale", [1.0, 0.0])
+def test_pieces_averaged_while_synthesising_equal_the_mean_of_every_shot(noise_scale):
+    # chunks of 5 shots, pieces of 3 with the first a cleaning shot: pieces straddle the chunks
+    from sorter.fast_synthesis import synthesise_counts
+    from sorter.simulate import draw_shots
+
+    inst, plasma = get_instrument("highres"), PlasmaRanges()
+    comps = [{"Al": 95.5, "Mg": 4.5}, {"Al": 98.0, "Si": 1.0, "Mg": 1.0}] * 6
+    shots = draw_shots(np.random.default_rng(1), inst, plasma, len(comps))
+    keep = np.array([False, True, True])
+    every, off = synthesise_counts(comps, shots, inst, plasma, np.random.default_rng(2), noise_scale=noise_scale,
+                                   chunk=5)
+    pieces, off_avg = synthesise_counts(comps, shots, inst, plasma, np.random.default_rng(2),
+                                        noise_scale=noise_scale, chunk=5, average=keep)
+    expected = every.reshape(4, 3, -1)[:, keep].mean(axis=1)
+    assert pieces.shape == (4, inst.n_pixels)
+    assert_allclose(off_avg, off)
+    if noise_scale:  # noisy counts are whole numbers: the sums are exact in any order
+        assert np.array_equal(pieces, expected)
+    else:
+        assert_allclose(pieces, expected, rtol=1e-12)
+    with pytest.raises(ValueError, match="not whole pieces of 5"):
+        synthesise_counts(comps, shots, inst, plasma, np.random.default_rng(2), average=np.ones(5, dtype=bool))
