@@ -118,8 +118,12 @@ def simulated_data(instrument, n_per_grade: int, seed: int, *, grades=DEFAULT_GR
     settings = [(scale, gate) for gate in gate_spreads for scale in noise_scales]
     chunks = np.array_split(np.arange(n_per_grade), len(settings))
     total = n_per_grade * len(grades)
+    # the simulator composes only the elements it lists; any other is truly 0 wt% (e.g. Li, which no
+    # catalogue grade contains), so every element the issue names gets a column
+    elements = tuple(MAJOR_ELEMENTS)
+    intensity = np.empty((total, inst.n_pixels))  # filled part by part: never two copies of the spectra
+    labels, comps, states = [], [], []
     done = 0
-    parts = []
     for k, ((scale, gate), chunk) in enumerate(zip(settings, chunks, strict=True)):
         if not chunk.size:
             continue
@@ -128,25 +132,25 @@ def simulated_data(instrument, n_per_grade: int, seed: int, *, grades=DEFAULT_GR
         def tick(n, base=base):
             progress("simulating spectra", base + int(n) // shots_per_piece, total)  # n counts shots
 
-        parts.append(simulate_batch(list(grades), int(chunk.size), inst, seed * 1000 + k,
-                                    plasma=replace(plasma, gate_spread=float(gate)),
-                                    noise_scale=float(scale), wavelength_offset_nm=wavelength_offset_nm,
-                                    shot_plan=ShotPlan(n_shots=shots_per_piece), progress=tick))
+        part = simulate_batch(list(grades), int(chunk.size), inst, seed * 1000 + k,
+                              plasma=replace(plasma, gate_spread=float(gate)),
+                              noise_scale=float(scale), wavelength_offset_nm=wavelength_offset_nm,
+                              shot_plan=ShotPlan(n_shots=shots_per_piece), progress=tick)
+        intensity[done:done + len(part.labels)] = part.intensity
+        labels.append(part.labels)
+        comps.append(_columns(part, elements))
+        states.append(plasma_state(part))
         done += int(chunk.size) * len(grades)
         progress("simulating spectra", done, total)
-    # the simulator composes only the elements it lists; any other is truly 0 wt% (e.g. Li, which no
-    # catalogue grade contains), so every element the issue names gets a column
-    elements = tuple(MAJOR_ELEMENTS)
-    comp = np.nan_to_num(np.concatenate([_columns(p, elements) for p in parts]), nan=0.0)
-    return TrainingData(parts[0].wavelength_nm, np.concatenate([p.intensity for p in parts]),
-                        np.concatenate([p.labels for p in parts]), elements, comp, inst.name,
+    comp = np.nan_to_num(np.concatenate(comps), nan=0.0)
+    return TrainingData(inst.wavelength_nm, intensity, np.concatenate(labels), elements, comp, inst.name,
                         f"{SIMULATED_PREFIX}{inst.name} n_per_grade={n_per_grade} seed={seed} "
                         f"shots_per_piece={shots_per_piece}",
-                        float(inst.adc_max_counts), _stack_states(parts))
+                        float(inst.adc_max_counts), _stack_states(states))
 
 
-def _stack_states(batches) -> np.ndarray | None:
-    states = [plasma_state(b) for b in batches]
+def _stack_states(states) -> np.ndarray | None:
+    """The batches' plasma states (:func:`plasma_state` each) stacked, or None unless every batch has them."""
     return None if any(st is None for st in states) else np.concatenate(states)
 
 
@@ -211,7 +215,7 @@ def load_training_data(source: str, *, seed: int = 0, n_per_grade: int = 400,
                            else np.full((len(b), len(elements)), np.nan) for b in batches])
     labels = np.concatenate([b.labels for b in batches])
     elements, comp = _restrict_elements(elements, comp)
-    state = _stack_states(batches)
+    state = _stack_states([plasma_state(b) for b in batches])
     return _drop_unlabelled(TrainingData(grid, X, labels, elements, comp, batches[0].instrument, str(path),
                                          _known_saturation(batches[0].instrument), state))
 
