@@ -72,14 +72,15 @@ class TrainingData:
     def sha256(self) -> str:
         """Hash of grid, intensities, labels and composition: names the exact training data."""
         h = hashlib.sha256()
-        h.update(np.ascontiguousarray(self.wavelength_nm, dtype=np.float64).tobytes())
-        h.update(np.ascontiguousarray(self.intensity, dtype=np.float64).tobytes())
+        # contiguous arrays are hashed through the buffer protocol: no copy of gigabytes of spectra
+        h.update(np.ascontiguousarray(self.wavelength_nm, dtype=np.float64))
+        h.update(np.ascontiguousarray(self.intensity, dtype=np.float64))
         h.update("\n".join(self.labels.astype(str)).encode())
         if self.composition is not None:
             h.update(",".join(self.elements).encode())
-            h.update(np.ascontiguousarray(self.composition, dtype=np.float64).tobytes())
+            h.update(np.ascontiguousarray(self.composition, dtype=np.float64))
         if self.plasma_state is not None:
-            h.update(np.ascontiguousarray(self.plasma_state, dtype=np.float64).tobytes())
+            h.update(np.ascontiguousarray(self.plasma_state, dtype=np.float64))
         return h.hexdigest()
 
 
