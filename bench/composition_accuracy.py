@@ -135,12 +135,10 @@ def learning_curve(instrument: str, sizes: list[int], n_test: int, shots: int, s
     from sorter.classify.evaluation import MAJOR_ELEMENTS as MAJOR
     from sorter.classify.evaluation import composition_errors
     from sorter.classify.model import LibsModel, fit_composition
-    from sorter.preprocess.features import LineWindowFeatures
-
     t0 = time.perf_counter()
     wl, X, y, Y, state = training_data(instrument, max(sizes), shots)
     m = LibsModel(wl)
-    lines = LineWindowFeatures(m.grid_nm, m.lines, m.half_width_nm, m.background_nm, m.floor, m.soft).fit(X)
+    lines = m.line_features().fit(X)
     F = lines.transform(X)
     del X
     tests = [(name, lines.transform(Xt), yt, Yt) for name, Xt, yt, Yt in test_sets(instrument, n_test, shots, seed)]

@@ -127,8 +127,7 @@ class LibsModel(ClassifierMixin, BaseEstimator):
         if int(self.n_members) < 1:
             raise ValueError(f"n_members: {self.n_members} must be at least 1")
         step("line features")
-        self.lines_ = LineWindowFeatures(self.grid_nm, self.lines, self.half_width_nm, self.background_nm,
-                                         self.floor, self.soft).fit(X)
+        self.lines_ = self.line_features().fit(X)
         self.noise_ = NoiseLevel().fit(X)
         F = self.lines_.transform(X)
         self.scaler_ = StandardScaler().fit(F)
@@ -158,6 +157,11 @@ class LibsModel(ClassifierMixin, BaseEstimator):
             self.composition_.fit_distance_scale(self.ood_.distances(Z), y)
         self.n_features_in_ = X.shape[1]
         return self
+
+    def line_features(self) -> LineWindowFeatures:
+        """The unfitted line-feature transformer with this model's windows and settings."""
+        return LineWindowFeatures(self.grid_nm, self.lines, self.half_width_nm, self.background_nm, self.floor,
+                                  self.soft)
 
     def features(self, X) -> np.ndarray:
         check_is_fitted(self, "classifier_")
