@@ -70,7 +70,7 @@ class LibsModel(ClassifierMixin, BaseEstimator):
         The model's pixel grid [nm].
     lines : sequence of FeatureLine, optional
         Feature lines; default ``sorter/data/feature_lines.csv``.
-    half_width_nm, background_nm, floor, soft
+    half_width_nm, background_nm, floor, soft, band_search_nm
         Passed to :class:`~sorter.preprocess.features.LineWindowFeatures`.
     hidden_layer_sizes : tuple of int
         MLP hidden layers.
@@ -93,7 +93,7 @@ class LibsModel(ClassifierMixin, BaseEstimator):
     def __init__(self, grid_nm=None, lines=None, half_width_nm: float | None = None,
                  background_nm: float | None = None, floor: float = 1e-2, soft: float = 1e-3,
                  hidden_layer_sizes: tuple[int, ...] = (256, 128), n_members: int = 5, alpha: float = 1e-4,
-                 max_iter: int = 300, coverage: float = 0.9, random_state: int = 0):
+                 max_iter: int = 300, coverage: float = 0.9, random_state: int = 0, band_search_nm: float = 2.0):
         self.grid_nm = grid_nm
         self.lines = lines
         self.half_width_nm = half_width_nm
@@ -106,6 +106,7 @@ class LibsModel(ClassifierMixin, BaseEstimator):
         self.max_iter = max_iter
         self.coverage = coverage
         self.random_state = random_state
+        self.band_search_nm = band_search_nm
 
     def fit(self, X, y, composition=None, elements=(), progress=None, plasma_state=None):
         """Fit on spectra ``X`` (n, p) on ``grid_nm`` with grade labels ``y``.
@@ -161,7 +162,7 @@ class LibsModel(ClassifierMixin, BaseEstimator):
     def line_features(self) -> LineWindowFeatures:
         """The unfitted line-feature transformer with this model's windows and settings."""
         return LineWindowFeatures(self.grid_nm, self.lines, self.half_width_nm, self.background_nm, self.floor,
-                                  self.soft)
+                                  self.soft, self.band_search_nm)
 
     def features(self, X) -> np.ndarray:
         check_is_fitted(self, "classifier_")

@@ -112,3 +112,37 @@ def test_ion_stage_of_each_feature_is_its_numerator_line():
     assert len(stages) == names.size
     for name, stage in zip(names, stages, strict=True):
         assert stage == by_name[name.split("/")[0]]  # the thermometer's numerator is an Al II line
+
+
+def _undersampled_with_neighbour(offset_nm: float, neighbour_area: float):
+    """A 0.17 nm pixel grid (the broadband CCD's) under 0.1 nm lines, with a strong neighbour
+    0.45 nm left of the Mg analyte: inside the analyte's default left background band."""
+    wl = np.arange(305.0, 315.0, 0.171)
+    x = 100.0 + 3.0 * (wl - 305.0)
+    for centre, area in ((308.0, 50.0), (310.0, 7.0), (312.0, 2.0), (309.55, neighbour_area)):
+        x = x + pixel_counts(wl, centre + offset_nm, area, 0.1)
+    return wl, x
+
+
+def test_band_search_moves_background_bands_off_a_neighbouring_line():
+    """Areas from bands next to the window count the neighbour as background; searched bands do not."""
+    step = 0.171
+    wl, _ = _undersampled_with_neighbour(0.0, 40.0)
+    train = np.stack([_undersampled_with_neighbour(o, a)[1] for o in (-0.02, 0.0, 0.02) for a in (20.0, 40.0, 80.0)])
+    searched = LineWindowFeatures(wl, LINES, band_search_nm=1.0).fit(train)
+    adjacent = LineWindowFeatures(wl, LINES, band_search_nm=0.0).fit(train)
+    mg = [w.line.name for w in searched.windows_].index("Mg_a")
+    (left_lo, left_hi), _ = searched.windows_[mg].bands
+    assert left_hi < 309.55 - 0.15 or left_lo > 309.55 + 0.15     # the band keeps clear of the neighbour's core
+    for offset in (-0.05, 0.0, 0.05):
+        x = _undersampled_with_neighbour(offset, 40.0)[1][None, :]
+        assert searched.areas(x)[0, mg] / step == pytest.approx(7.0, rel=0.05)
+        assert abs(adjacent.areas(x)[0, mg] / step - 7.0) > 0.5     # why the search exists
+
+
+def test_band_search_keeps_bands_next_to_isolated_lines():
+    wl = np.arange(305.0, 315.0, 0.05)
+    clean = sum(gaussian(wl, line.first_nm, a, 0.1) for line, a in zip(LINES, (50, 7, 2), strict=True))
+    X = np.stack([100.0 + s * clean for s in (0.5, 1.0, 2.0)])
+    f = LineWindowFeatures(wl, LINES, half_width_nm=0.3, band_search_nm=1.0).fit(X)
+    assert all(w.left_gap_nm == 0.0 and w.right_gap_nm == 0.0 for w in f.windows_)
