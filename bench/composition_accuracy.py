@@ -193,7 +193,7 @@ def compare_bands(instrument: str, n_train: int, n_test: int, shots: int, seed: 
         for off in (-0.05, 0.0, 0.05):
             b = simulate_batch(grades, 10, instrument, seed, plasma=c.plasma(), noise_scale=0.0,
                                wavelength_offset_nm=(off, off), shot_plan=ShotPlan(n_shots=shots))
-            noise_free[c.name[:8], off] = b.intensity, b.labels.astype(str)
+            noise_free[c.name.split()[0], off] = b.intensity, b.labels.astype(str)
     print(f"{instrument}, {shots}-shot piece spectra, {n_train} training pieces per grade, composition only, true "
           f"grade (simulated in {time.perf_counter() - t0:.0f} s)")
     default = LibsModel(wl).band_search_nm

@@ -74,9 +74,10 @@ def line_emission(wavelength_nm: np.ndarray, X, opening_nm: float, quantile: flo
     """
     from scipy.ndimage import maximum_filter1d, minimum_filter1d
 
-    X = np.asarray(X, dtype=np.float64)
+    X = np.asarray(X)
     if X.shape[0] > max_spectra:
         X = X[np.linspace(0, X.shape[0] - 1, max_spectra).astype(int)]
+    X = X.astype(np.float64)      # convert the subsample, not the whole training set
     step = float(np.median(np.diff(np.asarray(wavelength_nm, dtype=np.float64))))
     size = max(3, int(round(opening_nm / step)) | 1)
     continuum = maximum_filter1d(minimum_filter1d(X, size, axis=1, mode="nearest"), size, axis=1, mode="nearest")
