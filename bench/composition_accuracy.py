@@ -74,6 +74,20 @@ def own_lines_masks(model) -> np.ndarray:
                                      model.lines_.feature_ion_stages(), plasma=False)
 
 
+def pair_shares(errors: dict) -> dict[tuple[str, str], float]:
+    """MAE / spec range of each (grade, major element) in a ``composition_errors`` result."""
+    from sorter.classify.evaluation import MAJOR_ELEMENTS as MAJOR
+
+    return {(g, e): v["share_of_range"] for g, d in errors["per_grade"].items() for e, v in d.items()
+            if "share_of_range" in v and e in MAJOR}
+
+
+def pair_summary(errors: dict) -> str:
+    """Mean share / pairs above 0.10 / worst share over the (grade, major element) pairs."""
+    sh = pair_shares(errors)
+    return f"{np.mean(list(sh.values())):.3f} / {sum(v > 0.10 for v in sh.values()):2d} / {max(sh.values()):.3f}"
+
+
 def summary(m: dict) -> str:
     shares = [v["share_of_range"] for g in m["per_grade"].values() for v in g.values() if "share_of_range" in v]
     return (f"worst {m['worst_share_of_range']:.3f} [{m['worst']}], mean {np.mean(shares):.3f}, "
@@ -165,10 +179,7 @@ def learning_curve(instrument: str, sizes: list[int], n_test: int, shots: int, s
         for _, Ft, yt, Yt in tests:
             truth = np.eye(len(classes))[[classes.index(g) for g in yt]]
             comp, _ = est.predict_all(scaler.transform(Ft), truth)
-            r = composition_errors(yt, Yt, comp, MAJOR)
-            shares = [v["share_of_range"] for g in r["per_grade"].values() for e, v in g.items()
-                      if "share_of_range" in v and e in MAJOR]
-            cells.append(f"{np.mean(shares):.3f} / {sum(v > 0.10 for v in shares):2d} / {max(shares):.3f}")
+            cells.append(pair_summary(composition_errors(yt, Yt, comp, MAJOR)))
         print(f"  {n:12d}  " + "  ".join(f"{c:>22s}" for c in cells), flush=True)
 
 
@@ -213,12 +224,10 @@ def compare_bands(instrument: str, n_train: int, n_test: int, shots: int, seed: 
         print(f"  band_search_nm {search:g} ({moved} of {len(lines.windows_)} windows with a band moved out): "
               "mean MAE/range / pairs above 0.10 / worst")
         for name, Xt, yt, Yt in tests:
-            r = composition_errors(yt, Yt, estimate(Xt, yt), list(MAJOR))["per_grade"]
-            sh = {(g, e): v["share_of_range"] for g, d in r.items() for e, v in d.items()
-                  if "share_of_range" in v and e in MAJOR}
+            errors = composition_errors(yt, Yt, estimate(Xt, yt), list(MAJOR))
+            sh = pair_shares(errors)
             w = max(sh, key=sh.get)
-            print(f"    {name[:60]:60s} {np.mean(list(sh.values())):.3f} / {sum(v > 0.10 for v in sh.values()):2d} / "
-                  f"{sh[w]:.3f} ({w[0]} {w[1]})")
+            print(f"    {name[:60]:60s} {pair_summary(errors)} ({w[0]} {w[1]})")
         for edge in sorted({k[0] for k in noise_free}):
             at = {off: estimate(*noise_free[edge, off]) for off in (-0.05, 0.0, 0.05)}
             labels = noise_free[edge, 0.0][1]
