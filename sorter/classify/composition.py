@@ -222,6 +222,8 @@ class GradeWiseComposition(RegressorMixin, BaseEstimator):
             if B < 2 or rows.size < self.min_expert_spectra or name not in expert_classes:
                 continue
             A, a0 = self._coordinate(Z[rows], None if state is None else state[rows], cols)
+            if not A.any():       # nothing to place the experts on
+                continue
             self.state_map_[c], self.state_offset_[c] = A, a0
             S = Z[rows] @ A + a0
             self.centres_[c] = KMeans(B, random_state=self.random_state, n_init=4).fit(S).cluster_centers_
@@ -268,6 +270,8 @@ class GradeWiseComposition(RegressorMixin, BaseEstimator):
             A /= (Z @ A).std(axis=0) + 1e-12
             return A, -(Z.mean(axis=0) @ A)
         zc = Z[:, cols] - Z[:, cols].mean(axis=0)
+        if zc.shape[1] == 0:      # no plasma indicator among the features: one place for every spectrum
+            return A, np.zeros(2)
         _, sv, Vt = np.linalg.svd(zc, full_matrices=False)
         A[cols] = Vt[:2].T / (sv[:2, None].T / np.sqrt(max(len(Z) - 1, 1)) + 1e-12)
         return A, -(Z.mean(axis=0) @ A)

@@ -43,21 +43,33 @@ def _aluminium(grade: str) -> bool:
 
 
 def fit_composition(Z, labels, composition, elements, classes, lines: LineWindowFeatures, *, coverage: float,
-                    random_state: int, plasma_state=None) -> GradeWiseComposition:
+                    random_state: int, plasma_state=None, shared=None) -> GradeWiseComposition:
     """The model's composition estimate, fitted on standardised line features Z of labelled spectra.
 
     Each element may use its own lines and the Al references, or those plus the plasma
     indicators, whichever has the smaller leave-one-out error per grade; the aluminium grades
     get plasma-state experts (placed on ``plasma_state`` (n, 2) when given). ``composition``
     (n, E) [wt%] for ``elements``, NaN where not analysed.
+
+    ``shared`` (n, m), optional: further standardised inputs every element's regression may use
+    and the experts' coordinate may draw on, appended after Z (predict on ``[Z, shared]``); e.g.
+    plasma-state terms from another estimate (``bench/composition_accuracy.py --plasma-state``).
     """
     fe, st = lines.feature_elements(), lines.feature_ion_stages()
     masks = np.stack([composition_feature_masks(elements, fe, st, plasma=False),
                       composition_feature_masks(elements, fe, st)])
+    columns = plasma_indicator_columns(fe, st)
+    if shared is not None:
+        shared = np.asarray(shared, dtype=np.float64)
+        if shared.ndim != 2 or shared.shape[0] != np.shape(Z)[0]:
+            raise ValueError(f"shared: shape {shared.shape}, expected ({np.shape(Z)[0]}, m)")
+        Z = np.concatenate([Z, shared], axis=1)
+        masks = np.concatenate([masks, np.ones(masks.shape[:2] + (shared.shape[1],), dtype=bool)], axis=2)
+        columns = np.concatenate([columns, np.ones(shared.shape[1], dtype=bool)])
     with threadpool_limits(1):  # hundreds of small SVDs: BLAS threads only contend (20x slower)
         return GradeWiseComposition(coverage=coverage, random_state=random_state).fit(
             Z, labels, np.asarray(composition, dtype=np.float64), list(classes), masks,
-            plasma_state=plasma_state, plasma_columns=plasma_indicator_columns(fe, st),
+            plasma_state=plasma_state, plasma_columns=columns,
             expert_classes=[g for g in classes if _aluminium(g)])
 
 
