@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.ensemble import VotingClassifier
-from sklearn.neural_network import MLPClassifier
+from sklearn.neural_network import MLPClassifier, MLPRegressor
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
@@ -29,6 +29,7 @@ from sorter.classify.card import SATURATED_PIXELS
 from sorter.classify.composition import GradeWiseComposition, composition_feature_masks, plasma_indicator_columns
 from sorter.classify.families import is_aluminium
 from sorter.classify.ood import ClassMahalanobis
+from sorter.classify.plasma_terms import SahaBoltzmannTerms
 from sorter.preprocess.features import LineWindowFeatures, NoiseLevel
 
 OUTPUTS = ("probabilities", "composition_wt_pct", "interval_halfwidth_wt_pct", "quality", "class_distance")
@@ -95,6 +96,13 @@ class LibsModel(ClassifierMixin, BaseEstimator):
     coverage : float
         Composition interval coverage.
     random_state : int
+    plasma_terms : bool
+        Estimate each spectrum's plasma state (1e4 K / T_e, ln n_e) with an MLP regressor on the
+        standardised features and give every element's composition regression the Saha-Boltzmann
+        terms at it (:class:`~sorter.classify.plasma_terms.SahaBoltzmannTerms`). Needs the training
+        spectra's ``plasma_state`` (simulated data); without it the option is ignored.
+    state_hidden_layer_sizes : tuple of int
+        Hidden layers of that state regressor.
 
     Examples
     --------
@@ -105,7 +113,8 @@ class LibsModel(ClassifierMixin, BaseEstimator):
     def __init__(self, grid_nm=None, lines=None, half_width_nm: float | None = None,
                  background_nm: float | None = None, floor: float = 1e-2, soft: float = 1e-3,
                  hidden_layer_sizes: tuple[int, ...] = (256, 128), n_members: int = 5, alpha: float = 1e-4,
-                 max_iter: int = 300, coverage: float = 0.9, random_state: int = 0, band_search_nm: float = 2.0):
+                 max_iter: int = 300, coverage: float = 0.9, random_state: int = 0, band_search_nm: float = 2.0,
+                 plasma_terms: bool = False, state_hidden_layer_sizes: tuple[int, ...] = (256, 128)):
         self.grid_nm = grid_nm
         self.lines = lines
         self.half_width_nm = half_width_nm
@@ -119,6 +128,8 @@ class LibsModel(ClassifierMixin, BaseEstimator):
         self.coverage = coverage
         self.random_state = random_state
         self.band_search_nm = band_search_nm
+        self.plasma_terms = plasma_terms
+        self.state_hidden_layer_sizes = state_hidden_layer_sizes
 
     def fit(self, X, y, composition=None, elements=(), progress=None, plasma_state=None):
         """Fit on spectra ``X`` (n, p) on ``grid_nm`` with grade labels ``y``.
@@ -155,13 +166,17 @@ class LibsModel(ClassifierMixin, BaseEstimator):
         with threadpool_limits(1):  # small matrices: BLAS threads only contend
             self.classifier_.fit(Z, y)
         self.classes_ = self.classifier_.classes_
-        step("composition")
         self.elements_ = tuple(elements) if composition is not None else ()
+        self.state_ = None
+        if composition is not None and self.plasma_terms and plasma_state is not None:
+            step("plasma state")
+            self.fit_plasma_state(Z, plasma_state)
+        step("composition")
         if composition is not None:
             # train each grade's regression on its own spectra: labels, not predictions
             self.composition_ = fit_composition(Z, y, composition, self.elements_, self.classes_, self.lines_,
                                                 coverage=self.coverage, random_state=self.random_state,
-                                                plasma_state=plasma_state)
+                                                plasma_state=plasma_state, shared=self._shared_terms(Z))
         else:
             self.composition_ = None
         step("out-of-distribution")
@@ -170,6 +185,40 @@ class LibsModel(ClassifierMixin, BaseEstimator):
             self.composition_.fit_distance_scale(self.ood_.distances(Z), y)
         self.n_features_in_ = X.shape[1]
         return self
+
+    def fit_plasma_state(self, Z, plasma_state) -> LibsModel:
+        """Fit the plasma-state regressor on standardised features Z and the scaler of the terms at its estimates.
+
+        Called by :meth:`fit` when ``plasma_terms``; ``plasma_state`` (n, 2) is (1e4 K / T_e, ln n_e [cm^-3]).
+        """
+        state = np.asarray(plasma_state, dtype=np.float64)
+        if state.shape != (Z.shape[0], 2) or not np.all(np.isfinite(state)):
+            raise ValueError(f"plasma_state: shape {state.shape} with finite values expected ({Z.shape[0]}, 2)")
+        self.state_scaler_ = StandardScaler().fit(state)
+        self.state_ = MLPRegressor(hidden_layer_sizes=self.state_hidden_layer_sizes, alpha=1e-3,
+                                   learning_rate_init=1e-3, batch_size=128, max_iter=300, early_stopping=True,
+                                   n_iter_no_change=20, random_state=self.random_state)
+        with threadpool_limits(1):
+            self.state_.fit(Z, self.state_scaler_.transform(state))
+        self.terms_ = SahaBoltzmannTerms.for_elements()
+        self.terms_scaler_ = StandardScaler().fit(self.terms_(self.plasma_state(Z)))
+        return self
+
+    def plasma_state(self, Z) -> np.ndarray:
+        """(n, 2) estimated (1e4 K / T_e, ln n_e [cm^-3]) for standardised features Z (``plasma_terms`` only)."""
+        if getattr(self, "state_", None) is None:
+            raise ValueError("this model has no plasma-state estimate (trained without plasma_terms or states)")
+        return self.state_scaler_.inverse_transform(self.state_.predict(Z).reshape(-1, 2))
+
+    def _shared_terms(self, Z) -> np.ndarray | None:
+        if getattr(self, "state_", None) is None:
+            return None
+        return self.terms_scaler_.transform(self.terms_(self.plasma_state(Z)))
+
+    def composition_inputs(self, Z) -> np.ndarray:
+        """What the composition estimate reads: Z, then the scaled Saha-Boltzmann terms when the model has them."""
+        shared = self._shared_terms(Z)
+        return Z if shared is None else np.concatenate([Z, shared], axis=1)
 
     def line_features(self) -> LineWindowFeatures:
         """The unfitted line-feature transformer with this model's windows and settings."""
@@ -216,7 +265,7 @@ class LibsModel(ClassifierMixin, BaseEstimator):
         Z = self.scaler_.transform(self.lines_.features_from_areas(A))
         P = self.classifier_.predict_proba(Z)
         if self.composition_ is not None:
-            comp, half = self.composition_.predict_all(Z, P, self.ood_.distances(Z))
+            comp, half = self.composition_.predict_all(self.composition_inputs(Z), P, self.ood_.distances(Z))
         else:
             comp = half = np.zeros((X.shape[0], 0))
         return {"probabilities": P, "composition_wt_pct": comp, "interval_halfwidth_wt_pct": half,

@@ -27,8 +27,10 @@ from skl2onnx.algebra.onnx_ops import (
     OnnxClip,
     OnnxConcat,
     OnnxDiv,
+    OnnxExp,
     OnnxGather,
     OnnxIdentity,
+    OnnxLog,
     OnnxMatMul,
     OnnxMax,
     OnnxMin,
@@ -45,6 +47,8 @@ from skl2onnx.common.data_types import FloatTensorType
 
 from sorter.classify.card import SATURATED_PIXELS
 from sorter.classify.model import OUTPUTS, LibsModel
+from sorter.classify.plasma_terms import LN_CM3_TO_M3, LN_NE_RANGE, THETA_RANGE
+from sorter.physics.constants import K_B_EV, SAHA_CONSTANT
 from sorter.preprocess.features import LineWindowFeatures, NoiseLevel
 from sorter.preprocess.normalise import TotalEmissionNormaliser
 from sorter.preprocess.resample import Resampler
@@ -108,6 +112,59 @@ def noise_graph(noise: NoiseLevel, X, opv):
 
 
 # ---- converters of the single transformers ---------------------------------------------------
+
+def plasma_terms_graph(op: LibsModel, Z, opv):
+    """The scaled Saha-Boltzmann terms at the estimated plasma state (LibsModel.composition_inputs' tail).
+
+    The state regressor through skl2onnx's MLP converter, then SahaBoltzmannTerms.__call__: ln U as a
+    polynomial in the scaled 1e4 K / T_e (powers and one MatMul), the Saha logs, ln f_I = -ln(1 + S_1 +
+    S_1 S_2), and the columns interleaved per element by one Gather.
+    """
+    terms = op.terms_
+    E = len(terms.elements)
+    # skl2onnx's regressor converter flattens multi-output predictions to one column
+    raw = OnnxReshape(OnnxSubEstimator(op.state_, Z, op_version=opv), np.array([-1, 2], dtype=np.int64),
+                      op_version=opv)
+    state = OnnxAdd(OnnxMul(raw, _c(op.state_scaler_.scale_[None]), op_version=opv),
+                    _c(op.state_scaler_.mean_[None]), op_version=opv)
+    theta = OnnxClip(OnnxGather(state, np.array([0], dtype=np.int64), axis=1, op_version=opv),
+                     _c(THETA_RANGE[0]), _c(THETA_RANGE[1]), op_version=opv)
+    ln_ne = OnnxClip(OnnxGather(state, np.array([1], dtype=np.int64), axis=1, op_version=opv),
+                     _c(LN_NE_RANGE[0]), _c(LN_NE_RANGE[1]), op_version=opv)
+    lo, hi = THETA_RANGE
+    x = OnnxDiv(OnnxSub(theta, _c([0.5 * (lo + hi)]), op_version=opv), _c([0.5 * (hi - lo)]), op_version=opv)
+    powers = [OnnxAdd(OnnxMul(x, _c([0.0]), op_version=opv), _c([1.0]), op_version=opv), x]
+    for _ in range(terms.log_u_coef.shape[0] - 2):
+        powers.append(OnnxMul(powers[-1], x, op_version=opv))
+    log_u = OnnxMatMul(OnnxConcat(*powers, axis=1, op_version=opv), _c(terms.log_u_coef), op_version=opv)
+
+    def stage(z):
+        return OnnxGather(log_u, np.arange(z * E, (z + 1) * E, dtype=np.int64), axis=1, op_version=opv)
+
+    u1, u2, u3 = stage(0), stage(1), stage(2)
+    base = OnnxSub(OnnxSub(_c([np.log(2.0 * SAHA_CONSTANT) + 1.5 * np.log(1e4) - LN_CM3_TO_M3]),
+                           OnnxMul(OnnxLog(theta, op_version=opv), _c([1.5]), op_version=opv), op_version=opv),
+                   ln_ne, op_version=opv)
+    per_ev = OnnxMul(theta, _c([1.0 / (K_B_EV * 1e4)]), op_version=opv)
+
+    def ln_saha(lower, upper, e_ion):
+        return OnnxSub(OnnxAdd(base, OnnxSub(upper, lower, op_version=opv), op_version=opv),
+                       OnnxMul(per_ev, _c(e_ion[None]), op_version=opv), op_version=opv)
+
+    ln_s1 = ln_saha(u1, u2, terms.e_ion_eV[0])
+    ln_s2 = ln_saha(u2, u3, terms.e_ion_eV[1])
+    ln_f0 = OnnxNeg(OnnxLog(OnnxAdd(OnnxAdd(OnnxExp(ln_s1, op_version=opv),
+                                            OnnxExp(OnnxAdd(ln_s1, ln_s2, op_version=opv), op_version=opv),
+                                            op_version=opv), _c([1.0]), op_version=opv), op_version=opv),
+                    op_version=opv)
+    t_one = OnnxSub(ln_f0, u1, op_version=opv)
+    t_two = OnnxSub(OnnxAdd(ln_s1, ln_f0, op_version=opv), u2, op_version=opv)
+    interleave = np.stack([np.arange(E), E + np.arange(E)], axis=1).reshape(-1).astype(np.int64)
+    full = OnnxConcat(theta, ln_ne, OnnxGather(OnnxConcat(t_one, t_two, axis=1, op_version=opv), interleave,
+                                               axis=1, op_version=opv), axis=1, op_version=opv)
+    return OnnxDiv(OnnxSub(full, _c(op.terms_scaler_.mean_[None]), op_version=opv),
+                   _c(op.terms_scaler_.scale_[None]), op_version=opv)
+
 
 def _shape_fixed(n_out_fn):
     def calc(operator):
@@ -205,11 +262,15 @@ def _convert_libs(scope, operator, container):
     E = len(op.elements_)
     if op.composition_ is not None and E:
         comp_model = op.composition_
-        B = np.transpose(comp_model.coef_, (1, 0, 2)).reshape(k, C * E)
-        per = OnnxAdd(OnnxMatMul(Z, _c(B), op_version=opv), _c(comp_model.intercept_.reshape(1, C * E)),
+        Zc, kc = Z, k
+        if getattr(op, "state_", None) is not None:
+            Zc = OnnxConcat(Z, plasma_terms_graph(op, Z, opv), axis=1, op_version=opv)
+            kc = k + op.terms_scaler_.mean_.size
+        B = np.transpose(comp_model.coef_, (1, 0, 2)).reshape(kc, C * E)
+        per = OnnxAdd(OnnxMatMul(Zc, _c(B), op_version=opv), _c(comp_model.intercept_.reshape(1, C * E)),
                       op_version=opv)
         if len(getattr(comp_model, "expert_pairs_", ())):
-            per = _with_experts(per, Z, comp_model, C, E, k, opv)
+            per = _with_experts(per, Zc, comp_model, C, E, kc, opv)
         per3 = OnnxMin(OnnxMax(OnnxReshape(per, np.array([-1, C, E], dtype=np.int64), op_version=opv),
                                _c(comp_model.lower_)[None], op_version=opv),
                        _c(comp_model.upper_)[None], op_version=opv)

@@ -113,3 +113,9 @@ def test_toy_grades_have_a_family():
     from sorter.classify.families import family_of
 
     assert {family_of(g) for g in np.unique(toy_batch(GRID, 1, 0)[1])} <= {"1xxx", "3xxx", "5xxx", "6xxx", "non-Al"}
+
+
+def test_train_refuses_plasma_terms_for_data_without_plasma_states(tmp_path, plant_folder):
+    result = aluloop("train", "libs", "--data", str(plant_folder), "--out", str(tmp_path / "m.onnx"), "--plasma-terms")
+    assert result.returncode == 2 and "carry no plasma state" in result.stderr
+    assert not (tmp_path / "m.onnx").exists()

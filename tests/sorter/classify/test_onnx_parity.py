@@ -152,3 +152,27 @@ def test_composition_with_plasma_state_experts_matches(toy_model, toy_data):
     assert np.abs(sk["composition_wt_pct"] - single).max() > 1e-3   # the experts change the estimate
     for key in ("composition_wt_pct", "interval_halfwidth_wt_pct"):
         assert_allclose(ox[key], sk[key], rtol=2e-4, atol=2e-4)
+
+
+def test_composition_with_saha_boltzmann_terms_matches(toy_model, toy_data):
+    """The state regressor, the polynomial partition functions and the Saha logs in ONNX equal LibsModel's."""
+    import warnings
+
+    from sorter.classify.model import LibsModel
+
+    (X, y, Y, el), (Xt, *_rest) = toy_data
+    rng = np.random.default_rng(4)
+    # any labelled states exercise the graph; these span cool-thin to hot-dense corners
+    state = np.column_stack([rng.uniform(0.7, 1.25, len(y)), rng.uniform(np.log(1e16), np.log(1e18), len(y))])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = LibsModel(GRID, hidden_layer_sizes=(32,), max_iter=150, plasma_terms=True,
+                          state_hidden_layer_sizes=(16,)).fit(X, y, Y, el, plasma_state=state)
+    Z = model.scaler_.transform(model.features(Xt))
+    assert model.composition_inputs(Z).shape[1] == Z.shape[1] + 2 + 2 * len(model.terms_.elements)
+    sk = model.outputs(Xt)
+    assert np.abs(sk["composition_wt_pct"] - toy_model.outputs(Xt)["composition_wt_pct"]).max() > 1e-3
+    ox = run(export_onnx(model, GRID.size), Xt)
+    for key in ("composition_wt_pct", "interval_halfwidth_wt_pct"):
+        assert_allclose(ox[key], sk[key], rtol=2e-4, atol=2e-3)
+    assert_allclose(ox["probabilities"], sk["probabilities"], atol=2e-5)

@@ -81,3 +81,23 @@ def test_choose_model_prefers_the_instrument_name_then_coverage(toy_trained):
     cards = {"toy": (toy_trained.model_path, toy_trained.card), "other": (toy_trained.model_path, None)}
     s = Spectrum(GRID, np.ones(GRID.size), Metadata(instrument="toy-instrument"))
     assert choose_model(s, {"toy": cards["toy"]}) == "toy"
+
+
+def test_a_model_trained_with_plasma_terms_serves_them(toy_data, tmp_path):
+    """``train(plasma_terms=True)``: the state stage runs, and the served composition is the model's own."""
+    import warnings
+
+    from sorter.classify.training import TrainingData, train
+
+    (X, y, Y, el), (Xt, *_rest) = toy_data
+    rng = np.random.default_rng(9)
+    state = np.column_stack([rng.uniform(0.7, 1.25, len(y)), rng.uniform(np.log(1e16), np.log(1e18), len(y))])
+    stages = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = train(TrainingData(GRID, X, y, el, Y, "toy-instrument", "toy", 65535.0, plasma_state=state),
+                       tmp_path / "terms.onnx", max_iter=100, hidden_layer_sizes=(32,), plasma_terms=True,
+                       progress=lambda desc, done, total: stages.append(desc))
+    assert "training: plasma state" in stages and result.model.state_ is not None
+    served = LibsRuntime.load(result.model_path).run(Xt.astype(np.float32))["composition_wt_pct"]
+    np.testing.assert_allclose(served, result.model.outputs(Xt)["composition_wt_pct"], rtol=2e-4, atol=2e-3)
