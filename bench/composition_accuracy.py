@@ -21,6 +21,7 @@ target is MAE <= 10% of the range for every major element (both a min and a max 
     python bench/composition_accuracy.py --noise-diagnostic [--shots 1 16]
     python bench/composition_accuracy.py --learning-curve 250 500 1000 2000 --shots 16
     python bench/composition_accuracy.py --bands --n-train 600 --shots 16
+    python bench/composition_accuracy.py --plasma-state --n-train 600 --shots 16
 
 ``--learning-curve`` fits only the composition estimate (the model's own, with the true grade)
 on nested random subsets of one simulated training set, that many pieces per grade, and scores
@@ -31,6 +32,11 @@ areas with background bands next to each window, and with bands searched for the
 stretch within ``band_search_nm`` (the model's default). It prints both on the four test sets
 and, for each aluminium grade and major element, how far a 0.05 nm wavelength offset moves the
 estimate of noise-free piece spectra at the hot and cool edges (10 pieces per grade each).
+
+``--plasma-state`` fits the same composition estimate (true grade) with plasma-state inputs added:
+Saha-Boltzmann terms at a per-grade ridge estimate of the state and at ``LibsModel(plasma_terms=True)``'s
+MLP estimate, and two oracles (the simulator's true state, and the terms at it): what a state
+estimate buys and what a better one could still recover (:func:`plasma_state_value`).
 """
 
 from __future__ import annotations
@@ -51,19 +57,23 @@ def training_data(instrument: str, n_per_grade: int, shots: int, seed: int = 0):
 
 
 def test_sets(instrument: str, n: int, shots: int, seed: int):
-    """In-distribution pieces (the training recipe, another seed), then the ``HELD_OUT`` conditions."""
+    """In-distribution pieces (the training recipe, another seed), then the ``HELD_OUT`` conditions.
+
+    Yields (name, spectra, grades, wt%, plasma state (1e4 K / T_e, ln n_e)) per set.
+    """
     from sorter.classify.scenarios import HELD_OUT
-    from sorter.classify.training import DEFAULT_GRADES, MAJOR_ELEMENTS, _columns
+    from sorter.classify.training import DEFAULT_GRADES, MAJOR_ELEMENTS, _columns, plasma_state
     from sorter.shots import ShotPlan
     from sorter.simulate import simulate_batch
 
-    _, X, y, Y, _ = training_data(instrument, n, shots, seed)
-    yield "in-distribution", X, y, Y
+    _, X, y, Y, state = training_data(instrument, n, shots, seed)
+    yield "in-distribution", X, y, Y, state
     for k, c in enumerate(HELD_OUT, start=1):
         b = simulate_batch(list(DEFAULT_GRADES), n, instrument, seed + k, plasma=c.plasma(),
                            noise_scale=c.noise_scale, wavelength_offset_nm=c.offset_nm,
                            shot_plan=ShotPlan(n_shots=shots))
-        yield c.name, b.intensity, b.labels.astype(str), np.nan_to_num(_columns(b, MAJOR_ELEMENTS), nan=0.0)
+        yield (c.name, b.intensity, b.labels.astype(str), np.nan_to_num(_columns(b, MAJOR_ELEMENTS), nan=0.0),
+               plasma_state(b))
 
 
 def own_lines_masks(model) -> np.ndarray:
@@ -162,7 +172,7 @@ def learning_curve(instrument: str, sizes: list[int], n_test: int, shots: int, s
     lines = m.line_features().fit(X)
     F = lines.transform(X)
     del X
-    tests = [(name, lines.transform(Xt), yt, Yt) for name, Xt, yt, Yt in test_sets(instrument, n_test, shots, seed)]
+    tests = [(name, lines.transform(Xt), yt, Yt) for name, Xt, yt, Yt, _ in test_sets(instrument, n_test, shots, seed)]
     classes = sorted(set(y))
     rng = np.random.default_rng(seed)
     order = {g: rng.permutation(np.flatnonzero(y == g)) for g in classes}
@@ -223,7 +233,7 @@ def compare_bands(instrument: str, n_train: int, n_test: int, shots: int, seed: 
         moved = sum(w.left_gap_nm > 0 or w.right_gap_nm > 0 for w in lines.windows_)
         print(f"  band_search_nm {search:g} ({moved} of {len(lines.windows_)} windows with a band moved out): "
               "mean MAE/range / pairs above 0.10 / worst")
-        for name, Xt, yt, Yt in tests:
+        for name, Xt, yt, Yt, _ in tests:
             errors = composition_errors(yt, Yt, estimate(Xt, yt), list(MAJOR))
             sh = pair_shares(errors)
             w = max(sh, key=sh.get)
@@ -245,6 +255,78 @@ def compare_bands(instrument: str, n_train: int, n_test: int, shots: int, seed: 
                   + ", ".join(f"{g} {e} {v:.3f}" for v, g, e in shift[:3]), flush=True)
 
 
+def plasma_state_value(instrument: str, n_train: int, n_test: int, shots: int, seed: int) -> None:
+    """How much a plasma-state estimate buys: the composition estimate with Saha-Boltzmann terms added.
+
+    The same composition estimate (true grade) is fitted five times on one training set: as the
+    bundled models fit it; with the Saha-Boltzmann terms
+    (:class:`~sorter.classify.plasma_terms.SahaBoltzmannTerms`) at a per-grade ridge estimate of
+    the state from the line features (what the experts' coordinate is, before standardising); at
+    the estimate of ``LibsModel(plasma_terms=True)`` (one MLP regressor over all grades); with the
+    simulator's true state as two more inputs; with the terms at the true state. The last two are
+    oracles: a sorting line does not know the state. The gap between an estimate's row and the
+    last one is what a better state estimate could still recover with this estimator.
+    """
+    from sklearn.linear_model import RidgeCV
+    from sklearn.preprocessing import StandardScaler
+
+    from sorter.classify.evaluation import MAJOR_ELEMENTS as MAJOR
+    from sorter.classify.evaluation import composition_errors
+    from sorter.classify.model import LibsModel, fit_composition
+    from sorter.classify.plasma_terms import SahaBoltzmannTerms
+
+    terms_at = SahaBoltzmannTerms.for_elements()
+    t0 = time.perf_counter()
+    wl, X, y, Y, state = training_data(instrument, n_train, shots)
+    m = LibsModel(wl, plasma_terms=True)
+    lines = m.line_features().fit(X)
+    scaler = StandardScaler().fit(lines.transform(X))
+    Z = scaler.transform(lines.transform(X))
+    del X
+    tests = [(name, scaler.transform(lines.transform(Xt)), yt, Yt, st)
+             for name, Xt, yt, Yt, st in test_sets(instrument, n_test, shots, seed)]
+    classes = sorted(set(y))
+    t1 = time.perf_counter()
+    ridge = {g: RidgeCV(alphas=np.logspace(-3, 3, 13)).fit(Z[y == g], state[y == g]) for g in classes}
+    m.fit_plasma_state(Z, state)
+    print(f"{instrument}, {shots}-shot piece spectra, {n_train} training pieces per grade, composition only, true "
+          f"grade, {n_test} test pieces per grade per set (simulated in {t1 - t0:.0f} s, state regressors fitted in "
+          f"{time.perf_counter() - t1:.0f} s)")
+
+    def ridge_state(Zs, ys):
+        out = np.zeros((len(Zs), 2))
+        for g, fit in ridge.items():
+            if np.any(ys == g):
+                out[ys == g] = fit.predict(Zs[ys == g])
+        return out
+
+    estimates = {"per-grade ridge": ridge_state, "model's MLP": lambda Zs, ys: m.plasma_state(Zs)}
+    for label, estimate in estimates.items():
+        for name, Zt, yt, _, st in tests:
+            err = np.sqrt(np.mean((estimate(Zt, yt) - st) ** 2, axis=0))
+            print(f"  {label} state estimate, RMS error on {name[:40]}: {err[0]:.3f} in 1e4 K / T_e, "
+                  f"{err[1]:.2f} in ln n_e")
+    variants = {
+        "bundled estimate": None,
+        "+ terms at per-grade ridge state": lambda Zs, ys, st: terms_at(ridge_state(Zs, ys)),
+        "+ terms at MLP state (--plasma-terms)": lambda Zs, ys, st: terms_at(m.plasma_state(Zs)),
+        "+ true state (oracle)": lambda Zs, ys, st: st,
+        "+ terms at true state (oracle)": lambda Zs, ys, st: terms_at(st),
+    }
+    print("  per set: mean MAE/range / pairs above 0.10 / worst")
+    print("  " + " " * 38 + "  ".join(f"{name[:22]:>22s}" for name, *_ in tests))
+    for label, terms in variants.items():
+        extra = None if terms is None else StandardScaler().fit(terms(Z, y, state))
+        est = fit_composition(Z, y, Y, list(MAJOR), classes, lines, coverage=m.coverage, random_state=0,
+                              plasma_state=state, shared=None if extra is None else extra.transform(terms(Z, y, state)))
+        cells = []
+        for _, Zt, yt, Yt, st in tests:
+            truth = np.eye(len(classes))[[classes.index(g) for g in yt]]
+            inputs = Zt if extra is None else np.concatenate([Zt, extra.transform(terms(Zt, yt, st))], axis=1)
+            cells.append(pair_summary(composition_errors(yt, Yt, est.predict_all(inputs, truth)[0], MAJOR)))
+        print(f"  {label:38s}" + "  ".join(f"{c:>22s}" for c in cells), flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--instrument", default="broadband")
@@ -259,7 +341,12 @@ def main() -> None:
                     help="only the composition error against N training pieces per grade, then stop")
     ap.add_argument("--bands", action="store_true",
                     help="only adjacent against searched background bands (composition, offset sensitivity), then stop")
+    ap.add_argument("--plasma-state", action="store_true",
+                    help="only the composition estimate with plasma-state terms added (estimated, oracle), then stop")
     args = ap.parse_args()
+    if args.plasma_state:
+        plasma_state_value(args.instrument, args.n_train, args.n, args.shots[-1], args.seed)
+        return
     if args.bands:
         compare_bands(args.instrument, args.n_train, args.n, args.shots[-1], args.seed)
         return
@@ -300,7 +387,7 @@ def main() -> None:
               f"per condition, seed {args.seed}; MAE/range (target <= 0.10), interval coverage (nominal "
               f"{model.coverage:.2f})")
         worst = {"before": 0.0, "after": 0.0}
-        for name, Xt, yt, Yt in test_sets(args.instrument, args.n, shots, args.seed):
+        for name, Xt, yt, Yt, _ in test_sets(args.instrument, args.n, shots, args.seed):
             out = model.outputs(Xt)
             Z = model.scaler_.transform(model.lines_.features_from_areas(model.lines_.areas(Xt)))
             P = out["probabilities"]
@@ -311,7 +398,8 @@ def main() -> None:
                 res = {}
                 for tag, est in (("before", base), ("after", model.composition_)):
                     # "after" widens intervals far from the grade's training spectra, as the model serves them
-                    comp, half = est.predict_all(Z, probs, out["class_distance"] if tag == "after" else None)
+                    comp, half = (est.predict_all(model.composition_inputs(Z), probs, out["class_distance"])
+                                  if tag == "after" else est.predict_all(Z, probs))
                     res[tag] = composition_errors(yt, Yt, comp, MAJOR, half)
                 if label == "classifier":
                     for tag in worst:
