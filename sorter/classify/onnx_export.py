@@ -133,10 +133,11 @@ def plasma_terms_graph(op: LibsModel, Z, opv):
                      _c(LN_NE_RANGE[0]), _c(LN_NE_RANGE[1]), op_version=opv)
     lo, hi = THETA_RANGE
     x = OnnxDiv(OnnxSub(theta, _c([0.5 * (lo + hi)]), op_version=opv), _c([0.5 * (hi - lo)]), op_version=opv)
-    powers = [OnnxAdd(OnnxMul(x, _c([0.0]), op_version=opv), _c([1.0]), op_version=opv), x]
+    powers = [x]
     for _ in range(terms.log_u_coef.shape[0] - 2):
         powers.append(OnnxMul(powers[-1], x, op_version=opv))
-    log_u = OnnxMatMul(OnnxConcat(*powers, axis=1, op_version=opv), _c(terms.log_u_coef), op_version=opv)
+    log_u = OnnxAdd(OnnxMatMul(OnnxConcat(*powers, axis=1, op_version=opv), _c(terms.log_u_coef[1:]),
+                               op_version=opv), _c(terms.log_u_coef[:1]), op_version=opv)
 
     def stage(z):
         return OnnxGather(log_u, np.arange(z * E, (z + 1) * E, dtype=np.int64), axis=1, op_version=opv)
