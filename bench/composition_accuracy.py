@@ -316,9 +316,10 @@ def plasma_state_value(instrument: str, n_train: int, n_test: int, shots: int, s
     print("  per set: mean MAE/range / pairs above 0.10 / worst")
     print("  " + " " * 38 + "  ".join(f"{name[:22]:>22s}" for name, *_ in tests))
     for label, terms in variants.items():
-        extra = None if terms is None else StandardScaler().fit(terms(Z, y, state))
+        train_terms = None if terms is None else terms(Z, y, state)
+        extra = None if terms is None else StandardScaler().fit(train_terms)
         est = fit_composition(Z, y, Y, list(MAJOR), classes, lines, coverage=m.coverage, random_state=0,
-                              plasma_state=state, shared=None if extra is None else extra.transform(terms(Z, y, state)))
+                              plasma_state=state, shared=None if extra is None else extra.transform(train_terms))
         cells = []
         for _, Zt, yt, Yt, st in tests:
             truth = np.eye(len(classes))[[classes.index(g) for g in yt]]
