@@ -10,13 +10,20 @@ the same set. The issue's target is 0.10 of the range.
 Reading it: where the bound is near 0.10 the instrument, not the estimator, is the limit; where
 the model is many times the bound the estimator leaves information in the spectrum.
 
+``--stages`` follows the information down the model's feature extraction: the bound from the whole
+spectrum, from the pixels of the model's line windows alone, and from the window areas (the
+baseline-corrected sums every feature is a ratio of; exact, the areas being linear in the pixels).
+The windows are those the bundled recipe fits (``LibsModel`` defaults, bands searched on a
+simulated training sample). A window-area bound above 0.10 means no estimator reading these
+features can meet the target there, however it is trained.
+
 The bound of a set is the mean of the per-piece bound over ``--states`` plasma states at evenly
 spaced quantiles of the set's T_e range (uniform or uniform-in-1/T as the set draws it), with n_e at
 the same quantile of its log range (the sets tie T_e and n_e with correlation 0.8), at the grade's
 mean composition.
 
     python bench/composition_bound.py [--instrument broadband] [--states 3] [--n 60] [--grades 7075 A356.2]
-                                      [--bounds-json bounds.json]
+                                      [--bounds-json bounds.json] [--stages]
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ import argparse
 import json
 import time
 from concurrent.futures import ProcessPoolExecutor
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -52,18 +60,41 @@ def states(T_range, sampling, ne_range, n):
     return list(zip(T.tolist(), ne.tolist(), strict=True))
 
 
-def bound_job(args):
-    """Mean per-piece bound MAE [wt%] of each major element of one grade in one set."""
+STAGES = ("spectrum", "windows", "areas")
+
+
+def model_windows(instrument: str, seed: int) -> tuple[list[int], list[list[float]]]:
+    """Pixels and area weights of the line windows the bundled recipe fits on this instrument."""
+    from sorter.classify.model import LibsModel
+    from sorter.classify.training import simulated_data
+
+    d = simulated_data(instrument, 40, seed)
+    lines = LibsModel(d.wavelength_nm).line_features().fit(d.intensity)
+    return lines.pixels_.tolist(), lines.weights_.tolist()
+
+
+def bound_job(args, windows=None):
+    """Mean per-piece bound MAE [wt%] of each major element of one grade in one set, per stage.
+
+    ``{"spectrum": {element: MAE}}``, and with ``windows`` (pixels, weights) also "windows" (their
+    pixels alone) and "areas" (the window areas).
+    """
     instrument, grade, set_states, gate, noise = args
     from sorter.classify.evaluation import spec_ranges
-    from sorter.classify.information_bound import PieceConditions, composition_bound, grade_prior
+    from sorter.classify.information_bound import PieceConditions, grade_prior, piece_information
     from sorter.instruments import get_instrument
 
     inst = get_instrument(instrument)
     mean, sd = grade_prior(grade)
-    maes = [composition_bound(mean, sd, inst, PieceConditions(T, ne, gate_spread=gate, noise_scale=noise)).mae_wt_pct()
-            for T, ne in set_states]
-    return {e: float(np.mean([m[e] for m in maes])) for e in spec_ranges(grade)}
+    per_stage = {s: [] for s in (STAGES if windows is not None else STAGES[:1])}
+    for T, ne in set_states:
+        info = piece_information(mean, sd, inst, PieceConditions(T, ne, gate_spread=gate, noise_scale=noise))
+        per_stage["spectrum"].append(info.bound().mae_wt_pct())
+        if windows is not None:
+            pixels, weights = windows
+            per_stage["windows"].append(info.bound_of(pixels).mae_wt_pct())
+            per_stage["areas"].append(info.bound_of(pixels, np.asarray(weights)).mae_wt_pct())
+    return {s: {e: float(np.mean([m[e] for m in maes])) for e in spec_ranges(grade)} for s, maes in per_stage.items()}
 
 
 def measured(instrument: str, n: int, seed: int) -> list[dict]:
@@ -103,6 +134,8 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--bounds-json", type=Path, default=None,
                     help="reuse the bounds saved here by an earlier run with the same options (or save them)")
+    ap.add_argument("--stages", action="store_true",
+                    help="also the bound from the model's line-window pixels and from its window areas")
     args = ap.parse_args()
 
     grades = [g for g in (args.grades or DEFAULT_GRADES) if spec_ranges(g)]
@@ -110,18 +143,23 @@ def main() -> None:
     t0 = time.perf_counter()
     jobs = [(args.instrument, g, states(T, samp, ne, args.states), gate, noise)
             for g in grades for (_, T, samp, ne, gate, noise, _) in sets]
+    key = [list(map(str, j)) for j in jobs] + [["stages" if args.stages else "spectrum"]]
     if args.bounds_json is not None and args.bounds_json.exists():
         saved = json.loads(args.bounds_json.read_text())
-        if saved["jobs"] != [list(map(str, j)) for j in jobs]:
+        if saved["jobs"] != key:
             raise SystemExit(f"{args.bounds_json}: saved for other options; delete it or drop --bounds-json")
         bounds = saved["bounds"]
     else:
+        windows = model_windows(args.instrument, args.seed) if args.stages else None
         with ProcessPoolExecutor(args.workers) as pool:
-            bounds = list(pool.map(bound_job, jobs))
+            bounds = list(pool.map(partial(bound_job, windows=windows), jobs))
         if args.bounds_json is not None:
-            args.bounds_json.write_text(json.dumps({"jobs": [list(map(str, j)) for j in jobs], "bounds": bounds}))
+            args.bounds_json.write_text(json.dumps({"jobs": key, "bounds": bounds}))
     t_bound = time.perf_counter() - t0
     meas = measured(args.instrument, args.n, args.seed)
+    if args.stages:
+        print_stages(args, grades, sets, bounds, meas, t_bound)
+        return
     print(f"{args.instrument}: bound (mean over {args.states} plasma states per set, 16-shot pieces, detector "
           f"noise only) and bundled model ({args.n} pieces per grade per set), MAE as a share of the spec range; "
           f"target <= {TARGET:.2f}; bounds took {t_bound:.0f} s")
@@ -133,7 +171,7 @@ def main() -> None:
         for e, (lo, hi) in spec_ranges(g).items():
             cells = []
             for s in range(len(sets)):
-                b = bounds[gi * len(sets) + s][e] / (hi - lo)
+                b = bounds[gi * len(sets) + s]["spectrum"][e] / (hi - lo)
                 m = meas[s].get(g, {}).get(e, {}).get("share_of_range", float("nan"))
                 cells.append(f"{b:>12.3f} / {m:.3f}")
                 ratios.append(m / b)
@@ -146,6 +184,41 @@ def main() -> None:
     for s in range(len(sets)):
         print(f"  set {s}: bound above {TARGET:.2f} (no estimator meets the target there): "
               f"{', '.join(over[s]) if over[s] else 'none'}")
+
+
+def print_stages(args, grades, sets, bounds, meas, t_bound) -> None:
+    """The bound at each stage of the feature extraction next to the model, per grade, element and set."""
+    from sorter.classify.evaluation import spec_ranges
+
+    print(f"{args.instrument}: bound from the whole spectrum / the line windows' pixels / the window areas, "
+          f"and the bundled model ({args.n} pieces per grade per set); MAE as a share of the spec range, "
+          f"mean over {args.states} plasma states per set, 16-shot pieces, detector noise only; target <= "
+          f"{TARGET:.2f}; bounds took {t_bound:.0f} s")
+    for s, (name, *_rest) in enumerate(sets):
+        print(f"  {s}: {name}")
+    heads = [f"set {s} spec/win/area/model" for s in range(len(sets))]
+    print(f"{'grade':8s}{'el':4s}" + "".join(f"{h:>29s}" for h in heads))
+    steps = {"windows/spectrum": [], "areas/windows": [], "model/areas": []}
+    over = {s: [] for s in range(len(sets))}
+    for gi, g in enumerate(grades):
+        for e, (lo, hi) in spec_ranges(g).items():
+            cells = []
+            for s in range(len(sets)):
+                b = [bounds[gi * len(sets) + s][st][e] / (hi - lo) for st in STAGES]
+                m = meas[s].get(g, {}).get(e, {}).get("share_of_range", float("nan"))
+                cells.append(f"{b[0]:.3f}/{b[1]:.3f}/{b[2]:.3f}/{m:.3f}")
+                steps["windows/spectrum"].append(b[1] / b[0])
+                steps["areas/windows"].append(b[2] / b[1])
+                steps["model/areas"].append(m / b[2])
+                if b[2] > TARGET:
+                    over[s].append(f"{g} {e} {b[2]:.3f} (spectrum {b[0]:.3f})")
+            print(f"{g:8s}{e:4s}" + "".join(f"{c:>29s}" for c in cells))
+    for name, r in steps.items():
+        r = np.array(r)
+        print(f"{name}: median {np.median(r):.2f}x, range {r.min():.2f}x-{r.max():.2f}x")
+    for s in range(len(sets)):
+        print(f"  set {s}: window-area bound above {TARGET:.2f} (no estimator on these features meets the target "
+              f"there): {', '.join(over[s]) if over[s] else 'none'}")
 
 
 if __name__ == "__main__":

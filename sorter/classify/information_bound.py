@@ -150,9 +150,97 @@ class Bound:
         return {e: GAUSSIAN_MAE_PER_SD * float(s) for e, s in zip(self.elements, self.sd_wt_pct, strict=True)}
 
 
-def composition_bound(composition_wt_pct: Mapping[str, float], prior_sd_wt_pct: Mapping[str, float], instrument,
-                      conditions: PieceConditions, *, n_shots: int = SHOTS_PER_PIECE) -> Bound:
-    """The Van Trees bound on each element's wt% for a piece of this composition under these conditions.
+def linear_fisher_information(jacobian, variance, weights) -> np.ndarray:
+    """Fisher information of linear combinations ``y = x @ W`` of independent Gaussian observations x.
+
+    ``y`` has the derivative ``W^T D`` and the noise covariance ``S = W^T diag(v) W``, so::
+
+        J_y = (W^T D)^T S^+ (W^T D)
+
+    with ``S^+`` the pseudo-inverse (``W^T D`` lies in the range of S, so it is exact even when
+    columns of W repeat). By the data-processing inequality ``J_y <= J_x``: a window area, the
+    weighted sum of a few pixels, never holds more information than those pixels.
+
+    Parameters
+    ----------
+    jacobian : array_like, shape (p, q)
+        Derivative of each observation's mean [counts / unit].
+    variance : array_like, shape (p,)
+        Noise variance of each observation [counts^2].
+    weights : array_like, shape (p, k)
+        Each column one linear feature's weights (e.g. a window area's pixel weights [nm]).
+
+    Examples
+    --------
+    >>> linear_fisher_information([[1.0], [3.0]], [2.0, 9.0], [[1.0], [1.0]])  # (1 + 3)^2 / (2 + 9)
+    array([[1.45454545]])
+    """
+    D = np.asarray(jacobian, dtype=np.float64)
+    v = np.asarray(variance, dtype=np.float64)
+    W = np.asarray(weights, dtype=np.float64)
+    fisher_information(D, v)  # validates D and v
+    if W.ndim != 2 or W.shape[0] != D.shape[0]:
+        raise ValueError(f"weights {W.shape}: expected ({D.shape[0]}, k), one row per observation")
+    Dy = W.T @ D
+    S = W.T @ (W * v[:, None])
+    return Dy.T @ np.linalg.pinv(S, hermitian=True) @ Dy
+
+
+@dataclass
+class PieceInformation:
+    """What a piece spectrum says about its parameters: the derivative and noise of every pixel.
+
+    ``jacobian`` (pixels, q) and ``variance`` (pixels,) cover all the instrument's pixels; the
+    parameters are the free elements' wt% and then the nuisance parameters (``NUISANCE_STEP``
+    order); ``usable`` marks pixels below the ADC headroom. :meth:`bound` reads all usable
+    pixels; :meth:`bound_of` reads only linear features of them (a model's line windows), so
+    comparing the two says how much a feature extraction keeps.
+    """
+
+    elements: tuple[str, ...]
+    jacobian: np.ndarray
+    variance: np.ndarray
+    usable: np.ndarray
+    prior_sd: np.ndarray
+
+    def _bound(self, fisher) -> Bound:
+        sd = bayes_bound_sd(fisher, self.prior_sd)
+        k = len(self.elements)
+        return Bound(self.elements, sd[:k], self.prior_sd[:k], int(self.usable.sum()))
+
+    def bound(self) -> Bound:
+        """The bound from every usable pixel."""
+        u = self.usable
+        return self._bound(fisher_information(self.jacobian[u], self.variance[u]))
+
+    def bound_of(self, pixels, weights=None) -> Bound:
+        """The bound from linear features ``x[:, pixels] @ weights`` (without weights: the pixels themselves).
+
+        Parameters
+        ----------
+        pixels : array_like of int, shape (m,)
+            Pixel indices the features read.
+        weights : array_like, shape (m, k), optional
+            Each column one feature's weights (``LineWindowFeatures.weights_``). A feature that
+            touches a pixel at the ADC maximum is dropped, as a model reading a clipped line would be
+            misled by it.
+        """
+        px = np.asarray(pixels, dtype=np.int64)
+        if px.ndim != 1 or np.any(px < 0) or np.any(px >= self.usable.size):
+            raise ValueError(f"pixels: indices must lie in 0..{self.usable.size - 1}")
+        if weights is None:
+            px = px[self.usable[px]]
+            return self._bound(fisher_information(self.jacobian[px], self.variance[px]))
+        W = np.asarray(weights, dtype=np.float64)
+        if W.ndim != 2 or W.shape[0] != px.size:
+            raise ValueError(f"weights {W.shape}: expected ({px.size}, k), one row per pixel")
+        clean = ~np.any((W != 0.0) & ~self.usable[px][:, None], axis=0)
+        return self._bound(linear_fisher_information(self.jacobian[px], self.variance[px], W[:, clean]))
+
+
+def piece_information(composition_wt_pct: Mapping[str, float], prior_sd_wt_pct: Mapping[str, float], instrument,
+                      conditions: PieceConditions, *, n_shots: int = SHOTS_PER_PIECE) -> PieceInformation:
+    """Derivatives and noise of a piece spectrum of this composition under these conditions.
 
     Parameters
     ----------
@@ -192,13 +280,21 @@ def composition_bound(composition_wt_pct: Mapping[str, float], prior_sd_wt_pct: 
 
     for name, h in NUISANCE_STEP.items():
         columns.append((at(name, nuisance0[name] + h) - at(name, nuisance0[name] - h)) / (2.0 * h))
-    D = np.stack(columns, axis=1)[keep]
     g = instrument.gain_counts_per_e
-    var = detector.count_variance(mu[keep] / g, gain=g, read_noise=instrument.read_noise_counts,
-                         noise_scale=conditions.noise_scale) / n_shots
+    var = detector.count_variance(mu / g, gain=g, read_noise=instrument.read_noise_counts,
+                                  noise_scale=conditions.noise_scale) / n_shots
     prior = np.array([prior_sd_wt_pct[e] for e in free] + [conditions.nuisance_prior_sd[k] for k in NUISANCE_STEP])
-    sd = bayes_bound_sd(fisher_information(D, var), prior)
-    return Bound(tuple(free), sd[:len(free)], prior[:len(free)], int(keep.sum()))
+    return PieceInformation(tuple(free), np.stack(columns, axis=1), np.asarray(var, dtype=np.float64), keep, prior)
+
+
+def composition_bound(composition_wt_pct: Mapping[str, float], prior_sd_wt_pct: Mapping[str, float], instrument,
+                      conditions: PieceConditions, *, n_shots: int = SHOTS_PER_PIECE) -> Bound:
+    """The Van Trees bound on each element's wt% for a piece of this composition under these conditions.
+
+    Every usable pixel counts; see :func:`piece_information` for the parameters and
+    :meth:`PieceInformation.bound_of` for the bound of a model's line windows alone.
+    """
+    return piece_information(composition_wt_pct, prior_sd_wt_pct, instrument, conditions, n_shots=n_shots).bound()
 
 
 def grade_prior(grade: str, n: int = 4000, seed: int = 0) -> tuple[dict[str, float], dict[str, float]]:

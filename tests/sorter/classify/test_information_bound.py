@@ -8,10 +8,13 @@ from numpy.testing import assert_allclose
 
 from sorter.classify.information_bound import (
     PieceConditions,
+    PieceInformation,
     bayes_bound_sd,
     composition_bound,
     fisher_information,
     grade_prior,
+    linear_fisher_information,
+    piece_information,
 )
 
 
@@ -69,6 +72,59 @@ def test_bad_inputs_are_named():
     mean, sd = grade_prior("5182", n=200)
     with pytest.raises(ValueError, match="n_shots"):
         composition_bound(mean, sd, None, PieceConditions(10000.0, 1e17), n_shots=0)
+    with pytest.raises(ValueError, match="weights"):
+        linear_fisher_information([[1.0], [2.0]], [1.0, 1.0], [[1.0]])
+    info = _random_information(2, 0)
+    with pytest.raises(ValueError, match="pixels"):
+        info.bound_of([0, 99])
+    with pytest.raises(ValueError, match="weights"):
+        info.bound_of([0, 1], np.ones((3, 1)))
+
+
+def test_window_sum_by_hand():
+    """One parameter: a plain sum of pixels has information (sum d)^2 / sum v; weights d / v (the
+    matched filter) keep all of it, sum d^2 / v."""
+    d = np.array([0.5, 2.0, 1.0])
+    v = np.array([1.0, 4.0, 2.0])
+    D = d[:, None]
+    assert_allclose(linear_fisher_information(D, v, np.ones((3, 1))), [[3.5 ** 2 / 7.0]])
+    assert_allclose(linear_fisher_information(D, v, (d / v)[:, None]), fisher_information(D, v))
+
+
+def _random_information(q, seed, p=12):
+    rng = np.random.default_rng(seed)
+    return PieceInformation(tuple(f"E{i}" for i in range(q)), rng.normal(size=(p, q + 2)),
+                            rng.uniform(0.1, 3.0, p), np.ones(p, dtype=bool), rng.uniform(0.5, 5.0, q + 2))
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 4), st.integers(0, 10_000))
+def test_features_never_hold_more_than_their_pixels(q, seed):
+    """Data processing: all pixels <= the pixels a model reads <= linear features of those pixels."""
+    info = _random_information(q, seed)
+    rng = np.random.default_rng(seed + 1)
+    pixels = np.sort(rng.choice(12, 8, replace=False))
+    W = rng.normal(size=(8, 3)) * (rng.uniform(size=(8, 3)) < 0.6)
+    every = info.bound().sd_wt_pct
+    some = info.bound_of(pixels).sd_wt_pct
+    feats = info.bound_of(pixels, W).sd_wt_pct
+    assert np.all(every <= some * (1 + 1e-9))
+    assert np.all(some <= feats * (1 + 1e-9))
+    assert np.all(feats <= info.prior_sd[:q] * (1 + 1e-9))
+    # the identity as weights is the pixels themselves, and a repeated column adds nothing
+    assert_allclose(info.bound_of(pixels, np.eye(8)).sd_wt_pct, some, rtol=1e-9)
+    assert_allclose(info.bound_of(pixels, np.concatenate([W, W[:, :1]], axis=1)).sd_wt_pct, feats, rtol=1e-7)
+
+
+def test_a_feature_on_a_clipped_pixel_is_dropped():
+    info = _random_information(2, 3)
+    info.usable[4] = False
+    W = np.zeros((12, 2))
+    W[3:6, 0] = 1.0      # touches the clipped pixel 4
+    W[7:9, 1] = 1.0
+    both = info.bound_of(np.arange(12), W).sd_wt_pct
+    assert_allclose(both, info.bound_of(np.arange(12), W[:, 1:]).sd_wt_pct)
+    assert_allclose(info.bound_of(np.arange(12)).sd_wt_pct, info.bound().sd_wt_pct)
 
 
 @pytest.fixture(scope="module")
@@ -78,12 +134,13 @@ def bounds_5182():
     inst = get_instrument("highres")
     mean, sd = grade_prior("5182", n=1000)
     cond = PieceConditions(10000.0, 1e17)
-    return sd, composition_bound(mean, sd, inst, cond, n_shots=16), composition_bound(mean, sd, inst, cond, n_shots=64)
+    info = piece_information(mean, sd, inst, cond, n_shots=16)
+    return sd, info.bound(), composition_bound(mean, sd, inst, cond, n_shots=64), info, inst
 
 
 def test_four_times_the_shots_at_most_halves_the_bound(bounds_5182):
     """Noise variance falls as 1/shots; the prior's precision does not, so sd(64) lies in [sd(16)/2, sd(16)]."""
-    sd, b16, b64 = bounds_5182
+    sd, b16, b64, _, _ = bounds_5182
     assert b16.elements == b64.elements and "Mg" in b16.elements
     assert np.all(b64.sd_wt_pct >= b16.sd_wt_pct / 2 * (1 - 1e-9))
     assert np.all(b64.sd_wt_pct <= b16.sd_wt_pct * (1 + 1e-9))
@@ -95,5 +152,20 @@ def test_four_times_the_shots_at_most_halves_the_bound(bounds_5182):
 
 
 def test_bound_never_exceeds_the_grade_spread(bounds_5182):
-    sd, b16, _ = bounds_5182
+    sd, b16, *_ = bounds_5182
     assert np.all(b16.sd_wt_pct <= np.array([sd[e] for e in b16.elements]) * (1 + 1e-9))
+
+
+def test_line_windows_keep_part_of_the_information(bounds_5182):
+    """On a simulated 5182 spectrum: the model's line windows lose information to the whole spectrum
+    (a bound at least as high), yet still read Mg far better than its spread in the grade."""
+    from sorter.preprocess.features import LineWindowFeatures
+
+    sd, b16, _, info, inst = bounds_5182
+    lines = LineWindowFeatures(inst.wavelength_nm).fit()
+    window_px = info.bound_of(lines.pixels_).sd_wt_pct
+    areas = info.bound_of(lines.pixels_, lines.weights_).sd_wt_pct
+    assert np.all(b16.sd_wt_pct <= window_px * (1 + 1e-9))
+    assert np.all(window_px <= areas * (1 + 1e-9))
+    mg = b16.elements.index("Mg")
+    assert areas[mg] < 0.2 * sd["Mg"]
