@@ -15,6 +15,12 @@ plausible plasma states), any estimator, learned or physical, has an error covar
 Estimation and Modulation Theory I, p. 72; Gill and Levit 1995, Bernoulli 1, 59). For Gaussian
 errors the mean absolute error is ``sqrt(2/pi)`` times the standard deviation.
 
+The same bound can be taken on what a model reads instead of the whole spectrum: the pixels of
+its line windows, or the window areas, which are linear in the pixels (``y = W^T x``), so their
+Fisher information ``(W^T D)^T (W^T V W)^+ (W^T D)`` is exact (:class:`PieceInformation`). By the
+data-processing inequality each stage's bound is at least the one before; the steps say where a
+feature extraction loses what the spectrum holds.
+
 What the bound leaves out only makes the true limit worse, so it stays a lower bound: it counts
 detector noise alone (shot-to-shot plasma scatter inside a piece is absorbed by the nuisance
 parameters to first order and ignored beyond it), drops pixels at the ADC maximum, and treats
