@@ -22,6 +22,7 @@ target is MAE <= 10% of the range for every major element (both a min and a max 
     python bench/composition_accuracy.py --learning-curve 250 500 1000 2000 --shots 16
     python bench/composition_accuracy.py --bands --n-train 600 --shots 16
     python bench/composition_accuracy.py --plasma-state --n-train 600 --shots 16
+    python bench/composition_accuracy.py --indicator-lines --n-train 600 --shots 16
 
 ``--learning-curve`` fits only the composition estimate (the model's own, with the true grade)
 on nested random subsets of one simulated training set, that many pieces per grade, and scores
@@ -37,6 +38,11 @@ estimate of noise-free piece spectra at the hot and cool edges (10 pieces per gr
 Saha-Boltzmann terms at a per-grade ridge estimate of the state and at ``LibsModel(plasma_terms=True)``'s
 MLP estimate, and two oracles (the simulator's true state, and the terms at it): what a state
 estimate buys and what a better one could still recover (:func:`plasma_state_value`).
+
+``--indicator-lines`` adds the self-absorbed Al I resonance windows of
+``sorter/data/plasma_indicator_lines.csv`` to the feature lines, as plasma-state indicators (read
+by the state estimate, never by a composition regression) and, for comparison, as analyte lines
+every regression may read (:func:`indicator_lines_value`).
 """
 
 from __future__ import annotations
@@ -328,6 +334,66 @@ def plasma_state_value(instrument: str, n_train: int, n_test: int, shots: int, s
         print(f"  {label:38s}" + "  ".join(f"{c:>22s}" for c in cells), flush=True)
 
 
+def indicator_lines_value(instrument: str, n_train: int, n_test: int, shots: int, seed: int) -> None:
+    """The composition estimate (true grade) with the Al I resonance windows added as state indicators.
+
+    Four fits on one training set: the bundled recipe; with Saha-Boltzmann terms at the MLP state
+    estimate (``--plasma-terms``); the same with the resonance windows added as "indicator" lines,
+    which only the state estimate reads; and with them added as "analyte" lines of Al, which every
+    regression may read as a plasma indicator, without terms. Prints the state estimate's RMS error
+    on each set and the composition summary.
+    """
+    from dataclasses import replace
+
+    from sklearn.preprocessing import StandardScaler
+
+    from sorter.classify.evaluation import MAJOR_ELEMENTS as MAJOR
+    from sorter.classify.evaluation import composition_errors
+    from sorter.classify.model import LibsModel, fit_composition
+    from sorter.preprocess.lines import feature_lines, plasma_indicator_lines
+
+    t0 = time.perf_counter()
+    wl, X, y, Y, state = training_data(instrument, n_train, shots)
+    tests = list(test_sets(instrument, n_test, shots, seed))
+    classes = sorted(set(y))
+    indicators = plasma_indicator_lines()
+    print(f"{instrument}, {shots}-shot piece spectra, {n_train} training pieces per grade, composition only, true "
+          f"grade, {n_test} test pieces per grade per set (simulated in {time.perf_counter() - t0:.0f} s); "
+          f"indicator windows: {', '.join(line.name for line in indicators)}")
+    variants = {
+        "bundled estimate": (None, False),
+        "+ terms at MLP state (--plasma-terms)": (None, True),
+        "+ indicator windows, terms at MLP state": (feature_lines() + indicators, True),
+        "+ the same windows as Al analytes, no terms": (
+            feature_lines() + tuple(replace(line, role="analyte") for line in indicators), False),
+    }
+    print("  per set: mean MAE/range / pairs above 0.10 / worst; state RMS error in 1e4 K / T_e and ln n_e")
+    print("  " + " " * 44 + "  ".join(f"{name[:22]:>22s}" for name, *_ in tests))
+    for label, (lines_used, terms) in variants.items():
+        m = LibsModel(wl, lines=lines_used, plasma_terms=terms)
+        lines = m.line_features().fit(X)
+        scaler = StandardScaler().fit(lines.transform(X))
+        Z = scaler.transform(lines.transform(X))
+        shared = None
+        if terms:
+            m.fit_plasma_state(Z, state)
+            shared = m._shared_terms(Z)
+        est = fit_composition(Z, y, Y, list(MAJOR), classes, lines, coverage=m.coverage, random_state=0,
+                              plasma_state=state, shared=shared)
+        cells, rms = [], []
+        for _, Xt, yt, Yt, st in tests:
+            Zt = scaler.transform(lines.transform(Xt))
+            truth = np.eye(len(classes))[[classes.index(g) for g in yt]]
+            inputs = np.concatenate([Zt, m._shared_terms(Zt)], axis=1) if terms else Zt
+            cells.append(pair_summary(composition_errors(yt, Yt, est.predict_all(inputs, truth)[0], MAJOR)))
+            if terms:
+                err = np.sqrt(np.mean((m.plasma_state(Zt) - st) ** 2, axis=0))
+                rms.append(f"{err[0]:.3f} / {err[1]:.2f}")
+        print(f"  {label:44s}" + "  ".join(f"{c:>22s}" for c in cells), flush=True)
+        if rms:
+            print(f"  {'  state RMS error':44s}" + "  ".join(f"{r:>22s}" for r in rms), flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--instrument", default="broadband")
@@ -344,7 +410,12 @@ def main() -> None:
                     help="only adjacent against searched background bands (composition, offset sensitivity), then stop")
     ap.add_argument("--plasma-state", action="store_true",
                     help="only the composition estimate with plasma-state terms added (estimated, oracle), then stop")
+    ap.add_argument("--indicator-lines", action="store_true",
+                    help="only the composition estimate with the Al resonance windows as state indicators, then stop")
     args = ap.parse_args()
+    if args.indicator_lines:
+        indicator_lines_value(args.instrument, args.n_train, args.n, args.shots[-1], args.seed)
+        return
     if args.plasma_state:
         plasma_state_value(args.instrument, args.n_train, args.n, args.shots[-1], args.seed)
         return

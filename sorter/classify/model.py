@@ -55,11 +55,19 @@ def fit_composition(Z, labels, composition, elements, classes, lines: LineWindow
     ``shared`` (n, m), optional: further standardised inputs every element's regression may use
     and the experts' coordinate may draw on, appended after Z (predict on ``[Z, shared]``); e.g.
     plasma-state terms from another estimate (``bench/composition_accuracy.py --plasma-state``).
+
+    Features of "indicator" lines are left out of every regression and of the experts'
+    coordinate: they reach the composition only through the plasma-state estimate.
     """
     fe, st = lines.feature_elements(), lines.feature_ion_stages()
     masks = np.stack([composition_feature_masks(elements, fe, st, plasma=False),
                       composition_feature_masks(elements, fe, st)])
     columns = plasma_indicator_columns(fe, st)
+    indicators = getattr(lines, "indicator_features", None)
+    if indicators is not None:
+        state_only = indicators()
+        masks[:, :, state_only] = False
+        columns = columns & ~state_only
     if shared is not None:
         shared = np.asarray(shared, dtype=np.float64)
         if shared.ndim != 2 or shared.shape[0] != np.shape(Z)[0]:

@@ -272,6 +272,13 @@ class LineWindowFeatures(TransformerMixin, BaseEstimator):
         out = el + el + ["Al"] * self.references_.size
         return out + (["Al"] if self.thermometer_ is not None else [])
 
+    def indicator_features(self) -> np.ndarray:
+        """(k,) bool: features whose numerator is an "indicator" line (no composition regression reads them)."""
+        check_is_fitted(self, "weights_")
+        ind = [self.windows_[a].line.is_indicator for a in self.analytes_]
+        out = ind + ind + [False] * self.references_.size
+        return np.array(out + ([False] if self.thermometer_ is not None else []), dtype=bool)
+
     def feature_ion_stages(self) -> list[int]:
         """The ion stage of each feature's numerator line (1 neutral, 2 singly ionised); the thermometer is 2."""
         check_is_fitted(self, "weights_")

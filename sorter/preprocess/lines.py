@@ -7,7 +7,7 @@ from pathlib import Path
 
 from blending.tables import DataFileError, Row, read_csv_file, read_package_csv
 
-ROLES = ("reference", "analyte")
+ROLES = ("reference", "analyte", "indicator")
 COLUMNS = ("name", "element", "ion_stage", "first_nm", "last_nm", "role", "source")
 
 
@@ -16,7 +16,11 @@ class FeatureLine:
     """One line (or tight group of lines) whose area is a feature.
 
     ``first_nm`` and ``last_nm`` are the outermost line centres of the group [nm, air];
-    the window adds the model's half-width on each side.
+    the window adds the model's half-width on each side. ``role``: "reference" (a thin Al line
+    that normalises), "analyte" (measures its element) or "indicator" (read as a plasma-state
+    indicator only: by the classifier and the plasma-state estimate, never by a composition
+    regression; e.g. a self-absorbed Al I resonance line, whose ratio to the thin references
+    measures the optical depth and so T_e and n_e).
     """
 
     name: str
@@ -35,6 +39,10 @@ class FeatureLine:
     def is_reference(self) -> bool:
         return self.role == "reference"
 
+    @property
+    def is_indicator(self) -> bool:
+        return self.role == "indicator"
+
 
 def _from_row(row: Row) -> FeatureLine:
     role = row.text("role")
@@ -51,8 +59,12 @@ def _from_row(row: Row) -> FeatureLine:
                        row.text("source", required=False))
 
 
-def feature_lines(path: str | Path | None = None) -> tuple[FeatureLine, ...]:
-    """Feature lines from ``path``, or the packaged ``sorter/data/feature_lines.csv``."""
+def feature_lines(path: str | Path | None = None, *, require_reference: bool = True) -> tuple[FeatureLine, ...]:
+    """Feature lines from ``path``, or the packaged ``sorter/data/feature_lines.csv``.
+
+    ``require_reference=False`` reads a file of lines to add to another list (which has the
+    references), such as ``sorter/data/plasma_indicator_lines.csv``.
+    """
     rows = (read_package_csv("sorter.data", "feature_lines.csv", required_columns=COLUMNS) if path is None
             else read_csv_file(path, required_columns=COLUMNS))
     lines = tuple(_from_row(r) for r in rows)
@@ -61,7 +73,14 @@ def feature_lines(path: str | Path | None = None) -> tuple[FeatureLine, ...]:
         if line.name in seen:
             raise row.error("name", f"{line.name!r} appears twice")
         seen.add(line.name)
-    if not any(line.is_reference for line in lines):
+    if require_reference and not any(line.is_reference for line in lines):
         file = rows[0].file if rows else "feature_lines.csv"
         raise DataFileError(file, None, "role", "no reference line; at least one Al reference line is needed")
     return lines
+
+
+def plasma_indicator_lines() -> tuple[FeatureLine, ...]:
+    """The packaged ``sorter/data/plasma_indicator_lines.csv``: windows to add as plasma-state indicators."""
+    from importlib.resources import files
+
+    return feature_lines(files("sorter.data") / "plasma_indicator_lines.csv", require_reference=False)

@@ -252,3 +252,45 @@ def test_shared_inputs_must_have_one_row_per_spectrum():
     with pytest.raises(ValueError, match="shared"):
         fit_composition(Z, np.array(["2024"] * 10), np.ones((10, 2)), ["Cu", "Mg"], ["2024"], _TwoLines(),
                         coverage=0.9, random_state=0, shared=np.zeros((9, 1)))
+
+
+class _WithAlLines:
+    """A Cu line, and two Al lines that are plasma indicators; the second optionally an "indicator" line."""
+
+    def __init__(self, indicator: bool):
+        self.indicator = indicator
+
+    def feature_elements(self):
+        return ["Cu", "Al", "Al"]
+
+    def feature_ion_stages(self):
+        return [1, 1, 1]
+
+    def indicator_features(self):
+        return np.array([False, False, self.indicator])
+
+
+def test_indicator_lines_never_reach_a_composition_regression():
+    """The same Al column helps Cu as a plasma indicator; as an "indicator" line the regression cannot read it."""
+    from sorter.classify.model import fit_composition
+
+    rng = np.random.default_rng(9)
+    n = 3000
+    cu = rng.normal(4.0, 0.3, n)
+    plasma = rng.normal(0.0, 1.0, n)
+    Z = np.column_stack([np.log(cu) + 0.8 * plasma + rng.normal(0, 0.01, n), rng.normal(size=n),
+                         plasma + rng.normal(0, 0.01, n)])
+    labels = np.array(["2024"] * n)
+    Y = np.column_stack([cu, np.full(n, 1.5)])
+    P = np.ones((n, 1))
+    kw = dict(coverage=0.9, random_state=0)
+    moved = Z.copy()
+    moved[:, 2] += 3.0
+    shifts = {}
+    for indicator in (False, True):
+        est = fit_composition(Z, labels, Y, ["Cu", "Mg"], ["2024"], _WithAlLines(indicator), **kw)
+        shifts[indicator] = np.abs(est.predict_all(moved, P)[0][:, 0] - est.predict_all(Z, P)[0][:, 0]).max()
+        if indicator:
+            assert np.all(est.coef_[:, 2, :] == 0.0)
+    assert shifts[False] > 0.1   # read as a plasma indicator, the column moves the Cu estimate
+    assert shifts[True] == 0.0
