@@ -63,10 +63,19 @@ def feature_lines(path: str | Path | None = None, *, require_reference: bool = T
     """Feature lines from ``path``, or the packaged ``sorter/data/feature_lines.csv``.
 
     ``require_reference=False`` reads a file of lines to add to another list (which has the
-    references), such as ``sorter/data/plasma_indicator_lines.csv``.
+    references), such as :func:`plasma_indicator_lines`.
     """
     rows = (read_package_csv("sorter.data", "feature_lines.csv", required_columns=COLUMNS) if path is None
             else read_csv_file(path, required_columns=COLUMNS))
+    return _lines(rows, require_reference)
+
+
+def plasma_indicator_lines() -> tuple[FeatureLine, ...]:
+    """The packaged ``sorter/data/plasma_indicator_lines.csv``: windows to add as plasma-state indicators."""
+    return _lines(read_package_csv("sorter.data", "plasma_indicator_lines.csv", required_columns=COLUMNS), False)
+
+
+def _lines(rows: list[Row], require_reference: bool) -> tuple[FeatureLine, ...]:
     lines = tuple(_from_row(r) for r in rows)
     seen: set[str] = set()
     for row, line in zip(rows, lines, strict=True):
@@ -77,10 +86,3 @@ def feature_lines(path: str | Path | None = None, *, require_reference: bool = T
         file = rows[0].file if rows else "feature_lines.csv"
         raise DataFileError(file, None, "role", "no reference line; at least one Al reference line is needed")
     return lines
-
-
-def plasma_indicator_lines() -> tuple[FeatureLine, ...]:
-    """The packaged ``sorter/data/plasma_indicator_lines.csv``: windows to add as plasma-state indicators."""
-    from importlib.resources import files
-
-    return feature_lines(files("sorter.data") / "plasma_indicator_lines.csv", require_reference=False)
