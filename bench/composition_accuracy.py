@@ -413,15 +413,11 @@ def main() -> None:
     ap.add_argument("--indicator-lines", action="store_true",
                     help="only the composition estimate with the Al resonance windows as state indicators, then stop")
     args = ap.parse_args()
-    if args.indicator_lines:
-        indicator_lines_value(args.instrument, args.n_train, args.n, args.shots[-1], args.seed)
-        return
-    if args.plasma_state:
-        plasma_state_value(args.instrument, args.n_train, args.n, args.shots[-1], args.seed)
-        return
-    if args.bands:
-        compare_bands(args.instrument, args.n_train, args.n, args.shots[-1], args.seed)
-        return
+    for flag, study in (("indicator_lines", indicator_lines_value), ("plasma_state", plasma_state_value),
+                        ("bands", compare_bands)):
+        if getattr(args, flag):
+            study(args.instrument, args.n_train, args.n, args.shots[-1], args.seed)
+            return
     if args.learning_curve:
         learning_curve(args.instrument, args.learning_curve, args.n, args.shots[-1], args.seed)
         return

@@ -63,11 +63,9 @@ def fit_composition(Z, labels, composition, elements, classes, lines: LineWindow
     masks = np.stack([composition_feature_masks(elements, fe, st, plasma=False),
                       composition_feature_masks(elements, fe, st)])
     columns = plasma_indicator_columns(fe, st)
-    indicators = getattr(lines, "indicator_features", None)
-    if indicators is not None:
-        state_only = indicators()
-        masks[:, :, state_only] = False
-        columns = columns & ~state_only
+    state_only = lines.indicator_features()
+    masks[:, :, state_only] = False
+    columns = columns & ~state_only
     if shared is not None:
         shared = np.asarray(shared, dtype=np.float64)
         if shared.ndim != 2 or shared.shape[0] != np.shape(Z)[0]:

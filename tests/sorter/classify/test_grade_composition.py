@@ -217,6 +217,9 @@ class _TwoLines:
     def feature_ion_stages(self):
         return [1, 1]
 
+    def indicator_features(self):
+        return np.zeros(2, dtype=bool)
+
 
 def test_shared_inputs_reach_every_element_past_its_mask():
     """Cu's own line carries a plasma term the Mg line does not measure; a shared column that does removes it."""
