@@ -43,7 +43,7 @@ FINE_LOG10_NE_STEP = 0.1
 
 def node_job(node, grade: str, instrument: str, windows):
     """Window areas, their Jacobian and noise covariance (noise scale 1) at one (T_e, log10 n_e) node."""
-    from sorter.classify.information_bound import PieceConditions, grade_prior, piece_counts, piece_information
+    from sorter.classify.information_bound import PieceConditions, grade_prior, piece_information
     from sorter.instruments import get_instrument
 
     T, log10_ne = node
@@ -52,7 +52,7 @@ def node_job(node, grade: str, instrument: str, windows):
     mean, sd = grade_prior(grade)
     cond = PieceConditions(T, 10.0 ** log10_ne)
     info = piece_information(mean, sd, inst, cond)
-    y0 = W.T @ (piece_counts(mean, inst, cond) + inst.dark_counts)[pixels]
+    y0 = W.T @ (info.counts + inst.dark_counts)[pixels]
     return y0, W.T @ info.jacobian[pixels], W.T @ (W * info.variance[pixels][:, None])
 
 

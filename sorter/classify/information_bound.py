@@ -196,7 +196,8 @@ def linear_fisher_information(jacobian, variance, weights) -> np.ndarray:
 class PieceInformation:
     """What a piece spectrum says about its parameters: the derivative and noise of every pixel.
 
-    ``jacobian`` (pixels, q) and ``variance`` (pixels,) cover all the instrument's pixels; the
+    ``counts`` (pixels,) are the expected counts above the dark offset [counts], ``jacobian``
+    (pixels, q) and ``variance`` (pixels,) their derivatives and noise; all cover every pixel; the
     parameters are the free elements' wt% and then the nuisance parameters (``NUISANCE_STEP``
     order); ``usable`` marks pixels below the ADC headroom. :meth:`bound` reads all usable
     pixels; :meth:`bound_of` reads only linear features of them (a model's line windows), so
@@ -204,6 +205,7 @@ class PieceInformation:
     """
 
     elements: tuple[str, ...]
+    counts: np.ndarray
     jacobian: np.ndarray
     variance: np.ndarray
     usable: np.ndarray
@@ -290,7 +292,7 @@ def piece_information(composition_wt_pct: Mapping[str, float], prior_sd_wt_pct: 
     var = detector.count_variance(mu / g, gain=g, read_noise=instrument.read_noise_counts,
                                   noise_scale=conditions.noise_scale) / n_shots
     prior = np.array([prior_sd_wt_pct[e] for e in free] + [conditions.nuisance_prior_sd[k] for k in NUISANCE_STEP])
-    return PieceInformation(tuple(free), np.stack(columns, axis=1), np.asarray(var, dtype=np.float64), keep, prior)
+    return PieceInformation(tuple(free), mu, np.stack(columns, axis=1), np.asarray(var, dtype=np.float64), keep, prior)
 
 
 def composition_bound(composition_wt_pct: Mapping[str, float], prior_sd_wt_pct: Mapping[str, float], instrument,

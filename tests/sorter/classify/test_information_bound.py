@@ -93,7 +93,7 @@ def test_window_sum_by_hand():
 
 def _random_information(q, seed, p=12):
     rng = np.random.default_rng(seed)
-    return PieceInformation(tuple(f"E{i}" for i in range(q)), rng.normal(size=(p, q + 2)),
+    return PieceInformation(tuple(f"E{i}" for i in range(q)), rng.uniform(10.0, 100.0, p), rng.normal(size=(p, q + 2)),
                             rng.uniform(0.1, 3.0, p), np.ones(p, dtype=bool), rng.uniform(0.5, 5.0, q + 2))
 
 
