@@ -26,6 +26,8 @@ def train_libs(
     n_per_grade: int = typer.Option(600, "--n-per-grade", min=5,
                                     help="Simulated spectra per grade (simulated:... data only)."),
     max_iter: int = typer.Option(300, "--max-iter", min=10, help="MLP training epochs."),
+    members: int = typer.Option(5, "--members", min=1, help="MLPs in the grade classifier's ensemble (seeds seed, "
+                                "seed+1, ...); each costs inference time, more steady the cool-edge accuracy."),
     plasma_terms: bool = typer.Option(False, "--plasma-terms", help="Estimate each spectrum's plasma state and "
                                       "give the composition estimate the Saha-Boltzmann terms at it (needs "
                                       "simulated data, which carries the plasma state)."),
@@ -38,6 +40,8 @@ def train_libs(
         reproduce += f" --n-per-grade {n_per_grade}"
     if max_iter != 300:
         reproduce += f" --max-iter {max_iter}"
+    if members != 5:
+        reproduce += f" --members {members}"
     if plasma_terms:
         reproduce += " --plasma-terms"
     with Progress(TextColumn("{task.description:<34}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
@@ -54,7 +58,7 @@ def train_libs(
         if plasma_terms and training_data.plasma_state is None:
             raise ValueError(f"--plasma-terms: the data {data} carry no plasma state (only simulated data do)")
         result = train(training_data, out, seed=seed, max_iter=max_iter, reproduce=reproduce, progress=progress,
-                       plasma_terms=plasma_terms)
+                       plasma_terms=plasma_terms, n_members=members)
     m = result.metrics
     console.print(f"wrote {result.model_path} ({result.model_path.stat().st_size / 1e6:.2f} MB), "
                   f"{result.card_path}, report in {result.report_dir}/", highlight=False)

@@ -39,7 +39,8 @@ def plant_folder(tmp_path_factory):
 @pytest.fixture(scope="module")
 def trained(plant_folder, tmp_path_factory):
     out = tmp_path_factory.mktemp("models") / "plant.onnx"
-    result = aluloop("train", "libs", "--data", str(plant_folder), "--out", str(out), "--max-iter", "100")
+    result = aluloop("train", "libs", "--data", str(plant_folder), "--out", str(out), "--max-iter", "100",
+                     "--members", "3")
     assert result.returncode == 0, result.stderr
     return out, result
 
@@ -53,6 +54,9 @@ def test_train_writes_model_card_and_report(trained):
     per_class = json.loads((report / "report.json").read_text())["per_class"]
     assert set(per_class) == set(card["classes"]) and all("recall" in v for v in per_class.values())
     assert "grade accuracy" in result.stdout
+    # the card's command reproduces the model, ensemble size included
+    assert card["reproduce"].startswith("aluloop train libs --data ")
+    assert card["reproduce"].endswith(f"--out {out} --seed 0 --max-iter 100 --members 3")
 
 
 def test_classify_prints_one_json_object_per_spectrum(trained, plant_folder):

@@ -97,7 +97,8 @@ def test_a_model_trained_with_plasma_terms_serves_them(toy_data, tmp_path):
         warnings.simplefilter("ignore")
         result = train(TrainingData(GRID, X, y, el, Y, "toy-instrument", "toy", 65535.0, plasma_state=state),
                        tmp_path / "terms.onnx", max_iter=100, hidden_layer_sizes=(32,), plasma_terms=True,
-                       progress=lambda desc, done, total: stages.append(desc))
+                       n_members=2, progress=lambda desc, done, total: stages.append(desc))
     assert "training: plasma state" in stages and result.model.state_ is not None
+    assert len(result.model.classifier_.estimators_) == 2
     served = LibsRuntime.load(result.model_path).run(Xt.astype(np.float32))["composition_wt_pct"]
     np.testing.assert_allclose(served, result.model.outputs(Xt)["composition_wt_pct"], rtol=2e-4, atol=2e-3)
