@@ -29,6 +29,7 @@ mean composition.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -143,14 +144,18 @@ def main() -> None:
     t0 = time.perf_counter()
     jobs = [(args.instrument, g, states(T, samp, ne, args.states), gate, noise)
             for g in grades for (_, T, samp, ne, gate, noise, _) in sets]
-    key = [list(map(str, j)) for j in jobs] + [["stages" if args.stages else "spectrum"]]
+    windows = model_windows(args.instrument, args.seed) if args.stages else None
+    # saved bounds are reused only for the same jobs and, with --stages, the same windows (the feature lines change)
+    stage_key = ("stages " + hashlib.sha256(json.dumps(windows).encode()).hexdigest()[:16] if args.stages
+                 else "spectrum")
+    key = [list(map(str, j)) for j in jobs] + [[stage_key]]
     if args.bounds_json is not None and args.bounds_json.exists():
         saved = json.loads(args.bounds_json.read_text())
         if saved["jobs"] != key:
-            raise SystemExit(f"{args.bounds_json}: saved for other options; delete it or drop --bounds-json")
+            raise SystemExit(f"{args.bounds_json}: saved for other options or windows; delete it or drop "
+                             "--bounds-json")
         bounds = saved["bounds"]
     else:
-        windows = model_windows(args.instrument, args.seed) if args.stages else None
         with ProcessPoolExecutor(args.workers) as pool:
             bounds = list(pool.map(partial(bound_job, windows=windows), jobs))
         if args.bounds_json is not None:
