@@ -39,10 +39,11 @@ Saha-Boltzmann terms at a per-grade ridge estimate of the state and at ``LibsMod
 MLP estimate, and two oracles (the simulator's true state, and the terms at it): what a state
 estimate buys and what a better one could still recover (:func:`plasma_state_value`).
 
-``--indicator-lines`` adds the self-absorbed Al I resonance windows of
-``sorter/data/plasma_indicator_lines.csv`` to the feature lines, as plasma-state indicators (read
-by the state estimate, never by a composition regression) and, for comparison, as analyte lines
-every regression may read (:func:`indicator_lines_value`).
+``--indicator-lines`` measures what the self-absorbed Al I resonance windows (role "indicator" in
+``sorter/data/feature_lines.csv``: read by the state estimate, never by a composition regression)
+buy: the estimate without them, with and without Saha-Boltzmann terms, against the bundled recipe
+(with them and the terms) and against the same windows as analyte lines every regression may read
+(:func:`indicator_lines_value`).
 """
 
 from __future__ import annotations
@@ -335,13 +336,14 @@ def plasma_state_value(instrument: str, n_train: int, n_test: int, shots: int, s
 
 
 def indicator_lines_value(instrument: str, n_train: int, n_test: int, shots: int, seed: int) -> None:
-    """The composition estimate (true grade) with the Al I resonance windows added as state indicators.
+    """The composition estimate (true grade) with and without the Al I resonance windows as state indicators.
 
-    Four fits on one training set: the bundled recipe; with Saha-Boltzmann terms at the MLP state
-    estimate (``--plasma-terms``); the same with the resonance windows added as "indicator" lines,
-    which only the state estimate reads; and with them added as "analyte" lines of Al, which every
-    regression may read as a plasma indicator, without terms. Prints the state estimate's RMS error
-    on each set and the composition summary.
+    Four fits on one training set: the feature lines without the "indicator" windows, without and
+    with Saha-Boltzmann terms at the MLP state estimate (``--plasma-terms``); the default lines,
+    whose indicator windows only the state estimate reads, with the terms (the bundled models'
+    recipe); and the same windows as "analyte" lines of Al, which every regression may read as a
+    plasma indicator, without terms. Prints the state estimate's RMS error on each set and the
+    composition summary.
     """
     from dataclasses import replace
 
@@ -350,22 +352,23 @@ def indicator_lines_value(instrument: str, n_train: int, n_test: int, shots: int
     from sorter.classify.evaluation import MAJOR_ELEMENTS as MAJOR
     from sorter.classify.evaluation import composition_errors
     from sorter.classify.model import LibsModel, fit_composition
-    from sorter.preprocess.lines import feature_lines, plasma_indicator_lines
+    from sorter.preprocess.lines import feature_lines
 
     t0 = time.perf_counter()
     wl, X, y, Y, state = training_data(instrument, n_train, shots)
     tests = list(test_sets(instrument, n_test, shots, seed))
     classes = sorted(set(y))
-    indicators = plasma_indicator_lines()
+    indicators = tuple(line for line in feature_lines() if line.is_indicator)
+    others = tuple(line for line in feature_lines() if not line.is_indicator)
     print(f"{instrument}, {shots}-shot piece spectra, {n_train} training pieces per grade, composition only, true "
           f"grade, {n_test} test pieces per grade per set (simulated in {time.perf_counter() - t0:.0f} s); "
           f"indicator windows: {', '.join(line.name for line in indicators)}")
     variants = {
-        "bundled estimate": (None, False),
-        "+ terms at MLP state (--plasma-terms)": (None, True),
-        "+ indicator windows, terms at MLP state": (feature_lines() + indicators, True),
-        "+ the same windows as Al analytes, no terms": (
-            feature_lines() + tuple(replace(line, role="analyte") for line in indicators), False),
+        "no indicator windows, no terms": (others, False),
+        "no indicator windows, terms at MLP state": (others, True),
+        "indicator windows + terms (bundled recipe)": (None, True),
+        "the same windows as Al analytes, no terms": (
+            others + tuple(replace(line, role="analyte") for line in indicators), False),
     }
     print("  per set: mean MAE/range / pairs above 0.10 / worst; state RMS error in 1e4 K / T_e and ln n_e")
     print("  " + " " * 44 + "  ".join(f"{name[:22]:>22s}" for name, *_ in tests))

@@ -59,30 +59,21 @@ def _from_row(row: Row) -> FeatureLine:
                        row.text("source", required=False))
 
 
-def feature_lines(path: str | Path | None = None, *, require_reference: bool = True) -> tuple[FeatureLine, ...]:
-    """Feature lines from ``path``, or the packaged ``sorter/data/feature_lines.csv``.
-
-    ``require_reference=False`` reads a file of lines to add to another list (which has the
-    references), such as :func:`plasma_indicator_lines`.
-    """
+def feature_lines(path: str | Path | None = None) -> tuple[FeatureLine, ...]:
+    """Feature lines from ``path``, or the packaged ``sorter/data/feature_lines.csv``."""
     rows = (read_package_csv("sorter.data", "feature_lines.csv", required_columns=COLUMNS) if path is None
             else read_csv_file(path, required_columns=COLUMNS))
-    return _lines(rows, require_reference)
+    return _lines(rows)
 
 
-def plasma_indicator_lines() -> tuple[FeatureLine, ...]:
-    """The packaged ``sorter/data/plasma_indicator_lines.csv``: windows to add as plasma-state indicators."""
-    return _lines(read_package_csv("sorter.data", "plasma_indicator_lines.csv", required_columns=COLUMNS), False)
-
-
-def _lines(rows: list[Row], require_reference: bool) -> tuple[FeatureLine, ...]:
+def _lines(rows: list[Row]) -> tuple[FeatureLine, ...]:
     lines = tuple(_from_row(r) for r in rows)
     seen: set[str] = set()
     for row, line in zip(rows, lines, strict=True):
         if line.name in seen:
             raise row.error("name", f"{line.name!r} appears twice")
         seen.add(line.name)
-    if require_reference and not any(line.is_reference for line in lines):
+    if not any(line.is_reference for line in lines):
         file = rows[0].file if rows else "feature_lines.csv"
         raise DataFileError(file, None, "role", "no reference line; at least one Al reference line is needed")
     return lines

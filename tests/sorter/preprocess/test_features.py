@@ -152,34 +152,33 @@ def test_indicator_lines_are_features_like_analytes_but_flagged():
     """An Al resonance line as an "indicator": the same two ratio features as an analyte line, flagged."""
     from dataclasses import replace
 
-    from sorter.preprocess.lines import plasma_indicator_lines
-
     wl = np.linspace(250.0, 420.0, 4000)
-    indicators = plasma_indicator_lines()
-    assert len(indicators) == 4 and all(line.is_indicator and line.element == "Al" for line in indicators)
+    indicators = tuple(line for line in feature_lines() if line.is_indicator)
+    assert len(indicators) == 4 and all(line.element == "Al" for line in indicators)
+    others = tuple(line for line in feature_lines() if not line.is_indicator)
     as_analytes = tuple(replace(line, role="analyte") for line in indicators)
     rng = np.random.default_rng(3)
     X = 100.0 + rng.normal(0, 1.0, (5, wl.size))
     for c in (256.8, 266.04, 281.62, 308.215, 309.27, 358.7, 394.4, 396.15):
         X = X + 300.0 * np.exp(-0.5 * ((wl - c) / 0.05) ** 2)
-    f = LineWindowFeatures(wl, feature_lines() + indicators, band_search_nm=0.0).fit()
-    g = LineWindowFeatures(wl, feature_lines() + as_analytes, band_search_nm=0.0).fit()
+    f = LineWindowFeatures(wl, others + indicators, band_search_nm=0.0).fit()
+    g = LineWindowFeatures(wl, others + as_analytes, band_search_nm=0.0).fit()
     np.testing.assert_allclose(f.transform(X), g.transform(X))
     flagged = f.get_feature_names_out()[f.indicator_features()]
     assert sorted(n.split("/")[0] for n in flagged) == sorted([line.name for line in indicators] * 2)
     assert not g.indicator_features().any()
 
 
-def test_a_file_of_added_lines_needs_no_reference(tmp_path):
+def test_a_line_file_needs_a_reference_and_known_roles(tmp_path):
     import pytest
 
-    from sorter.preprocess.lines import COLUMNS, feature_lines
+    from sorter.preprocess.lines import COLUMNS
 
-    path = tmp_path / "extra.csv"
+    path = tmp_path / "lines.csv"
     path.write_text(",".join(COLUMNS) + "\nAl_I_396.15,Al,1,396.152,396.152,indicator,test\n")
-    assert feature_lines(path, require_reference=False)[0].is_indicator
-    with pytest.raises(Exception, match="reference"):
+    with pytest.raises(Exception, match="no reference line"):
         feature_lines(path)
-    path.write_text(",".join(COLUMNS) + "\nAl_I_396.15,Al,1,396.152,396.152,monitor,test\n")
-    with pytest.raises(Exception, match="role"):
-        feature_lines(path, require_reference=False)
+    path.write_text(",".join(COLUMNS) + "\nAl_I_266.04,Al,1,266.039,266.039,reference,test\n"
+                    "Al_I_396.15,Al,1,396.152,396.152,monitor,test\n")
+    with pytest.raises(Exception, match="row 3.*role.*monitor"):
+        feature_lines(path)
