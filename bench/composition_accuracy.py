@@ -265,8 +265,8 @@ def compare_bands(instrument: str, n_train: int, n_test: int, shots: int, seed: 
 def plasma_state_value(instrument: str, n_train: int, n_test: int, shots: int, seed: int) -> None:
     """How much a plasma-state estimate buys: the composition estimate with Saha-Boltzmann terms added.
 
-    The same composition estimate (true grade) is fitted five times on one training set: as the
-    bundled models fit it; with the Saha-Boltzmann terms
+    The same composition estimate (true grade) is fitted five times on one training set: without
+    plasma-state inputs (the recipe before ``--plasma-terms``); with the Saha-Boltzmann terms
     (:class:`~sorter.classify.plasma_terms.SahaBoltzmannTerms`) at a per-grade ridge estimate of
     the state from the line features (what the experts' coordinate is, before standardising); at
     the estimate of ``LibsModel(plasma_terms=True)`` (one MLP regressor over all grades); with the
@@ -314,7 +314,7 @@ def plasma_state_value(instrument: str, n_train: int, n_test: int, shots: int, s
             print(f"  {label} state estimate, RMS error on {name[:40]}: {err[0]:.3f} in 1e4 K / T_e, "
                   f"{err[1]:.2f} in ln n_e")
     variants = {
-        "bundled estimate": None,
+        "no plasma-state inputs": None,
         "+ terms at per-grade ridge state": lambda Zs, ys, st: terms_at(ridge_state(Zs, ys)),
         "+ terms at MLP state (--plasma-terms)": lambda Zs, ys, st: terms_at(m.plasma_state(Zs)),
         "+ true state (oracle)": lambda Zs, ys, st: st,
