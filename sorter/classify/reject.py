@@ -130,11 +130,13 @@ def reject_reasons(top_probability: np.ndarray, quality: np.ndarray, is_aluminiu
         (top_probability < t.min_top_probability,
          lambda i: f"low top probability {top_probability[i]:.3f} (< {t.min_top_probability:.3f})"),
     ]
+    # one pass over the stacked checks: the first that applies is the reason (a per-check loop of
+    # flatnonzero calls cost a sorting line's single spectrum more than the checks themselves)
+    masks = np.stack([np.asarray(mask, dtype=bool) for mask, _ in checks])
+    first = masks.argmax(axis=0)
     out = [""] * len(snr)
-    for mask, message in checks:
-        for i in np.flatnonzero(mask):
-            if not out[i]:
-                out[i] = message(i)
+    for i in np.flatnonzero(masks.any(axis=0)).tolist():
+        out[i] = checks[first[i]][1](i)
     return out
 
 

@@ -138,22 +138,23 @@ class LibsRuntime:
         decisions = decide(P, quality, self.classes, self.card.families, self.card.thresholds,
                            None if dist is None else dist.astype(np.float64))
         elements = self.card.elements
+        # a mass fraction lies in 0-100 wt% whatever the interval's width (an empty shot's is wide)
+        lo, hi = np.maximum(comp - half, 0.0).tolist(), np.minimum(comp + half, 100.0).tolist()
+        tops = np.argsort(-P, axis=1, kind="stable")[:, :3].tolist()
+        P_rows, comp_rows, quality_rows = P.tolist(), comp.tolist(), quality.tolist()
         results = []
         for i, d in enumerate(decisions):
-            top = np.argsort(-P[i], kind="stable")[:3]
             decision, reason = d.decision, d.reason
             if coverage_problem:
                 decision, reason = UNKNOWN, coverage_problem
             results.append(Classification(
                 grade=d.grade, family=d.family,
-                probabilities={self.classes[j]: round(float(P[i, j]), 4) for j in top},
-                composition_wt_pct={e: round(float(comp[i, k]), 4) for k, e in enumerate(elements)},
-                # a mass fraction lies in 0-100 wt% whatever the interval's width (an empty shot's is wide)
-                interval_wt_pct={e: (round(float(max(comp[i, k] - half[i, k], 0.0)), 4),
-                                     round(float(min(comp[i, k] + half[i, k], 100.0)), 4))
-                                 for k, e in enumerate(elements)},
+                probabilities={self.classes[j]: round(P_rows[i][j], 4) for j in tops[i]},
+                composition_wt_pct={e: round(c, 4) for e, c in zip(elements, comp_rows[i], strict=True)},
+                interval_wt_pct={e: (round(a, 4), round(b, 4))
+                                 for e, a, b in zip(elements, lo[i], hi[i], strict=True)},
                 decision=decision, reason=reason,
-                quality={q: float(quality[i, k]) for k, q in enumerate(QUALITY_COLUMNS)}))
+                quality=dict(zip(QUALITY_COLUMNS, quality_rows[i], strict=True))))
         return results
 
     def classify(self, spectrum: Spectrum) -> Classification:

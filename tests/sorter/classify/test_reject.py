@@ -86,3 +86,38 @@ def test_an_aluminium_grade_nearer_a_contaminant_mean_is_not_accepted():
     assert d.decision == "unknown" and "near the copper class" in d.reason
     clear = decide(p, np.array([GOOD]), CLASSES, FAMILIES, T, np.array([[2.0, 3.5, 4.0, 3.0]]))[0]
     assert clear.decision == "accept"  # copper 1.5x farther than 5182: not a contaminant
+
+
+def _first_reason(top, non_al, is_al, snr, al_frac, counts, ood):
+    """The reject order of the module docstring, one piece at a time, as an if-chain."""
+    if snr < T.min_snr_empty:
+        return "empty shot"
+    if counts >= T.saturation_counts:
+        return "saturation"
+    if snr < T.min_snr:
+        return "too noisy"
+    if is_al and al_frac < T.min_al_fraction:
+        return "weak Al signal"
+    if is_al and non_al > T.max_non_al_probability:
+        return "possible contaminant"
+    if not ood <= T.max_ood_distance:
+        return "out of distribution"
+    if top < T.min_top_probability:
+        return "low top probability"
+    return "p"
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(st.lists(st.floats(0.0, 1.0), min_size=4, max_size=4).filter(lambda v: sum(v) > 1e-3),
+                          st.sampled_from([3.0, 15.0, 500.0]), st.sampled_from([0.001, 0.1]),
+                          st.sampled_from([3000.0, 65535.0]), st.sampled_from([1.0, 9.0])),
+                min_size=1, max_size=6))
+def test_in_a_batch_each_piece_gets_the_first_reason_that_applies(rows):
+    P = np.array([np.array(p) / sum(p) for p, *_ in rows])
+    q = np.array([quality for _, *quality in rows])
+    grade_idx, _ = pick_grades(P, CLASSES, FAMILIES)
+    kinds = ("empty shot", "saturation", "too noisy", "weak Al signal", "possible contaminant",
+             "out of distribution", "low top probability")
+    got = [next((k for k in kinds if d.reason.startswith(k)), "p") for d in decide(P, q, CLASSES, FAMILIES, T)]
+    want = [_first_reason(P[i, g], P[i, 3], CLASSES[g] != "copper", *q[i]) for i, g in enumerate(grade_idx)]
+    assert got == want
