@@ -27,7 +27,8 @@ def train_libs(
                                     help="Simulated spectra per grade (simulated:... data only)."),
     max_iter: int = typer.Option(300, "--max-iter", min=10, help="MLP training epochs."),
     members: int = typer.Option(5, "--members", min=1, help="MLPs in the grade classifier's ensemble (seeds seed, "
-                                "seed+1, ...); each costs inference time, more steady the cool-edge accuracy."),
+                                "seed+1, ...); each costs inference time and steadies the accuracy at the "
+                                "plasma edges."),
     plasma_terms: bool = typer.Option(False, "--plasma-terms", help="Estimate each spectrum's plasma state and "
                                       "give the composition estimate the Saha-Boltzmann terms at it (needs "
                                       "simulated data, which carries the plasma state)."),
