@@ -81,6 +81,9 @@ def decide(probabilities: np.ndarray, quality: np.ndarray, classes: list[str], f
         Mahalanobis distance to each class; when given, the out-of-distribution check uses the
         distance to the chosen grade instead of to the nearest class.
     """
+    if len(probabilities) == 1:
+        return [_decide_one(probabilities[0].tolist(), quality[0].tolist(), classes, families, thresholds,
+                            None if class_distance is None else class_distance[0].tolist())]
     grade_idx, _ = pick_grades(probabilities, classes, families)
     top = probabilities[np.arange(len(grade_idx)), grade_idx]
     non_al_class = _membership(*_key(classes, families))[1]
@@ -102,6 +105,49 @@ def decide(probabilities: np.ndarray, quality: np.ndarray, classes: list[str], f
         out.append(Decision(grade, families[grade], float(top[i]), UNKNOWN if reason else ACCEPT,
                             reason or f"p={top[i]:.3f}"))
     return out
+
+
+def _decide_one(p: list[float], quality: list[float], classes: list[str], families: dict[str, str],
+                t: Thresholds, distance: list[float] | None) -> Decision:
+    """:func:`decide` for one spectrum in plain Python: a sorting line classifies one piece at a time,
+    and two dozen numpy calls on arrays of one row cost more than the decision (p99 latency).
+    ``tests/sorter/classify/test_reject.py`` checks it against the batch path."""
+    member, non_al_class = _membership(*_key(classes, families))
+    fam_p = (np.asarray(p) @ member.T).tolist()                    # the batch path's sums, bit for bit
+    best = max(range(len(fam_p)), key=fam_p.__getitem__)          # first of equal maxima, as argmax
+    in_family = member[best].tolist()
+    g = max((j for j in range(len(p)) if in_family[j]), key=p.__getitem__)
+    top = p[g]
+    is_al = not non_al_class[g]
+    snr, al_frac, max_counts, ood = quality
+    near = -1
+    if distance is not None:
+        ood = distance[g]
+        non_al_idx = [j for j, n in enumerate(non_al_class.tolist()) if n]
+        if non_al_idx:
+            nearest = min(non_al_idx, key=distance.__getitem__)
+            near = nearest if distance[nearest] < t.contaminant_distance_ratio * ood else -1
+    non_al = float(np.dot(p, non_al_class))
+    if snr < t.min_snr_empty:
+        reason = f"empty shot: strongest line {snr:.1f} sigma (< {t.min_snr_empty:g})"
+    elif t.saturation_counts and max_counts >= t.saturation_counts:
+        reason = f"saturation: Al reference line clipped at the ADC maximum ({t.saturation_counts:g} counts)"
+    elif snr < t.min_snr:
+        reason = f"too noisy: strongest line signal-to-noise {snr:.1f} (< {t.min_snr:.1f})"
+    elif is_al and al_frac < t.min_al_fraction:
+        reason = f"weak Al signal: Al lines {al_frac:.4f} of the emission (< {t.min_al_fraction:.4f})"
+    elif is_al and non_al > t.max_non_al_probability:
+        reason = f"possible contaminant: non-aluminium classes hold p={non_al:.3f} (> {t.max_non_al_probability:.3f})"
+    elif is_al and near >= 0:
+        reason = f"possible contaminant: features lie about as near the {classes[near]} class as the chosen grade"
+    elif not ood <= t.max_ood_distance:
+        reason = f"out of distribution: feature distance {ood:.2f} (> {t.max_ood_distance:.2f})"
+    elif top < t.min_top_probability:
+        reason = f"low top probability {top:.3f} (< {t.min_top_probability:.3f})"
+    else:
+        reason = ""
+    grade = classes[g]
+    return Decision(grade, families[grade], float(top), UNKNOWN if reason else ACCEPT, reason or f"p={top:.3f}")
 
 
 def reject_reasons(top_probability: np.ndarray, quality: np.ndarray, is_aluminium: list[bool] | np.ndarray,

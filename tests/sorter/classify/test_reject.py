@@ -121,3 +121,22 @@ def test_in_a_batch_each_piece_gets_the_first_reason_that_applies(rows):
     got = [next((k for k in kinds if d.reason.startswith(k)), "p") for d in decide(P, q, CLASSES, FAMILIES, T)]
     want = [_first_reason(P[i, g], P[i, 3], CLASSES[g] != "copper", *q[i]) for i, g in enumerate(grade_idx)]
     assert got == want
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(st.lists(st.floats(0.0, 1.0), min_size=3, max_size=3).filter(lambda v: sum(v) > 1e-3),
+                          st.sampled_from([3.0, 15.0, 500.0, 500.0]), st.sampled_from([0.001, 0.1, 0.1]),
+                          st.sampled_from([3000.0, 3000.0, 65535.0]), st.sampled_from([1.0, 1.0, 9.0]),
+                          st.lists(st.floats(0.1, 12.0), min_size=4, max_size=4),
+                          st.sampled_from([0.0, 0.0, 0.01, 0.3])),          # copper's share: mostly none
+                min_size=2, max_size=6),
+       st.booleans())
+def test_a_piece_gets_the_same_decision_alone_as_in_a_batch(rows, with_distance):
+    """One spectrum takes a plain-Python path (latency), a batch the vectorised one: same decisions."""
+    P = np.array([np.append(np.array(r[0]) / sum(r[0]) * (1 - r[6]), r[6]) for r in rows])
+    q = np.array([r[1:5] for r in rows])
+    dist = np.array([r[5] for r in rows]) if with_distance else None
+    batch = decide(P, q, CLASSES, FAMILIES, T, dist)
+    alone = [decide(P[i:i + 1], q[i:i + 1], CLASSES, FAMILIES, T, None if dist is None else dist[i:i + 1])[0]
+             for i in range(len(rows))]
+    assert alone == batch
