@@ -32,6 +32,9 @@ def train_libs(
     plasma_terms: bool = typer.Option(False, "--plasma-terms", help="Estimate each spectrum's plasma state and "
                                       "give the composition estimate the Saha-Boltzmann terms at it (needs "
                                       "simulated data, which carries the plasma state)."),
+    max_shift_nm: float = typer.Option(0.0, "--max-shift-nm", min=0.0, help="Correct each spectrum's wavelength "
+                                       "offset, up to this many nm, from the centroids of its aluminium lines "
+                                       "before the line areas are read (0: off)."),
 ) -> None:
     """Train the grade classifier, composition estimate and reject option; export ONNX + model card."""
     from sorter.classify.training import load_training_data, train
@@ -45,6 +48,8 @@ def train_libs(
         reproduce += f" --members {members}"
     if plasma_terms:
         reproduce += " --plasma-terms"
+    if max_shift_nm:
+        reproduce += f" --max-shift-nm {max_shift_nm:g}"
     with Progress(TextColumn("{task.description:<34}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=console, transient=False) as bar:
         tasks: dict[str, int] = {}
@@ -59,7 +64,7 @@ def train_libs(
         if plasma_terms and training_data.plasma_state is None:
             raise ValueError(f"--plasma-terms: the data {data} carry no plasma state (only simulated data do)")
         result = train(training_data, out, seed=seed, max_iter=max_iter, reproduce=reproduce, progress=progress,
-                       plasma_terms=plasma_terms, n_members=members)
+                       plasma_terms=plasma_terms, n_members=members, max_shift_nm=max_shift_nm)
     m = result.metrics
     console.print(f"wrote {result.model_path} ({result.model_path.stat().st_size / 1e6:.2f} MB), "
                   f"{result.card_path}, report in {result.report_dir}/", highlight=False)

@@ -89,7 +89,7 @@ class LibsModel(ClassifierMixin, BaseEstimator):
         The model's pixel grid [nm].
     lines : sequence of FeatureLine, optional
         Feature lines; default ``sorter/data/feature_lines.csv``.
-    half_width_nm, background_nm, floor, soft, band_search_nm
+    half_width_nm, background_nm, floor, soft, band_search_nm, max_shift_nm
         Passed to :class:`~sorter.preprocess.features.LineWindowFeatures`.
     hidden_layer_sizes : tuple of int
         MLP hidden layers.
@@ -120,7 +120,8 @@ class LibsModel(ClassifierMixin, BaseEstimator):
                  background_nm: float | None = None, floor: float = 1e-2, soft: float = 1e-3,
                  hidden_layer_sizes: tuple[int, ...] = (256, 128), n_members: int = 5, alpha: float = 1e-4,
                  max_iter: int = 300, coverage: float = 0.9, random_state: int = 0, band_search_nm: float = 2.0,
-                 plasma_terms: bool = False, state_hidden_layer_sizes: tuple[int, ...] = (256, 128)):
+                 plasma_terms: bool = False, state_hidden_layer_sizes: tuple[int, ...] = (256, 128),
+                 max_shift_nm: float = 0.0):
         self.grid_nm = grid_nm
         self.lines = lines
         self.half_width_nm = half_width_nm
@@ -136,6 +137,7 @@ class LibsModel(ClassifierMixin, BaseEstimator):
         self.band_search_nm = band_search_nm
         self.plasma_terms = plasma_terms
         self.state_hidden_layer_sizes = state_hidden_layer_sizes
+        self.max_shift_nm = max_shift_nm
 
     def fit(self, X, y, composition=None, elements=(), progress=None, plasma_state=None):
         """Fit on spectra ``X`` (n, p) on ``grid_nm`` with grade labels ``y``.
@@ -229,7 +231,7 @@ class LibsModel(ClassifierMixin, BaseEstimator):
     def line_features(self) -> LineWindowFeatures:
         """The unfitted line-feature transformer with this model's windows and settings."""
         return LineWindowFeatures(self.grid_nm, self.lines, self.half_width_nm, self.background_nm, self.floor,
-                                  self.soft, self.band_search_nm)
+                                  self.soft, self.band_search_nm, self.max_shift_nm)
 
     def features(self, X) -> np.ndarray:
         check_is_fitted(self, "classifier_")

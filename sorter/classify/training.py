@@ -286,11 +286,12 @@ class TrainResult:
 
 def train(data: TrainingData, out: str | Path, *, seed: int = 0, held_out_fraction: float = 0.2,
           hidden_layer_sizes: tuple[int, ...] = (256, 128), max_iter: int = 300, reproduce: str = "",
-          progress: Progress = _no_progress, plasma_terms: bool = False, n_members: int = 5) -> TrainResult:
+          progress: Progress = _no_progress, plasma_terms: bool = False, n_members: int = 5,
+          max_shift_nm: float = 0.0) -> TrainResult:
     """Fit, tune, export, verify and document a model; write ``out`` (.onnx), its card and report.
 
-    ``plasma_terms``, ``n_members``: see :class:`~sorter.classify.model.LibsModel` (the terms are used
-    where ``data`` carry plasma states).
+    ``plasma_terms``, ``n_members``, ``max_shift_nm``: see :class:`~sorter.classify.model.LibsModel` (the
+    terms are used where ``data`` carry plasma states).
     """
     from sorter.classify.model import LibsModel
     from sorter.classify.onnx_export import export_onnx
@@ -313,7 +314,7 @@ def train(data: TrainingData, out: str | Path, *, seed: int = 0, held_out_fracti
         progress(f"training: {name}", stages.index(name), len(stages))
 
     model = LibsModel(data.wavelength_nm, hidden_layer_sizes=hidden_layer_sizes, max_iter=max_iter,
-                      random_state=seed, plasma_terms=plasma_terms, n_members=n_members)
+                      random_state=seed, plasma_terms=plasma_terms, n_members=n_members, max_shift_nm=max_shift_nm)
     comp_tr = None if data.composition is None else data.composition[tr]
     state_tr = None if data.plasma_state is None else data.plasma_state[tr]
     model.fit(data.intensity[tr], labels[tr], comp_tr, data.elements if comp_tr is not None else (), progress=stage,

@@ -58,6 +58,51 @@ def area_weights(wavelength_nm: np.ndarray, window: Window) -> np.ndarray:
     return w_win - s0 * (1.0 - t) * w_left / w_left.sum() - s0 * t * w_right / w_right.sum()
 
 
+def moment_weights(wavelength_nm: np.ndarray, window: Window) -> np.ndarray:
+    """Weights ``m`` with ``intensity @ m`` = first moment of the line above the local baseline
+    about the line's centre, sum over the window of (lambda - centre) (I - baseline) [counts nm^2].
+
+    The baseline is the straight line of :func:`area_weights`; divided by the area, the moment
+    is the line's centroid offset from its nominal centre [nm], linear in the intensities.
+    """
+    wl = np.asarray(wavelength_nm, dtype=np.float64)
+    w_win = window_weights(wl, window.lo_nm, window.hi_nm)
+    (l0, l1), (r0, r1) = window.bands
+    w_left = window_weights(wl, l0, l1)
+    w_right = window_weights(wl, r0, r1)
+    lam_left = float(w_left @ wl / w_left.sum())
+    lam_right = float(w_right @ wl / w_right.sum())
+    lever = w_win * (wl - window.line.centre_nm)
+    tau = (wl - lam_left) / (lam_right - lam_left)
+    return (lever - float(lever @ (1.0 - tau)) * w_left / w_left.sum()
+            - float(lever @ tau) * w_right / w_right.sum())
+
+
+def shifted_window(window: Window, shift_nm: float) -> Window:
+    """The same window and bands moved by ``shift_nm`` [nm]."""
+    from dataclasses import replace
+
+    line = replace(window.line, first_nm=window.line.first_nm + shift_nm, last_nm=window.line.last_nm + shift_nm)
+    return replace(window, line=line, lo_nm=window.lo_nm + shift_nm, hi_nm=window.hi_nm + shift_nm)
+
+
+def quadratic_in_shift(wavelength_nm: np.ndarray, window: Window, weights_fn, delta_nm: float) -> np.ndarray:
+    """(p, 3) weights ``c0, c1, c2`` with ``weights_fn(wavelength_nm, window moved by s)`` ~ ``c0 + s c1 + s^2 c2``.
+
+    The quadratic through the window at -``delta_nm``, 0 and +``delta_nm`` [nm]. A window moved by
+    ``s`` follows a spectrum offset by ``s``. Moving the edges of a window (and of its bands) is
+    linear in the pixel shares it covers (:func:`window_weights`) only until an edge crosses a
+    pixel boundary, and an area is even in the offset for a symmetric line, so a first-order
+    (derivative) correction is wrong by a factor of about 2; the quadratic is exact at the three
+    positions and follows the wings of a broad line between them.
+    """
+    lo = weights_fn(wavelength_nm, shifted_window(window, -delta_nm))
+    mid = weights_fn(wavelength_nm, window)
+    hi = weights_fn(wavelength_nm, shifted_window(window, delta_nm))
+    return np.stack([mid, (hi - lo) / (2.0 * delta_nm), (hi - 2.0 * mid + lo) / (2.0 * delta_nm ** 2)], axis=1)
+
+
+SHIFT_VISIBLE_SIGMA = 0.25  # offset correction: windows whose area moves by this many noise sigmas at max_shift_nm
 BAND_MOVE_SHARE = 1e-4   # share of the total line flux a band must shed per band width it moves out
 
 
@@ -154,6 +199,16 @@ class LineWindowFeatures(TransformerMixin, BaseEstimator):
         0.1 nm lines) a 0.05 nm offset moved the composition estimate of 2024 Cu by a third of
         its spec range with adjacent bands, by under a tenth with searched ones (README,
         "Background bands").
+    max_shift_nm : float
+        Largest wavelength offset [nm] of a spectrum that the areas correct for; 0 turns the
+        correction off. Each spectrum's offset ``s`` is the area-weighted centroid of its
+        aluminium windows (references and indicators: lines every aluminium piece shows)
+        against the centroids of the training spectra, clipped to +-``max_shift_nm``; every
+        window and band then moves by ``s`` (:func:`quadratic_in_shift`). A
+        spectrometer drifts with temperature, and an offset moves flux across a window's edge
+        into its background bands (Stark wings of a hot, dense plasma reach them), which reads
+        as composition: without the correction a 0.05 nm offset doubled the bundled models'
+        mean composition error at the hot edge (README, "Wavelength offsets").
 
     Examples
     --------
@@ -166,7 +221,7 @@ class LineWindowFeatures(TransformerMixin, BaseEstimator):
 
     def __init__(self, grid_nm=None, lines=None, half_width_nm: float | None = None,
                  background_nm: float | None = None, floor: float = 1e-2, soft: float = 1e-3,
-                 band_search_nm: float = 2.0):
+                 band_search_nm: float = 2.0, max_shift_nm: float = 0.0):
         self.grid_nm = grid_nm
         self.lines = lines
         self.half_width_nm = half_width_nm
@@ -174,6 +229,7 @@ class LineWindowFeatures(TransformerMixin, BaseEstimator):
         self.floor = floor
         self.soft = soft
         self.band_search_nm = band_search_nm
+        self.max_shift_nm = max_shift_nm
 
     def fit(self, X=None, y=None):
         wl = np.asarray(self.grid_nm, dtype=np.float64)
@@ -200,7 +256,15 @@ class LineWindowFeatures(TransformerMixin, BaseEstimator):
             raise ValueError(f"LineWindowFeatures: no Al reference line lies inside the grid "
                              f"{wl[0]:g}-{wl[-1]:g} nm; the model cannot normalise")
         dense = np.stack([area_weights(wl, w) for w in windows], axis=1)
-        used = np.flatnonzero(np.any(dense != 0.0, axis=1))
+        if self.max_shift_nm < 0:
+            raise ValueError(f"LineWindowFeatures: max_shift_nm is {self.max_shift_nm}; must be >= 0")
+        if self.max_shift_nm > 0:
+            shift = self._shift_weights(wl, windows, dense, X)
+            used = np.flatnonzero(np.any(dense != 0.0, axis=1) | np.any(shift != 0.0, axis=1))
+            self.shift_weights_ = shift[used]
+        else:
+            used = np.flatnonzero(np.any(dense != 0.0, axis=1))
+            self.shift_weights_ = None
         self.windows_ = tuple(windows)
         self.pixels_ = used.astype(np.int64)
         self.weights_ = dense[used]
@@ -215,6 +279,63 @@ class LineWindowFeatures(TransformerMixin, BaseEstimator):
         self.n_features_in_ = wl.size
         self.step_nm_ = step
         return self
+
+    def _shift_weights(self, wl: np.ndarray, windows: list[Window], dense: np.ndarray, X) -> np.ndarray:
+        """(p, 2 j + 3) pixel weights: the linear and quadratic terms in the offset of the ``j`` windows it
+        visibly moves (``shift_windows_``), then ``u``'s three.
+
+        ``x @ u(s)`` sums, over the aluminium windows moved by ``s``, each line's first moment about
+        its window's centre less the window's training centroid times its area: zero where the
+        lines sit as they did in training. The offset is the root of its quadratic in ``s``
+        (:meth:`_shift`). The training centroid (a line group's is not its nominal centre, and an
+        undersampled line's depends on where it falls on its pixel) is the median over the
+        spectra passed to :meth:`fit`, whose offsets are symmetric about 0.
+        """
+        delta = self.max_shift_nm
+        self.shift_windows_ = np.arange(len(windows))
+        al = [i for i, w in enumerate(windows) if w.line.element == "Al"]
+        moments = np.stack([moment_weights(wl, windows[i]) for i in al], axis=1)
+        centroid = np.zeros(len(al))
+        if X is not None:
+            X = np.asarray(X)
+            rows = X[np.linspace(0, X.shape[0] - 1, min(X.shape[0], 4000)).astype(int)].astype(np.float64)
+            area, moment = rows @ dense[:, al], rows @ moments
+            for j in range(len(al)):
+                strong = area[:, j] > 0.1 * np.quantile(area[:, j], 0.9)
+                if strong.any():
+                    centroid[j] = float(np.median(moment[strong, j] / area[strong, j]))
+        self.shift_centroid_nm_ = centroid
+        A = np.stack([quadratic_in_shift(wl, w, area_weights, delta) for w in windows], axis=2)    # (p, 3, k)
+        u = sum(quadratic_in_shift(wl, windows[i], moment_weights, delta) - c * A[:, :, i]
+                for i, c in zip(al, centroid, strict=True))                                          # (p, 3)
+        if X is not None:
+            # correct only the windows an offset of max_shift_nm visibly moves: the rest cost serving time
+            change = np.abs(delta * (rows @ A[:, 1]) + delta ** 2 * (rows @ A[:, 2]))
+            noise = NoiseLevel().fit(rows).transform(rows) * np.linalg.norm(dense, axis=0)[None, :]
+            visible = np.median(change / (noise + 1e-12), axis=0) >= SHIFT_VISIBLE_SIGMA
+            self.shift_windows_ = np.flatnonzero(visible)
+        return np.column_stack([A[:, 1, self.shift_windows_], A[:, 2, self.shift_windows_], u])
+
+    def shift_nm(self, X) -> np.ndarray:
+        """Each spectrum's estimated wavelength offset [nm], (n,); zeros when the correction is off."""
+        X = self._check(X)
+        if self.shift_weights_ is None:
+            return np.zeros(X.shape[0])
+        px = X[:, self.pixels_]
+        return self._shift(px @ self.weights_, px @ self.shift_weights_[:, -3:])
+
+    def _shift(self, A0: np.ndarray, u: np.ndarray) -> np.ndarray:
+        """The offset [nm] from ``u``'s terms (n, 3): two Newton steps on u0 + u1 s + u2 s^2 = 0 from s = 0.
+
+        Soft denominators ``d / (d^2 + (soft * total)^2)``: where no aluminium line shows, u1 is
+        noise around 0 and the offset stays finite (then clipped to +-``max_shift_nm``).
+        """
+        eps2 = (self.soft * A0.sum(axis=1)) ** 2 + 1e-24
+        u0, u1, u2 = u[:, 0], u[:, 1], u[:, 2]
+        s = -u0 * u1 / (u1 ** 2 + eps2)
+        slope = u1 + 2.0 * u2 * s
+        s = s - (u0 + u1 * s + u2 * s * s) * slope / (slope ** 2 + eps2)
+        return np.clip(s, -self.max_shift_nm, self.max_shift_nm)
 
     @staticmethod
     def _nearest_references(windows: list[Window], refs: list[int]) -> np.ndarray:
@@ -237,7 +358,16 @@ class LineWindowFeatures(TransformerMixin, BaseEstimator):
     def areas(self, X) -> np.ndarray:
         """Baseline-corrected area of each window, shape (n, k) [counts nm]."""
         X = self._check(X)
-        return X[:, self.pixels_] @ self.weights_
+        px = X[:, self.pixels_]
+        A0 = px @ self.weights_
+        if self.shift_weights_ is None:
+            return A0
+        extra = px @ self.shift_weights_
+        j = self.shift_windows_.size
+        s = self._shift(A0, extra[:, 2 * j:])[:, None]
+        A = A0.copy()
+        A[:, self.shift_windows_] += s * extra[:, :j] + s * s * extra[:, j:2 * j]
+        return A
 
     @property
     def analytes_(self) -> np.ndarray:

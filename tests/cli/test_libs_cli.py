@@ -40,7 +40,7 @@ def plant_folder(tmp_path_factory):
 def trained(plant_folder, tmp_path_factory):
     out = tmp_path_factory.mktemp("models") / "plant.onnx"
     result = aluloop("train", "libs", "--data", str(plant_folder), "--out", str(out), "--max-iter", "100",
-                     "--members", "3")
+                     "--members", "3", "--max-shift-nm", "0.06")
     assert result.returncode == 0, result.stderr
     return out, result
 
@@ -54,9 +54,9 @@ def test_train_writes_model_card_and_report(trained):
     per_class = json.loads((report / "report.json").read_text())["per_class"]
     assert set(per_class) == set(card["classes"]) and all("recall" in v for v in per_class.values())
     assert "grade accuracy" in result.stdout
-    # the card's command reproduces the model, ensemble size included
+    # the card's command reproduces the model, ensemble size and offset correction included
     assert card["reproduce"].startswith("aluloop train libs --data ")
-    assert card["reproduce"].endswith(f"--out {out} --seed 0 --max-iter 100 --members 3")
+    assert card["reproduce"].endswith(f"--out {out} --seed 0 --max-iter 100 --members 3 --max-shift-nm 0.06")
 
 
 def test_classify_prints_one_json_object_per_spectrum(trained, plant_folder):
@@ -84,6 +84,12 @@ def test_bad_input_is_one_line_with_exit_code_2(args, message):
     result = aluloop(*args)
     assert result.returncode == 2
     assert len(result.stderr.strip().splitlines()) == 1 and message in result.stderr.lower()
+
+
+def test_a_negative_offset_limit_is_refused_by_name(tmp_path):
+    result = aluloop("train", "libs", "--data", "simulated:broadband", "--out", str(tmp_path / "m.onnx"),
+                     "--max-shift-nm", "-0.1")
+    assert result.returncode == 2 and "'--max-shift-nm'" in result.stderr and not (tmp_path / "m.onnx").exists()
 
 
 def test_unknown_model_name_lists_the_bundled_ones(plant_folder):

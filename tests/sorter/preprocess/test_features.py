@@ -182,3 +182,74 @@ def test_a_line_file_needs_a_reference_and_known_roles(tmp_path):
                     "Al_I_396.15,Al,1,396.152,396.152,monitor,test\n")
     with pytest.raises(Exception, match="row 3.*role.*monitor"):
         feature_lines(path)
+
+
+def _lorentz_counts(wl, centre, area, fwhm):
+    """A Lorentzian (Stark-broadened) line integrated over each pixel, analytic via arctan."""
+    edges = pixel_edges(wl)
+    cdf = 0.5 + np.arctan((edges - centre) / (0.5 * fwhm)) / np.pi
+    return area * np.diff(cdf)
+
+
+def _shifted_spectrum(wl, offset, profile, fwhm, scale=1.0):
+    x = 100.0 + 3.0 * (wl - 305.0)
+    for line, a in zip(LINES, (50.0, 7.0, 2.0), strict=True):
+        x = x + scale * profile(wl, line.first_nm + offset, a, fwhm)
+    return x
+
+
+def test_offset_correction_is_off_by_default_and_changes_nothing():
+    wl = np.arange(305.0, 315.0, 0.05)
+    X = np.stack([_shifted_spectrum(wl, o, pixel_counts, 0.1) for o in (-0.03, 0.0, 0.04)])
+    plain = LineWindowFeatures(wl, LINES).fit(X)
+    assert plain.shift_weights_ is None
+    assert_allclose(plain.shift_nm(X), 0.0)
+    off = LineWindowFeatures(wl, LINES, max_shift_nm=0.0).fit(X)
+    assert_allclose(off.transform(X), plain.transform(X), rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("step", [0.02, 0.05])
+@pytest.mark.parametrize("offset", [-0.08, -0.05, -0.02, 0.0, 0.03, 0.05, 0.08])
+def test_offset_estimate_recovers_a_known_wavelength_offset(step, offset):
+    """The aluminium line's centroid against the training spectra's, on pixel-integrated Gaussians."""
+    wl = np.arange(305.0, 315.0, step)
+    train = np.stack([_shifted_spectrum(wl, o, pixel_counts, 0.1, s) for o in (-0.02, 0.0, 0.02) for s in (0.5, 2.0)])
+    f = LineWindowFeatures(wl, LINES, half_width_nm=0.3, max_shift_nm=0.1).fit(train)
+    got = f.shift_nm(_shifted_spectrum(wl, offset, pixel_counts, 0.1)[None, :])[0]
+    assert got == pytest.approx(offset, abs=0.1 * step)
+
+
+def test_offset_estimate_is_clipped_where_there_is_no_aluminium():
+    wl = np.arange(305.0, 315.0, 0.05)
+    f = LineWindowFeatures(wl, LINES, max_shift_nm=0.07).fit()
+    rng = np.random.default_rng(3)
+    X = 100.0 + rng.normal(0.0, 5.0, (50, wl.size))          # no lines at all: the centroid is noise
+    s = f.shift_nm(X)
+    assert np.all(np.abs(s) <= 0.07) and np.all(np.isfinite(f.transform(X)))
+
+
+@pytest.mark.parametrize("offset", [-0.05, 0.05])
+def test_offset_correction_restores_the_areas_of_stark_broadened_lines(offset):
+    """Lorentzian wings cross the window edges, so an offset moves area into the bands; moving
+    the windows with the estimated offset gives back the areas of the unshifted spectrum."""
+    wl = np.arange(305.0, 315.0, 0.03)
+    train = np.stack([_shifted_spectrum(wl, o, _lorentz_counts, 0.3, s)
+                      for o in (-0.02, 0.0, 0.02) for s in (0.5, 2.0)])
+    plain = LineWindowFeatures(wl, LINES, half_width_nm=0.25, background_nm=0.2, band_search_nm=0.0).fit(train)
+    moved = LineWindowFeatures(wl, LINES, half_width_nm=0.25, background_nm=0.2, band_search_nm=0.0,
+                               max_shift_nm=0.1).fit(train)
+    x0 = _shifted_spectrum(wl, 0.0, _lorentz_counts, 0.3)[None, :]
+    xs = _shifted_spectrum(wl, offset, _lorentz_counts, 0.3)[None, :]
+    # the reference: the uncorrected windows themselves moved by the true offset (area_weights of shifted windows)
+    from sorter.preprocess.features import area_weights, shifted_window
+    exact = np.array([xs[0] @ area_weights(wl, shifted_window(w, offset)) for w in plain.windows_])
+    assert_allclose(exact, plain.areas(x0)[0], rtol=2e-3)
+    err_plain = np.abs(plain.areas(xs)[0] - plain.areas(x0)[0])
+    err_moved = np.abs(moved.areas(xs)[0] - moved.areas(x0)[0])
+    assert np.all(err_moved < 0.25 * err_plain)
+    assert_allclose(moved.areas(xs)[0], exact, rtol=5e-3)
+
+
+def test_a_negative_max_shift_is_refused_by_name():
+    with pytest.raises(ValueError, match="max_shift_nm"):
+        LineWindowFeatures(np.arange(305.0, 315.0, 0.05), LINES, max_shift_nm=-0.1).fit()
