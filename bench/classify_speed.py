@@ -5,10 +5,12 @@ ratio to scikit-learn, for the bundled model and for a model of the same archite
 here (scikit-learn needs the fitted estimator, which the bundle does not ship).
 
     python bench/classify_speed.py [--instrument broadband] [--n-per-grade 40] [--members 3] [--no-plasma-terms]
+                                   [--max-shift-nm 0.08]
 
 The same-architecture model mirrors the bundled recipe (models/README.md): three MLPs in the grade
 ensemble and the plasma-state estimate with its Saha-Boltzmann terms; ``--members`` and
-``--no-plasma-terms`` price either.
+``--no-plasma-terms`` price either, ``--max-shift-nm`` the wavelength-offset correction (off in the
+bundled models).
 """
 
 from __future__ import annotations
@@ -60,6 +62,8 @@ def main() -> None:
     ap.add_argument("--members", type=int, default=3, help="MLPs in the same-architecture model's grade ensemble")
     ap.add_argument("--plasma-terms", action=argparse.BooleanOptionalAction, default=True,
                     help="the same-architecture model with the plasma-state estimate and Saha-Boltzmann terms")
+    ap.add_argument("--max-shift-nm", type=float, default=0.0,
+                    help="the same-architecture model with the wavelength-offset correction up to this many nm")
     args = ap.parse_args()
 
     from threadpoolctl import threadpool_limits
@@ -74,7 +78,7 @@ def main() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         result = train(data, tmp, seed=args.seed, max_iter=60, plasma_terms=args.plasma_terms,
-                       n_members=args.members)
+                       n_members=args.members, max_shift_nm=args.max_shift_nm)
     model = result.model
     rt_same = LibsRuntime.load(tmp, threads=1)
     print(f"spectra: {args.instrument} grid, {X.shape[1]} pixels, {len(DEFAULT_GRADES)} grades; "
@@ -85,8 +89,8 @@ def main() -> None:
         sk_batch = throughput(model.predict, X[:4000], 1000)
         sk_full = throughput(model.outputs, X[:4000], 1000)
         sk_lat = latencies(model.predict, X, 1000)
-        candidates = [(f"same-architecture model ({args.members} MLPs"
-                       + (", plasma terms)" if args.plasma_terms else ")"), rt_same)]
+        candidates = [(f"same-architecture model ({args.members} MLPs" + (", plasma terms" if args.plasma_terms else "")
+                       + (f", offset correction {args.max_shift_nm:g} nm)" if args.max_shift_nm else ")"), rt_same)]
         bundled = ROOT / "models" / f"{args.instrument}.onnx"
         if bundled.exists():
             candidates.append((f"bundled models/{bundled.name}", LibsRuntime.load(bundled, threads=1)))

@@ -23,6 +23,7 @@ target is MAE <= 10% of the range for every major element (both a min and a max 
     python bench/composition_accuracy.py --bands --n-train 600 --shots 16
     python bench/composition_accuracy.py --plasma-state --n-train 600 --shots 16
     python bench/composition_accuracy.py --indicator-lines --n-train 600 --shots 16
+    python bench/composition_accuracy.py --offset-correction --n-train 600 --shots 16
 
 ``--learning-curve`` fits only the composition estimate (the model's own, with the true grade)
 on nested random subsets of one simulated training set, that many pieces per grade, and scores
@@ -44,6 +45,10 @@ estimate buys and what a better one could still recover (:func:`plasma_state_val
 buy: the estimate without them, with and without Saha-Boltzmann terms, against the bundled recipe
 (with them and the terms) and against the same windows as analyte lines every regression may read
 (:func:`indicator_lines_value`).
+
+``--offset-correction`` fits the bundled recipe with and without the wavelength-offset correction of
+the line areas (``aluloop train libs --max-shift-nm``) and prints, with it, the offset it finds on
+each set against the true one (:func:`offset_correction_value`).
 """
 
 from __future__ import annotations
@@ -397,6 +402,57 @@ def indicator_lines_value(instrument: str, n_train: int, n_test: int, shots: int
             print(f"  {'  state RMS error':44s}" + "  ".join(f"{r:>22s}" for r in rms), flush=True)
 
 
+def offset_correction_value(instrument: str, n_train: int, n_test: int, shots: int, seed: int,
+                            max_shift_nm: float = 0.08) -> None:
+    """The composition estimate (true grade, bundled recipe: default lines and terms) with and without
+    the wavelength-offset correction of the line areas (``LineWindowFeatures(max_shift_nm=...)``).
+
+    Two fits on one training set. Per set, the composition summary and, with the correction, the
+    mean and standard deviation of the estimated offset against the set's true one.
+    """
+    from sklearn.preprocessing import StandardScaler
+
+    from sorter.classify.evaluation import MAJOR_ELEMENTS as MAJOR
+    from sorter.classify.evaluation import composition_errors
+    from sorter.classify.families import is_aluminium
+    from sorter.classify.model import LibsModel, fit_composition
+    from sorter.classify.scenarios import HELD_OUT
+
+    t0 = time.perf_counter()
+    wl, X, y, Y, state = training_data(instrument, n_train, shots)
+    tests = list(test_sets(instrument, n_test, shots, seed))
+    offsets = ["+-0.02 (training)"] + [f"{c.offset_nm[0]:+g}..{c.offset_nm[1]:+g}" for c in HELD_OUT]
+    classes = sorted(set(y))
+    print(f"{instrument}, {shots}-shot piece spectra, {n_train} training pieces per grade, composition only, true "
+          f"grade, {n_test} test pieces per grade per set (simulated in {time.perf_counter() - t0:.0f} s)")
+    print("  per set: mean MAE/range / pairs above 0.10 / worst")
+    print("  " + " " * 34 + "  ".join(f"{name[:22]:>22s}" for name, *_ in tests))
+    for shift in (0.0, max_shift_nm):
+        t1 = time.perf_counter()
+        m = LibsModel(wl, plasma_terms=True, max_shift_nm=shift)
+        lines = m.line_features().fit(X)
+        scaler = StandardScaler().fit(lines.transform(X))
+        Z = scaler.transform(lines.transform(X))
+        m.fit_plasma_state(Z, state)
+        est = fit_composition(Z, y, Y, list(MAJOR), classes, lines, coverage=m.coverage, random_state=0,
+                              plasma_state=state, shared=m._shared_terms(Z))
+        cells, found = [], []
+        for _, Xt, yt, Yt, _st in tests:
+            Zt = scaler.transform(lines.transform(Xt))
+            truth = np.eye(len(classes))[[classes.index(g) for g in yt]]
+            inputs = np.concatenate([Zt, m._shared_terms(Zt)], axis=1)
+            cells.append(pair_summary(composition_errors(yt, Yt, est.predict_all(inputs, truth)[0], MAJOR)))
+            al = np.array([is_aluminium(g) for g in yt])
+            s = lines.shift_nm(Xt[al])
+            found.append(f"{s.mean():+.3f} sd {s.std():.3f}")
+        label = f"offset correction {shift:g} nm" if shift else "no offset correction"
+        print(f"  {label:34s}" + "  ".join(f"{c:>22s}" for c in cells) + f"  ({time.perf_counter() - t1:.0f} s)",
+              flush=True)
+        if shift:
+            print(f"  {'  estimated offset, Al pieces [nm]':34s}" + "  ".join(f"{c:>22s}" for c in found))
+            print(f"  {'  true offset [nm]':34s}" + "  ".join(f"{c:>22s}" for c in offsets), flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--instrument", default="broadband")
@@ -415,9 +471,11 @@ def main() -> None:
                     help="only the composition estimate with plasma-state terms added (estimated, oracle), then stop")
     ap.add_argument("--indicator-lines", action="store_true",
                     help="only the composition estimate with the Al resonance windows as state indicators, then stop")
+    ap.add_argument("--offset-correction", action="store_true",
+                    help="only the composition estimate with and without the wavelength-offset correction, then stop")
     args = ap.parse_args()
     for flag, study in (("indicator_lines", indicator_lines_value), ("plasma_state", plasma_state_value),
-                        ("bands", compare_bands)):
+                        ("bands", compare_bands), ("offset_correction", offset_correction_value)):
         if getattr(args, flag):
             study(args.instrument, args.n_train, args.n, args.shots[-1], args.seed)
             return
