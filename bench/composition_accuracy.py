@@ -68,21 +68,23 @@ def training_data(instrument: str, n_per_grade: int, shots: int, seed: int = 0):
     return d.wavelength_nm, d.intensity, d.labels.astype(str), d.composition, d.plasma_state
 
 
-def test_sets(instrument: str, n: int, shots: int, seed: int):
+def test_sets(instrument: str, n: int, shots: int, seed: int, offsets: bool = True):
     """In-distribution pieces (the training recipe, another seed), then the ``HELD_OUT`` conditions.
 
-    Yields (name, spectra, grades, wt%, plasma state (1e4 K / T_e, ln n_e)) per set.
+    Yields (name, spectra, grades, wt%, plasma state (1e4 K / T_e, ln n_e)) per set. ``offsets=False``:
+    the held-out sets only, without their wavelength offsets (same seeds, so the same pieces).
     """
     from sorter.classify.scenarios import HELD_OUT
     from sorter.classify.training import DEFAULT_GRADES, MAJOR_ELEMENTS, _columns, plasma_state
     from sorter.shots import ShotPlan
     from sorter.simulate import simulate_batch
 
-    _, X, y, Y, state = training_data(instrument, n, shots, seed)
-    yield "in-distribution", X, y, Y, state
+    if offsets:
+        _, X, y, Y, state = training_data(instrument, n, shots, seed)
+        yield "in-distribution", X, y, Y, state
     for k, c in enumerate(HELD_OUT, start=1):
         b = simulate_batch(list(DEFAULT_GRADES), n, instrument, seed + k, plasma=c.plasma(),
-                           noise_scale=c.noise_scale, wavelength_offset_nm=c.offset_nm,
+                           noise_scale=c.noise_scale, wavelength_offset_nm=c.offset_nm if offsets else (0.0, 0.0),
                            shot_plan=ShotPlan(n_shots=shots))
         yield (c.name, b.intensity, b.labels.astype(str), np.nan_to_num(_columns(b, MAJOR_ELEMENTS), nan=0.0),
                plasma_state(b))
@@ -408,7 +410,9 @@ def offset_correction_value(instrument: str, n_train: int, n_test: int, shots: i
     the wavelength-offset correction of the line areas (``LineWindowFeatures(max_shift_nm=...)``).
 
     Two fits on one training set. Per set, the composition summary and, with the correction, the
-    mean and standard deviation of the estimated offset against the set's true one.
+    mean and standard deviation of the estimated offset against the set's true one; then, as the
+    ideal a correction could reach, the fit without it on the same held-out sets simulated again
+    without their offsets (same seeds: the same pieces, plasma states and noise draws).
     """
     from sklearn.preprocessing import StandardScaler
 
@@ -421,13 +425,14 @@ def offset_correction_value(instrument: str, n_train: int, n_test: int, shots: i
     t0 = time.perf_counter()
     wl, X, y, Y, state = training_data(instrument, n_train, shots)
     tests = list(test_sets(instrument, n_test, shots, seed))
+    no_offsets = [tests[0], *test_sets(instrument, n_test, shots, seed, offsets=False)][:len(tests)]
     offsets = ["+-0.02 (training)"] + [f"{c.offset_nm[0]:+g}..{c.offset_nm[1]:+g}" for c in HELD_OUT]
     classes = sorted(set(y))
     print(f"{instrument}, {shots}-shot piece spectra, {n_train} training pieces per grade, composition only, true "
           f"grade, {n_test} test pieces per grade per set (simulated in {time.perf_counter() - t0:.0f} s)")
     print("  per set: mean MAE/range / pairs above 0.10 / worst")
     print("  " + " " * 34 + "  ".join(f"{name[:22]:>22s}" for name, *_ in tests))
-    for shift in (0.0, max_shift_nm):
+    for shift, sets in ((0.0, tests), (max_shift_nm, tests), (0.0, no_offsets)):
         t1 = time.perf_counter()
         m = LibsModel(wl, plasma_terms=True, max_shift_nm=shift)
         lines = m.line_features().fit(X)
@@ -437,7 +442,7 @@ def offset_correction_value(instrument: str, n_train: int, n_test: int, shots: i
         est = fit_composition(Z, y, Y, list(MAJOR), classes, lines, coverage=m.coverage, random_state=0,
                               plasma_state=state, shared=m._shared_terms(Z))
         cells, found = [], []
-        for _, Xt, yt, Yt, _st in tests:
+        for _, Xt, yt, Yt, _st in sets:
             Zt = scaler.transform(lines.transform(Xt))
             truth = np.eye(len(classes))[[classes.index(g) for g in yt]]
             inputs = np.concatenate([Zt, m._shared_terms(Zt)], axis=1)
@@ -445,7 +450,8 @@ def offset_correction_value(instrument: str, n_train: int, n_test: int, shots: i
             al = np.array([is_aluminium(g) for g in yt])
             s = lines.shift_nm(Xt[al])
             found.append(f"{s.mean():+.3f} sd {s.std():.3f}")
-        label = f"offset correction {shift:g} nm" if shift else "no offset correction"
+        label = (f"offset correction {shift:g} nm" if shift else
+                 "no correction, held-out offsets" if sets is tests else "no correction, held-out without offsets")
         print(f"  {label:34s}" + "  ".join(f"{c:>22s}" for c in cells) + f"  ({time.perf_counter() - t1:.0f} s)",
               flush=True)
         if shift:
