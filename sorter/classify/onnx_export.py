@@ -72,10 +72,9 @@ def line_areas_graph(lines: LineWindowFeatures, X, opv):
     """(areas (n, k), total (n, 1)) nodes for spectra X on the model grid.
 
     With the offset correction (``lines.shift_weights_``) the same gathered pixels go through one
-    MatMul with the area weights, the linear and quadratic terms in the offset of the windows it
-    corrects (``lines.shift_windows_``) and the offset's three terms side by side; then the offset
-    (two Newton steps, soft denominators, clipped) and ``areas = A0 + (s A1 + s^2 A2) S``, with S
-    placing the corrected windows among all, as in :meth:`LineWindowFeatures.areas`.
+    MatMul with the area weights, the areas' linear and quadratic terms in the offset and the
+    offset's three terms side by side; then the offset (two Newton steps, soft denominators,
+    clipped) and ``areas = A0 + s A1 + s^2 A2``, as in :meth:`LineWindowFeatures.areas`.
     """
     px = OnnxGather(X, lines.pixels_.astype(np.int64), axis=1, op_version=opv)
     k = lines.weights_.shape[1]
@@ -83,7 +82,6 @@ def line_areas_graph(lines: LineWindowFeatures, X, opv):
         areas = OnnxMatMul(px, _c(lines.weights_), op_version=opv)
         return areas, _sum_columns(areas, k, opv)
     allw = OnnxMatMul(px, _c(np.hstack([lines.weights_, lines.shift_weights_])), op_version=opv)
-    j = lines.shift_windows_.size
 
     def cols(idx):
         return OnnxGather(allw, np.asarray(idx, dtype=np.int64), axis=1, op_version=opv)
@@ -98,9 +96,8 @@ def line_areas_graph(lines: LineWindowFeatures, X, opv):
         """num * den / (den^2 + eps2)."""
         return OnnxDiv(mul(num, den), add(mul(den, den), eps2), op_version=opv)
 
-    A0 = cols(np.arange(k))
-    A1, A2 = cols(np.arange(k, k + j)), cols(np.arange(k + j, k + 2 * j))
-    u0, u1, u2 = cols([k + 2 * j]), cols([k + 2 * j + 1]), cols([k + 2 * j + 2])
+    A0, A1, A2 = cols(np.arange(k)), cols(np.arange(k, 2 * k)), cols(np.arange(2 * k, 3 * k))
+    u0, u1, u2 = cols([3 * k]), cols([3 * k + 1]), cols([3 * k + 2])
     total0 = _sum_columns(A0, k, opv)
     eps2 = add(mul(mul(total0, total0), _c([lines.soft ** 2])), _c([1e-24]))
     s1 = OnnxNeg(soft_ratio(u0, u1, eps2), op_version=opv)
@@ -108,10 +105,7 @@ def line_areas_graph(lines: LineWindowFeatures, X, opv):
     resid = add(add(u0, mul(u1, s1)), mul(u2, mul(s1, s1)))
     s2 = OnnxSub(s1, soft_ratio(resid, slope, eps2), op_version=opv)
     shift = OnnxClip(s2, _c(-lines.max_shift_nm), _c(lines.max_shift_nm), op_version=opv)
-    place = np.zeros((j, k))
-    place[np.arange(j), lines.shift_windows_] = 1.0
-    change = OnnxMatMul(add(mul(shift, A1), mul(mul(shift, shift), A2)), _c(place), op_version=opv)
-    areas = add(A0, change)
+    areas = add(A0, add(mul(shift, A1), mul(mul(shift, shift), A2)))
     return areas, _sum_columns(areas, k, opv)
 
 

@@ -102,7 +102,6 @@ def quadratic_in_shift(wavelength_nm: np.ndarray, window: Window, weights_fn, de
     return np.stack([mid, (hi - lo) / (2.0 * delta_nm), (hi - 2.0 * mid + lo) / (2.0 * delta_nm ** 2)], axis=1)
 
 
-SHIFT_VISIBLE_SIGMA = 0.25  # offset correction: windows whose area moves by this many noise sigmas at max_shift_nm
 BAND_MOVE_SHARE = 1e-4   # share of the total line flux a band must shed per band width it moves out
 
 
@@ -281,8 +280,7 @@ class LineWindowFeatures(TransformerMixin, BaseEstimator):
         return self
 
     def _shift_weights(self, wl: np.ndarray, windows: list[Window], dense: np.ndarray, X) -> np.ndarray:
-        """(p, 2 j + 3) pixel weights: the linear and quadratic terms in the offset of the ``j`` windows it
-        visibly moves (``shift_windows_``), then ``u``'s three.
+        """(p, 2 k + 3) pixel weights: the areas' linear and quadratic terms in the offset, then ``u``'s three.
 
         ``x @ u(s)`` sums, over the aluminium windows moved by ``s``, each line's first moment about
         its window's centre less the window's training centroid times its area: zero where the
@@ -292,7 +290,6 @@ class LineWindowFeatures(TransformerMixin, BaseEstimator):
         spectra passed to :meth:`fit`, whose offsets are symmetric about 0.
         """
         delta = self.max_shift_nm
-        self.shift_windows_ = np.arange(len(windows))
         al = [i for i, w in enumerate(windows) if w.line.element == "Al"]
         moments = np.stack([moment_weights(wl, windows[i]) for i in al], axis=1)
         centroid = np.zeros(len(al))
@@ -308,13 +305,7 @@ class LineWindowFeatures(TransformerMixin, BaseEstimator):
         A = np.stack([quadratic_in_shift(wl, w, area_weights, delta) for w in windows], axis=2)    # (p, 3, k)
         u = sum(quadratic_in_shift(wl, windows[i], moment_weights, delta) - c * A[:, :, i]
                 for i, c in zip(al, centroid, strict=True))                                          # (p, 3)
-        if X is not None:
-            # correct only the windows an offset of max_shift_nm visibly moves: the rest cost serving time
-            change = np.abs(delta * (rows @ A[:, 1]) + delta ** 2 * (rows @ A[:, 2]))
-            noise = NoiseLevel().fit(rows).transform(rows) * np.linalg.norm(dense, axis=0)[None, :]
-            visible = np.median(change / (noise + 1e-12), axis=0) >= SHIFT_VISIBLE_SIGMA
-            self.shift_windows_ = np.flatnonzero(visible)
-        return np.column_stack([A[:, 1, self.shift_windows_], A[:, 2, self.shift_windows_], u])
+        return np.column_stack([A[:, 1], A[:, 2], u])
 
     def shift_nm(self, X) -> np.ndarray:
         """Each spectrum's estimated wavelength offset [nm], (n,); zeros when the correction is off."""
@@ -363,11 +354,9 @@ class LineWindowFeatures(TransformerMixin, BaseEstimator):
         if self.shift_weights_ is None:
             return A0
         extra = px @ self.shift_weights_
-        j = self.shift_windows_.size
-        s = self._shift(A0, extra[:, 2 * j:])[:, None]
-        A = A0.copy()
-        A[:, self.shift_windows_] += s * extra[:, :j] + s * s * extra[:, j:2 * j]
-        return A
+        k = A0.shape[1]
+        s = self._shift(A0, extra[:, 2 * k:])[:, None]
+        return A0 + s * extra[:, :k] + s * s * extra[:, k:2 * k]
 
     @property
     def analytes_(self) -> np.ndarray:
