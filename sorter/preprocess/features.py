@@ -200,14 +200,15 @@ class LineWindowFeatures(TransformerMixin, BaseEstimator):
         "Background bands").
     max_shift_nm : float
         Largest wavelength offset [nm] of a spectrum that the areas correct for; 0 turns the
-        correction off. Each spectrum's offset ``s`` is the area-weighted centroid of its
-        aluminium windows (references and indicators: lines every aluminium piece shows)
-        against the centroids of the training spectra, clipped to +-``max_shift_nm``; every
+        correction off. Each spectrum's offset ``s`` is where the area-weighted centroid of its
+        aluminium windows (references and indicators: lines every aluminium piece shows) meets
+        the centroids of the training spectra, clipped to +-``max_shift_nm``; every
         window and band then moves by ``s`` (:func:`quadratic_in_shift`). A
         spectrometer drifts with temperature, and an offset moves flux across a window's edge
         into its background bands (Stark wings of a hot, dense plasma reach them), which reads
-        as composition: without the correction a 0.05 nm offset doubled the bundled models'
-        mean composition error at the hot edge (README, "Wavelength offsets").
+        as composition: a 0.05 nm offset raises the mean composition error at the hot edge by
+        about half (README, "Wavelength offsets"). On undersampled lines (0.17 nm pixels, 0.1 nm
+        lines) moving the windows adds more error at the cool edge than the offset costs there.
 
     Examples
     --------
