@@ -38,6 +38,15 @@ class Window:
         return (left_end - self.background_nm, left_end), (right_start, right_start + self.background_nm)
 
 
+def _window_and_bands(wl: np.ndarray, window: Window) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, float]:
+    """Pixel shares of the window and its left and right bands, and the bands' mean wavelengths [nm]."""
+    w_win = window_weights(wl, window.lo_nm, window.hi_nm)
+    (l0, l1), (r0, r1) = window.bands
+    w_left = window_weights(wl, l0, l1)
+    w_right = window_weights(wl, r0, r1)
+    return w_win, w_left, w_right, float(w_left @ wl / w_left.sum()), float(w_right @ wl / w_right.sum())
+
+
 def area_weights(wavelength_nm: np.ndarray, window: Window) -> np.ndarray:
     """Weights ``w`` with ``intensity @ w`` = line area above a straight local baseline [counts nm].
 
@@ -46,12 +55,7 @@ def area_weights(wavelength_nm: np.ndarray, window: Window) -> np.ndarray:
     intensities, so the whole area is one dot product.
     """
     wl = np.asarray(wavelength_nm, dtype=np.float64)
-    w_win = window_weights(wl, window.lo_nm, window.hi_nm)
-    (l0, l1), (r0, r1) = window.bands
-    w_left = window_weights(wl, l0, l1)
-    w_right = window_weights(wl, r0, r1)
-    lam_left = float(w_left @ wl / w_left.sum())
-    lam_right = float(w_right @ wl / w_right.sum())
+    w_win, w_left, w_right, lam_left, lam_right = _window_and_bands(wl, window)
     s0 = float(w_win.sum())
     lam_centre = float(w_win @ wl / s0)
     t = (lam_centre - lam_left) / (lam_right - lam_left)
@@ -66,12 +70,7 @@ def moment_weights(wavelength_nm: np.ndarray, window: Window) -> np.ndarray:
     is the line's centroid offset from its nominal centre [nm], linear in the intensities.
     """
     wl = np.asarray(wavelength_nm, dtype=np.float64)
-    w_win = window_weights(wl, window.lo_nm, window.hi_nm)
-    (l0, l1), (r0, r1) = window.bands
-    w_left = window_weights(wl, l0, l1)
-    w_right = window_weights(wl, r0, r1)
-    lam_left = float(w_left @ wl / w_left.sum())
-    lam_right = float(w_right @ wl / w_right.sum())
+    w_win, w_left, w_right, lam_left, lam_right = _window_and_bands(wl, window)
     lever = w_win * (wl - window.line.centre_nm)
     tau = (wl - lam_left) / (lam_right - lam_left)
     return (lever - float(lever @ (1.0 - tau)) * w_left / w_left.sum()
