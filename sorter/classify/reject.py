@@ -107,6 +107,26 @@ def decide(probabilities: np.ndarray, quality: np.ndarray, classes: list[str], f
     return out
 
 
+def _message(check: int, t: Thresholds, top: float, snr: float, al_frac: float, non_al: float, near: str,
+             ood: float) -> str:
+    """The reason for failing check ``check`` (0-7, the order of the module docstring), for one spectrum."""
+    if check == 0:
+        return f"empty shot: strongest line {snr:.1f} sigma (< {t.min_snr_empty:g})"
+    if check == 1:
+        return f"saturation: Al reference line clipped at the ADC maximum ({t.saturation_counts:g} counts)"
+    if check == 2:
+        return f"too noisy: strongest line signal-to-noise {snr:.1f} (< {t.min_snr:.1f})"
+    if check == 3:
+        return f"weak Al signal: Al lines {al_frac:.4f} of the emission (< {t.min_al_fraction:.4f})"
+    if check == 4:
+        return f"possible contaminant: non-aluminium classes hold p={non_al:.3f} (> {t.max_non_al_probability:.3f})"
+    if check == 5:
+        return f"possible contaminant: features lie about as near the {near} class as the chosen grade"
+    if check == 6:
+        return f"out of distribution: feature distance {ood:.2f} (> {t.max_ood_distance:.2f})"
+    return f"low top probability {top:.3f} (< {t.min_top_probability:.3f})"
+
+
 def _decide_one(p: list[float], quality: list[float], classes: list[str], families: dict[str, str],
                 t: Thresholds, distance: list[float] | None) -> Decision:
     """:func:`decide` for one spectrum in plain Python: a sorting line classifies one piece at a time,
@@ -128,24 +148,12 @@ def _decide_one(p: list[float], quality: list[float], classes: list[str], famili
             nearest = min(non_al_idx, key=distance.__getitem__)
             near = nearest if distance[nearest] < t.contaminant_distance_ratio * ood else -1
     non_al = float(np.dot(p, non_al_class))
-    if snr < t.min_snr_empty:
-        reason = f"empty shot: strongest line {snr:.1f} sigma (< {t.min_snr_empty:g})"
-    elif t.saturation_counts and max_counts >= t.saturation_counts:
-        reason = f"saturation: Al reference line clipped at the ADC maximum ({t.saturation_counts:g} counts)"
-    elif snr < t.min_snr:
-        reason = f"too noisy: strongest line signal-to-noise {snr:.1f} (< {t.min_snr:.1f})"
-    elif is_al and al_frac < t.min_al_fraction:
-        reason = f"weak Al signal: Al lines {al_frac:.4f} of the emission (< {t.min_al_fraction:.4f})"
-    elif is_al and non_al > t.max_non_al_probability:
-        reason = f"possible contaminant: non-aluminium classes hold p={non_al:.3f} (> {t.max_non_al_probability:.3f})"
-    elif is_al and near >= 0:
-        reason = f"possible contaminant: features lie about as near the {classes[near]} class as the chosen grade"
-    elif not ood <= t.max_ood_distance:
-        reason = f"out of distribution: feature distance {ood:.2f} (> {t.max_ood_distance:.2f})"
-    elif top < t.min_top_probability:
-        reason = f"low top probability {top:.3f} (< {t.min_top_probability:.3f})"
-    else:
-        reason = ""
+    failed = [snr < t.min_snr_empty, bool(t.saturation_counts) and max_counts >= t.saturation_counts,
+              snr < t.min_snr, is_al and al_frac < t.min_al_fraction, is_al and non_al > t.max_non_al_probability,
+              is_al and near >= 0, not ood <= t.max_ood_distance, top < t.min_top_probability]
+    reason = ""
+    if any(failed):
+        reason = _message(failed.index(True), t, top, snr, al_frac, non_al, classes[near] if near >= 0 else "", ood)
     grade = classes[g]
     return Decision(grade, families[grade], float(top), UNKNOWN if reason else ACCEPT, reason or f"p={top:.3f}")
 
@@ -158,31 +166,23 @@ def reject_reasons(top_probability: np.ndarray, quality: np.ndarray, is_aluminiu
     is_aluminium = np.asarray(is_aluminium, dtype=bool)
     non_al = np.zeros(len(snr)) if non_al_probability is None else np.asarray(non_al_probability)
     near = np.full(len(snr), -1) if nearer_contaminant is None else np.asarray(nearer_contaminant)
-    checks = [
-        (snr < t.min_snr_empty, lambda i: f"empty shot: strongest line {snr[i]:.1f} sigma (< {t.min_snr_empty:g})"),
-        ((max_counts >= t.saturation_counts) if t.saturation_counts else np.zeros(len(snr), bool),
-         lambda i: f"saturation: Al reference line clipped at the ADC maximum ({t.saturation_counts:g} counts)"),
-        (snr < t.min_snr, lambda i: f"too noisy: strongest line signal-to-noise {snr[i]:.1f} (< {t.min_snr:.1f})"),
-        (is_aluminium & (al_frac < t.min_al_fraction),
-         lambda i: f"weak Al signal: Al lines {al_frac[i]:.4f} of the emission (< {t.min_al_fraction:.4f})"),
-        (is_aluminium & (non_al > t.max_non_al_probability),
-         lambda i: f"possible contaminant: non-aluminium classes hold p={non_al[i]:.3f} "
-                   f"(> {t.max_non_al_probability:.3f})"),
-        (is_aluminium & (near >= 0),
-         lambda i: f"possible contaminant: features lie about as near the {classes[near[i]]} class "
-                   "as the chosen grade"),
-        (~(ood <= t.max_ood_distance),
-         lambda i: f"out of distribution: feature distance {ood[i]:.2f} (> {t.max_ood_distance:.2f})"),
-        (top_probability < t.min_top_probability,
-         lambda i: f"low top probability {top_probability[i]:.3f} (< {t.min_top_probability:.3f})"),
-    ]
+    masks = np.stack([
+        snr < t.min_snr_empty,
+        (max_counts >= t.saturation_counts) if t.saturation_counts else np.zeros(len(snr), bool),
+        snr < t.min_snr,
+        is_aluminium & (al_frac < t.min_al_fraction),
+        is_aluminium & (non_al > t.max_non_al_probability),
+        is_aluminium & (near >= 0),
+        ~(ood <= t.max_ood_distance),
+        top_probability < t.min_top_probability,
+    ])
     # one pass over the stacked checks: the first that applies is the reason (a per-check loop of
     # flatnonzero calls cost a sorting line's single spectrum more than the checks themselves)
-    masks = np.stack([np.asarray(mask, dtype=bool) for mask, _ in checks])
     first = masks.argmax(axis=0)
     out = [""] * len(snr)
     for i in np.flatnonzero(masks.any(axis=0)).tolist():
-        out[i] = checks[first[i]][1](i)
+        out[i] = _message(int(first[i]), t, top_probability[i], snr[i], al_frac[i], non_al[i],
+                          classes[near[i]] if near[i] >= 0 else "", ood[i])
     return out
 
 
