@@ -417,3 +417,29 @@ def drop_unused_initializers(onx) -> None:
     if len(keep) != len(onx.graph.initializer):
         del onx.graph.initializer[:]
         onx.graph.initializer.extend(keep)
+
+
+def window_footprints_from_graph(model_bytes: bytes, grid_nm, n_windows: int) -> np.ndarray:
+    """(k, 2) [nm] each window's footprint read back from an exported graph's line-area weights.
+
+    The same figures as :meth:`LineWindowFeatures.footprints_nm` for the fitted transformer, from the
+    ONNX file alone: the MatMul that takes the Gather of the input spectra by a constant index list.
+    It gives cards written before they carried ``footprint_lo_nm`` / ``footprint_hi_nm`` the
+    figures training now writes.
+    """
+    import onnx
+    from onnx import numpy_helper
+
+    from sorter.preprocess.features import window_footprints_nm
+
+    graph = onnx.load_from_string(model_bytes).graph
+    constants = {t.name: t for t in graph.initializer}
+    spectra = graph.input[0].name
+    gathers = {n.output[0]: n for n in graph.node
+               if n.op_type == "Gather" and n.input[0] == spectra and n.input[1] in constants}
+    found = [n for n in graph.node if n.op_type == "MatMul" and n.input[0] in gathers and n.input[1] in constants]
+    if len(found) != 1:
+        raise ValueError(f"expected one line-area MatMul on the gathered spectra, found {len(found)}")
+    weights = numpy_helper.to_array(constants[found[0].input[1]])
+    pixels = numpy_helper.to_array(constants[gathers[found[0].input[0]].input[1]])
+    return window_footprints_nm(grid_nm, pixels, weights, n_windows)

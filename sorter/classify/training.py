@@ -339,8 +339,9 @@ def train(data: TrainingData, out: str | Path, *, seed: int = 0, held_out_fracti
         training_data={"source": data.source, "sha256": data.sha256(), "n_spectra": int(labels.size),
                        "per_grade": counts, "n_train": int(tr.size), "n_held_out": int(te.size), "seed": seed},
         libraries=library_versions(), feature_names=[str(f) for f in model.get_feature_names_out()],
-        line_windows=[{"name": w.line.name, "lo_nm": w.lo_nm, "hi_nm": w.hi_nm, "role": w.line.role}
-                      for w in model.lines_.windows_],
+        line_windows=[{"name": w.line.name, "lo_nm": w.lo_nm, "hi_nm": w.hi_nm, "role": w.line.role,
+                       "footprint_lo_nm": float(f[0]), "footprint_hi_nm": float(f[1])}
+                      for w, f in zip(model.lines_.windows_, model.lines_.footprints_nm(), strict=True)],
         reproduce=reproduce, interval_coverage=model.coverage,
         created_utc=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
     stage("evaluation")

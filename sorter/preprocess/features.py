@@ -153,6 +153,26 @@ def quietest_bands(wavelength_nm: np.ndarray, window: Window, emission: np.ndarr
     return Window(window.line, window.lo_nm, window.hi_nm, bg, float(left), float(right))
 
 
+def window_footprints_nm(wavelength_nm: np.ndarray, pixels: np.ndarray, weights: np.ndarray,
+                         n_windows: int) -> np.ndarray:
+    """(k, 2) first and last pixel centre [nm] that each window's area reads: window, bands, offsets.
+
+    ``weights`` (len(pixels), k) are the area weights, or (len(pixels), 3 k + 3) with the offset
+    correction's linear and quadratic terms (:meth:`LineWindowFeatures.fit`); a weight counts where
+    it is non-zero in float32, as the ONNX graph holds it. A spectrum whose grid stops inside a
+    window's footprint gets a flat extrapolation there, and the area is wrong.
+    """
+    wl = np.asarray(wavelength_nm, dtype=np.float64)
+    W = np.asarray(weights).astype(np.float32) != 0.0
+    k = int(n_windows)
+    out = np.empty((k, 2))
+    for j in range(k):
+        cols = [j, j + k, j + 2 * k] if W.shape[1] >= 3 * k else [j]
+        rows = np.flatnonzero(W[:, cols].any(axis=1))
+        out[j] = wl[pixels[rows[0]]], wl[pixels[rows[-1]]]
+    return out
+
+
 class LineWindowFeatures(TransformerMixin, BaseEstimator):
     """Asinh-compressed ratios of line areas, from spectra on a fixed grid.
 
@@ -278,6 +298,12 @@ class LineWindowFeatures(TransformerMixin, BaseEstimator):
         self.n_features_in_ = wl.size
         self.step_nm_ = step
         return self
+
+    def footprints_nm(self) -> np.ndarray:
+        """(k, 2) first and last grid pixel [nm] each window's area reads (:func:`window_footprints_nm`)."""
+        check_is_fitted(self, "weights_")
+        W = self.weights_ if self.shift_weights_ is None else np.hstack([self.weights_, self.shift_weights_])
+        return window_footprints_nm(self.grid_nm, self.pixels_, W, len(self.windows_))
 
     def _shift_weights(self, wl: np.ndarray, windows: list[Window], dense: np.ndarray, X) -> np.ndarray:
         """(p, 2 k + 3) pixel weights: the areas' linear and quadratic terms in the offset, then ``u``'s three.

@@ -55,3 +55,20 @@ def test_training_is_reproducible_to_the_byte(toy_data, toy_trained, tmp_path):
                       max_iter=150, hidden_layer_sizes=(32,))
     assert again.card.model_sha256 == toy_trained.card.model_sha256
     assert again.card.training_data["sha256"] == toy_trained.card.training_data["sha256"]
+
+
+def test_the_card_footprints_are_the_graphs_own(toy_trained):
+    """The footprints training writes are read back from the ONNX weights alone, and hold window and bands."""
+    import numpy as np
+
+    from sorter.classify.onnx_export import window_footprints_from_graph
+
+    card = toy_trained.card
+    from_graph = window_footprints_from_graph(toy_trained.model_path.read_bytes(), card.wavelength_grid_nm,
+                                              len(card.line_windows))
+    written = np.array([[w["footprint_lo_nm"], w["footprint_hi_nm"]] for w in card.line_windows])
+    np.testing.assert_array_equal(written, from_graph)
+    step = float(np.median(np.diff(card.wavelength_grid_nm)))
+    for w, win in zip(card.line_windows, toy_trained.model.lines_.windows_, strict=True):
+        (left_lo, _), (_, right_hi) = win.bands
+        assert w["footprint_lo_nm"] <= left_lo + step and w["footprint_hi_nm"] >= right_hi - step

@@ -199,3 +199,11 @@ def test_offset_corrected_areas_match(toy_data):
         assert_allclose(got[:-3], want[:-3], rtol=2e-4, atol=2e-4)
         # copper: no aluminium line, so the offset is noise from large cancelling sums, and float32 shows
         assert_allclose(got[-3:], want[-3:], rtol=1e-2, atol=1e-2)
+    # the moved windows read further out: the footprints, from the graph as from the transformer, grow
+    from sorter.classify.onnx_export import window_footprints_from_graph
+
+    moved = f.footprints_nm()
+    assert_allclose(window_footprints_from_graph(onx, GRID, len(f.windows_)), moved, rtol=0, atol=0)
+    still = LineWindowFeatures(GRID).fit(X).footprints_nm()
+    assert np.all(moved[:, 0] <= still[:, 0]) and np.all(moved[:, 1] >= still[:, 1])
+    assert np.any(moved[:, 1] - still[:, 1] > 0.03)
