@@ -38,7 +38,8 @@ def score(rt, batch) -> dict:
         for j, e in enumerate(els):
             if e in batch.elements:
                 true[:, j] = batch.composition_wt_pct[:, batch.elements.index(e)]
-        pred = np.array([[r.composition_wt_pct[e] for e in els] for r in results])
+        # None (withheld: the grid misses a line window) becomes NaN
+        pred = np.array([[r.composition_wt_pct[e] for e in els] for r in results], dtype=float)
         m["composition"] = composition_errors(batch.labels, true, pred, els)
         # a piece sent round again is measured again, so its estimate never reaches a bin: score both
         accepted = np.array([r.decision == "accept" for r in results])

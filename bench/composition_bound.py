@@ -117,7 +117,7 @@ def measured(instrument: str, n: int, seed: int) -> list[dict]:
             wl, X, labels = b.wavelength_nm, b.intensity, b.labels
             true = np.nan_to_num(_columns(b, els), nan=0.0)
         res = rt.classify_array(wl, X)
-        pred = np.array([[r.composition_wt_pct[e] for e in els] for r in res])
+        pred = np.array([[r.composition_wt_pct[e] for e in els] for r in res], dtype=float)
         out.append(composition_errors(labels, true, pred, els)["per_grade"])
     return out
 

@@ -84,6 +84,10 @@ def classify(
         probs = ", ".join(f"{g} {p:.3f}" for g, p in r.probabilities.items())
         table.add_row(name, r.grade, r.family, probs, r.decision, r.reason)
     console.print(table)
+    notes = {r.composition_note for r in results if r.composition_note}
+    for note in sorted(notes):
+        n = sum(r.composition_note == note for r in results)
+        console.print(f"[yellow]{n} spectr{'um' if n == 1 else 'a'}: {note}[/yellow]")
 
 
 classify = user_errors(classify)

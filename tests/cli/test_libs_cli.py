@@ -77,6 +77,24 @@ def test_classify_table_without_json(trained, plant_folder):
     assert result.returncode == 0 and "decision" in result.stdout
 
 
+def test_a_spectrum_cut_short_of_a_line_window_is_sent_round_without_composition(trained, plant_folder, tmp_path):
+    """The trained model's card (with its footprints) through the CLI: named windows, null composition."""
+    out, _ = trained
+    card = json.loads(out.with_suffix(".card.json").read_text())
+    last = max(card["line_windows"], key=lambda w: w["footprint_hi_nm"])
+    rows = [ln for ln in (plant_folder / "s001.csv").read_text().splitlines()
+            if not ln[:1].isdigit() or float(ln.split(",")[0]) <= last["hi_nm"]]
+    cut = tmp_path / "cut.csv"
+    cut.write_text("\n".join(rows) + "\n")
+    result = aluloop("classify", str(cut), "--model", str(out), "--json")
+    assert result.returncode == 0, result.stderr
+    r = json.loads(result.stdout)
+    assert r["decision"] == "unknown" and last["name"] in r["reason"]
+    assert set(r["composition_wt_pct"].values()) == {None} and last["name"] in r["composition_note"]
+    table = aluloop("classify", str(cut), "--model", str(out))
+    assert table.returncode == 0 and "composition withheld" in table.stdout
+
+
 @pytest.mark.parametrize("args, message", [
     (("classify", "nonexistent.csv", "--model", "nonexistent"), "no such file"),
 ])

@@ -77,6 +77,50 @@ def test_a_grid_outside_the_model_range_is_an_error(toy_trained):
         rt.classify(Spectrum(wl, np.ones(wl.size)))
 
 
+def test_a_grid_that_misses_a_line_window_is_sent_round_without_composition(toy_trained, toy_data):
+    """Cut the grid inside the last line window: every piece is unknown, naming it, and no composition is served."""
+    _, (X, *_), = toy_data
+    rt = LibsRuntime.load(toy_trained.model_path)
+    last = max(toy_trained.card.line_windows, key=lambda w: w["hi_nm"])
+    keep = GRID <= 0.5 * (last["lo_nm"] + last["hi_nm"])
+    full = rt.classify_array(GRID, X[:20])
+    cut = rt.classify_array(GRID[keep], X[:20, keep])
+    x_cut, coverage = rt.to_grid(GRID[keep], X[:20, keep])
+    assert coverage.missing_windows == (last["name"],)
+    raw = rt.run(x_cut.astype(np.float32))
+    # what would be served otherwise: the estimate reads the missing window, so it moves
+    assert np.max(np.abs(raw["composition_wt_pct"] - rt.run(X[:20].astype(np.float32))["composition_wt_pct"])) > 1e-3
+    assert any(a.decision == "accept" for a in full)
+    for a, b in zip(full, cut, strict=True):
+        assert a.composition_note == "" and all(isinstance(v, float) for v in a.composition_wt_pct.values())
+        assert b.decision == "unknown" and last["name"] in b.reason and "misses 1 of the model's" in b.reason
+        assert set(b.composition_wt_pct) == set(toy_trained.card.elements)
+        assert all(v is None for v in b.composition_wt_pct.values())
+        assert all(v is None for v in b.interval_wt_pct.values())
+        assert last["name"] in b.composition_note and "withheld" in b.composition_note
+    # grade, family and probabilities are still the graph's own on the cut grid
+    assert [(r.grade, r.probabilities) for r in cut] == [(r.grade, r.probabilities) for r in rt.interpret(raw)]
+    js = json.loads(json.dumps(cut[0].to_json("cut.csv")))
+    assert js["composition_wt_pct"] == dict.fromkeys(toy_trained.card.elements) and js["decision"] == "unknown"
+
+
+def test_a_grid_must_span_each_window_with_its_background_bands(toy_trained, toy_data):
+    _, (X, *_), = toy_data
+    rt = LibsRuntime.load(toy_trained.model_path)
+    windows = toy_trained.card.line_windows
+    lo = min(w["footprint_lo_nm"] for w in windows)
+    hi = max(w["footprint_hi_nm"] for w in windows)
+    keep = (GRID >= lo) & (GRID <= hi)
+    assert keep.sum() < GRID.size
+    r = rt.classify_array(GRID[keep], X[:3, keep])
+    assert all(x.composition_note == "" and not x.reason.startswith("grid ") for x in r)
+    # stop between the last window and the end of its right band: that window is missing
+    last = max(windows, key=lambda w: w["footprint_hi_nm"])
+    short = GRID <= 0.5 * (last["hi_nm"] + last["footprint_hi_nm"])
+    assert GRID[short][-1] > last["hi_nm"]
+    assert last["name"] in rt.to_grid(GRID[short], X[:1, short])[1].missing_windows
+
+
 def test_choose_model_prefers_the_instrument_name_then_coverage(toy_trained):
     cards = {"toy": (toy_trained.model_path, toy_trained.card), "other": (toy_trained.model_path, None)}
     s = Spectrum(GRID, np.ones(GRID.size), Metadata(instrument="toy-instrument"))

@@ -95,7 +95,7 @@ def test_composition_error_regression_ceiling(bundled, bundled_held_out):
 
     _, results, labels, batches = bundled_held_out
     elements = bundled.card.elements
-    pred = np.array([[r.composition_wt_pct[e] for e in elements] for r in results])
+    pred = np.array([[r.composition_wt_pct[e] for e in elements] for r in results], dtype=float)
     true = np.concatenate([[[b.composition_wt_pct[i, b.elements.index(e)] if e in b.elements else 0.0
                              for e in elements] for i in range(len(b))] for b in batches])
     right = np.array([r.grade for r in results]) == labels
