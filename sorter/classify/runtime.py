@@ -12,6 +12,10 @@ the highres model on 255-420 nm binned 8% of held-out pieces in the wrong grade 
 round, and every element's estimate moves, because each reads the aluminium references and the
 plasma-state lines (broadband, hot edge, input stopping short of Al II 704.2 nm: mean MAE/range
 0.104 instead of 0.040; ``bench/composition_coverage.py``).
+
+A spectrum from another spectrometer (it names another instrument, or names none and is not on the
+model's grid) gets grade, family and decision but no composition (:meth:`LibsRuntime.calibration_note`):
+the regressions carry the training spectrometer's spectral response.
 """
 
 from __future__ import annotations
@@ -71,6 +75,7 @@ class GridCoverage:
     n_windows: int = 0
     lo_nm: float = 0.0
     hi_nm: float = 0.0
+    own_grid: bool = True       # the model's own pixels (no resampling)
 
     def _names(self) -> str:
         return ", ".join(self.missing_windows[:4]) + (", ..." if len(self.missing_windows) > 4 else "")
@@ -98,7 +103,8 @@ def grid_coverage(card: ModelCard, wavelength_nm: np.ndarray) -> GridCoverage:
     # a window reads its background bands too (footprint); cards before footprints give the window
     missing = tuple(w["name"] for w in card.line_windows
                     if wl[0] > w.get("footprint_lo_nm", w["lo_nm"]) or wl[-1] < w.get("footprint_hi_nm", w["hi_nm"]))
-    return GridCoverage(missing, len(card.line_windows), float(wl[0]), float(wl[-1]))
+    own = same_grid(wl, np.asarray(card.wavelength_grid_nm, dtype=np.float64))
+    return GridCoverage(missing, len(card.line_windows), float(wl[0]), float(wl[-1]), own)
 
 
 def session_options(threads: int = 1) -> ort.SessionOptions:
@@ -168,13 +174,35 @@ class LibsRuntime:
         return x[:, idx] * (1.0 - frac) + x[:, idx + 1] * frac, coverage
 
     # ---- decisions ----------------------------------------------------------------------------
-    def classify_array(self, wavelength_nm: np.ndarray, intensity: np.ndarray) -> list[Classification]:
-        """Classify spectra (n, p_in) sharing one grid ``wavelength_nm``."""
+    def classify_array(self, wavelength_nm: np.ndarray, intensity: np.ndarray, *,
+                       instrument: str = "") -> list[Classification]:
+        """Classify spectra (n, p_in) sharing one grid ``wavelength_nm``, from ``instrument`` ("": not said)."""
         x, coverage = self.to_grid(wavelength_nm, intensity)
         out = self.run(x)
-        return self.interpret(out, coverage=coverage)
+        return self.interpret(out, coverage=coverage, instrument=instrument)
 
-    def interpret(self, out: dict[str, np.ndarray], *, coverage: GridCoverage = GridCoverage()) -> list[Classification]:
+    def calibration_note(self, coverage: GridCoverage, instrument: str = "") -> str:
+        """Why the composition of spectra from another spectrometer is withheld ("" when it is not).
+
+        The composition regressions read ratios of lines far apart in wavelength, so they carry the
+        training spectrometer's spectral response: on an unseen instrument the bundled models'
+        composition is off by a quarter of the spec range on average, worse than the grade's mean,
+        while grade and family hold (``bench/composition_coverage.py --unseen``). A spectrum is
+        taken as from another spectrometer when it names one, or names none and is not on the
+        model's own grid.
+        """
+        own = self.card.instrument
+        if instrument and own and instrument != own:
+            source = f"comes from instrument '{instrument}'"
+        elif not instrument and not coverage.own_grid:
+            source = "is not on the model's grid, so comes from another spectrometer"
+        else:
+            return ""
+        return (f"composition withheld: the model is calibrated on '{own}' spectra and this one {source}, whose "
+                f"spectral response it does not know; train a model on that instrument (aluloop train libs)")
+
+    def interpret(self, out: dict[str, np.ndarray], *, coverage: GridCoverage = GridCoverage(),
+                  instrument: str = "") -> list[Classification]:
         P = out["probabilities"].astype(np.float64)
         quality = out["quality"].astype(np.float64)
         comp = out["composition_wt_pct"].astype(np.float64)
@@ -187,7 +215,7 @@ class LibsRuntime:
         lo, hi = np.maximum(comp - half, 0.0).tolist(), np.minimum(comp + half, 100.0).tolist()
         tops = np.argsort(-P, axis=1, kind="stable")[:, :3].tolist()
         P_rows, comp_rows, quality_rows = P.tolist(), comp.tolist(), quality.tolist()
-        note = coverage.composition_note
+        note = coverage.composition_note or self.calibration_note(coverage, instrument)
         results = []
         for i, d in enumerate(decisions):
             decision, reason = d.decision, d.reason
@@ -208,18 +236,19 @@ class LibsRuntime:
         return results
 
     def classify(self, spectrum: Spectrum) -> Classification:
-        return self.classify_array(spectrum.wavelength_nm, spectrum.intensity[None, :])[0]
+        return self.classify_array(spectrum.wavelength_nm, spectrum.intensity[None, :],
+                                   instrument=spectrum.metadata.instrument)[0]
 
     def classify_many(self, spectra: Sequence[Spectrum]) -> list[Classification]:
-        """Classify spectra on any grids, batching those that share one."""
+        """Classify spectra on any grids, batching those that share one grid and instrument."""
         results: list[Classification | None] = [None] * len(spectra)
-        groups: dict[bytes, list[int]] = {}
+        groups: dict[tuple[bytes, str], list[int]] = {}
         for i, s in enumerate(spectra):
-            groups.setdefault(s.wavelength_nm.tobytes(), []).append(i)
-        for members in groups.values():
+            groups.setdefault((s.wavelength_nm.tobytes(), s.metadata.instrument), []).append(i)
+        for (_, instrument), members in groups.items():
             wl = spectra[members[0]].wavelength_nm
             batch = np.stack([spectra[i].intensity for i in members])
-            for i, r in zip(members, self.classify_array(wl, batch), strict=True):
+            for i, r in zip(members, self.classify_array(wl, batch, instrument=instrument), strict=True):
                 results[i] = r
         return results  # type: ignore[return-value]
 

@@ -112,13 +112,38 @@ def test_a_grid_must_span_each_window_with_its_background_bands(toy_trained, toy
     hi = max(w["footprint_hi_nm"] for w in windows)
     keep = (GRID >= lo) & (GRID <= hi)
     assert keep.sum() < GRID.size
-    r = rt.classify_array(GRID[keep], X[:3, keep])
+    r = rt.classify_array(GRID[keep], X[:3, keep], instrument=toy_trained.card.instrument)
     assert all(x.composition_note == "" and not x.reason.startswith("grid ") for x in r)
     # stop between the last window and the end of its right band: that window is missing
     last = max(windows, key=lambda w: w["footprint_hi_nm"])
     short = GRID <= 0.5 * (last["hi_nm"] + last["footprint_hi_nm"])
     assert GRID[short][-1] > last["hi_nm"]
     assert last["name"] in rt.to_grid(GRID[short], X[:1, short])[1].missing_windows
+
+
+def test_another_spectrometers_spectrum_gets_grade_and_family_but_no_composition(toy_trained, toy_data):
+    """Named as another instrument, or on another grid without a name: composition withheld, the rest served."""
+    _, (X, *_), = toy_data
+    rt = LibsRuntime.load(toy_trained.model_path)
+    own = toy_trained.card.instrument
+    fine = np.linspace(GRID[0] - 5, GRID[-1] + 5, 4 * GRID.size)
+    Xf = resample(GRID, X[:10], fine)
+    cases = {"named, own grid": (GRID, X[:10], "plant-b"), "unnamed, other grid": (fine, Xf, ""),
+             "named own, other grid": (fine, Xf, own), "unnamed, own grid": (GRID, X[:10], "")}
+    got = {k: rt.classify_array(wl, x, instrument=inst) for k, (wl, x, inst) in cases.items()}
+    for k in ("named, own grid", "unnamed, other grid"):
+        for r, ref in zip(got[k], got["unnamed, own grid"] if k.endswith("own grid") else got["named own, other grid"],
+                          strict=True):
+            assert set(r.composition_wt_pct.values()) == {None} and own in r.composition_note
+            assert (r.grade, r.family, r.decision, r.probabilities) == (ref.grade, ref.family, ref.decision,
+                                                                        ref.probabilities)
+    assert "'plant-b'" in got["named, own grid"][0].composition_note
+    for k in ("named own, other grid", "unnamed, own grid"):
+        assert all(r.composition_note == "" and None not in r.composition_wt_pct.values() for r in got[k])
+    # a mixed batch of files is split by instrument as well as by grid
+    spectra = [Spectrum(GRID, X[0], Metadata(instrument="plant-b")), Spectrum(GRID, X[1], Metadata(instrument=own))]
+    a, b = rt.classify_many(spectra)
+    assert a.composition_note and not b.composition_note
 
 
 def test_choose_model_prefers_the_instrument_name_then_coverage(toy_trained):
