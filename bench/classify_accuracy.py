@@ -40,7 +40,12 @@ def score(rt, batch) -> dict:
                 true[:, j] = batch.composition_wt_pct[:, batch.elements.index(e)]
         # None (withheld: the grid misses a line window) becomes NaN
         pred = np.array([[r.composition_wt_pct[e] for e in els] for r in results], dtype=float)
-        m["composition"] = composition_errors(batch.labels, true, pred, els)
+        # the served interval is the estimate +- half-width clipped to 0-100 wt%: its far side is the half-width
+        half = np.array([[np.nan if r.interval_wt_pct[e] is None else
+                          max(r.interval_wt_pct[e][1] - r.composition_wt_pct[e],
+                              r.composition_wt_pct[e] - r.interval_wt_pct[e][0]) for e in els] for r in results])
+        m["composition"] = composition_errors(batch.labels, true, pred, els, half)
+        m["nominal_coverage"] = rt.card.interval_coverage
         # a piece sent round again is measured again, so its estimate never reaches a bin: score both
         accepted = np.array([r.decision == "accept" for r in results])
         m["composition_accepted"] = composition_errors(batch.labels[accepted], true[accepted], pred[accepted], els)
@@ -57,6 +62,10 @@ def show(title: str, m: dict, family_only: bool = False) -> None:
           f"unknown on Al pieces {m['unknown_rate_aluminium']:.4f} (<= 0.02), contaminants accepted as Al "
           f"{m['contaminants_accepted_as_aluminium']}/{m['n_contaminants']} (0), composition worst MAE/range "
           f"{comp.get('worst_share_of_range', float('nan')):.3f} [{comp.get('worst', '')}] (<= 0.10), n={m['n']}")
+    if "interval_coverage_major" in comp:
+        print(f"    composition interval coverage over the major pairs (nominal {m['nominal_coverage']:.2f}): mean "
+              f"{comp['interval_coverage_major']:.3f}, lowest {comp['interval_coverage_worst']:.3f} "
+              f"[{comp['interval_coverage_worst_pair']}]")
     if "composition_accepted" in m:
         acc = m["composition_accepted"]
         print(f"    composition on accepted pieces only: worst MAE/range {acc['worst_share_of_range']:.3f} "

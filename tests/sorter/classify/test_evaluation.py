@@ -51,6 +51,23 @@ def test_composition_error_is_a_share_of_the_catalogue_range():
     assert out["interval_coverage"] == 0.5
 
 
+def test_interval_coverage_per_pair_and_over_the_major_pairs():
+    """By hand: 5182 Mg (major) 1 of 2 inside, 5182 Li (no limits there) 2 of 2, 6063 Si (major) 2 of 2."""
+    labels = np.array(["5182", "5182", "6063", "6063"])
+    true = np.array([[4.2, 0.0, 0.40], [4.6, 0.0, 0.45], [0.5, 0.0, 0.40], [0.5, 0.0, 0.50]])
+    pred = np.array([[4.3, 0.0, 0.40], [4.4, 0.001, 0.45], [0.5, 0.0, 0.45], [0.5, 0.0, 0.45]])
+    half = np.array([[0.2, 0.01, 0.1], [0.1, 0.01, 0.1], [0.1, 0.01, 0.06], [0.1, 0.01, 0.05]])
+    out = composition_errors(labels, true, pred, ["Mg", "Li", "Si"], half)
+    assert out["per_grade"]["5182"]["Mg"]["interval_coverage"] == 0.5
+    assert out["per_grade"]["5182"]["Li"]["interval_coverage"] == 1.0
+    assert out["per_grade"]["6063"]["Si"]["interval_coverage"] == 1.0
+    assert out["interval_coverage"] == 11 / 12
+    majors = [(g, e) for g in ("5182", "6063") for e in ("Mg", "Si") if e in spec_ranges(g)]
+    inside = {("5182", "Mg"): 0.5, ("5182", "Si"): 1.0, ("6063", "Mg"): 1.0, ("6063", "Si"): 1.0}
+    assert_allclose(out["interval_coverage_major"], np.mean([inside[m] for m in majors]))
+    assert out["interval_coverage_worst"] == 0.5 and out["interval_coverage_worst_pair"] == "5182 Mg"
+
+
 def test_confusion_png_is_written(tmp_path):
     path = plot_confusion(np.array([[3, 1], [0, 4]]), ["a", "b"], tmp_path / "cm.png")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
