@@ -26,6 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def score(rt, batch) -> dict:
     from sorter.classify.evaluation import classification_metrics, composition_errors
+    from sorter.classify.training import _columns
 
     results = rt.classify_array(batch.wavelength_nm, batch.intensity)
     from sorter.classify.reject import Decision
@@ -34,10 +35,7 @@ def score(rt, batch) -> dict:
     m = classification_metrics(batch.labels, decisions, rt.card.families, rt.classes)
     els = rt.card.elements
     if els:
-        true = np.full((len(batch), len(els)), np.nan)
-        for j, e in enumerate(els):
-            if e in batch.elements:
-                true[:, j] = batch.composition_wt_pct[:, batch.elements.index(e)]
+        true = _columns(batch, els)
         # None (withheld: the grid misses a line window) becomes NaN
         pred = np.array([[r.composition_wt_pct[e] for e in els] for r in results], dtype=float)
         # the served interval is the estimate +- half-width clipped to 0-100 wt%: its far side is the half-width

@@ -54,7 +54,7 @@ def main() -> None:
     from sorter.classify.reject import Decision
     from sorter.classify.runtime import LibsRuntime
     from sorter.classify.scenarios import HELD_OUT
-    from sorter.classify.training import DEFAULT_GRADES
+    from sorter.classify.training import DEFAULT_GRADES, _columns
     from sorter.instruments import get_instrument
 
     rt = LibsRuntime.load(ROOT / "models" / f"{args.instrument}.onnx")
@@ -64,8 +64,7 @@ def main() -> None:
         warnings.simplefilter("ignore")
         batch = cond.simulate(DEFAULT_GRADES, args.n, get_instrument(args.instrument), args.seed)
     els = rt.card.elements
-    true = np.column_stack([batch.composition_wt_pct[:, batch.elements.index(e)] if e in batch.elements
-                            else np.full(len(batch), np.nan) for e in els])
+    true = _columns(batch, els)
     print(f"{args.instrument} model, {cond.name}, {len(batch)} piece spectra (simulated in "
           f"{time.perf_counter() - t0:.0f} s); composition mean MAE/range / pairs above 0.10 / worst")
     for lo, hi in args.range or DEFAULT_RANGES[args.instrument]:
@@ -92,7 +91,7 @@ def unseen(instrument: str, n: int, seed: int) -> None:
     from sorter.classify.evaluation import composition_errors
     from sorter.classify.runtime import LibsRuntime
     from sorter.classify.scenarios import unseen_instrument
-    from sorter.classify.training import DEFAULT_GRADES, SHOTS_PER_PIECE
+    from sorter.classify.training import DEFAULT_GRADES, SHOTS_PER_PIECE, _columns
     from sorter.instruments import get_instrument
     from sorter.shots import ShotPlan
     from sorter.simulate import simulate_batch
@@ -106,8 +105,7 @@ def unseen(instrument: str, n: int, seed: int) -> None:
             warnings.simplefilter("ignore")
             batch = simulate_batch(list(DEFAULT_GRADES), n, inst, seed, wavelength_offset_nm=(-0.05, 0.05),
                                    shot_plan=ShotPlan(n_shots=SHOTS_PER_PIECE))
-        true = np.column_stack([batch.composition_wt_pct[:, batch.elements.index(e)] if e in batch.elements
-                                else np.full(len(batch), np.nan) for e in els])
+        true = _columns(batch, els)
         x, coverage = rt.to_grid(batch.wavelength_nm, batch.intensity)
         out = rt.run(x)
         served = rt.interpret(out, coverage=coverage)
