@@ -78,6 +78,39 @@ def plasma_indicator_columns(feature_elements, feature_stages) -> np.ndarray:
     return (fe == "Al") | np.isin(fe, both)
 
 
+def _group_blocks(groups) -> tuple[np.ndarray, np.ndarray]:
+    """Row indices of each group, padded to the largest: (G, m) indices and a (G, m) validity mask."""
+    _, inverse, counts = np.unique(np.asarray(groups), return_inverse=True, return_counts=True)
+    order = np.argsort(inverse, kind="stable")
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    m = int(counts.max())
+    slot = np.arange(order.size) - np.repeat(starts, counts)
+    idx = np.zeros((counts.size, m), dtype=np.int64)
+    valid = np.zeros((counts.size, m), dtype=bool)
+    idx[inverse[order], slot] = order
+    valid[inverse[order], slot] = True
+    return idx, valid
+
+
+def _leave_group_out(U, d, sw, w_sum: float, resid, blocks) -> np.ndarray:
+    """Leave-group-out residuals of a (weighted) ridge: ``(I - H_gg)^-1 r_g`` per group, unscaled.
+
+    In the sqrt(w)-scaled rows the hat matrix is ``sw sw^T / sum w + U diag(d) U^T``; padded slots
+    get zero rows, so their block is the identity and their residual 0.
+    """
+    idx, valid = blocks
+    Ug = U[idx] * valid[..., None]                                    # (G, m, r)
+    swg = sw[idx] * valid
+    H = np.einsum("gir,r,gjr->gij", Ug, d, Ug) + swg[:, :, None] * swg[:, None, :] / w_sum
+    A = np.eye(idx.shape[1])[None] - H
+    # a block with no residual freedom left (leverage 1) gets the singleton case's 1e-6 floor
+    A += 1e-6 * np.eye(idx.shape[1])[None]
+    e = np.linalg.solve(A, (sw[idx] * resid[idx] * valid)[..., None])[..., 0]
+    loo = np.zeros_like(resid)
+    loo[idx[valid]] = e[valid] / sw[idx[valid]]
+    return loo
+
+
 class GradeWiseComposition(RegressorMixin, BaseEstimator):
     """One ridge per grade and element on standardised features; mixed by class probability.
 
@@ -137,7 +170,7 @@ class GradeWiseComposition(RegressorMixin, BaseEstimator):
         self.expert_max_mse_ratio = expert_max_mse_ratio
 
     def fit(self, Z, labels, Y, classes, feature_masks=None, plasma_state=None, plasma_columns=None,
-            expert_classes=None):
+            expert_classes=None, groups=None):
         """Fit on standardised features Z (n, k), grade labels and wt% Y (n, E) (NaN = not analysed).
 
         ``feature_masks`` (E, k) bool, optional, names the features each element may use
@@ -154,6 +187,9 @@ class GradeWiseComposition(RegressorMixin, BaseEstimator):
         components of the features in ``plasma_columns`` (bool (k,), default all), per grade.
         ``expert_classes`` names the grades that may get experts (default all): each expert costs
         serving time, and a contaminant's composition needs no better than the single ridge.
+
+        ``groups`` (n,), optional: the piece each row is a spectrum of (a spectrum and its augmented
+        copies, :mod:`sorter.classify.augment`); every leave-one-out error then leaves a whole piece out.
         """
         Z = np.asarray(Z, dtype=np.float64)
         Y = np.asarray(Y, dtype=np.float64)
@@ -172,6 +208,12 @@ class GradeWiseComposition(RegressorMixin, BaseEstimator):
         self.mask_choice_ = np.zeros((C, E), dtype=int)
         self._press = np.full((C, E), np.inf)
         self._loo: dict[tuple[int, int], np.ndarray] = {}   # each grade and element's LOO residuals
+        if groups is not None:
+            groups = np.asarray(groups)
+            if groups.shape != (Z.shape[0],):
+                raise ValueError(f"groups: shape {groups.shape}, expected ({Z.shape[0]},)")
+            if np.unique(groups).size == groups.size:
+                groups = None                                  # every piece one row: the plain LOO
         masks = np.ones((E, k), dtype=bool) if feature_masks is None else np.asarray(feature_masks, dtype=bool)
         if masks.ndim == 2:
             masks = masks[None]
@@ -191,7 +233,8 @@ class GradeWiseComposition(RegressorMixin, BaseEstimator):
                     continue
                 best = np.inf
                 for m, mask in enumerate(masks[:, e]):
-                    press, alpha, coef, icpt, half, loo = self._ridge_loo(Z[ok][:, mask], Y[ok, e], return_loo=True)
+                    press, alpha, coef, icpt, half, loo = self._ridge_loo(
+                        Z[ok][:, mask], Y[ok, e], return_loo=True, groups=None if groups is None else groups[ok])
                     if press < best:
                         self._loo[(c, e)] = loo
                         best = press
@@ -203,11 +246,11 @@ class GradeWiseComposition(RegressorMixin, BaseEstimator):
         self.classes_ = np.asarray(classes)
         self.n_features_in_ = k
         self._fit_experts(Z, labels, Y, masks, plasma_state, plasma_columns,
-                          set(self.classes_.tolist() if expert_classes is None else expert_classes))
+                          set(self.classes_.tolist() if expert_classes is None else expert_classes), groups)
         del self._press, self._loo
         return self
 
-    def _fit_experts(self, Z, labels, Y, masks, plasma_state, plasma_columns, expert_classes) -> None:
+    def _fit_experts(self, Z, labels, Y, masks, plasma_state, plasma_columns, expert_classes, groups=None) -> None:
         """Per grade: the plasma coordinate, the expert centres, and each element's local ridges."""
         C, k, E, B = len(self.classes_), Z.shape[1], Y.shape[1], int(self.n_experts)
         self.state_map_ = np.zeros((C, k, 2))
@@ -244,7 +287,8 @@ class GradeWiseComposition(RegressorMixin, BaseEstimator):
                         loo_mix += w * self._loo[(c, e)]
                         continue
                     _, _, cb, ib, _, loo = self._ridge_loo(Z[rows[ok]][use][:, mask], Y[rows[ok][use], e],
-                                                           weights=w[use], return_loo=True)
+                                                           weights=w[use], return_loo=True,
+                                                           groups=None if groups is None else groups[rows[ok]][use])
                     coef[b, mask], icpt[b] = cb, ib
                     full = np.zeros(int(ok.sum()))
                     full[use] = loo
@@ -282,7 +326,7 @@ class GradeWiseComposition(RegressorMixin, BaseEstimator):
         W = np.exp(-0.5 * (d2 - d2.min(axis=-1, keepdims=True)))
         return W / W.sum(axis=-1, keepdims=True)
 
-    def _ridge_loo(self, Z: np.ndarray, y: np.ndarray, weights=None, return_loo: bool = False):
+    def _ridge_loo(self, Z: np.ndarray, y: np.ndarray, weights=None, return_loo: bool = False, groups=None):
         """Ridge from one SVD; alpha and interval from exact LOO residuals.
 
         Returns the mean squared LOO residual, alpha, coefficients, intercept and the
@@ -293,18 +337,27 @@ class GradeWiseComposition(RegressorMixin, BaseEstimator):
         leave-one-out residual is ``r_i / (1 - h_ii)`` (Hastie, Tibshirani, Friedman, ESL 2nd ed., 7.10).
         With ``weights`` w the same holds for the rows scaled by sqrt(w) after weighted centring (the
         hat matrix gains ``w_i / sum w`` for the intercept); the PRESS is then weighted too.
+
+        ``groups`` (n,), optional: rows that share a label are one piece (a spectrum and its
+        augmented copies) and are left out together: the residuals of group g are
+        ``(I - H_gg)^-1 r_g`` (the block form of the same identity), so a piece's copies do not
+        vouch for it and the alpha, the interval and the experts' test see pieces, not rows.
         """
         w = np.ones(Z.shape[0]) if weights is None else np.asarray(weights, dtype=np.float64)
         sw = np.sqrt(w)
         zm, ym = (w @ Z) / w.sum(), float(w @ y / w.sum())
         U, s, Vt = np.linalg.svd(sw[:, None] * (Z - zm), full_matrices=False)
         Uy = U.T @ (sw * (y - ym))
+        blocks = None if groups is None else _group_blocks(groups)
         out = (np.inf, np.nan, np.zeros(Z.shape[1]), ym, 0.0, np.zeros_like(y))
         for a in np.asarray(self.alphas, dtype=np.float64):
             d = s ** 2 / (s ** 2 + a)                                  # shrinkage per component
             fitted = (U @ (d * Uy)) / sw + ym
-            h = w / w.sum() + (U ** 2) @ d
-            loo = (y - fitted) / np.maximum(1.0 - h, 1e-6)
+            if blocks is None:
+                h = w / w.sum() + (U ** 2) @ d
+                loo = (y - fitted) / np.maximum(1.0 - h, 1e-6)
+            else:
+                loo = _leave_group_out(U, d, sw, w.sum(), y - fitted, blocks)
             press = float(w @ loo ** 2 / w.sum())
             if press < out[0]:
                 coef = Vt.T @ ((s / (s ** 2 + a)) * Uy)

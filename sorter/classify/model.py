@@ -44,7 +44,7 @@ def _aluminium(grade: str) -> bool:
 
 
 def fit_composition(Z, labels, composition, elements, classes, lines: LineWindowFeatures, *, coverage: float,
-                    random_state: int, plasma_state=None, shared=None) -> GradeWiseComposition:
+                    random_state: int, plasma_state=None, shared=None, groups=None) -> GradeWiseComposition:
     """The model's composition estimate, fitted on standardised line features Z of labelled spectra.
 
     Each element may use its own lines and the Al references, or those plus the plasma
@@ -58,6 +58,9 @@ def fit_composition(Z, labels, composition, elements, classes, lines: LineWindow
 
     Features of "indicator" lines are left out of every regression and of the experts'
     coordinate: they reach the composition only through the plasma-state estimate.
+
+    ``groups`` (n,), optional: the piece each row is a spectrum of (augmented copies share it);
+    leave-one-out errors then leave whole pieces out.
     """
     fe, st = lines.feature_elements(), lines.feature_ion_stages()
     masks = np.stack([composition_feature_masks(elements, fe, st, plasma=False),
@@ -77,7 +80,7 @@ def fit_composition(Z, labels, composition, elements, classes, lines: LineWindow
         return GradeWiseComposition(coverage=coverage, random_state=random_state).fit(
             Z, labels, np.asarray(composition, dtype=np.float64), list(classes), masks,
             plasma_state=plasma_state, plasma_columns=columns,
-            expert_classes=[g for g in classes if _aluminium(g)])
+            expert_classes=[g for g in classes if _aluminium(g)], groups=groups)
 
 
 class LibsModel(ClassifierMixin, BaseEstimator):
@@ -139,7 +142,7 @@ class LibsModel(ClassifierMixin, BaseEstimator):
         self.state_hidden_layer_sizes = state_hidden_layer_sizes
         self.max_shift_nm = max_shift_nm
 
-    def fit(self, X, y, composition=None, elements=(), progress=None, plasma_state=None):
+    def fit(self, X, y, composition=None, elements=(), progress=None, plasma_state=None, groups=None):
         """Fit on spectra ``X`` (n, p) on ``grid_nm`` with grade labels ``y``.
 
         ``composition`` (n, E) [wt%] for ``elements`` (NaN where unknown) trains the
@@ -148,6 +151,8 @@ class LibsModel(ClassifierMixin, BaseEstimator):
         ``plasma_state`` (n, 2), optional: each spectrum's (1e4 K / T_e, ln n_e [cm^-3]), which
         simulated spectra know; the composition's plasma-state experts are then placed on a
         coordinate regressed on it (without it, on the plasma indicators' principal components).
+        ``groups`` (n,), optional: the piece each spectrum is of, where several are (augmented copies,
+        :mod:`sorter.classify.augment`): the composition's leave-one-out errors leave pieces out.
         """
         step = progress or (lambda stage: None)
         X = np.asarray(X, dtype=np.float64)
@@ -184,7 +189,8 @@ class LibsModel(ClassifierMixin, BaseEstimator):
             # train each grade's regression on its own spectra: labels, not predictions
             self.composition_ = fit_composition(Z, y, composition, self.elements_, self.classes_, self.lines_,
                                                 coverage=self.coverage, random_state=self.random_state,
-                                                plasma_state=plasma_state, shared=self._shared_terms(Z))
+                                                plasma_state=plasma_state, shared=self._shared_terms(Z),
+                                                groups=groups)
         else:
             self.composition_ = None
         step("out-of-distribution")

@@ -1,4 +1,6 @@
 import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from numpy.testing import assert_allclose
 from sklearn.linear_model import Ridge
 
@@ -37,6 +39,40 @@ def test_leave_one_out_residuals_equal_refitting_without_the_point():
         r = Ridge(alpha=1.0).fit(Z[keep], Y[keep, 0])
         loo.append(Y[i, 0] - r.predict(Z[[i]])[0])
     assert_allclose(m.halfwidth_[0, 0], np.quantile(np.abs(loo), 0.5), rtol=1e-8)
+
+
+@given(seed=st.integers(0, 10_000), weighted=st.booleans())
+@settings(max_examples=25, deadline=None)
+def test_leave_group_out_residuals_equal_refitting_without_the_group(seed, weighted):
+    """Augmented copies share a group: the closed form equals refitting without the whole group."""
+    rng = np.random.default_rng(seed)
+    n, k = 30, 5
+    pieces = rng.normal(size=(n, k))
+    reps = rng.integers(1, 4, size=n)                          # pieces with 1 to 3 rows: uneven groups
+    groups = np.repeat(np.arange(n), reps)
+    Z = pieces[groups] + rng.normal(0, 0.1, size=(groups.size, k))
+    y = Z @ rng.normal(size=k) + 3.0 + rng.normal(0, 0.3, groups.size)
+    w = rng.uniform(0.2, 1.0, groups.size) if weighted else np.ones(groups.size)
+    m = GradeWiseComposition(alphas=(0.7,))
+    *_, loo = m._ridge_loo(Z, y, weights=w if weighted else None, return_loo=True, groups=groups)
+    for g in range(n):
+        out = groups == g
+        r = Ridge(alpha=0.7).fit(Z[~out], y[~out], sample_weight=w[~out])
+        assert_allclose(loo[out], y[out] - r.predict(Z[out]), rtol=1e-4, atol=1e-6)
+
+
+def test_copies_do_not_vouch_for_their_piece():
+    """Near-identical copies make the row-wise LOO error small; leaving pieces out keeps the honest one."""
+    Z, labels, Y = linear_grades(n=40, seed=3, noise=0.3)
+    rng = np.random.default_rng(4)
+    Zc = np.vstack([Z] + [Z + rng.normal(0, 0.01, Z.shape) for _ in range(3)])
+    groups = np.tile(np.arange(Z.shape[0]), 4)
+    rows = GradeWiseComposition(alphas=(1.0,), coverage=0.9).fit(Zc, np.tile(labels, 4), np.tile(Y, (4, 1)), ["a", "b"])
+    pieces = GradeWiseComposition(alphas=(1.0,), coverage=0.9).fit(Zc, np.tile(labels, 4), np.tile(Y, (4, 1)),
+                                                                   ["a", "b"], groups=groups)
+    single = GradeWiseComposition(alphas=(1.0,), coverage=0.9).fit(Z, labels, Y, ["a", "b"])
+    assert np.all(rows.halfwidth_ < 0.75 * single.halfwidth_)
+    assert_allclose(pieces.halfwidth_, single.halfwidth_, rtol=0.15)
 
 
 def test_interval_covers_about_the_nominal_share_of_new_spectra():
