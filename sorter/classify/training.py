@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from sorter.classify.augment import Augmentation, augment_spectra
 from sorter.classify.card import ModelCard, card_path_for, sha256_bytes
 from sorter.classify.evaluation import (
     MAJOR_ELEMENTS,
@@ -287,11 +288,13 @@ class TrainResult:
 def train(data: TrainingData, out: str | Path, *, seed: int = 0, held_out_fraction: float = 0.2,
           hidden_layer_sizes: tuple[int, ...] = (256, 128), max_iter: int = 300, reproduce: str = "",
           progress: Progress = _no_progress, plasma_terms: bool = False, n_members: int = 5,
-          max_shift_nm: float = 0.0) -> TrainResult:
+          max_shift_nm: float = 0.0, augmentation: Augmentation | None = None) -> TrainResult:
     """Fit, tune, export, verify and document a model; write ``out`` (.onnx), its card and report.
 
     ``plasma_terms``, ``n_members``, ``max_shift_nm``: see :class:`~sorter.classify.model.LibsModel` (the
-    terms are used where ``data`` carry plasma states).
+    terms are used where ``data`` carry plasma states). ``augmentation``: the model also learns from
+    noisy, shifted copies of the training split's spectra (:mod:`sorter.classify.augment`; seeded by
+    ``seed``); the held-out split stays as given.
     """
     from sorter.classify.model import LibsModel
     from sorter.classify.onnx_export import export_onnx
@@ -315,10 +318,18 @@ def train(data: TrainingData, out: str | Path, *, seed: int = 0, held_out_fracti
 
     model = LibsModel(data.wavelength_nm, hidden_layer_sizes=hidden_layer_sizes, max_iter=max_iter,
                       random_state=seed, plasma_terms=plasma_terms, n_members=n_members, max_shift_nm=max_shift_nm)
+    X_tr, y_tr, pieces = data.intensity[tr], labels[tr], None
     comp_tr = None if data.composition is None else data.composition[tr]
     state_tr = None if data.plasma_state is None else data.plasma_state[tr]
-    model.fit(data.intensity[tr], labels[tr], comp_tr, data.elements if comp_tr is not None else (), progress=stage,
-              plasma_state=state_tr)
+    if augmentation is not None and augmentation.copies:
+        reps = int(augmentation.copies) + 1
+        copies = augment_spectra(data.wavelength_nm, X_tr, augmentation, np.random.default_rng(seed),
+                                 data.saturation_counts)
+        X_tr, y_tr, pieces = np.concatenate([X_tr, copies]), np.tile(y_tr, reps), np.tile(np.arange(tr.size), reps)
+        comp_tr = None if comp_tr is None else np.tile(comp_tr, (reps, 1))
+        state_tr = None if state_tr is None else np.tile(state_tr, (reps, 1))
+    model.fit(X_tr, y_tr, comp_tr, data.elements if comp_tr is not None else (), progress=stage,
+              plasma_state=state_tr, groups=pieces)
     classes = [str(c) for c in model.classes_]
     stage("thresholds")
     sk = model.outputs(data.intensity[te])
@@ -337,7 +348,8 @@ def train(data: TrainingData, out: str | Path, *, seed: int = 0, held_out_fracti
                       "class_distance": "(n, classes) Mahalanobis distance to each class (RMS per feature)"},
         model_sha256=sha256_bytes(model_bytes),
         training_data={"source": data.source, "sha256": data.sha256(), "n_spectra": int(labels.size),
-                       "per_grade": counts, "n_train": int(tr.size), "n_held_out": int(te.size), "seed": seed},
+                       "per_grade": counts, "n_train": int(tr.size), "n_held_out": int(te.size), "seed": seed,
+                       "augmentation": None if augmentation is None else augmentation.as_dict()},
         libraries=library_versions(), feature_names=[str(f) for f in model.get_feature_names_out()],
         line_windows=[{"name": w.line.name, "lo_nm": w.lo_nm, "hi_nm": w.hi_nm, "role": w.line.role,
                        "footprint_lo_nm": float(f[0]), "footprint_hi_nm": float(f[1])}

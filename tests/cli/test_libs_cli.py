@@ -40,7 +40,7 @@ def plant_folder(tmp_path_factory):
 def trained(plant_folder, tmp_path_factory):
     out = tmp_path_factory.mktemp("models") / "plant.onnx"
     result = aluloop("train", "libs", "--data", str(plant_folder), "--out", str(out), "--max-iter", "100",
-                     "--members", "3", "--max-shift-nm", "0.06")
+                     "--members", "3", "--max-shift-nm", "0.06", "--augment", "1")
     assert result.returncode == 0, result.stderr
     return out, result
 
@@ -54,9 +54,11 @@ def test_train_writes_model_card_and_report(trained):
     per_class = json.loads((report / "report.json").read_text())["per_class"]
     assert set(per_class) == set(card["classes"]) and all("recall" in v for v in per_class.values())
     assert "grade accuracy" in result.stdout
-    # the card's command reproduces the model, ensemble size and offset correction included
+    # the card's command reproduces the model, ensemble size, offset correction and copies included
     assert card["reproduce"].startswith("aluloop train libs --data ")
-    assert card["reproduce"].endswith(f"--out {out} --seed 0 --max-iter 100 --members 3 --max-shift-nm 0.06")
+    assert card["reproduce"].endswith(f"--out {out} --seed 0 --max-iter 100 --members 3 --max-shift-nm 0.06 "
+                                      "--augment 1")
+    assert card["training_data"]["augmentation"]["copies"] == 1
 
 
 def test_classify_prints_one_json_object_per_spectrum(trained, plant_folder):
@@ -130,6 +132,12 @@ def test_train_refuses_a_grade_without_a_family(tmp_path, plant_folder):
     (folder / "labels.csv").write_text(labels)
     result = aluloop("train", "libs", "--data", str(folder), "--out", str(tmp_path / "m.onnx"))
     assert result.returncode == 2 and "grade '9999' has no family" in result.stderr
+
+
+def test_train_refuses_a_negative_number_of_copies(tmp_path, plant_folder):
+    result = aluloop("train", "libs", "--data", str(plant_folder), "--out", str(tmp_path / "m.onnx"), "--augment", "-1")
+    assert result.returncode == 2 and "--augment" in result.stderr
+    assert not (tmp_path / "m.onnx").exists()
 
 
 def test_train_refuses_an_out_path_that_is_not_onnx(tmp_path, plant_folder):
