@@ -24,6 +24,7 @@ target is MAE <= 10% of the range for every major element (both a min and a max 
     python bench/composition_accuracy.py --plasma-state --n-train 600 --shots 16
     python bench/composition_accuracy.py --indicator-lines --n-train 600 --shots 16
     python bench/composition_accuracy.py --offset-correction --n-train 600 --shots 16
+    python bench/composition_accuracy.py --augment 3 --n-train 600 --shots 16
 
 ``--learning-curve`` fits only the composition estimate (the model's own, with the true grade)
 on nested random subsets of one simulated training set, that many pieces per grade, and scores
@@ -49,6 +50,11 @@ buy: the estimate without them, with and without Saha-Boltzmann terms, against t
 ``--offset-correction`` fits the bundled recipe with and without the wavelength-offset correction of
 the line areas (``aluloop train libs --max-shift-nm``) and prints, with it, the offset it finds on
 each set against the true one (:func:`offset_correction_value`).
+
+``--augment N`` fits the bundled recipe on the training pieces alone and on them with N noisy,
+wavelength-shifted copies each (``aluloop train libs --augment``; the leave-one-out errors leave a
+piece out with its copies) and prints both on the four test sets, with the pairs above 0.10
+(:func:`augment_value`).
 """
 
 from __future__ import annotations
@@ -459,6 +465,54 @@ def offset_correction_value(instrument: str, n_train: int, n_test: int, shots: i
             print(f"  {'  true offset [nm]':34s}" + "  ".join(f"{c:>22s}" for c in offsets), flush=True)
 
 
+def augment_value(instrument: str, n_train: int, n_test: int, shots: int, seed: int, copies: int = 3) -> None:
+    """The composition estimate (true grade, bundled recipe) without and with ``copies`` augmented copies."""
+    from sklearn.preprocessing import StandardScaler
+
+    from sorter.classify.augment import Augmentation, augment_spectra
+    from sorter.classify.evaluation import MAJOR_ELEMENTS as MAJOR
+    from sorter.classify.evaluation import composition_errors
+    from sorter.classify.model import LibsModel, fit_composition
+
+    t0 = time.perf_counter()
+    wl, X, y, Y, state = training_data(instrument, n_train, shots)
+    tests = list(test_sets(instrument, n_test, shots, seed))
+    classes = sorted(set(y))
+    print(f"{instrument}, {shots}-shot piece spectra, {n_train} training pieces per grade, composition only, true "
+          f"grade, {n_test} test pieces per grade per set (simulated in {time.perf_counter() - t0:.0f} s)")
+    print("  per set: mean MAE/range / pairs above 0.10 / worst")
+    print("  " + " " * 26 + "  ".join(f"{name[:22]:>22s}" for name, *_ in tests))
+    for k in (0, copies):
+        t1 = time.perf_counter()
+        Xa, ya, Ya, sa, groups = X, y, Y, state, None
+        if k:
+            reps = k + 1
+            extra = augment_spectra(wl, X, Augmentation(copies=k), np.random.default_rng(seed))
+            Xa, ya = np.concatenate([X, extra]), np.tile(y, reps)
+            Ya, sa = np.tile(Y, (reps, 1)), np.tile(state, (reps, 1))
+            groups = np.tile(np.arange(y.size), reps)
+        m = LibsModel(wl, plasma_terms=True)
+        lines = m.line_features().fit(Xa)
+        scaler = StandardScaler().fit(lines.transform(Xa))
+        Z = scaler.transform(lines.transform(Xa))
+        m.fit_plasma_state(Z, sa)
+        est = fit_composition(Z, ya, Ya, list(MAJOR), classes, lines, coverage=m.coverage, random_state=0,
+                              plasma_state=sa, shared=m._shared_terms(Z), groups=groups)
+        cells, above = [], []
+        for _, Xt, yt, Yt, _st in tests:
+            Zt = scaler.transform(lines.transform(Xt))
+            truth = np.eye(len(classes))[[classes.index(g) for g in yt]]
+            err = composition_errors(yt, Yt, est.predict_all(np.concatenate([Zt, m._shared_terms(Zt)], axis=1),
+                                                             truth)[0], MAJOR)
+            cells.append(pair_summary(err))
+            above.append(", ".join(f"{g} {e} {v:.3f}" for (g, e), v in sorted(pair_shares(err).items()) if v > 0.10))
+        label = f"{k} copies per piece" if k else "training pieces alone"
+        print(f"  {label:26s}" + "  ".join(f"{c:>22s}" for c in cells) + f"  ({time.perf_counter() - t1:.0f} s)",
+              flush=True)
+        for (name, *_), a in zip(tests, above, strict=True):
+            print(f"      {name[:30]}: above 0.10: {a or 'none'}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--instrument", default="broadband")
@@ -479,7 +533,12 @@ def main() -> None:
                     help="only the composition estimate with the Al resonance windows as state indicators, then stop")
     ap.add_argument("--offset-correction", action="store_true",
                     help="only the composition estimate with and without the wavelength-offset correction, then stop")
+    ap.add_argument("--augment", type=int, default=0, metavar="N",
+                    help="only the composition estimate without and with N augmented copies per piece, then stop")
     args = ap.parse_args()
+    if args.augment:
+        augment_value(args.instrument, args.n_train, args.n, args.shots[-1], args.seed, args.augment)
+        return
     for flag, study in (("indicator_lines", indicator_lines_value), ("plasma_state", plasma_state_value),
                         ("bands", compare_bands), ("offset_correction", offset_correction_value)):
         if getattr(args, flag):
