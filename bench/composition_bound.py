@@ -11,8 +11,10 @@ Reading it: where the bound is near 0.10 the instrument, not the estimator, is t
 the model is many times the bound the estimator leaves information in the spectrum.
 
 ``--stages`` follows the information down the model's feature extraction: the bound from the whole
-spectrum, from the pixels of the model's line windows alone, and from the window areas (the
-baseline-corrected sums every feature is a ratio of; exact, the areas being linear in the pixels).
+spectrum, from the pixels of the model's line windows alone, from the window areas with each
+window's first and second moments about its line centre (what a read-out that follows each
+line's position and width could use), and from the window areas alone (the baseline-corrected sums
+every feature is a ratio of; exact, areas and moments being linear in the pixels).
 The windows are those the bundled recipe fits (``LibsModel`` defaults, bands searched on a
 simulated training sample). A window-area bound above 0.10 means no estimator reading these
 features can meet the target there, however it is trained.
@@ -61,24 +63,39 @@ def states(T_range, sampling, ne_range, n):
     return list(zip(T.tolist(), ne.tolist(), strict=True))
 
 
-STAGES = ("spectrum", "windows", "areas")
+STAGES = ("spectrum", "windows", "moments", "areas")
 
 
-def model_windows(instrument: str, seed: int) -> tuple[list[int], list[list[float]]]:
-    """Pixels and area weights of the line windows the bundled recipe fits on this instrument."""
+def second_moment_weights(wavelength_nm: np.ndarray, window) -> np.ndarray:
+    """Weights of sum over the window of (lambda - centre)^2 (I - baseline) [counts nm^3], baseline as the area's."""
+    from sorter.preprocess.features import _window_and_bands
+
+    w_win, w_left, w_right, lam_left, lam_right = _window_and_bands(wavelength_nm, window)
+    lever = w_win * (wavelength_nm - window.line.centre_nm) ** 2
+    tau = (wavelength_nm - lam_left) / (lam_right - lam_left)
+    return (lever - float(lever @ (1.0 - tau)) * w_left / w_left.sum()
+            - float(lever @ tau) * w_right / w_right.sum())
+
+
+def model_windows(instrument: str, seed: int) -> tuple[list[int], list[list[float]], list[list[float]]]:
+    """Pixels, area weights and area + first + second moment weights of the bundled recipe's line windows."""
     from sorter.classify.model import LibsModel
     from sorter.classify.training import simulated_data
+    from sorter.preprocess.features import moment_weights
 
     d = simulated_data(instrument, 40, seed)
     lines = LibsModel(d.wavelength_nm).line_features().fit(d.intensity)
-    return lines.pixels_.tolist(), lines.weights_.tolist()
+    wl = d.wavelength_nm
+    m1 = np.stack([moment_weights(wl, w) for w in lines.windows_], axis=1)[lines.pixels_]
+    m2 = np.stack([second_moment_weights(wl, w) for w in lines.windows_], axis=1)[lines.pixels_]
+    return lines.pixels_.tolist(), lines.weights_.tolist(), np.hstack([lines.weights_, m1, m2]).tolist()
 
 
 def bound_job(args, windows=None):
     """Mean per-piece bound MAE [wt%] of each major element of one grade in one set, per stage.
 
-    ``{"spectrum": {element: MAE}}``, and with ``windows`` (pixels, weights) also "windows" (their
-    pixels alone) and "areas" (the window areas).
+    ``{"spectrum": {element: MAE}}``, and with ``windows`` (pixels, area weights, area and moment
+    weights) also "windows" (their pixels alone), "moments" (areas and moments) and "areas".
     """
     instrument, grade, set_states, gate, noise = args
     from sorter.classify.evaluation import spec_ranges
@@ -92,8 +109,9 @@ def bound_job(args, windows=None):
         info = piece_information(mean, sd, inst, PieceConditions(T, ne, gate_spread=gate, noise_scale=noise))
         per_stage["spectrum"].append(info.bound().mae_wt_pct())
         if windows is not None:
-            pixels, weights = windows
+            pixels, weights, with_moments = windows
             per_stage["windows"].append(info.bound_of(pixels).mae_wt_pct())
+            per_stage["moments"].append(info.bound_of(pixels, np.asarray(with_moments)).mae_wt_pct())
             per_stage["areas"].append(info.bound_of(pixels, np.asarray(weights)).mae_wt_pct())
     return {s: {e: float(np.mean([m[e] for m in maes])) for e in spec_ranges(grade)} for s, maes in per_stage.items()}
 
@@ -195,15 +213,17 @@ def print_stages(args, grades, sets, bounds, meas, t_bound) -> None:
     """The bound at each stage of the feature extraction next to the model, per grade, element and set."""
     from sorter.classify.evaluation import spec_ranges
 
-    print(f"{args.instrument}: bound from the whole spectrum / the line windows' pixels / the window areas, "
+    print(f"{args.instrument}: bound from the whole spectrum / the line windows' pixels / the window areas and "
+          f"moments / the window areas, "
           f"and the bundled model ({args.n} pieces per grade per set); MAE as a share of the spec range, "
           f"mean over {args.states} plasma states per set, 16-shot pieces, detector noise only; target <= "
           f"{TARGET:.2f}; bounds took {t_bound:.0f} s")
     for s, (name, *_rest) in enumerate(sets):
         print(f"  {s}: {name}")
-    heads = [f"set {s} spec/win/area/model" for s in range(len(sets))]
-    print(f"{'grade':8s}{'el':4s}" + "".join(f"{h:>29s}" for h in heads))
-    steps = {"windows/spectrum": [], "areas/windows": [], "model/areas": []}
+    heads = [f"set {s} spec/win/mom/area/model" for s in range(len(sets))]
+    print(f"{'grade':8s}{'el':4s}" + "".join(f"{h:>35s}" for h in heads))
+    steps = {"windows/spectrum": [], "moments/windows": [], "areas/moments": [], "areas/windows": [],
+             "model/areas": []}
     over = {s: [] for s in range(len(sets))}
     for gi, g in enumerate(grades):
         for e, (lo, hi) in spec_ranges(g).items():
@@ -211,13 +231,15 @@ def print_stages(args, grades, sets, bounds, meas, t_bound) -> None:
             for s in range(len(sets)):
                 b = [bounds[gi * len(sets) + s][st][e] / (hi - lo) for st in STAGES]
                 m = meas[s].get(g, {}).get(e, {}).get("share_of_range", float("nan"))
-                cells.append(f"{b[0]:.3f}/{b[1]:.3f}/{b[2]:.3f}/{m:.3f}")
+                cells.append(f"{b[0]:.3f}/{b[1]:.3f}/{b[2]:.3f}/{b[3]:.3f}/{m:.3f}")
                 steps["windows/spectrum"].append(b[1] / b[0])
-                steps["areas/windows"].append(b[2] / b[1])
-                steps["model/areas"].append(m / b[2])
-                if b[2] > TARGET:
-                    over[s].append(f"{g} {e} {b[2]:.3f} (spectrum {b[0]:.3f})")
-            print(f"{g:8s}{e:4s}" + "".join(f"{c:>29s}" for c in cells))
+                steps["moments/windows"].append(b[2] / b[1])
+                steps["areas/moments"].append(b[3] / b[2])
+                steps["areas/windows"].append(b[3] / b[1])
+                steps["model/areas"].append(m / b[3])
+                if b[3] > TARGET:
+                    over[s].append(f"{g} {e} {b[3]:.3f} (moments {b[2]:.3f}, spectrum {b[0]:.3f})")
+            print(f"{g:8s}{e:4s}" + "".join(f"{c:>35s}" for c in cells))
     for name, r in steps.items():
         r = np.array(r)
         print(f"{name}: median {np.median(r):.2f}x, range {r.min():.2f}x-{r.max():.2f}x")
