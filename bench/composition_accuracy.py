@@ -469,7 +469,7 @@ def augment_value(instrument: str, n_train: int, n_test: int, shots: int, seed: 
     """The composition estimate (true grade, bundled recipe) without and with ``copies`` augmented copies."""
     from sklearn.preprocessing import StandardScaler
 
-    from sorter.classify.augment import Augmentation, augment_spectra
+    from sorter.classify.augment import Augmentation, with_copies
     from sorter.classify.evaluation import MAJOR_ELEMENTS as MAJOR
     from sorter.classify.evaluation import composition_errors
     from sorter.classify.model import LibsModel, fit_composition
@@ -486,11 +486,8 @@ def augment_value(instrument: str, n_train: int, n_test: int, shots: int, seed: 
         t1 = time.perf_counter()
         Xa, ya, Ya, sa, groups = X, y, Y, state, None
         if k:
-            reps = k + 1
-            extra = augment_spectra(wl, X, Augmentation(copies=k), np.random.default_rng(seed))
-            Xa, ya = np.concatenate([X, extra]), np.tile(y, reps)
-            Ya, sa = np.tile(Y, (reps, 1)), np.tile(state, (reps, 1))
-            groups = np.tile(np.arange(y.size), reps)
+            Xa, ya, Ya, sa, groups = with_copies(wl, X, y, Y, state, Augmentation(copies=k),
+                                                 np.random.default_rng(seed))
         m = LibsModel(wl, plasma_terms=True)
         lines = m.line_features().fit(Xa)
         scaler = StandardScaler().fit(lines.transform(Xa))

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sorter.preprocess.features import NoiseLevel
+from sorter.preprocess.grid import resample
 
 
 @dataclass(frozen=True)
@@ -72,7 +73,7 @@ def shifted(wavelength_nm, spectrum, shift_nm: float) -> np.ndarray:
     300.6
     """
     wl = np.asarray(wavelength_nm, dtype=np.float64)
-    return np.interp(wl - shift_nm, wl, np.asarray(spectrum, dtype=np.float64))
+    return resample(wl, np.asarray(spectrum, dtype=np.float64), wl - shift_nm)
 
 
 def augment_spectra(wavelength_nm, X, augmentation: Augmentation, rng: np.random.Generator,
@@ -110,3 +111,22 @@ def augment_spectra(wavelength_nm, X, augmentation: Augmentation, rng: np.random
     if saturation_counts is not None:
         np.minimum(out, saturation_counts, out=out)
     return out
+
+
+def with_copies(wavelength_nm, X, labels, composition, plasma_state, augmentation: Augmentation,
+                rng: np.random.Generator, saturation_counts: float | None = None):
+    """Training rows followed by their copies: ``(X, labels, composition, plasma_state, pieces)``.
+
+    The copies keep their piece's grade, composition and plasma state (``None`` stays ``None``);
+    ``pieces`` (n * (copies + 1),) names each row's piece (its row in ``X``), so that leave-one-out
+    errors can leave a piece out with its copies (``GradeWiseComposition.fit(groups=)``).
+    """
+    copies = augment_spectra(wavelength_nm, X, augmentation, rng, saturation_counts)
+    reps = int(augmentation.copies) + 1
+    n = np.shape(X)[0]
+
+    def tile(a):
+        return None if a is None else np.concatenate([np.asarray(a)] * reps)
+
+    return (np.concatenate([np.asarray(X, dtype=np.float64), copies]), tile(labels), tile(composition),
+            tile(plasma_state), np.tile(np.arange(n), reps))

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sorter.classify.augment import Augmentation, augment_spectra
+from sorter.classify.augment import Augmentation, with_copies
 from sorter.classify.card import ModelCard, card_path_for, sha256_bytes
 from sorter.classify.evaluation import (
     MAJOR_ELEMENTS,
@@ -322,12 +322,9 @@ def train(data: TrainingData, out: str | Path, *, seed: int = 0, held_out_fracti
     comp_tr = None if data.composition is None else data.composition[tr]
     state_tr = None if data.plasma_state is None else data.plasma_state[tr]
     if augmentation is not None and augmentation.copies:
-        reps = int(augmentation.copies) + 1
-        copies = augment_spectra(data.wavelength_nm, X_tr, augmentation, np.random.default_rng(seed),
-                                 data.saturation_counts)
-        X_tr, y_tr, pieces = np.concatenate([X_tr, copies]), np.tile(y_tr, reps), np.tile(np.arange(tr.size), reps)
-        comp_tr = None if comp_tr is None else np.tile(comp_tr, (reps, 1))
-        state_tr = None if state_tr is None else np.tile(state_tr, (reps, 1))
+        X_tr, y_tr, comp_tr, state_tr, pieces = with_copies(data.wavelength_nm, X_tr, y_tr, comp_tr, state_tr,
+                                                            augmentation, np.random.default_rng(seed),
+                                                            data.saturation_counts)
     model.fit(X_tr, y_tr, comp_tr, data.elements if comp_tr is not None else (), progress=stage,
               plasma_state=state_tr, groups=pieces)
     classes = [str(c) for c in model.classes_]

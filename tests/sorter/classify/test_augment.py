@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from libs_fixtures import GRID
 
-from sorter.classify.augment import Augmentation, augment_spectra, shifted
+from sorter.classify.augment import Augmentation, augment_spectra, shifted, with_copies
 from sorter.preprocess.features import NoiseLevel
 
 
@@ -68,6 +68,19 @@ def test_noise_grows_with_the_signal_as_shot_noise():
     level = np.percentile(X, 50, axis=1) - np.percentile(X, 5, axis=1)
     expected = np.sqrt(np.mean(sigma ** 2 * (X[:, 2000] - np.percentile(X, 5, axis=1)) / level))
     assert diff[:, 2000].std() == pytest.approx(expected, rel=0.15)
+
+
+def test_with_copies_keeps_each_copys_grade_composition_state_and_piece():
+    rng = np.random.default_rng(6)
+    X = 100.0 + rng.normal(0, 1, size=(3, GRID.size))
+    y = np.array(["5182", "6063", "7075"])
+    Y = np.array([[4.5, 0.1], [0.5, 0.45], [2.5, 0.05]])
+    Xa, ya, Ya, state, pieces = with_copies(GRID, X, y, Y, None, Augmentation(copies=2), np.random.default_rng(0))
+    assert Xa.shape == (9, GRID.size) and state is None
+    np.testing.assert_array_equal(Xa[:3], X)
+    np.testing.assert_array_equal(pieces, [0, 1, 2] * 3)
+    np.testing.assert_array_equal(ya[pieces == 1], ["6063"] * 3)
+    np.testing.assert_array_equal(Ya[pieces == 2], [[2.5, 0.05]] * 3)
 
 
 def test_copies_never_exceed_the_detector_maximum():
