@@ -16,8 +16,9 @@ read-out of the same instrument would give it:
   with ``x_5`` and ``x_50`` the spectrum's 5th and 50th percentile (its floor and its continuum):
   the quiet pixels' noise is taken as that of the continuum, and the variance grows linearly with
   the counts above the floor. A plant's gain and dark level are not known from its spectra alone,
-  so this is a scale, not a detector model: the copies are about half as noisy again as the
-  spectrum at its continuum and on its lines alike.
+  so this is a scale, not a detector model: at its continuum a copy carries half the spectrum's
+  own noise on top of it (sqrt(1 + 0.5^2) = 1.12x in all), on its lines as much more as shot
+  noise would add.
 
 The copies keep the piece's grade, composition and plasma state. Only training rows are copied:
 the held-out split that the training report and the reject thresholds use stays real spectra.
