@@ -61,13 +61,9 @@ def show(title: str, m: dict, family_only: bool = False) -> None:
           f"unknown on Al pieces {m['unknown_rate_aluminium']:.4f} (<= 0.02), contaminants accepted as Al "
           f"{m['contaminants_accepted_as_aluminium']}/{m['n_contaminants']} (0), composition worst MAE/range "
           f"{comp.get('worst_share_of_range', float('nan')):.3f} [{comp.get('worst', '')}] (<= 0.10), n={m['n']}")
-    if comp.get("per_grade"):
-        from sorter.classify.evaluation import MAJOR_ELEMENTS
-
-        shares = [v["share_of_range"] for d in comp["per_grade"].values() for e, v in d.items()
-                  if "share_of_range" in v and e in MAJOR_ELEMENTS]
-        print(f"    composition over the {len(shares)} major grade-element pairs: mean MAE/range "
-              f"{np.mean(shares):.3f}, {sum(x > 0.10 for x in shares)} above 0.10")
+    if "mean_share_of_range" in comp:
+        print(f"    composition over the major grade-element pairs: mean MAE/range {comp['mean_share_of_range']:.3f}, "
+              f"{comp['pairs_above_target']} above 0.10")
     if "interval_coverage_major" in comp:
         print(f"    composition interval coverage over the major pairs (nominal {m['nominal_coverage']:.2f}): mean "
               f"{comp['interval_coverage_major']:.3f}, lowest {comp['interval_coverage_worst']:.3f} "

@@ -68,6 +68,24 @@ def test_interval_coverage_per_pair_and_over_the_major_pairs():
     assert out["interval_coverage_worst"] == 0.5 and out["interval_coverage_worst_pair"] == "5182 Mg"
 
 
+def test_mean_share_and_pairs_above_the_target_over_the_major_pairs():
+    """By hand: 5182 Mg off by 0.15 wt% and 6063 Si by 0.05 wt%, each against its own spec range."""
+    labels = np.array(["5182", "5182", "6063", "6063"])
+    true = np.array([[4.2, 0.40], [4.6, 0.45], [0.5, 0.40], [0.5, 0.50]])
+    pred = np.array([[4.35, 0.40], [4.45, 0.45], [0.5, 0.45], [0.5, 0.45]])
+    out = composition_errors(labels, true, pred, ["Mg", "Si"])
+    shares = {}
+    for g in ("5182", "6063"):
+        for k, e in enumerate(("Mg", "Si")):
+            if e in spec_ranges(g):
+                lo, hi = spec_ranges(g)[e]
+                rows = labels == g
+                shares[(g, e)] = np.mean(np.abs(pred[rows, k] - true[rows, k])) / (hi - lo)
+    assert_allclose(out["mean_share_of_range"], np.mean(list(shares.values())))
+    assert out["pairs_above_target"] == sum(v > 0.10 for v in shares.values())
+    assert out["pairs_above_target"] >= 1                   # 0.15 wt% Mg is over a tenth of 5182's range
+
+
 def test_confusion_png_is_written(tmp_path):
     path = plot_confusion(np.array([[3, 1], [0, 4]]), ["a", "b"], tmp_path / "cm.png")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
