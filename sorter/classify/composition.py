@@ -170,7 +170,7 @@ class GradeWiseComposition(RegressorMixin, BaseEstimator):
         self.expert_max_mse_ratio = expert_max_mse_ratio
 
     def fit(self, Z, labels, Y, classes, feature_masks=None, plasma_state=None, plasma_columns=None,
-            expert_classes=None, groups=None):
+            expert_classes=None, groups=None, aluminium_classes=None):
         """Fit on standardised features Z (n, k), grade labels and wt% Y (n, E) (NaN = not analysed).
 
         ``feature_masks`` (E, k) bool, optional, names the features each element may use
@@ -190,6 +190,10 @@ class GradeWiseComposition(RegressorMixin, BaseEstimator):
 
         ``groups`` (n,), optional: the piece each row is a spectrum of (a spectrum and its augmented
         copies, :mod:`sorter.classify.augment`); every leave-one-out error then leaves a whole piece out.
+
+        ``aluminium_classes``, optional: the classes that are aluminium grades. With both kinds among
+        ``classes``, :meth:`predict_all` mixes only the classes of the more probable kind
+        (:meth:`family_conditioned`); without, every class (all of one kind).
         """
         Z = np.asarray(Z, dtype=np.float64)
         Y = np.asarray(Y, dtype=np.float64)
@@ -244,6 +248,7 @@ class GradeWiseComposition(RegressorMixin, BaseEstimator):
                         self.alpha_[c, e], self.mask_choice_[c, e] = alpha, m
                 self._press[c, e] = best
         self.classes_ = np.asarray(classes)
+        self.aluminium_ = np.isin(self.classes_, list(classes if aluminium_classes is None else aluminium_classes))
         self.n_features_in_ = k
         self._fit_experts(Z, labels, Y, masks, plasma_state, plasma_columns,
                           set(self.classes_.tolist() if expert_classes is None else expert_classes), groups)
@@ -391,6 +396,22 @@ class GradeWiseComposition(RegressorMixin, BaseEstimator):
         ratio = np.sum(P * np.asarray(class_distance, dtype=np.float64), axis=1) / (P @ self.distance_scale_)
         return np.maximum(ratio, 1.0)
 
+    def family_conditioned(self, P) -> np.ndarray:
+        """Probabilities (n, C) renormalised over the more probable kind: aluminium grades or the rest.
+
+        The estimate of a piece split between an aluminium grade and a contaminant is then that of
+        the kind it more probably is: the probability-weighted mean over both kinds lies between two
+        chemistries no piece has (a 2024 piece at P(copper) 0.27 read 30 wt% Cu). The reject option
+        reports the other kind ("possible contaminant"). Ties (exactly 0.5) count as aluminium.
+        """
+        P = np.asarray(P, dtype=np.float64)
+        al = getattr(self, "aluminium_", None)
+        if al is None or al.all() or not al.any():
+            return P
+        keep = np.where((P @ al >= 0.5)[:, None], al, ~al)
+        kept = P * keep
+        return kept / kept.sum(axis=1, keepdims=True)
+
     def predict_all(self, Z, P, class_distance=None) -> tuple[np.ndarray, np.ndarray]:
         """Estimate and interval half-width [wt%], each (n, E), for features Z and probabilities P.
 
@@ -398,10 +419,12 @@ class GradeWiseComposition(RegressorMixin, BaseEstimator):
         estimate is pulled towards its training mean and the half-width widened, both by
         :meth:`interval_inflation` r: ``mean + (estimate - mean) / r`` and ``r x half-width``. On
         held-out cool, thin plasmas the 90% interval otherwise covers about two thirds of the true
-        values, and the regressions there do worse than the grade mean.
+        values, and the regressions there do worse than the grade mean. ``P`` is first renormalised over
+        the more probable kind of class (:meth:`family_conditioned`).
         """
         check_is_fitted(self, "coef_")
         Z = np.asarray(Z, dtype=np.float64)
+        P = self.family_conditioned(P)
         per_class = np.einsum("nk,cke->nce", Z, self.coef_) + self.intercept_
         pairs = getattr(self, "expert_pairs_", np.zeros((0, 2), dtype=np.int64))
         if len(pairs):

@@ -76,11 +76,12 @@ def fit_composition(Z, labels, composition, elements, classes, lines: LineWindow
         Z = np.concatenate([Z, shared], axis=1)
         masks = np.concatenate([masks, np.ones(masks.shape[:2] + (shared.shape[1],), dtype=bool)], axis=2)
         columns = np.concatenate([columns, np.ones(shared.shape[1], dtype=bool)])
+    aluminium = [g for g in classes if _aluminium(g)]
     with threadpool_limits(1):  # hundreds of small SVDs: BLAS threads only contend (20x slower)
         return GradeWiseComposition(coverage=coverage, random_state=random_state).fit(
             Z, labels, np.asarray(composition, dtype=np.float64), list(classes), masks,
             plasma_state=plasma_state, plasma_columns=columns,
-            expert_classes=[g for g in classes if _aluminium(g)], groups=groups)
+            expert_classes=aluminium, aluminium_classes=aluminium, groups=groups)
 
 
 class LibsModel(ClassifierMixin, BaseEstimator):

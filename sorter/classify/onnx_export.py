@@ -24,12 +24,14 @@ from skl2onnx.algebra.onnx_ops import (
     OnnxAbs,
     OnnxAdd,
     OnnxAsinh,
+    OnnxCast,
     OnnxClip,
     OnnxConcat,
     OnnxDiv,
     OnnxExp,
     OnnxGather,
     OnnxIdentity,
+    OnnxLess,
     OnnxLog,
     OnnxMatMul,
     OnnxMax,
@@ -296,6 +298,7 @@ def _convert_libs(scope, operator, container):
     E = len(op.elements_)
     if op.composition_ is not None and E:
         comp_model = op.composition_
+        Pk = _family_conditioned(P, comp_model, C, opv)   # the composition mixes the probable kind only
         Zc, kc = Z, k
         if getattr(op, "state_", None) is not None:
             Zc = OnnxConcat(Z, plasma_terms_graph(op, Z, opv), axis=1, op_version=opv)
@@ -312,18 +315,18 @@ def _convert_libs(scope, operator, container):
         if hasattr(comp_model, "distance_scale_"):
             # far from the grade's training spectra: estimate shrunk to the grade mean, interval widened
             # (GradeWiseComposition.interval_inflation)
-            reach = _sum_columns(OnnxMul(P, class_distance, op_version=opv), C, opv)
-            scale = OnnxMatMul(P, _c(comp_model.distance_scale_[:, None]), op_version=opv)
+            reach = _sum_columns(OnnxMul(Pk, class_distance, op_version=opv), C, opv)
+            scale = OnnxMatMul(Pk, _c(comp_model.distance_scale_[:, None]), op_version=opv)
             inflation = OnnxMax(OnnxDiv(reach, scale, op_version=opv), _c([1.0]), op_version=opv)   # (n, 1)
             mean = _c(comp_model.mean_)[None]
             r3 = OnnxReshape(inflation, np.array([-1, 1, 1], dtype=np.int64), op_version=opv)
             per3 = OnnxAdd(OnnxDiv(OnnxSub(per3, mean, op_version=opv), r3, op_version=opv), mean, op_version=opv)
-        P3 = OnnxReshape(P, np.array([-1, 1, C], dtype=np.int64), op_version=opv)
+        P3 = OnnxReshape(Pk, np.array([-1, 1, C], dtype=np.int64), op_version=opv)
         mixed = OnnxMatMul(P3, per3, op_version=opv)                       # (n, 1, E)
         spread = OnnxMatMul(P3, OnnxAbs(OnnxSub(per3, mixed, op_version=opv), op_version=opv), op_version=opv)
         comp = OnnxClip(OnnxReshape(mixed, np.array([-1, E], dtype=np.int64), op_version=opv),
                         _c(0.0), _c(100.0), op_version=opv)
-        half = OnnxAdd(OnnxMatMul(P, _c(comp_model.halfwidth_), op_version=opv),
+        half = OnnxAdd(OnnxMatMul(Pk, _c(comp_model.halfwidth_), op_version=opv),
                        OnnxReshape(spread, np.array([-1, E], dtype=np.int64), op_version=opv), op_version=opv)
         if inflation is not None:
             half = OnnxMul(half, inflation, op_version=opv)
@@ -332,6 +335,19 @@ def _convert_libs(scope, operator, container):
         comp, half = empty, OnnxIdentity(empty, op_version=opv)
     for node, var in zip((P, comp, half, quality, class_distance), operator.outputs, strict=True):
         OnnxIdentity(node, op_version=opv, output_names=[var]).add_to(scope, container)
+
+
+def _family_conditioned(P, comp, C: int, opv):
+    """GradeWiseComposition.family_conditioned: P renormalised over the more probable kind of class."""
+    al = getattr(comp, "aluminium_", None)
+    if al is None or al.all() or not al.any():
+        return P
+    a = np.asarray(al, dtype=F32)
+    p_al = OnnxMatMul(P, a[:, None], op_version=opv)                                          # (n, 1)
+    other = OnnxCast(OnnxLess(p_al, _c([0.5]), op_version=opv), to=1, op_version=opv)         # 1.0: not aluminium
+    keep = OnnxAdd(_c(a[None]), OnnxMul(other, _c((1.0 - 2.0 * a)[None]), op_version=opv), op_version=opv)
+    kept = OnnxMul(P, keep, op_version=opv)
+    return OnnxDiv(kept, _sum_columns(kept, C, opv), op_version=opv)
 
 
 def _with_experts(per, Z, comp, C: int, E: int, k: int, opv):

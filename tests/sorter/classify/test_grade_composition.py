@@ -333,3 +333,27 @@ def test_indicator_lines_never_reach_a_composition_regression():
             assert np.all(est.coef_[:, 2, :] == 0.0)
     assert shifts[False] > 0.1   # read as a plasma indicator, the column moves the Cu estimate
     assert shifts[True] == 0.0
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.floats(0.0, 1.0), min_size=3, max_size=3).filter(lambda w: sum(w) > 1e-3))
+def test_the_mix_keeps_to_the_more_probable_kind_of_class(weights):
+    """Aluminium grades a and b against a contaminant c: the estimate mixes only the kind holding >= 0.5."""
+    Z, labels, Y = linear_grades()
+    Z3 = np.vstack([Z, Z[:100] + 5.0])
+    labels3 = np.concatenate([labels, ["c"] * 100])
+    Y3 = np.vstack([Y, np.full((100, 2), 90.0)])
+    m = GradeWiseComposition(n_experts=0).fit(Z3, labels3, Y3, ["a", "b", "c"], aluminium_classes=["a", "b"])
+    P = np.array(weights)[None] / sum(weights)
+    got = m.predict_all(Z[:1], P)[0]
+    each = np.stack([m.predict_all(Z[:1], np.eye(3)[[c]])[0][0] for c in range(3)])   # (3, E) per class
+    if P[0, :2].sum() >= 0.5:
+        expected = (P[0, :2] / P[0, :2].sum()) @ each[:2]
+    else:
+        expected = each[2]
+    assert_allclose(got[0], expected, rtol=1e-12, atol=1e-12)
+    conditioned = m.family_conditioned(P)
+    assert_allclose(conditioned.sum(axis=1), 1.0)
+    # one kind only (every class aluminium): the probabilities are used as given
+    m_al = GradeWiseComposition(n_experts=0).fit(Z3, labels3, Y3, ["a", "b", "c"])
+    assert_allclose(m_al.family_conditioned(P), P)

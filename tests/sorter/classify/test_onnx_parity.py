@@ -207,3 +207,28 @@ def test_offset_corrected_areas_match(toy_data):
     still = LineWindowFeatures(GRID).fit(X).footprints_nm()
     assert np.all(moved[:, 0] <= still[:, 0]) and np.all(moved[:, 1] >= still[:, 1])
     assert np.any(moved[:, 1] - still[:, 1] > 0.03)
+
+
+def test_composition_matches_where_a_piece_is_split_between_aluminium_and_a_contaminant(toy_model, toy_data,
+                                                                                          exported):
+    """Mixtures of an aluminium grade's spectrum and copper's, on both sides of P(aluminium) = 0.5."""
+    _, (X, y, _, _) = toy_data
+    al = toy_model.composition_.aluminium_
+    xa, xc = X[y == "6061"][0], X[y == "copper"][0]
+    lo, hi = 0.0, 1.0
+    for _ in range(40):
+        w = 0.5 * (lo + hi)
+        p = toy_model.predict_proba(((1 - w) * xa + w * xc)[None])[0]
+        lo, hi = (w, hi) if p[al].sum() >= 0.5 else (lo, w)
+    mixed = np.array([(1 - w - dw) * xa + (w + dw) * xc for dw in np.linspace(-0.02, 0.02, 41)])
+    sk = toy_model.outputs(mixed)
+    p_al = sk["probabilities"][:, al].sum(axis=1)
+    assert np.sum((p_al > 0.05) & (p_al < 0.5)) >= 3 and np.sum((p_al >= 0.5) & (p_al < 0.95)) >= 3
+    ox = run(exported, mixed)
+    clear = np.abs(p_al - 0.5) > 1e-4          # float32 cannot flip the kind there
+    assert_allclose(ox["composition_wt_pct"][clear], sk["composition_wt_pct"][clear], atol=2e-3, rtol=1e-4)
+    assert_allclose(ox["interval_halfwidth_wt_pct"][clear], sk["interval_halfwidth_wt_pct"][clear], atol=2e-3,
+                    rtol=1e-4)
+    cu = list(toy_model.elements_).index("Cu")
+    assert np.all(sk["composition_wt_pct"][p_al >= 0.5, cu] < 5.0)    # an aluminium piece never reads copper's Cu
+    assert np.all(sk["composition_wt_pct"][p_al < 0.5, cu] > 50.0)
