@@ -78,6 +78,31 @@ def plasma_indicator_columns(feature_elements, feature_stages) -> np.ndarray:
     return (fe == "Al") | np.isin(fe, both)
 
 
+def plasma_state_map(Z, labels, plasma_state, plasma_columns=None) -> np.ndarray:
+    """One linear map (k, 2) from standardised features to the plasma state, learnt within grades.
+
+    Fitted on spectra whose (1e4 K / T_e, ln n_e [cm^-3]) is known (simulated reference spectra seen
+    through the model's windows, :mod:`sorter.classify.state_reference`) after centring features and
+    states on each grade's means: what is left is how the plasma-indicator features move with the
+    state inside a grade (the Saha and Boltzmann factors of ion/atom and upper-level ratios,
+    Ciucci et al. 1999), not how grades differ. The map's direction is what :class:`GradeWiseComposition`
+    uses to place the experts of a plant's own spectra, which carry no plasma state: an offset
+    between instruments (another spectral response) shifts every feature but not the direction.
+    ``plasma_columns`` (k,) bool: the features it may read (default all).
+    """
+    Z = np.asarray(Z, dtype=np.float64).copy()
+    state = np.asarray(plasma_state, dtype=np.float64).copy()
+    labels = np.asarray(labels)
+    if state.shape != (Z.shape[0], 2) or not np.all(np.isfinite(state)):
+        raise ValueError(f"plasma_state: shape {state.shape} with finite values expected ({Z.shape[0]}, 2)")
+    for name in np.unique(labels):
+        rows = labels == name
+        Z[rows] -= Z[rows].mean(axis=0)
+        state[rows] -= state[rows].mean(axis=0)
+    cols = np.ones(Z.shape[1], dtype=bool) if plasma_columns is None else np.asarray(plasma_columns, dtype=bool)
+    return GradeWiseComposition()._coordinate(Z, state, cols)[0]
+
+
 def _group_blocks(groups) -> tuple[np.ndarray, np.ndarray]:
     """Row indices of each group, padded to the largest: (G, m) indices and a (G, m) validity mask."""
     _, inverse, counts = np.unique(np.asarray(groups), return_inverse=True, return_counts=True)
@@ -170,7 +195,7 @@ class GradeWiseComposition(RegressorMixin, BaseEstimator):
         self.expert_max_mse_ratio = expert_max_mse_ratio
 
     def fit(self, Z, labels, Y, classes, feature_masks=None, plasma_state=None, plasma_columns=None,
-            expert_classes=None, groups=None, aluminium_classes=None):
+            expert_classes=None, groups=None, aluminium_classes=None, state_map=None):
         """Fit on standardised features Z (n, k), grade labels and wt% Y (n, E) (NaN = not analysed).
 
         ``feature_masks`` (E, k) bool, optional, names the features each element may use
@@ -183,8 +208,10 @@ class GradeWiseComposition(RegressorMixin, BaseEstimator):
         detector noise dominates.
 
         ``plasma_state`` (n, 2), optional, is each training spectrum's (1e4 K / T_e, ln n_e [cm^-3])
-        (simulated spectra know it); without it the experts' coordinate is the two leading principal
-        components of the features in ``plasma_columns`` (bool (k,), default all), per grade.
+        (simulated spectra know it); without it the experts' coordinate is ``state_map`` (k, 2),
+        standardised on each grade's spectra (:func:`plasma_state_map`, learnt on reference spectra
+        that know their state), or else the two leading principal components of the features in
+        ``plasma_columns`` (bool (k,), default all), per grade.
         ``expert_classes`` names the grades that may get experts (default all): each expert costs
         serving time, and a contaminant's composition needs no better than the single ridge.
 
@@ -250,12 +277,16 @@ class GradeWiseComposition(RegressorMixin, BaseEstimator):
         self.classes_ = np.asarray(classes)
         self.aluminium_ = np.isin(self.classes_, list(classes if aluminium_classes is None else aluminium_classes))
         self.n_features_in_ = k
+        if state_map is not None and np.shape(state_map) != (k, 2):
+            raise ValueError(f"state_map: shape {np.shape(state_map)}, expected ({k}, 2)")
         self._fit_experts(Z, labels, Y, masks, plasma_state, plasma_columns,
-                          set(self.classes_.tolist() if expert_classes is None else expert_classes), groups)
+                          set(self.classes_.tolist() if expert_classes is None else expert_classes), groups,
+                          state_map)
         del self._press, self._loo
         return self
 
-    def _fit_experts(self, Z, labels, Y, masks, plasma_state, plasma_columns, expert_classes, groups=None) -> None:
+    def _fit_experts(self, Z, labels, Y, masks, plasma_state, plasma_columns, expert_classes, groups=None,
+                     state_map=None) -> None:
         """Per grade: the plasma coordinate, the expert centres, and each element's local ridges."""
         C, k, E, B = len(self.classes_), Z.shape[1], Y.shape[1], int(self.n_experts)
         self.state_map_ = np.zeros((C, k, 2))
@@ -269,7 +300,7 @@ class GradeWiseComposition(RegressorMixin, BaseEstimator):
             rows = np.flatnonzero(labels == name)
             if B < 2 or rows.size < self.min_expert_spectra or name not in expert_classes:
                 continue
-            A, a0 = self._coordinate(Z[rows], None if state is None else state[rows], cols)
+            A, a0 = self._coordinate(Z[rows], None if state is None else state[rows], cols, state_map)
             if not A.any():       # nothing to place the experts on
                 continue
             self.state_map_[c], self.state_offset_[c] = A, a0
@@ -309,13 +340,17 @@ class GradeWiseComposition(RegressorMixin, BaseEstimator):
         self.expert_coef_ = np.stack(coefs, axis=2) if coefs else np.zeros((max(B, 1), k, 0))  # (B, k, P)
         self.expert_intercept_ = np.stack(icpts, axis=1) if icpts else np.zeros((max(B, 1), 0))  # (B, P)
 
-    def _coordinate(self, Z: np.ndarray, state, cols) -> tuple[np.ndarray, np.ndarray]:
+    def _coordinate(self, Z: np.ndarray, state, cols, state_map=None) -> tuple[np.ndarray, np.ndarray]:
         """Linear map (k, 2) and offset (2,) from features to a standardised plasma coordinate."""
         k = Z.shape[1]
         A = np.zeros((k, 2))
         if state is not None and np.all(np.isfinite(state)):
             for j in range(2):
                 A[:, j] = self._ridge_loo(Z, state[:, j])[2]
+            A /= (Z @ A).std(axis=0) + 1e-12
+            return A, -(Z.mean(axis=0) @ A)
+        if state_map is not None and np.any(state_map):
+            A = np.array(state_map, dtype=np.float64)
             A /= (Z @ A).std(axis=0) + 1e-12
             return A, -(Z.mean(axis=0) @ A)
         zc = Z[:, cols] - Z[:, cols].mean(axis=0)
