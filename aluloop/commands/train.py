@@ -38,10 +38,18 @@ def train_libs(
     augment: int = typer.Option(0, "--augment", min=0, help="Also learn from this many noisy, wavelength-shifted "
                                 "copies of each training spectrum (a plant's few hundred spectra per grade: 3 "
                                 "lowered the composition error on held-out conditions; bench/README.md). 0: off."),
+    state_reference: str = typer.Option("auto", "--state-reference", help="Data without plasma states (a plant's "
+                                        "spectra): simulate reference spectra on this shipped instrument profile to "
+                                        "learn where each spectrum's plasma state lies, which places the "
+                                        "composition's plasma-state experts. auto: the profile spanning the data's "
+                                        "grid; none: the indicator features' principal components instead."),
 ) -> None:
     """Train the grade classifier, composition estimate and reject option; export ONNX + model card."""
     from sorter.classify.augment import Augmentation
+    from sorter.classify.state_reference import check_choice
     from sorter.classify.training import load_training_data, train
+
+    check_choice(state_reference)            # before minutes of simulation or reading
 
     reproduce = f"aluloop train libs --data {data} --out {out} --seed {seed}"
     if data.startswith("simulated:"):
@@ -56,6 +64,8 @@ def train_libs(
         reproduce += f" --max-shift-nm {max_shift_nm:g}"
     if augment:
         reproduce += f" --augment {augment}"
+    if state_reference != "auto":
+        reproduce += f" --state-reference {state_reference}"
     with Progress(TextColumn("{task.description:<34}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=console, transient=False) as bar:
         tasks: dict[str, int] = {}
@@ -71,7 +81,8 @@ def train_libs(
             raise ValueError(f"--plasma-terms: the data {data} carry no plasma state (only simulated data do)")
         result = train(training_data, out, seed=seed, max_iter=max_iter, reproduce=reproduce, progress=progress,
                        plasma_terms=plasma_terms, n_members=members, max_shift_nm=max_shift_nm,
-                       augmentation=Augmentation(copies=augment) if augment else None)
+                       augmentation=Augmentation(copies=augment) if augment else None,
+                       state_reference=state_reference)
     m = result.metrics
     console.print(f"wrote {result.model_path} ({result.model_path.stat().st_size / 1e6:.2f} MB), "
                   f"{result.card_path}, report in {result.report_dir}/", highlight=False)

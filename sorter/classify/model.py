@@ -26,11 +26,17 @@ from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 
 from sorter.classify.card import SATURATED_PIXELS
-from sorter.classify.composition import GradeWiseComposition, composition_feature_masks, plasma_indicator_columns
+from sorter.classify.composition import (
+    GradeWiseComposition,
+    composition_feature_masks,
+    plasma_indicator_columns,
+    plasma_state_map,
+)
 from sorter.classify.families import is_aluminium
 from sorter.classify.ood import ClassMahalanobis
 from sorter.classify.plasma_terms import SahaBoltzmannTerms
 from sorter.preprocess.features import LineWindowFeatures, NoiseLevel
+from sorter.preprocess.grid import resample
 
 OUTPUTS = ("probabilities", "composition_wt_pct", "interval_halfwidth_wt_pct", "quality", "class_distance")
 
@@ -44,7 +50,8 @@ def _aluminium(grade: str) -> bool:
 
 
 def fit_composition(Z, labels, composition, elements, classes, lines: LineWindowFeatures, *, coverage: float,
-                    random_state: int, plasma_state=None, shared=None, groups=None) -> GradeWiseComposition:
+                    random_state: int, plasma_state=None, shared=None, groups=None,
+                    state_map=None) -> GradeWiseComposition:
     """The model's composition estimate, fitted on standardised line features Z of labelled spectra.
 
     Each element may use its own lines and the Al references, or those plus the plasma
@@ -61,14 +68,11 @@ def fit_composition(Z, labels, composition, elements, classes, lines: LineWindow
 
     ``groups`` (n,), optional: the piece each row is a spectrum of (augmented copies share it);
     leave-one-out errors then leave whole pieces out.
+
+    ``state_map`` (k, 2), optional: where ``plasma_state`` is not known, the linear map from Z to the
+    plasma state that places the experts (:func:`state_map_from_reference`).
     """
-    fe, st = lines.feature_elements(), lines.feature_ion_stages()
-    masks = np.stack([composition_feature_masks(elements, fe, st, plasma=False),
-                      composition_feature_masks(elements, fe, st)])
-    columns = plasma_indicator_columns(fe, st)
-    state_only = lines.indicator_features()
-    masks[:, :, state_only] = False
-    columns = columns & ~state_only
+    masks, columns = composition_masks(elements, lines)
     if shared is not None:
         shared = np.asarray(shared, dtype=np.float64)
         if shared.ndim != 2 or shared.shape[0] != np.shape(Z)[0]:
@@ -76,12 +80,40 @@ def fit_composition(Z, labels, composition, elements, classes, lines: LineWindow
         Z = np.concatenate([Z, shared], axis=1)
         masks = np.concatenate([masks, np.ones(masks.shape[:2] + (shared.shape[1],), dtype=bool)], axis=2)
         columns = np.concatenate([columns, np.ones(shared.shape[1], dtype=bool)])
+        if state_map is not None:
+            state_map = np.concatenate([state_map, np.zeros((shared.shape[1], 2))])
     aluminium = [g for g in classes if _aluminium(g)]
     with threadpool_limits(1):  # hundreds of small SVDs: BLAS threads only contend (20x slower)
         return GradeWiseComposition(coverage=coverage, random_state=random_state).fit(
             Z, labels, np.asarray(composition, dtype=np.float64), list(classes), masks,
             plasma_state=plasma_state, plasma_columns=columns,
-            expert_classes=aluminium, aluminium_classes=aluminium, groups=groups)
+            expert_classes=aluminium, aluminium_classes=aluminium, groups=groups, state_map=state_map)
+
+
+def composition_masks(elements, lines: LineWindowFeatures) -> tuple[np.ndarray, np.ndarray]:
+    """The candidate feature masks (2, E, k) of each element's regression and the plasma columns (k,).
+
+    Features of "indicator" lines are left out of both: they reach the composition only through
+    the plasma-state estimate.
+    """
+    fe, st = lines.feature_elements(), lines.feature_ion_stages()
+    masks = np.stack([composition_feature_masks(elements, fe, st, plasma=False),
+                      composition_feature_masks(elements, fe, st)])
+    state_only = lines.indicator_features()
+    masks[:, :, state_only] = False
+    return masks, plasma_indicator_columns(fe, st) & ~state_only
+
+
+def state_map_from_reference(reference, grid_nm, lines: LineWindowFeatures, scaler: StandardScaler) -> np.ndarray:
+    """The plasma-state map (k, 2) learnt on ``reference`` spectra seen through this model's windows.
+
+    ``reference`` carries ``wavelength_nm``, ``intensity``, ``labels`` and ``plasma_state`` (simulated
+    spectra of an instrument profile that spans ``grid_nm``: :mod:`sorter.classify.state_reference`);
+    its spectra are resampled onto ``grid_nm`` and featurised with the fitted ``lines`` and ``scaler``.
+    """
+    X = resample(np.asarray(reference.wavelength_nm), np.asarray(reference.intensity), np.asarray(grid_nm))
+    Z = scaler.transform(lines.transform(X))
+    return plasma_state_map(Z, reference.labels, reference.plasma_state, composition_masks((), lines)[1])
 
 
 class LibsModel(ClassifierMixin, BaseEstimator):
@@ -143,7 +175,8 @@ class LibsModel(ClassifierMixin, BaseEstimator):
         self.state_hidden_layer_sizes = state_hidden_layer_sizes
         self.max_shift_nm = max_shift_nm
 
-    def fit(self, X, y, composition=None, elements=(), progress=None, plasma_state=None, groups=None):
+    def fit(self, X, y, composition=None, elements=(), progress=None, plasma_state=None, groups=None,
+            reference=None):
         """Fit on spectra ``X`` (n, p) on ``grid_nm`` with grade labels ``y``.
 
         ``composition`` (n, E) [wt%] for ``elements`` (NaN where unknown) trains the
@@ -154,6 +187,10 @@ class LibsModel(ClassifierMixin, BaseEstimator):
         coordinate regressed on it (without it, on the plasma indicators' principal components).
         ``groups`` (n,), optional: the piece each spectrum is of, where several are (augmented copies,
         :mod:`sorter.classify.augment`): the composition's leave-one-out errors leave pieces out.
+        ``reference``, optional, used only without ``plasma_state``: simulated spectra that know their
+        plasma state (:func:`sorter.classify.state_reference.reference_spectra`); the experts of the
+        composition are then placed on the plasma-state map they teach (``state_map_``,
+        :func:`state_map_from_reference`) instead of the principal components of the indicator features.
         """
         step = progress or (lambda stage: None)
         X = np.asarray(X, dtype=np.float64)
@@ -186,12 +223,15 @@ class LibsModel(ClassifierMixin, BaseEstimator):
             step("plasma state")
             self.fit_plasma_state(Z, plasma_state)
         step("composition")
+        self.state_map_ = None
+        if composition is not None and plasma_state is None and reference is not None:
+            self.state_map_ = state_map_from_reference(reference, self.grid_nm, self.lines_, self.scaler_)
         if composition is not None:
             # train each grade's regression on its own spectra: labels, not predictions
             self.composition_ = fit_composition(Z, y, composition, self.elements_, self.classes_, self.lines_,
                                                 coverage=self.coverage, random_state=self.random_state,
                                                 plasma_state=plasma_state, shared=self._shared_terms(Z),
-                                                groups=groups)
+                                                groups=groups, state_map=self.state_map_)
         else:
             self.composition_ = None
         step("out-of-distribution")

@@ -21,6 +21,7 @@ import numpy as np
 
 from sorter.classify.augment import Augmentation, with_copies
 from sorter.classify.card import ModelCard, card_path_for, sha256_bytes
+from sorter.classify.composition import MIN_EXPERT_SPECTRA
 from sorter.classify.evaluation import (
     MAJOR_ELEMENTS,
     classification_metrics,
@@ -32,6 +33,7 @@ from sorter.classify.evaluation import (
 )
 from sorter.classify.families import family_of
 from sorter.classify.reject import QUALITY_COLUMNS, decide, tune_thresholds
+from sorter.classify.state_reference import AUTO, check_choice, reference_spectra
 from sorter.preprocess.grid import resample, same_grid
 from sorter.shots import SHOTS_PER_PIECE
 
@@ -288,13 +290,20 @@ class TrainResult:
 def train(data: TrainingData, out: str | Path, *, seed: int = 0, held_out_fraction: float = 0.2,
           hidden_layer_sizes: tuple[int, ...] = (256, 128), max_iter: int = 300, reproduce: str = "",
           progress: Progress = _no_progress, plasma_terms: bool = False, n_members: int = 5,
-          max_shift_nm: float = 0.0, augmentation: Augmentation | None = None) -> TrainResult:
+          max_shift_nm: float = 0.0, augmentation: Augmentation | None = None,
+          state_reference: str = AUTO) -> TrainResult:
     """Fit, tune, export, verify and document a model; write ``out`` (.onnx), its card and report.
 
     ``plasma_terms``, ``n_members``, ``max_shift_nm``: see :class:`~sorter.classify.model.LibsModel` (the
     terms are used where ``data`` carry plasma states). ``augmentation``: the model also learns from
     noisy, shifted copies of the training split's spectra (:mod:`sorter.classify.augment`; seeded by
     ``seed``); the held-out split stays as given.
+
+    ``state_reference``: where the data carry no plasma states (a plant's spectra) and some grade has
+    enough spectra for the composition's plasma-state experts, simulated reference spectra teach the
+    map that places them (:mod:`sorter.classify.state_reference`): ``"auto"`` picks the shipped
+    instrument profile spanning the data's grid, ``"none"`` keeps the principal components of the
+    indicator features, a profile name uses that profile. The card records which.
     """
     from sorter.classify.model import LibsModel
     from sorter.classify.onnx_export import export_onnx
@@ -303,6 +312,7 @@ def train(data: TrainingData, out: str | Path, *, seed: int = 0, held_out_fracti
     out = Path(out)
     if out.suffix != ".onnx":
         raise ValueError(f"--out {out}: the model file name must end in .onnx")
+    check_choice(state_reference)
     labels = np.asarray(data.labels).astype(str)
     counts = {g: int(np.sum(labels == g)) for g in sorted(set(labels))}
     few = [g for g, n in counts.items() if n < 5]
@@ -325,8 +335,9 @@ def train(data: TrainingData, out: str | Path, *, seed: int = 0, held_out_fracti
         X_tr, y_tr, comp_tr, state_tr, pieces = with_copies(data.wavelength_nm, X_tr, y_tr, comp_tr, state_tr,
                                                             augmentation, np.random.default_rng(seed),
                                                             data.saturation_counts)
+    reference, reference_info = _state_reference(data, y_tr, comp_tr, state_reference, seed, progress)
     model.fit(X_tr, y_tr, comp_tr, data.elements if comp_tr is not None else (), progress=stage,
-              plasma_state=state_tr, groups=pieces)
+              plasma_state=state_tr, groups=pieces, reference=reference)
     classes = [str(c) for c in model.classes_]
     stage("thresholds")
     sk = model.outputs(data.intensity[te])
@@ -346,7 +357,8 @@ def train(data: TrainingData, out: str | Path, *, seed: int = 0, held_out_fracti
         model_sha256=sha256_bytes(model_bytes),
         training_data={"source": data.source, "sha256": data.sha256(), "n_spectra": int(labels.size),
                        "per_grade": counts, "n_train": int(tr.size), "n_held_out": int(te.size), "seed": seed,
-                       "augmentation": None if augmentation is None else augmentation.as_dict()},
+                       "augmentation": None if augmentation is None else augmentation.as_dict(),
+                       "state_reference": reference_info},
         libraries=library_versions(), feature_names=[str(f) for f in model.get_feature_names_out()],
         line_windows=[{"name": w.line.name, "lo_nm": w.lo_nm, "hi_nm": w.hi_nm, "role": w.line.role,
                        "footprint_lo_nm": float(f[0]), "footprint_hi_nm": float(f[1])}
@@ -381,6 +393,18 @@ def train(data: TrainingData, out: str | Path, *, seed: int = 0, held_out_fracti
     (report_dir / "report.json").write_text(json.dumps(metrics, indent=1, default=float) + "\n")
     progress("training: done", len(stages), len(stages))
     return TrainResult(out, card_path, report_dir, card, metrics, model)
+
+
+def _state_reference(data: TrainingData, labels, composition, choice: str, seed: int, progress: Progress):
+    """Reference spectra for the experts' plasma coordinate, or None, and what the card says about it."""
+    if composition is None:
+        return None, None
+    if data.plasma_state is not None:
+        return None, {"profile": None, "reason": "the training data carry their plasma states"}
+    if np.unique(np.asarray(labels), return_counts=True)[1].max() < MIN_EXPERT_SPECTRA:
+        return None, {"profile": None, "reason": f"no grade has the {MIN_EXPERT_SPECTRA} training spectra "
+                                                 f"plasma-state experts need"}
+    return reference_spectra(data.wavelength_nm, choice=choice, seed=seed, progress=progress)
 
 
 def _summary(metrics: dict) -> dict:

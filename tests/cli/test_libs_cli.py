@@ -59,6 +59,8 @@ def test_train_writes_model_card_and_report(trained):
     assert card["reproduce"].endswith(f"--out {out} --seed 0 --max-iter 100 --members 3 --max-shift-nm 0.06 "
                                       "--augment 1")
     assert card["training_data"]["augmentation"]["copies"] == 1
+    # 25 spectra per grade get no plasma-state experts, so no state reference is simulated for them
+    assert "experts need" in card["training_data"]["state_reference"]["reason"]
 
 
 def test_classify_prints_one_json_object_per_spectrum(trained, plant_folder):
@@ -110,6 +112,13 @@ def test_a_negative_offset_limit_is_refused_by_name(tmp_path):
     result = aluloop("train", "libs", "--data", "simulated:broadband", "--out", str(tmp_path / "m.onnx"),
                      "--max-shift-nm", "-0.1")
     assert result.returncode == 2 and "'--max-shift-nm'" in result.stderr and not (tmp_path / "m.onnx").exists()
+
+
+def test_an_unknown_state_reference_is_refused_before_any_work(tmp_path):
+    result = aluloop("train", "libs", "--data", "simulated:broadband", "--out", str(tmp_path / "m.onnx"),
+                     "--state-reference", "plant-c")
+    assert result.returncode == 2 and "--state-reference plant-c: must be auto, none or a shipped" in result.stderr
+    assert not (tmp_path / "m.onnx").exists()
 
 
 def test_unknown_model_name_lists_the_bundled_ones(plant_folder):
