@@ -5,8 +5,12 @@
    unknown rate on aluminium pieces (<= 2%), contaminants accepted as aluminium (0), composition
    MAE as a share of each grade's spec range for its major elements (<= 10%).
 2. Instrument transfer: retrained on 200 labelled spectra per grade from a new instrument
-   profile, the same figures on that instrument: with ``--augment`` noisy, shifted copies of each
-   training spectrum (``aluloop train libs --augment``), and without them in the same run.
+   profile, the same figures on that instrument, with ``--augment`` noisy, shifted copies of each
+   training spectrum (``aluloop train libs --augment``). Trained as a plant would train it: the
+   spectra without the simulator's plasma states, which no plant knows; the experts of the
+   composition placed by a simulated state reference (``--state-reference auto``, the default),
+   and, in the same run, by the indicator features' principal components (``none``) and by the
+   true states (what a plant cannot do; the bench measured that before 2026-11-27).
 3. Without retraining: the bundled model on an unseen instrument (another grid, range,
    resolution, response and continuum): family accuracy (>= 95%).
 
@@ -18,6 +22,7 @@ from __future__ import annotations
 import argparse
 import tempfile
 import warnings
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -93,8 +98,7 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=60, help="held-out spectra per grade per condition")
     ap.add_argument("--seed", type=int, default=12345)
     ap.add_argument("--skip-transfer", action="store_true")
-    ap.add_argument("--augment", type=int, default=3, help="copies per training spectrum for the transfer model "
-                    "(the baseline without copies runs too)")
+    ap.add_argument("--augment", type=int, default=3, help="copies per training spectrum for the transfer models")
     args = ap.parse_args()
 
     from sorter.classify.augment import Augmentation
@@ -127,12 +131,18 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as d, warnings.catch_warnings():
         warnings.simplefilter("ignore")
         data = simulated_data(new, 200, args.seed + 200)
+        plant = replace(data, plasma_state=None)     # what a plant's labelled spectra carry
         batches = [cond.simulate(DEFAULT_GRADES, args.n, new, args.seed + 300 + k) for k, cond in enumerate(HELD_OUT)]
-        for copies in sorted({args.augment, 0}, reverse=True):
-            res = train(data, Path(d) / f"plant-b-{copies}.onnx", seed=1,
-                        augmentation=Augmentation(copies=copies) if copies else None)
+        copies = f"{args.augment} copies per spectrum" if args.augment else "no copies"
+        variants = [(f"retrained ({copies}, state reference auto)", plant, "auto"),
+                    (f"retrained ({copies}, --state-reference none)", plant, "none"),
+                    (f"retrained ({copies}, the simulator's true states: no plant has them)", data, "auto")]
+        for k, (label, training, reference) in enumerate(variants):
+            res = train(training, Path(d) / f"plant-b-{k}.onnx", seed=1, state_reference=reference,
+                        augmentation=Augmentation(copies=args.augment) if args.augment else None)
+            info = res.card.training_data['state_reference']
+            print(f"  {label}: state reference {info['profile'] or info['reason']}")
             rt_new = LibsRuntime.load(res.model_path)
-            label = f"retrained with {copies} copies per spectrum" if copies else "retrained without copies"
             for cond, batch in zip(HELD_OUT, batches, strict=True):
                 show(f"{label}, {cond.name}", score(rt_new, batch))
 
