@@ -41,8 +41,9 @@ def train_libs(
     state_reference: str = typer.Option("auto", "--state-reference", help="Data without plasma states (a plant's "
                                         "spectra): simulate reference spectra on this shipped instrument profile to "
                                         "learn where each spectrum's plasma state lies, which places the "
-                                        "composition's plasma-state experts. auto: the profile spanning the data's "
-                                        "grid; none: the indicator features' principal components instead."),
+                                        "composition's plasma-state experts. auto: the profile spanning the line "
+                                        "windows on the data's grid; none: the indicator features' principal "
+                                        "components instead."),
 ) -> None:
     """Train the grade classifier, composition estimate and reject option; export ONNX + model card."""
     from sorter.classify.augment import Augmentation

@@ -7,7 +7,7 @@ their indicator features are a poor stand-in: on 200 pieces per grade of a new i
 explain a median 60% of the state's variance, against 97% for a map learnt on simulated spectra
 of another instrument (``bench/classify_accuracy.py``, transfer block, README). So when the
 training data carry no states, ``train`` simulates a small reference set on a shipped instrument
-profile that spans the data's grid and learns the map from it
+profile that spans the line windows on the data's grid and learns the map from it
 (:func:`sorter.classify.model.state_map_from_reference`).
 
 What the reference carries over is only a direction in feature space: how the ion/atom and
@@ -39,18 +39,34 @@ def check_choice(choice: str) -> str:
     return choice
 
 
-def reference_profile(wavelength_nm) -> str | None:
-    """The shipped instrument profile whose range spans ``wavelength_nm``, or None.
+def window_span_nm(wavelength_nm, band_search_nm: float = 2.0) -> tuple[float, float]:
+    """The stretch [nm] of ``wavelength_nm`` that a model's line windows on it can read.
 
-    Of several, the one whose mean pixel pitch is closest to the data's (its line shapes and window
+    The windows with their background bands next to them, widened by ``band_search_nm`` on each side
+    (how far training may move a band, :class:`~sorter.preprocess.features.LineWindowFeatures`), within
+    the grid. Pixels outside it feed no feature, so a reference need not cover them.
+    """
+    from sorter.preprocess.features import LineWindowFeatures
+
+    wl = np.asarray(wavelength_nm, dtype=np.float64)
+    feet = LineWindowFeatures(wl, band_search_nm=0.0).fit().footprints_nm()
+    return max(float(wl.min()), float(feet[:, 0].min()) - band_search_nm), \
+        min(float(wl.max()), float(feet[:, 1].max()) + band_search_nm)
+
+
+def reference_profile(wavelength_nm) -> str | None:
+    """The shipped instrument profile whose range spans the line windows on ``wavelength_nm``, or None.
+
+    Of several, the one whose median pixel pitch is closest to the data's (its line shapes and window
     areas resemble the data's most).
     """
     from sorter.instruments import instrument_profiles
 
     wl = np.asarray(wavelength_nm, dtype=np.float64)
+    lo, hi = window_span_nm(wl)
     pitch = float(np.median(np.diff(wl)))
     spanning = [inst for inst in instrument_profiles().values()
-                if inst.wavelength_min_nm <= wl.min() and inst.wavelength_max_nm >= wl.max()]
+                if inst.wavelength_min_nm <= lo and inst.wavelength_max_nm >= hi]
     if not spanning:
         return None
     return min(spanning, key=lambda inst: abs(np.log(np.median(np.diff(inst.wavelength_nm)) / pitch))).name
@@ -73,14 +89,16 @@ def reference_spectra(wavelength_nm, *, choice: str = AUTO, n_per_grade: int = R
     if choice == AUTO:
         profile = reference_profile(wl)
         if profile is None:
-            return None, {"profile": None, "reason": f"no shipped instrument profile spans {wl.min():g}-"
-                                                     f"{wl.max():g} nm"}
+            lo, hi = window_span_nm(wl)
+            return None, {"profile": None, "reason": f"no shipped instrument profile spans the line windows "
+                                                     f"at {lo:.1f}-{hi:.1f} nm"}
     else:
         inst = get_instrument(choice)
-        if inst.wavelength_min_nm > wl.min() or inst.wavelength_max_nm < wl.max():
+        lo, hi = window_span_nm(wl)
+        if inst.wavelength_min_nm > lo or inst.wavelength_max_nm < hi:
             raise ValueError(f"--state-reference {choice}: spans {inst.wavelength_min_nm:g}-"
-                             f"{inst.wavelength_max_nm:g} nm, the data {wl.min():g}-{wl.max():g} nm; "
-                             f"it must span the data's grid")
+                             f"{inst.wavelength_max_nm:g} nm, the line windows on the data's grid "
+                             f"{lo:.1f}-{hi:.1f} nm; it must span them")
         profile = inst.name
     # every catalogue aluminium grade, whatever the plant's own are: the map is plasma physics, not chemistry
     grades = tuple(g for g in DEFAULT_GRADES if is_aluminium(g))

@@ -302,7 +302,7 @@ def train(data: TrainingData, out: str | Path, *, seed: int = 0, held_out_fracti
     ``state_reference``: where the data carry no plasma states (a plant's spectra) and some grade has
     enough spectra for the composition's plasma-state experts, simulated reference spectra teach the
     map that places them (:mod:`sorter.classify.state_reference`): ``"auto"`` picks the shipped
-    instrument profile spanning the data's grid, ``"none"`` keeps the principal components of the
+    instrument profile spanning the line windows on the data's grid, ``"none"`` keeps the principal components of the
     indicator features, a profile name uses that profile. The card records which.
     """
     from sorter.classify.model import LibsModel

@@ -11,7 +11,7 @@ from numpy.testing import assert_allclose
 
 from sorter.classify.composition import GradeWiseComposition, plasma_state_map
 from sorter.classify.scenarios import transfer_instrument, unseen_instrument
-from sorter.classify.state_reference import reference_profile, reference_spectra
+from sorter.classify.state_reference import reference_profile, reference_spectra, window_span_nm
 from sorter.classify.training import simulated_data, train
 from sorter.instruments import get_instrument
 
@@ -83,14 +83,21 @@ def test_the_experts_are_placed_on_the_given_map_without_plasma_states():
         GradeWiseComposition().fit(Z, labels, Y, ["a", "b", "c"], state_map=A[:3])
 
 
-def test_the_reference_profile_spans_the_grid_at_the_nearest_pixel_pitch():
+def test_the_reference_profile_spans_the_line_windows_at_the_nearest_pixel_pitch(monkeypatch):
     assert reference_profile(transfer_instrument().wavelength_nm) == "broadband"      # 250-560 nm
     assert reference_profile(get_instrument("highres").wavelength_nm) == "highres"    # both span it
-    assert reference_profile(unseen_instrument("broadband").wavelength_nm) is None    # 190-880 nm
-    assert reference_spectra(np.linspace(150.0, 950.0, 100))[0] is None
+    # 190-880 nm: wider than every profile, but no window reads below 229 nm or above 709 nm
+    lo, hi = window_span_nm(unseen_instrument("broadband").wavelength_nm)
+    assert 200.0 < lo < 240.0 and 420.0 < hi < 900.0
+    assert reference_profile(unseen_instrument("broadband").wavelength_nm) == "broadband"
     assert reference_spectra(transfer_instrument().wavelength_nm, choice="none")[0] is None
-    with pytest.raises(ValueError, match="--state-reference highres: spans 240-420 nm"):
+    with pytest.raises(ValueError, match="--state-reference highres: spans 240-420 nm, the line windows"):
         reference_spectra(transfer_instrument().wavelength_nm, choice="highres")
+    # with only the high-resolution profile shipped, nothing spans the 250-560 nm windows
+    highres = get_instrument("highres")
+    monkeypatch.setattr("sorter.instruments.instrument_profiles", lambda: {"highres": highres})
+    reference, info = reference_spectra(transfer_instrument().wavelength_nm)
+    assert reference is None and "no shipped instrument profile spans the line windows" in info["reason"]
 
 
 def test_a_plant_model_trained_without_states_reads_the_state_from_the_reference(tmp_path):
