@@ -77,7 +77,8 @@ def reference_spectra(wavelength_nm, *, choice: str = AUTO, n_per_grade: int = R
     """Simulated piece spectra with their plasma states for :meth:`LibsModel.fit(reference=)`, or None.
 
     ``choice``: ``"auto"`` (the profile :func:`reference_profile` picks; None when no shipped profile
-    spans the grid), ``"none"`` (no reference) or a profile name (which must span the grid).
+    spans the line windows), ``"none"`` (no reference) or a profile name (which must span them,
+    :func:`window_span_nm`).
     Returns ``(TrainingData, description)``; description is a dict for the model card.
     """
     from sorter.classify.training import DEFAULT_GRADES, simulated_data
