@@ -14,7 +14,7 @@
 3. Without retraining: the bundled model on an unseen instrument (another grid, range,
    resolution, response and continuum): family accuracy (>= 95%).
 
-    python bench/classify_accuracy.py [--instrument broadband] [--n 60] [--skip-transfer] [--augment 3]
+    python bench/classify_accuracy.py [--instrument broadband] [--n 60] [--skip-transfer] [--augment 6]
 """
 
 from __future__ import annotations
@@ -98,7 +98,7 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=60, help="held-out spectra per grade per condition")
     ap.add_argument("--seed", type=int, default=12345)
     ap.add_argument("--skip-transfer", action="store_true")
-    ap.add_argument("--augment", type=int, default=3, help="copies per training spectrum for the transfer models")
+    ap.add_argument("--augment", type=int, default=6, help="copies per training spectrum for the transfer models")
     args = ap.parse_args()
 
     from sorter.classify.augment import Augmentation
