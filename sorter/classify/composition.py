@@ -344,13 +344,13 @@ class GradeWiseComposition(RegressorMixin, BaseEstimator):
         """Linear map (k, 2) and offset (2,) from features to a standardised plasma coordinate."""
         k = Z.shape[1]
         A = np.zeros((k, 2))
-        if state is not None and np.all(np.isfinite(state)):
+        known = state is not None and np.all(np.isfinite(state))
+        if known:
             for j in range(2):
                 A[:, j] = self._ridge_loo(Z, state[:, j])[2]
-            A /= (Z @ A).std(axis=0) + 1e-12
-            return A, -(Z.mean(axis=0) @ A)
-        if state_map is not None and np.any(state_map):
+        elif state_map is not None and np.any(state_map):
             A = np.array(state_map, dtype=np.float64)
+        if known or A.any():        # the regressed or given map, standardised on these spectra
             A /= (Z @ A).std(axis=0) + 1e-12
             return A, -(Z.mean(axis=0) @ A)
         zc = Z[:, cols] - Z[:, cols].mean(axis=0)
