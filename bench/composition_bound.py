@@ -8,7 +8,9 @@ the grade's spec range, next to the MAE the bundled ONNX model reaches on simula
 the same set. The issue's target is 0.10 of the range.
 
 Reading it: where the bound is near 0.10 the instrument, not the estimator, is the limit; where
-the model is many times the bound the estimator leaves information in the spectrum.
+the model is many times the bound the estimator leaves information in the spectrum. The bound
+knows the simulator's physics exactly; ``bench/composition_oracle.py`` measures what an estimator
+learned from spectra reaches with the test conditions' own pieces to learn from.
 
 ``--stages`` follows the information down the model's feature extraction: the bound from the whole
 spectrum, from the pixels of the model's line windows alone, from the window areas with each
