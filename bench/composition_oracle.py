@@ -63,16 +63,15 @@ def instrument_named(name: str):
     return transfer_instrument() if name == "plant-b" else get_instrument(name)
 
 
-def pixel_inputs(lines, wavelength_nm: np.ndarray, X: np.ndarray, element: str) -> np.ndarray:
-    """Pixels of ``element``'s and the Al reference windows (bands included) over the summed Al reference areas."""
-    A = lines.areas(X)
-    reference = np.array([w.line.role == "reference" for w in lines.windows_])
+def pixel_inputs(lines, wavelength_nm: np.ndarray, X: np.ndarray, reference_area: np.ndarray,
+                 element: str) -> np.ndarray:
+    """Pixels of ``element``'s and the Al reference windows (bands included) over ``reference_area`` (n,)."""
     keep = np.zeros(wavelength_nm.size, dtype=bool)
     for w in lines.windows_:
         if w.line.element == element or w.line.role == "reference":
             (left, _), (_, right) = w.bands
             keep |= (wavelength_nm >= left) & (wavelength_nm <= right)
-    return X[:, keep] / A[:, reference].sum(axis=1, keepdims=True)
+    return X[:, keep] / reference_area[:, None]
 
 
 def grade_job(job, instrument: str, lines, n_train: int, n_test: int, seed: int, hgb: bool) -> list[dict]:
@@ -95,6 +94,8 @@ def grade_job(job, instrument: str, lines, n_train: int, n_test: int, seed: int,
     y, y_test = _columns(train, elements), _columns(test, elements)
     wl = train.wavelength_nm
     inputs = {"areas": (lines.transform(train.intensity), lines.transform(test.intensity))}
+    # the Al reference windows' summed area normalises every pixel, as it does the served features
+    reference = [lines.areas(b.intensity)[:, lines.references_].sum(axis=1) for b in (train, test)]
     out = []
     with threadpool_limits(1), warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -104,8 +105,8 @@ def grade_job(job, instrument: str, lines, n_train: int, n_test: int, seed: int,
             row = {"set": SET_KEYS[set_index], "grade": grade, "element": e,
                    "grade_mean": float(np.mean(np.abs(y[:, j].mean() - y_test[:, j])) / width)}
             estimators = {"areas": inputs["areas"],
-                          "pixels": (pixel_inputs(lines, wl, train.intensity, e),
-                                     pixel_inputs(lines, wl, test.intensity, e))}
+                          "pixels": (pixel_inputs(lines, wl, train.intensity, reference[0], e),
+                                     pixel_inputs(lines, wl, test.intensity, reference[1], e))}
             for name, (Z, Z_test) in estimators.items():
                 fit = make_pipeline(StandardScaler(), RidgeCV(alphas=np.logspace(-3, 4, 15))).fit(Z, y[:, j])
                 row[name] = float(np.mean(np.abs(np.clip(fit.predict(Z_test), lo, hi) - y_test[:, j])) / width)
