@@ -93,7 +93,7 @@ def grade_job(job, instrument: str, lines, n_train: int, n_test: int, seed: int,
     elements = tuple(ranges)
     y, y_test = _columns(train, elements), _columns(test, elements)
     wl = train.wavelength_nm
-    inputs = {"areas": (lines.transform(train.intensity), lines.transform(test.intensity))}
+    areas = lines.transform(train.intensity), lines.transform(test.intensity)
     # the Al reference windows' summed area normalises every pixel, as it does the served features
     reference = [lines.areas(b.intensity)[:, lines.references_].sum(axis=1) for b in (train, test)]
     out = []
@@ -104,14 +104,14 @@ def grade_job(job, instrument: str, lines, n_train: int, n_test: int, seed: int,
             width = hi - lo
             row = {"set": SET_KEYS[set_index], "grade": grade, "element": e,
                    "grade_mean": float(np.mean(np.abs(y[:, j].mean() - y_test[:, j])) / width)}
-            estimators = {"areas": inputs["areas"],
+            estimators = {"areas": areas,
                           "pixels": (pixel_inputs(lines, wl, train.intensity, reference[0], e),
                                      pixel_inputs(lines, wl, test.intensity, reference[1], e))}
             for name, (Z, Z_test) in estimators.items():
                 fit = make_pipeline(StandardScaler(), RidgeCV(alphas=np.logspace(-3, 4, 15))).fit(Z, y[:, j])
                 row[name] = float(np.mean(np.abs(np.clip(fit.predict(Z_test), lo, hi) - y_test[:, j])) / width)
             if hgb:
-                Z, Z_test = inputs["areas"]
+                Z, Z_test = areas
                 fit = HistGradientBoostingRegressor(max_iter=400, learning_rate=0.05, random_state=0).fit(Z, y[:, j])
                 row["hgb_areas"] = float(np.mean(np.abs(np.clip(fit.predict(Z_test), lo, hi) - y_test[:, j])) / width)
             out.append(row)
