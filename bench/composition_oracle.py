@@ -74,6 +74,11 @@ def pixel_inputs(lines, wavelength_nm: np.ndarray, X: np.ndarray, reference_area
     return X[:, keep] / reference_area[:, None]
 
 
+def share_of_range(estimate, truth: np.ndarray, lo: float, hi: float) -> float:
+    """MAE of ``estimate`` clipped into the spec range ``lo``-``hi`` [wt%], as a share of that range."""
+    return float(np.mean(np.abs(np.clip(estimate, lo, hi) - truth)) / (hi - lo))
+
+
 def grade_job(job, instrument: str, lines, n_train: int, n_test: int, seed: int, hgb: bool) -> list[dict]:
     """Oracle MAE / range of every major element of one grade on one held-out set."""
     from sklearn.ensemble import HistGradientBoostingRegressor
@@ -93,27 +98,28 @@ def grade_job(job, instrument: str, lines, n_train: int, n_test: int, seed: int,
     elements = tuple(ranges)
     y, y_test = _columns(train, elements), _columns(test, elements)
     wl = train.wavelength_nm
-    areas = lines.transform(train.intensity), lines.transform(test.intensity)
+    A = [lines.areas(b.intensity) for b in (train, test)]
+    areas = lines.features_from_areas(A[0]), lines.features_from_areas(A[1])
     # the Al reference windows' summed area normalises every pixel, as it does the served features
-    reference = [lines.areas(b.intensity)[:, lines.references_].sum(axis=1) for b in (train, test)]
+    reference = [a[:, lines.references_].sum(axis=1) for a in A]
     out = []
     with threadpool_limits(1), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for j, e in enumerate(elements):
             lo, hi = ranges[e]
-            width = hi - lo
+            truth = y_test[:, j]
             row = {"set": SET_KEYS[set_index], "grade": grade, "element": e,
-                   "grade_mean": float(np.mean(np.abs(y[:, j].mean() - y_test[:, j])) / width)}
+                   "grade_mean": share_of_range(y[:, j].mean(), truth, lo, hi)}
             estimators = {"areas": areas,
                           "pixels": (pixel_inputs(lines, wl, train.intensity, reference[0], e),
                                      pixel_inputs(lines, wl, test.intensity, reference[1], e))}
             for name, (Z, Z_test) in estimators.items():
                 fit = make_pipeline(StandardScaler(), RidgeCV(alphas=np.logspace(-3, 4, 15))).fit(Z, y[:, j])
-                row[name] = float(np.mean(np.abs(np.clip(fit.predict(Z_test), lo, hi) - y_test[:, j])) / width)
+                row[name] = share_of_range(fit.predict(Z_test), truth, lo, hi)
             if hgb:
                 Z, Z_test = areas
                 fit = HistGradientBoostingRegressor(max_iter=400, learning_rate=0.05, random_state=0).fit(Z, y[:, j])
-                row["hgb_areas"] = float(np.mean(np.abs(np.clip(fit.predict(Z_test), lo, hi) - y_test[:, j])) / width)
+                row["hgb_areas"] = share_of_range(fit.predict(Z_test), truth, lo, hi)
             out.append(row)
     return out
 
