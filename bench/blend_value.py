@@ -36,7 +36,7 @@ from blending.lot import load_inventory
 from blending.melt import Melt
 from blending.optimise import Solution, optimise, solve
 from blending.recipe import Recipe, melt_chemistry, recipe_from_solution
-from blending.spec import get_alloy
+from blending.catalogue.spec import get_alloy
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 SCENARIOS = (

@@ -1,20 +1,36 @@
 """Alloy specifications, charge materials and charge optimisation.
 
 The data flow runs lot -> recipe -> heat: scrap lots and catalogue materials
-(`materials`) are blended into a charge recipe that meets an alloy `spec`.
+(`catalogue`) are blended into a charge recipe that meets an alloy spec.
+
+Importing ``blending`` loads nothing: the names below are imported on first use, so
+``sorter`` can read the catalogue without loading the solver stack.
 """
 
-from blending.charge_model import ChargeModel, build_charge_model
-from blending.composition import Composition, CompositionError
-from blending.lot import Lot, load_inventory
-from blending.materials import Material, RecycledCategory, get_material, material_catalogue
-from blending.melt import Melt
-from blending.optimise import Objective, optimise
-from blending.recipe import Recipe, recipe_from_solution
-from blending.spec import Limit, Spec, Verdict, alloy_catalogue, get_alloy
+from __future__ import annotations
 
-__all__ = [
-    "ChargeModel", "Composition", "CompositionError", "Limit", "Lot", "Material", "Melt", "Objective", "Recipe",
-    "RecycledCategory", "Spec", "Verdict", "alloy_catalogue", "build_charge_model", "get_alloy", "get_material",
-    "load_inventory", "material_catalogue", "optimise", "recipe_from_solution",
-]
+import importlib
+
+_EXPORTS = {
+    "ChargeModel": "blending.charge_model", "build_charge_model": "blending.charge_model",
+    "Composition": "blending.catalogue.composition", "CompositionError": "blending.catalogue.composition",
+    "Limit": "blending.catalogue.spec", "Spec": "blending.catalogue.spec", "Verdict": "blending.catalogue.spec",
+    "alloy_catalogue": "blending.catalogue.spec", "get_alloy": "blending.catalogue.spec",
+    "Material": "blending.catalogue.materials", "RecycledCategory": "blending.catalogue.materials",
+    "get_material": "blending.catalogue.materials", "material_catalogue": "blending.catalogue.materials",
+    "Lot": "blending.lot", "load_inventory": "blending.lot",
+    "Melt": "blending.melt",
+    "Objective": "blending.optimise", "optimise": "blending.optimise",
+    "Recipe": "blending.recipe", "recipe_from_solution": "blending.recipe",
+    "AluloopError": "blending.errors", "InputError": "blending.errors",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    try:
+        module = _EXPORTS[name]
+    except KeyError:
+        raise AttributeError(f"module 'blending' has no attribute {name!r}") from None
+    return getattr(importlib.import_module(module), name)

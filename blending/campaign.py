@@ -28,8 +28,8 @@ from blending.lot import Lot
 from blending.melt import Melt
 from blending.optimise import LEXICOGRAPHIC_TOLERANCE, Objective, Solution, solve
 from blending.recipe import DEFAULT_DRAWS, Recipe, recipe_from_solution
-from blending.spec import Spec, UnknownAlloyError, get_alloy
-from blending.tables import DataFileError, read_csv_file
+from blending.catalogue.spec import Spec, UnknownAlloyError, get_alloy
+from blending.catalogue.tables import DataFileError, read_csv_file
 
 SCHEDULE_COLUMNS = ("heat", "alloy", "mass_kg")
 # Below this a lot's use is round-off [kg].

@@ -34,7 +34,7 @@ import numpy as np
 from blending.chance import Cone, LinearProgram, bonferroni, z_score
 from blending.lot import Lot
 from blending.melt import Melt
-from blending.spec import Spec
+from blending.catalogue.spec import Spec
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ import numpy as np
 from blending.chance import Cone, LinearProgram, solve_with_cuts
 from blending.charge_model import ChargeModel
 from blending.lot import Lot
-from blending.materials import material_catalogue
+from blending.catalogue.materials import material_catalogue
 
 # A slack smaller than this is round-off [wt% or fraction of melt mass].
 SLACK_TOLERANCE = 1e-7

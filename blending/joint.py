@@ -32,7 +32,7 @@ alpha, found by a secant search on log(1 - P) against log s. Shapes tried:
 
 * the risks run by the bound-based recipe;
 * the risks run by the deterministic recipe aimed inside the spec by a fixed
-  fraction of each range (:meth:`blending.spec.Spec.tightened`), at the least
+  fraction of each range (:meth:`blending.catalogue.spec.Spec.tightened`), at the least
   fraction whose joint probability is alpha: that recipe is feasible for its own
   risks, so the calibrated recipe recycles at least as much as this practice at
   equal compliance;

@@ -11,9 +11,9 @@ import math
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from blending.composition import Composition, CompositionError
-from blending.materials import Material, UnknownMaterialError, element_columns, get_material, material_from_row
-from blending.tables import DataFileError, Row, read_csv_file
+from blending.catalogue.composition import Composition, CompositionError
+from blending.catalogue.materials import Material, UnknownMaterialError, element_columns, get_material, material_from_row
+from blending.catalogue.tables import DataFileError, Row, read_csv_file
 
 # Columns a row must fill when it does not name a catalogue material.
 OWN_MATERIAL_COLUMNS = ("recycled", "yield", "cost_per_kg", "co2e_kg_per_kg")

@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
-from blending.composition import Composition, elements
-from blending.tables import read_csv_file, read_package_csv
+from blending.catalogue.composition import Composition, elements
+from blending.catalogue.tables import read_csv_file, read_package_csv
 
 
 @cache

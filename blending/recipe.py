@@ -15,7 +15,7 @@ import numpy as np
 
 from blending.charge_model import ChargeModel, ChemistryLimit, chemistry_limits
 from blending.diagnosis import Diagnosis, diagnose
-from blending.materials import RecycledCategory
+from blending.catalogue.materials import RecycledCategory
 from blending.optimise import Solution
 from blending.shadow import Binding, binding_constraints
 

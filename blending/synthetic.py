@@ -12,11 +12,11 @@ from dataclasses import replace
 
 import numpy as np
 
-from blending.composition import Composition
+from blending.catalogue.composition import Composition
 from blending.lot import Lot
-from blending.materials import material_catalogue
+from blending.catalogue.materials import material_catalogue
 from blending.melt import Melt
-from blending.spec import Limit, Spec
+from blending.catalogue.spec import Limit, Spec
 
 # Elements of the 16-element benchmark heat, majors first.
 ELEMENTS_16 = ("Si", "Fe", "Cu", "Mn", "Mg", "Zn", "Cr", "Ni", "Ti", "Pb", "Sn", "Ga", "V", "B", "Zr", "Bi")

@@ -12,8 +12,8 @@ from functools import cache
 
 import numpy as np
 
-from blending.composition import elements
-from blending.tables import read_package_csv
+from blending.catalogue.composition import elements
+from blending.catalogue.tables import read_package_csv
 
 ROMAN = {1: "I", 2: "II", 3: "III"}
 MAX_STAGE = 3

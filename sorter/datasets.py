@@ -98,7 +98,7 @@ def append_manifest(path: Path, rows: list[dict]) -> None:
         for key in row:
             if key not in fixed and key not in elements:
                 elements.append(key)
-    from blending.composition import elements as table
+    from blending.catalogue.composition import elements as table
 
     elements.sort(key=lambda e: table()[e].atomic_number if e in table() else 999)
     names = {r["file"] for r in rows}
@@ -117,7 +117,7 @@ def read_manifest(path: str | Path) -> list[dict[str, str]]:
 
 def composition_from_manifest(row: dict[str, str]) -> dict[str, float]:
     """The true composition [wt%] in a manifest row (element columns only, zeros dropped)."""
-    from blending.composition import elements
+    from blending.catalogue.composition import elements
 
     known = elements()
     return {k: float(v) for k, v in row.items() if k in known and v not in ("", None) and float(v) > 0}

@@ -28,7 +28,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.special import erfcx
 
-from blending.composition import elements
+from blending.catalogue.composition import elements
 from sorter.atomic_data import LineList, ionisation_energies, line_list, species_name
 from sorter.instruments import Instrument
 from sorter.physics import detector

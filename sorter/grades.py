@@ -19,8 +19,8 @@ from functools import cache
 
 import numpy as np
 
-from blending.spec import Spec, alloy_catalogue, get_alloy
-from blending.tables import read_package_csv
+from blending.catalogue.spec import Spec, alloy_catalogue, get_alloy
+from blending.catalogue.tables import read_package_csv
 
 IMPURITY_HEAVY = ("Fe", "Si")
 TRACE_OTHERS = ("Ga", "V")

@@ -12,7 +12,7 @@ from functools import cache
 
 import numpy as np
 
-from blending.composition import elements
+from blending.catalogue.composition import elements
 from sorter.atomic_data import MAX_STAGE, energy_levels, ionisation_energies, plasma_elements, species_name
 from sorter.physics.partition import partition_function
 from sorter.physics.saha import stage_fractions

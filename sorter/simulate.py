@@ -521,7 +521,7 @@ def _piece_offset(rng: np.random.Generator, instrument: Instrument,
 
 
 def _element_order(symbol: str) -> int:
-    from blending.composition import elements
+    from blending.catalogue.composition import elements
 
     return elements()[symbol].atomic_number
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from blending.tables import read_package_csv
+from blending.catalogue.tables import read_package_csv
 from sorter.atomic_data import species_name
 from sorter.spectrum import Spectrum
 

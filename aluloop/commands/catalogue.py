@@ -9,8 +9,8 @@ from rich.console import Console
 from rich.table import Table
 
 from aluloop.errors import user_errors
-from blending.materials import material_catalogue
-from blending.spec import alloy_catalogue, get_alloy
+from blending.catalogue.materials import material_catalogue
+from blending.catalogue.spec import alloy_catalogue, get_alloy
 
 alloys = typer.Typer(help="Alloy specifications (composition limits, wt%).", no_args_is_help=True)
 materials = typer.Typer(help="Charge materials: scrap classes, primary metal, additions.", no_args_is_help=True)

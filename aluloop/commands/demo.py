@@ -62,7 +62,7 @@ def _charge(inventory: Path, alloy: str, mass_kg: float, out: Path) -> None:
     from blending.optimise import optimise
     from blending.plots import plot_chemistry
     from blending.recipe import recipe_from_solution
-    from blending.spec import get_alloy
+    from blending.catalogue.spec import get_alloy
 
     spec = get_alloy(alloy)
     model = build_charge_model(load_inventory(inventory), Melt(mass_kg), spec, joint_confidence=0.95)

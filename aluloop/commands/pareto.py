@@ -17,7 +17,7 @@ from blending.charge_model import build_charge_model
 from blending.lot import load_inventory
 from blending.melt import Melt
 from blending.pareto import ParetoFront, pareto_front, plot_pareto
-from blending.spec import get_alloy
+from blending.catalogue.spec import get_alloy
 
 console = Console()
 

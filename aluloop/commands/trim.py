@@ -15,7 +15,7 @@ from aluloop.errors import user_errors
 from blending.lot import load_inventory
 from blending.melt import default_recoveries, load_recoveries
 from blending.recipe import DEFAULT_DRAWS
-from blending.spec import get_alloy
+from blending.catalogue.spec import get_alloy
 from blending.trim import Trim, load_analysis, trim
 
 console = Console()

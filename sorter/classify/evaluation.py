@@ -20,7 +20,7 @@ def spec_ranges(grade: str) -> dict[str, tuple[float, float]]:
 
     Empty for contaminants and for grades outside the alloy catalogue.
     """
-    from blending.spec import get_alloy
+    from blending.catalogue.spec import get_alloy
 
     try:
         spec = get_alloy(grade)

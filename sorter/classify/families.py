@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import cache
 
-from blending.tables import read_package_csv
+from blending.catalogue.tables import read_package_csv
 
 NON_ALUMINIUM = "non-Al"
 

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from blending.composition import elements as periodic_table
-from blending.tables import DataFileError, read_csv_file
+from blending.catalogue.composition import elements as periodic_table
+from blending.catalogue.tables import DataFileError, read_csv_file
 from sorter.batch import SpectrumBatch
 from sorter.spectrum import Spectrum
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from blending.tables import DataFileError, Row, read_csv_file, read_package_csv
+from blending.catalogue.tables import DataFileError, Row, read_csv_file, read_package_csv
 
 ROLES = ("reference", "analyte", "indicator")
 COLUMNS = ("name", "element", "ion_stage", "first_nm", "last_nm", "role", "source")

@@ -7,8 +7,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from blending.lot import heel_composition_from_text, load_inventory
-from blending.materials import get_material
-from blending.tables import DataFileError
+from blending.catalogue.materials import get_material
+from blending.catalogue.tables import DataFileError
 
 
 def write(tmp_path, text):

@@ -11,9 +11,9 @@ from numpy.testing import assert_allclose
 
 from blending.campaign import Heat, load_schedule, plan_campaign, plan_greedy
 from blending.lot import Lot, load_inventory
-from blending.materials import get_material
-from blending.spec import get_alloy
-from blending.tables import DataFileError
+from blending.catalogue.materials import get_material
+from blending.catalogue.spec import get_alloy
+from blending.catalogue.tables import DataFileError
 
 EXAMPLES = Path(__file__).parents[2] / "examples"
 SCRAP = ["UBC", "can plant scrap body", "can plant scrap end", "litho sheet", "new 6xxx extrusion scrap",

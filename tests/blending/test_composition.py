@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from blending.composition import Composition, CompositionError, elements
+from blending.catalogue.composition import Composition, CompositionError, elements
 
 ALLOYING = ["Si", "Fe", "Cu", "Mn", "Mg", "Cr", "Ni", "Zn", "Ti", "Pb", "Sn", "Li", "Be", "Bi"]
 

@@ -1,7 +1,7 @@
 import pytest
 
-from blending.materials import RecycledCategory, get_material, material_catalogue, material_from_row
-from blending.tables import DataFileError, read_rows
+from blending.catalogue.materials import RecycledCategory, get_material, material_catalogue, material_from_row
+from blending.catalogue.tables import DataFileError, read_rows
 
 REQUIRED = {
     "UBC": RecycledCategory.POST_CONSUMER,

@@ -7,7 +7,7 @@ from numpy.testing import assert_allclose
 
 from blending.charge_model import build_charge_model
 from blending.lot import Lot
-from blending.materials import get_material
+from blending.catalogue.materials import get_material
 from blending.melt import Melt
 from blending.optimise import solve
 from blending.pareto import pareto_front, plot_pareto
@@ -26,7 +26,7 @@ def lots():
 
 @pytest.fixture(scope="module")
 def model(lots):
-    from blending.spec import get_alloy
+    from blending.catalogue.spec import get_alloy
     return build_charge_model(lots, Melt(M), get_alloy("3104"), confidence=CONFIDENCE)
 
 
@@ -64,7 +64,7 @@ def test_front_ends_equal_the_core_single_objective_optima(model, front):
 
 @pytest.mark.parametrize(("term", "k"), [("cost", 5), ("co2", 7)])
 def test_a_front_point_equals_an_independent_clarabel_solve(lots, model, front, term, k):
-    from blending.spec import get_alloy
+    from blending.catalogue.spec import get_alloy
     point = front.fronts[term][k]
     value, x = front_point(lots, M, get_alloy("3104"), CONFIDENCE, term, point.recycled_fraction)
     assert_allclose(point.cost if term == "cost" else point.co2e_kg, value, rtol=1e-6)
@@ -94,7 +94,7 @@ def test_knee_is_the_corner_of_a_bent_front(front):
 
 
 def test_infeasible_model_and_bad_points_are_refused(lots, model):
-    from blending.spec import get_alloy
+    from blending.catalogue.spec import get_alloy
     with pytest.raises(ValueError, match="at least 2 points"):
         pareto_front(model, 1)
     impossible = build_charge_model([Lot(get_material("UBC"), 100)], Melt(M), get_alloy("3104"))

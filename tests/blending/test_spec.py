@@ -4,9 +4,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from blending.composition import Composition
-from blending.spec import Limit, Spec, alloy_catalogue, get_alloy, load_limits_csv
-from blending.tables import DataFileError
+from blending.catalogue.composition import Composition
+from blending.catalogue.spec import Limit, Spec, alloy_catalogue, get_alloy, load_limits_csv
+from blending.catalogue.tables import DataFileError
 
 REQUIRED = ["1050A", "1100", "2024", "3003", "3004", "3104", "5042", "5052", "5182", "5754",
             "6061", "6063", "6082", "6463", "7075", "A356.2", "A380", "ADC12"]

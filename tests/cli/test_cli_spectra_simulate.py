@@ -9,8 +9,8 @@ import pytest
 from typer.testing import CliRunner
 
 from aluloop.cli import app
-from blending.composition import Composition
-from blending.spec import get_alloy
+from blending.catalogue.composition import Composition
+from blending.catalogue.spec import get_alloy
 from sorter.io import load_batch, read_spectrum
 
 runner = CliRunner()

@@ -6,8 +6,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy.testing import assert_allclose
 
-from blending.composition import Composition
-from blending.spec import alloy_catalogue, get_alloy
+from blending.catalogue.composition import Composition
+from blending.catalogue.spec import alloy_catalogue, get_alloy
 from sorter.grades import contaminant_catalogue, list_grades, resolve_grade, sample_alloys, sample_compositions
 
 

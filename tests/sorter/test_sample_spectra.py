@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from blending.composition import Composition
-from blending.spec import get_alloy
+from blending.catalogue.composition import Composition
+from blending.catalogue.spec import get_alloy
 from sorter.datasets import composition_from_manifest, read_manifest
 from sorter.grades import contaminant_catalogue
 from sorter.io import read_spectrum

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from blending.composition import Composition
-from blending.spec import get_alloy
+from blending.catalogue.composition import Composition
+from blending.catalogue.spec import get_alloy
 from sorter.grades import list_grades
 from sorter.instruments import Instrument, get_instrument
 from sorter.simulate import PlasmaRanges, simulate_batch, simulate_spectrum

@@ -11,7 +11,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache
 
-from blending.tables import read_package_csv
+from blending.catalogue.tables import read_package_csv
 
 # An analysis that states Al may differ from the balance by rounding and by
 # unreported trace elements; more than this means the analysis is not consistent.

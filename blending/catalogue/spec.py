@@ -13,8 +13,8 @@ from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
 
-from blending.composition import Composition, elements
-from blending.tables import DataFileError, Row, read_csv_file, read_package_csv
+from blending.catalogue.composition import Composition, elements
+from blending.catalogue.tables import DataFileError, Row, read_csv_file, read_package_csv
 
 FAMILIES = ("1xxx", "2xxx", "3xxx", "4xxx", "5xxx", "6xxx", "7xxx", "8xxx", "cast")
 

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from functools import cache
 
-from blending.composition import Composition, CompositionError, elements
-from blending.tables import DataFileError, Row, read_package_csv
+from blending.catalogue.composition import Composition, CompositionError, elements
+from blending.catalogue.tables import DataFileError, Row, read_package_csv
 
 
 class RecycledCategory(StrEnum):

@@ -1,0 +1,51 @@
+"""One error model for the whole library: what went wrong, and whose mistake it was.
+
+`AluloopError` is the base of every error the library raises on purpose. `InputError` is the
+user's mistake: bad input that a person can fix, named by its ``field`` (a request field,
+a file column, a CSV row) and the ``reason``. Front ends turn it into their own words: the
+CLI prints one line and exits with code 2, the HTTP service answers 4xx with a problem body.
+Anything that is not an `AluloopError` is a bug in aluloop, not in the input.
+
+`InputError` is also a ``ValueError`` so that code written against the standard exception
+keeps working. This module imports nothing, so every layer (``sorter`` included) may use it.
+"""
+
+from __future__ import annotations
+
+
+class AluloopError(Exception):
+    """Base of the errors aluloop raises on purpose."""
+
+
+class InputError(AluloopError, ValueError):
+    """Bad input, named by its field and the reason.
+
+    Parameters
+    ----------
+    message : str
+        The whole sentence the user reads, e.g. ``"inventory.csv row 7, Mg: -0.2 wt% must be
+        between 0 and 100"``; when ``field`` is given and the message does not start with it,
+        it is prefixed as ``"field: message"``.
+    field : str, optional
+        What was wrong, as the library calls it (``"confidence"``, ``"mass_kg"``,
+        ``"wavelength_nm"``); front ends may map it to their own names (a CLI flag).
+    """
+
+    def __init__(self, message: str, *, field: str | None = None):
+        self.field = field
+        self.reason = message
+        if field and not message.startswith(field):
+            message = f"{field}: {message}"
+        super().__init__(message)
+
+    def __str__(self) -> str:
+        # KeyError subclasses would quote the message; an input error never does
+        return str(self.args[0]) if self.args else ""
+
+
+class NotFoundError(InputError, KeyError):
+    """A name that is not in a catalogue (an alloy, a material, a model)."""
+
+
+class SolverError(AluloopError):
+    """The optimiser could not certify an answer for numerical reasons (not the input's fault)."""
