@@ -28,11 +28,11 @@ sys.path.insert(0, str(ROOT / "tests" / "blending"))
 
 from campaign_socp_reference import heat_constraints  # noqa: E402
 
+from blending.catalogue.spec import get_alloy  # noqa: E402
 from blending.charge_model import build_charge_model  # noqa: E402
 from blending.lot import load_inventory  # noqa: E402
 from blending.melt import Melt  # noqa: E402
 from blending.pareto import pareto_front  # noqa: E402
-from blending.catalogue.spec import get_alloy  # noqa: E402
 
 MASS_KG = 20000.0
 CONFIDENCE = 0.95

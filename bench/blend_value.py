@@ -30,13 +30,13 @@ from pathlib import Path
 
 import numpy as np
 
+from blending.catalogue.spec import get_alloy
 from blending.charge_model import ChargeModel, build_charge_model, chemistry_limits
 from blending.joint import JointProbability, optimise_calibrated, practice_fraction
 from blending.lot import load_inventory
 from blending.melt import Melt
 from blending.optimise import Solution, optimise, solve
 from blending.recipe import Recipe, melt_chemistry, recipe_from_solution
-from blending.catalogue.spec import get_alloy
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 SCENARIOS = (

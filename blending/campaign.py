@@ -22,14 +22,16 @@ from pathlib import Path
 
 import numpy as np
 
-from blending.chance import Cone, LinearProgram, solve_stages
+from blending.catalogue.spec import Spec, UnknownAlloyError, get_alloy
+from blending.catalogue.tables import DataFileError, read_csv_file
+from blending.chance import Cone
 from blending.charge_model import ChargeModel, build_charge_model
 from blending.lot import Lot
 from blending.melt import Melt
 from blending.optimise import LEXICOGRAPHIC_TOLERANCE, Objective, Solution, solve
 from blending.recipe import DEFAULT_DRAWS, Recipe, recipe_from_solution
-from blending.catalogue.spec import Spec, UnknownAlloyError, get_alloy
-from blending.catalogue.tables import DataFileError, read_csv_file
+from blending.solver.cutting_planes import solve_stages
+from blending.solver.program import LinearProgram
 
 SCHEDULE_COLUMNS = ("heat", "alloy", "mass_kg")
 # Below this a lot's use is round-off [kg].

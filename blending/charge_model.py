@@ -31,10 +31,11 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from blending.chance import Cone, LinearProgram, bonferroni, z_score
+from blending.catalogue.spec import Spec
+from blending.chance import Cone, bonferroni, z_score
 from blending.lot import Lot
 from blending.melt import Melt
-from blending.catalogue.spec import Spec
+from blending.solver.program import LinearProgram
 
 
 @dataclass(frozen=True)
@@ -171,7 +172,7 @@ class ChargeModel:
         return np.array([bool(np.any(c.d > 0) or c.d0 > 0) for c in self.cones])
 
     def program(self, c: np.ndarray) -> LinearProgram:
-        """The cone program ``min c . v`` over this model, for :func:`blending.chance.solve_with_cuts`."""
+        """The cone program ``min c . v`` over this model, for ``solver.cutting_planes.solve_with_cuts``."""
         A = np.array([r.coeffs for r in self.rows]).reshape(len(self.rows), self.n)
         return LinearProgram(
             c=np.asarray(c, dtype=float), A=A,

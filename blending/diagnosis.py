@@ -17,10 +17,12 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from blending.chance import Cone, LinearProgram, solve_with_cuts
+from blending.catalogue.materials import material_catalogue
+from blending.chance import Cone
 from blending.charge_model import ChargeModel
 from blending.lot import Lot
-from blending.catalogue.materials import material_catalogue
+from blending.solver.cutting_planes import solve_with_cuts
+from blending.solver.program import LinearProgram
 
 # A slack smaller than this is round-off [wt% or fraction of melt mass].
 SLACK_TOLERANCE = 1e-7

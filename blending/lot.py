@@ -12,7 +12,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from blending.catalogue.composition import Composition, CompositionError
-from blending.catalogue.materials import Material, UnknownMaterialError, element_columns, get_material, material_from_row
+from blending.catalogue.materials import (
+    Material,
+    UnknownMaterialError,
+    element_columns,
+    get_material,
+    material_from_row,
+)
 from blending.catalogue.tables import DataFileError, Row, read_csv_file
 
 # Columns a row must fill when it does not name a catalogue material.

@@ -13,8 +13,10 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.stats import norm
 
-from blending.chance import CutSolution, joint_lower_bound, solve_stages
+from blending.chance import joint_lower_bound
 from blending.charge_model import ChargeModel
+from blending.solver.cutting_planes import solve_stages
+from blending.solver.program import CutSolution
 
 # Slack allowed on an earlier stage's optimum when a later stage breaks its ties [-, relative].
 LEXICOGRAPHIC_TOLERANCE = 1e-7

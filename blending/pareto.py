@@ -9,7 +9,7 @@ cleanest) charge to the most recycled charge the spec allows, solve
 
 and the same for CO2e. Every point is then weakly Pareto optimal, and, as the cone
 program is convex, cost is a non-decreasing convex function of R_k. Every cut of the
-outer approximation of the chance constraints (:mod:`blending.outer_approximation`)
+outer approximation of the chance constraints (:mod:`blending.solver.outer_approximation`)
 is valid whatever the objective and level, so one HiGHS model carries its cuts and
 basis from point to point and later points need few or no new cutting rounds.
 """
@@ -21,10 +21,10 @@ from pathlib import Path
 
 import numpy as np
 
-from blending.chance import CONE_TOLERANCE_WT_PCT, ConeStack, LinearProgram
 from blending.charge_model import ChargeModel
 from blending.optimise import LEXICOGRAPHIC_TOLERANCE
-from blending.outer_approximation import Lifted, rounds
+from blending.solver.outer_approximation import Lifted, rounds
+from blending.solver.program import CONE_TOLERANCE_WT_PCT, ConeStack, LinearProgram
 
 FRONT_TERMS = ("cost", "co2")
 
@@ -155,7 +155,7 @@ def pareto_front(model: ChargeModel, points: int = 50, *, terms: tuple[str, ...]
 
 class _WarmSweep:
     """One kept-alive HiGHS model of the core's outer approximation
-    (:class:`blending.outer_approximation.Lifted`) across the points of a front: extra rows
+    (:class:`blending.solver.outer_approximation.Lifted`) across the points of a front: extra rows
     (the recycled level, an objective hold) move their bounds and the objective changes
     between points, the cuts stay, and each re-solve starts from the last simplex basis."""
 

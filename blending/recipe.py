@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from blending.catalogue.materials import RecycledCategory
 from blending.charge_model import ChargeModel, ChemistryLimit, chemistry_limits
 from blending.diagnosis import Diagnosis, diagnose
-from blending.catalogue.materials import RecycledCategory
 from blending.optimise import Solution
 from blending.shadow import Binding, binding_constraints
 

@@ -13,10 +13,10 @@ from dataclasses import replace
 import numpy as np
 
 from blending.catalogue.composition import Composition
-from blending.lot import Lot
 from blending.catalogue.materials import material_catalogue
-from blending.melt import Melt
 from blending.catalogue.spec import Limit, Spec
+from blending.lot import Lot
+from blending.melt import Melt
 
 # Elements of the 16-element benchmark heat, majors first.
 ELEMENTS_16 = ("Si", "Fe", "Cu", "Mn", "Mg", "Zn", "Cr", "Ni", "Ti", "Pb", "Sn", "Ga", "V", "B", "Zr", "Bi")

@@ -28,16 +28,18 @@ from pathlib import Path
 import numpy as np
 from scipy.stats import norm
 
-from blending.chance import Cone, LinearProgram, solve_with_cuts
-from blending.charge_model import ChargeModel, build_charge_model, chemistry_limits
 from blending.catalogue.composition import Composition, elements
+from blending.catalogue.spec import Spec, alloy_catalogue
+from blending.catalogue.tables import DataFileError, read_csv_file, read_package_csv
+from blending.chance import Cone
+from blending.charge_model import ChargeModel, build_charge_model, chemistry_limits
 from blending.diagnosis import SLACK_TOLERANCE, Shortfall, _limit_range
 from blending.lot import Lot
 from blending.melt import Melt, default_recoveries
 from blending.optimise import Objective, solve
 from blending.recipe import DEFAULT_DRAWS, Recipe, melt_chemistry, recipe_from_solution
-from blending.catalogue.spec import Spec, alloy_catalogue
-from blending.catalogue.tables import DataFileError, read_csv_file, read_package_csv
+from blending.solver.cutting_planes import solve_with_cuts
+from blending.solver.program import LinearProgram
 
 
 @cache

@@ -13,14 +13,14 @@ from rich.console import Console
 from rich.table import Table
 
 from aluloop.errors import user_errors
-from blending.charge_model import build_charge_model
 from blending.catalogue.composition import Composition
+from blending.catalogue.spec import Spec, get_alloy, load_limits_csv
+from blending.charge_model import build_charge_model
 from blending.joint import ALLOCATIONS, optimise_calibrated
 from blending.lot import heel_composition_from_text, load_inventory
 from blending.melt import Melt, default_recoveries, load_recoveries
 from blending.optimise import OBJECTIVES, optimise
 from blending.recipe import DEFAULT_DRAWS, Recipe, recipe_from_solution
-from blending.catalogue.spec import Spec, get_alloy, load_limits_csv
 
 # Rich wraps at 80 columns when piped; the chemistry table reads better at 120.
 console = Console(width=None if sys.stdout.isatty() else 120)

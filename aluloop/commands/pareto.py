@@ -13,11 +13,11 @@ from rich.table import Table
 
 from aluloop.commands.blend import _check_probability
 from aluloop.errors import user_errors
+from blending.catalogue.spec import get_alloy
 from blending.charge_model import build_charge_model
 from blending.lot import load_inventory
 from blending.melt import Melt
 from blending.pareto import ParetoFront, pareto_front, plot_pareto
-from blending.catalogue.spec import get_alloy
 
 console = Console()
 

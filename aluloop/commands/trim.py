@@ -12,10 +12,10 @@ from rich.table import Table
 
 from aluloop.commands.blend import _check_probability
 from aluloop.errors import user_errors
+from blending.catalogue.spec import get_alloy
 from blending.lot import load_inventory
 from blending.melt import default_recoveries, load_recoveries
 from blending.recipe import DEFAULT_DRAWS
-from blending.catalogue.spec import get_alloy
 from blending.trim import Trim, load_analysis, trim
 
 console = Console()

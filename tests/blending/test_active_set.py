@@ -7,10 +7,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import blending.outer_approximation as oa
-from blending.active_set import kkt_point
-from blending.chance import ConeStack, solve_with_cuts
+import blending.solver.outer_approximation as oa
 from blending.charge_model import build_charge_model
+from blending.solver.active_set import kkt_point
+from blending.solver.cutting_planes import solve_with_cuts
+from blending.solver.program import ConeStack
 from blending.synthetic import random_heat
 
 

@@ -6,7 +6,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from blending.chance import Cone, ConeStack, bonferroni, z_score
+from blending.chance import Cone, bonferroni, z_score
+from blending.solver.program import ConeStack
 
 
 def test_z_scores_are_normal_quantiles():
@@ -49,10 +50,11 @@ def test_cone_stack_agrees_with_each_cone():
 
 def test_a_sweep_on_one_lifted_model_matches_separate_solves():
     # the hook a Pareto front uses: one kept-alive model, a recycled-content floor moved along
-    from blending.chance import ConeStack, solve_stages
     from blending.charge_model import build_charge_model
     from blending.optimise import solve
-    from blending.outer_approximation import Lifted, rounds
+    from blending.solver.cutting_planes import solve_stages
+    from blending.solver.outer_approximation import Lifted, rounds
+    from blending.solver.program import ConeStack
     from blending.synthetic import random_heat
 
     lots, melt, spec = random_heat(1)
@@ -98,10 +100,10 @@ def test_solver_chatter_during_integer_solves_goes_to_stderr_not_stdout(capfd):
     """HiGHS's MIP code printf()s a debug line regardless of its output options; stdout carries --json."""
     import os
 
-    from blending.outer_approximation import _stdout_to_stderr
+    from blending.solver.highs import stdout_to_stderr
 
     os.write(1, b"before\n")
-    with _stdout_to_stderr():
+    with stdout_to_stderr():
         os.write(1, b"HighsMipSolverData::transformNewIntegerFeasibleSolution tmpSolver.run();\n")
     os.write(1, b"after\n")
     out, err = capfd.readouterr()

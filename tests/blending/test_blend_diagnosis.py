@@ -3,14 +3,14 @@
 import pytest
 from blend_socp_reference import reference_solve
 
-from blending.charge_model import build_charge_model
 from blending.catalogue.composition import Composition
-from blending.lot import Lot
 from blending.catalogue.materials import Material, RecycledCategory, get_material
+from blending.catalogue.spec import Limit, Spec
+from blending.charge_model import build_charge_model
+from blending.lot import Lot
 from blending.melt import Melt
 from blending.optimise import optimise
 from blending.recipe import recipe_from_solution
-from blending.catalogue.spec import Limit, Spec
 
 
 def scrap(name, **wt):

@@ -7,14 +7,14 @@ import pytest
 from scipy.optimize import linprog
 from scipy.stats import norm
 
-from blending.charge_model import build_charge_model
 from blending.catalogue.composition import Composition
-from blending.lot import Lot
 from blending.catalogue.materials import Material, RecycledCategory
+from blending.catalogue.spec import Limit, Spec
+from blending.charge_model import build_charge_model
+from blending.lot import Lot
 from blending.melt import Melt
 from blending.optimise import optimise
 from blending.recipe import recipe_from_solution
-from blending.catalogue.spec import Limit, Spec
 
 
 def material(name, fe, *, sd=0.0, metal_yield=1.0, recycled=RecycledCategory.POST_CONSUMER, cost=2.0, mg=0.0):

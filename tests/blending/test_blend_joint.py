@@ -8,16 +8,16 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from scipy.stats import multivariate_normal, norm
 
-from blending.charge_model import build_charge_model
 from blending.catalogue.composition import Composition
-from blending.joint import JointProbability, optimise_calibrated, practice_fraction
-from blending.lot import Lot
 from blending.catalogue.materials import Material
 from blending.catalogue.materials import RecycledCategory as R
+from blending.catalogue.spec import Limit, Spec
+from blending.charge_model import build_charge_model
+from blending.joint import JointProbability, optimise_calibrated, practice_fraction
+from blending.lot import Lot
 from blending.melt import Melt
 from blending.optimise import optimise, solve
 from blending.recipe import melt_chemistry, simulate_compliance
-from blending.catalogue.spec import Limit, Spec
 
 DRAWS = 200_000
 

@@ -6,9 +6,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from blending.lot import heel_composition_from_text, load_inventory
 from blending.catalogue.materials import get_material
 from blending.catalogue.tables import DataFileError
+from blending.lot import heel_composition_from_text, load_inventory
 
 
 def write(tmp_path, text):

@@ -9,9 +9,9 @@ the chance constraint binds, at least that where it is slack.
 import numpy as np
 import pytest
 
-from blending.chance import ConeStack
 from blending.charge_model import build_charge_model, chemistry_limits
 from blending.optimise import optimise
+from blending.solver.program import ConeStack
 from blending.synthetic import random_heat
 
 DRAWS = 100_000

@@ -10,10 +10,10 @@ from hypothesis import strategies as st
 from numpy.testing import assert_allclose
 
 from blending.campaign import Heat, load_schedule, plan_campaign, plan_greedy
-from blending.lot import Lot, load_inventory
 from blending.catalogue.materials import get_material
 from blending.catalogue.spec import get_alloy
 from blending.catalogue.tables import DataFileError
+from blending.lot import Lot, load_inventory
 
 EXAMPLES = Path(__file__).parents[2] / "examples"
 SCRAP = ["UBC", "can plant scrap body", "can plant scrap end", "litho sheet", "new 6xxx extrusion scrap",

@@ -5,9 +5,9 @@ import pytest
 from campaign_socp_reference import front_point
 from numpy.testing import assert_allclose
 
+from blending.catalogue.materials import get_material
 from blending.charge_model import build_charge_model
 from blending.lot import Lot
-from blending.catalogue.materials import get_material
 from blending.melt import Melt
 from blending.optimise import solve
 from blending.pareto import pareto_front, plot_pareto

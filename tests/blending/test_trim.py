@@ -10,11 +10,11 @@ from numpy.testing import assert_allclose
 from scipy.optimize import brentq
 from scipy.stats import norm
 
-from blending.lot import Lot
 from blending.catalogue.materials import get_material
-from blending.melt import default_recoveries
 from blending.catalogue.spec import alloy_catalogue, get_alloy
 from blending.catalogue.tables import DataFileError
+from blending.lot import Lot
+from blending.melt import default_recoveries
 from blending.trim import analysis_from_mapping, load_analysis, oes_repeatability, trim
 
 P1020 = get_material("P1020")

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.linalg import lapack
 
-from blending.chance import ConeStack
+from blending.solver.program import ConeStack
 
 MAX_NEWTON_STEPS = 8
 # Changes to the LP's active set (a lot freed or stopped on a bound, a constraint dropped or

@@ -12,49 +12,19 @@ rounds (Vielma, Dunning, Huchette and Lubin, Math. Prog. Comp. 9 (2017) 369;
 Kelley 1960). Rounds: solve the LP (or MILP) on HiGHS, cut every small cone violated
 at the solution, stop when every original chance constraint holds to tolerance, or
 (LP rounds) as soon as the LP's active set gives a certified optimum
-(:mod:`blending.active_set`): the last rounds only halve the error in the small
+(:mod:`blending.solver.active_set`): the last rounds only halve the error in the small
 cones' ratios each, where Newton's method on the active set is exact in a few steps.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
-import sys
-import warnings
-
 import highspy
 import numpy as np
-from scipy.optimize import LinearConstraint, milp
 from scipy.sparse import coo_array, csr_array
 
-from blending.active_set import KKTPoint, kkt_point
-
-
-@contextlib.contextmanager
-def _stdout_to_stderr():
-    """Send the process's C-level stdout to stderr for the duration.
-
-    HiGHS's MIP solver prints ``HighsMipSolverData::transformNewIntegerFeasibleSolution
-    tmpSolver.run();`` with printf whatever its output options say (ERGO-Code/HiGHS#2783,
-    jump-dev/HiGHS.jl#312); on stdout it would corrupt ``aluloop blend --json``.
-    """
-    try:
-        fd = sys.__stdout__.fileno() if sys.__stdout__ is not None else 1
-        saved = os.dup(fd)
-    except (OSError, ValueError):  # no real stdout (e.g. an embedding host): nothing to protect
-        yield
-        return
-    sys.stdout.flush()
-    try:
-        os.dup2(2, fd)
-        yield
-    finally:
-        with contextlib.suppress(OSError, ValueError):
-            sys.__stdout__.flush()
-        os.dup2(saved, fd)
-        os.close(saved)
-
+from blending.errors import SolverError
+from blending.solver.active_set import KKTPoint, kkt_point
+from blending.solver.highs import HIGHS_LP_OPTIONS, new_highs, solve_milp
 
 # Starting ratios u = w_i / tau for each small cone; refined by the rounds.
 SEED_RATIOS: tuple[float, ...] = ()
@@ -71,7 +41,7 @@ POLISH_BELOW = 1e-2
 
 
 class Lifted:
-    """The extended LP of a :class:`blending.chance.LinearProgram`.
+    """The extended LP of a :class:`blending.solver.program.LinearProgram`.
 
     Columns: v (n) | tau (one per uncertain cone) | rho (one per small cone, added with
     its first cut). Rows: the program's own rows, the mean row of each certain cone,
@@ -83,8 +53,6 @@ class Lifted:
     """
 
     def __init__(self, lp, lower: np.ndarray, upper: np.ndarray):
-        from blending.chance import _HIGHS_LP, _new_highs
-
         self.lp = lp
         n = lp.c.size
         self.n = n
@@ -152,8 +120,8 @@ class Lifted:
         self.cost = np.concatenate([lp.c, np.zeros(self.n_cols - n)])
         self.integrality = np.concatenate([lp.integrality, np.zeros(self.n_cols - n, dtype=int)])
 
-        h = _new_highs()
-        for key, value in _HIGHS_LP.items():
+        h = new_highs()
+        for key, value in HIGHS_LP_OPTIONS.items():
             h.setOptionValue(key, value)
         inf = highspy.kHighsInf
         h.addVars(self.n_cols, np.where(np.isfinite(self.col_lo), self.col_lo, -inf),
@@ -303,12 +271,12 @@ class Lifted:
         if status == highspy.HighsModelStatus.kInfeasible:
             return None
         if status != highspy.HighsModelStatus.kOptimal:
-            raise RuntimeError(f"HiGHS LP failed: {self.h.modelStatusToString(status)}")
+            raise SolverError(f"HiGHS LP failed: {self.h.modelStatusToString(status)}")
         return np.array(self.h.getSolution().col_value)
 
     def polish(self, x: np.ndarray, stack, tol: float, binding: np.ndarray | None = None) -> np.ndarray | None:
         """The cone program's optimum by Newton's method on the active set at the lifted
-        point ``x`` (:func:`blending.active_set.kkt_point`): ``x`` with the optimum's v, or
+        point ``x`` (:func:`blending.solver.active_set.kkt_point`): ``x`` with the optimum's v, or
         None without a certificate; the certified point is kept in ``kkt``. The binding
         chance constraints are ``binding``, by default those whose mean row carries a dual
         in the LP just solved."""
@@ -337,23 +305,11 @@ class Lifted:
         return True
 
     def solve_milp(self, lower: np.ndarray, upper: np.ndarray):
-        from blending.chance import _HIGHS
-
         M = coo_array((np.concatenate(self._vals), (np.concatenate(self._ri), np.concatenate(self._ci))),
                       shape=(self.n_rows, self.n_cols)).tocsr()
         col_lo = np.concatenate([lower, self.col_lo[self.n:]])
         col_hi = np.concatenate([upper, self.col_hi[self.n:]])
-        with warnings.catch_warnings(), _stdout_to_stderr():
-            # scipy passes HiGHS options it does not list verbatim, with a warning; we mean them
-            warnings.simplefilter("ignore", RuntimeWarning)
-            res = milp(self.cost, constraints=[LinearConstraint(csr_array(M), self.row_lo, self.row_hi)],
-                       integrality=self.integrality, bounds=(col_lo, col_hi),
-                       options={"mip_rel_gap": 1e-9, "mip_feasibility_tolerance": 1e-9, **_HIGHS})
-        if res.status == 2 or res.x is None and res.status != 0:
-            return None
-        if res.status != 0:
-            raise RuntimeError(f"HiGHS MILP failed: {res.message}")
-        return res.x
+        return solve_milp(self.cost, csr_array(M), self.row_lo, self.row_hi, self.integrality, col_lo, col_hi)
 
     def duals(self):
         """(row duals of the program's rows, cone duals, upper-bound duals of v): d objective
@@ -379,7 +335,7 @@ class Lifted:
 def rounds(lifted: Lifted, stack, tol: float, *, integer: bool = False, lower=None, upper=None):
     """Solve-and-cut rounds until every chance constraint holds to ``tol``, or until
     Newton's method on the LP's active set gives a certified optimum
-    (:mod:`blending.active_set`; LP rounds only, not MILP ones).
+    (:mod:`blending.solver.active_set`; LP rounds only, not MILP ones).
 
     Returns (lifted solution or None if infeasible, rounds, largest violation [wt%]); after
     a certified optimum, its v replaces the LP's in the lifted solution.
