@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+import os
+
 import typer
 
 from aluloop.commands import blend, catalogue, classify, demo, pareto, plan, spectra, spectra_simulate, train, trim
+from aluloop.errors import DEBUG_ENV
 
 app = typer.Typer(help="aluloop: closed-loop aluminium recycling, from LIBS spectrum to certified heat.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
+
+
+@app.callback()
+def options(debug: bool = typer.Option(False, "--debug", help="Print the traceback of an internal error.")) -> None:
+    """aluloop: closed-loop aluminium recycling, from LIBS spectrum to certified heat."""
+    if debug:
+        os.environ[DEBUG_ENV] = "1"
+
+
 app.add_typer(catalogue.alloys, name="alloys")
 app.add_typer(catalogue.materials, name="materials")
 app.add_typer(spectra.spectra, name="spectra")

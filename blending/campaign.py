@@ -10,7 +10,7 @@ The objective is the core's, summed over heats and solved lexicographically
 (:mod:`blending.optimise`): first the most recycled metal over the campaign, then
 the cheapest charge that keeps it. Planned together, scarce clean scrap goes to
 the heat whose alloy can least do without it, instead of to whichever heat comes
-first (:func:`plan_greedy`, the sequential plan it is compared with).
+first (:func:`greedy_campaign`, the sequential plan it is compared with).
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from blending.catalogue.spec import Spec, UnknownAlloyError, get_alloy
 from blending.catalogue.tables import DataFileError, read_csv_file
 from blending.chance import Cone
 from blending.charge_model import ChargeModel, build_charge_model
+from blending.errors import InputError
 from blending.lot import Lot
 from blending.melt import Melt
 from blending.optimise import LEXICOGRAPHIC_TOLERANCE, Objective, Solution, solve
@@ -198,7 +199,7 @@ def joint_program(models: Sequence[ChargeModel]) -> tuple[LinearProgram, np.ndar
     return lp, recycled, cost
 
 
-def plan_campaign(heats: Sequence[Heat], lots: Sequence[Lot], *, draws: int = DEFAULT_DRAWS,
+def joint_campaign(heats: Sequence[Heat], lots: Sequence[Lot], *, draws: int = DEFAULT_DRAWS,
                   seed: int = 0) -> CampaignPlan:
     """All heats charged together from ``lots``: most recycled metal, then least cost.
 
@@ -212,7 +213,7 @@ def plan_campaign(heats: Sequence[Heat], lots: Sequence[Lot], *, draws: int = DE
         Monte Carlo draws of each heat's compliance check (0 skips the recipes).
     """
     if not heats:
-        raise ValueError("the schedule lists no heats")
+        raise InputError("the schedule lists no heats")
     lots = tuple(lots)
     models = [heat_model(h, lots) for h in heats]
     lp, recycled, cost = joint_program(models)
@@ -235,7 +236,7 @@ def _why_infeasible(heats: Sequence[Heat], models: Sequence[ChargeModel]) -> str
     return "each heat can be made alone, but the inventory cannot cover the whole schedule together"
 
 
-def plan_greedy(heats: Sequence[Heat], lots: Sequence[Lot], *, draws: int = DEFAULT_DRAWS,
+def greedy_campaign(heats: Sequence[Heat], lots: Sequence[Lot], *, draws: int = DEFAULT_DRAWS,
                 seed: int = 0) -> CampaignPlan:
     """Heats charged one after another in schedule order, each taking its own optimum
     (most recycled, then cheapest) from what the earlier heats left."""

@@ -33,6 +33,7 @@ import numpy as np
 
 from blending.catalogue.spec import Spec
 from blending.chance import Cone, bonferroni, z_score
+from blending.errors import InputError
 from blending.lot import Lot
 from blending.melt import Melt
 from blending.solver.program import LinearProgram
@@ -149,7 +150,7 @@ class ChargeModel:
         """
         coeffs = np.asarray(coeffs, dtype=float)
         if coeffs.shape != (self.n,):
-            raise ValueError(f"constraint {name!r} needs {self.n} coefficients, got {coeffs.shape}")
+            raise InputError(f"constraint {name!r} needs {self.n} coefficients, got {coeffs.shape}")
         return replace(self, rows=self.rows + (LinearRow(name, coeffs, lo, hi, meaning or name),))
 
     def with_confidence(self, confidence: float | Sequence[float]) -> ChargeModel:
@@ -197,7 +198,7 @@ def _per_limit(confidence: float | Sequence[float], k: int) -> tuple[float, ...]
     else:
         conf = tuple(float(c) for c in confidence)
         if len(conf) != k:
-            raise ValueError(f"{len(conf)} confidences given for {k} limits")
+            raise InputError(f"{len(conf)} confidences given for {k} limits")
     for c in conf:
         z_score(c)  # validates
     return conf
@@ -249,7 +250,7 @@ def build_charge_model(lots: Sequence[Lot], melt: Melt, spec: Spec, *,
     """
     lots = tuple(lots)
     if not lots:
-        raise ValueError("the inventory lists no lots")
+        raise InputError("the inventory lists no lots")
     M, H = melt.mass_kg, melt.heel_kg
     elements = present_elements(lots, melt, spec)
     index = {e: j for j, e in enumerate(elements)}
@@ -308,12 +309,12 @@ def build_charge_model(lots: Sequence[Lot], melt: Melt, spec: Spec, *,
     }
     if min_recycled_fraction is not None:
         if not 0 <= min_recycled_fraction <= 1:
-            raise ValueError(f"minimum recycled fraction {min_recycled_fraction:g} must be between 0 and 1")
+            raise InputError(f"minimum recycled fraction {min_recycled_fraction:g} must be between 0 and 1")
         rows.append(LinearRow("min recycled", recycled, min_recycled_fraction, math.inf,
                               f"recycled metal >= {min_recycled_fraction:.3g} of the melt"))
     if max_cost is not None:
         if not max_cost >= 0:
-            raise ValueError(f"maximum cost {max_cost:g} USD must be non-negative")
+            raise InputError(f"maximum cost {max_cost:g} USD must be non-negative")
         rows.append(LinearRow("max cost", terms["cost"], -math.inf, max_cost / M,
                               f"charge cost <= {max_cost:g} USD"))
 
@@ -332,7 +333,7 @@ def build_charge_model(lots: Sequence[Lot], melt: Melt, spec: Spec, *,
         labels = {lim.label for lim in limits}
         unknown = set(confidence) - labels
         if unknown:
-            raise ValueError(f"confidence given for {', '.join(sorted(unknown))}, which the spec does not limit; "
+            raise InputError(f"confidence given for {', '.join(sorted(unknown))}, which the spec does not limit; "
                              f"limits: {', '.join(sorted(labels))}")
         return model.with_confidence([confidence.get(lim.label, 0.95) for lim in limits])
     return model.with_confidence(confidence)

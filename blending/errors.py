@@ -7,10 +7,12 @@ CLI prints one line and exits with code 2, the HTTP service answers 4xx with a p
 Anything that is not an `AluloopError` is a bug in aluloop, not in the input.
 
 `InputError` is also a ``ValueError`` so that code written against the standard exception
-keeps working. This module imports nothing, so every layer (``sorter`` included) may use it.
+keeps working. This module imports nothing of ours, so every layer (``sorter`` included) may use it.
 """
 
 from __future__ import annotations
+
+import re
 
 
 class AluloopError(Exception):
@@ -25,16 +27,17 @@ class InputError(AluloopError, ValueError):
     message : str
         The whole sentence the user reads, e.g. ``"inventory.csv row 7, Mg: -0.2 wt% must be
         between 0 and 100"``; when ``field`` is given and the message does not start with it,
-        it is prefixed as ``"field: message"``.
+        the message does not name it, it is prefixed as ``"field: message"``.
     field : str, optional
         What was wrong, as the library calls it (``"confidence"``, ``"mass_kg"``,
         ``"wavelength_nm"``); front ends may map it to their own names (a CLI flag).
     """
 
     def __init__(self, message: str, *, field: str | None = None):
-        self.field = field
-        self.reason = message
-        if field and not message.startswith(field):
+        # a subclass that names its field its own way (file, row, field) may have set these already
+        self.field = field if field is not None else getattr(self, "field", None)
+        self.reason = getattr(self, "reason", None) or message
+        if field and not re.search(rf"\b{re.escape(field)}\b", message, flags=re.IGNORECASE):
             message = f"{field}: {message}"
         super().__init__(message)
 

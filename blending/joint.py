@@ -53,6 +53,7 @@ import numpy as np
 from scipy.stats import norm
 
 from blending.charge_model import ChargeModel, ChemistryLimit, build_charge_model, chemistry_limits
+from blending.errors import InputError
 from blending.optimise import Objective, Solution, optimise, solve
 from blending.recipe import melt_chemistry
 
@@ -104,7 +105,7 @@ class JointProbability:
     def __init__(self, model: ChargeModel, limits: Sequence[ChemistryLimit] | None = None, *,
                  draws: int = JOINT_DRAWS, seed: int = JOINT_SEED):
         if draws < 1:
-            raise ValueError(f"draws {draws} must be at least 1")
+            raise InputError(f"draws {draws} must be at least 1")
         self.model = model
         self.limits = tuple(chemistry_limits(model.spec, model.elements, aim=False) if limits is None else limits)
         index = {e: j for j, e in enumerate(model.elements)}

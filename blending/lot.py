@@ -20,6 +20,7 @@ from blending.catalogue.materials import (
     material_from_row,
 )
 from blending.catalogue.tables import DataFileError, Row, read_csv_file
+from blending.errors import InputError
 
 # Columns a row must fill when it does not name a catalogue material.
 OWN_MATERIAL_COLUMNS = ("recycled", "yield", "cost_per_kg", "co2e_kg_per_kg")
@@ -50,11 +51,11 @@ class Lot:
 
     def __post_init__(self):
         if self.available_kg is not None and not (self.available_kg >= 0 and math.isfinite(self.available_kg)):
-            raise ValueError(f"lot {self.name}: available_kg {self.available_kg:g} must be a non-negative number")
+            raise InputError(f"lot {self.name}: available_kg {self.available_kg:g} must be a non-negative number")
         if self.unit_kg is not None and not (self.unit_kg > 0 and math.isfinite(self.unit_kg)):
-            raise ValueError(f"lot {self.name}: unit_kg {self.unit_kg:g} must be positive")
+            raise InputError(f"lot {self.name}: unit_kg {self.unit_kg:g} must be positive")
         if self.max_fraction is not None and not 0 <= self.max_fraction <= 1:
-            raise ValueError(f"lot {self.name}: max_fraction {self.max_fraction:g} must be between 0 and 1")
+            raise InputError(f"lot {self.name}: max_fraction {self.max_fraction:g} must be between 0 and 1")
 
     @property
     def name(self) -> str:
@@ -170,10 +171,10 @@ def heel_composition_from_text(text: str, where: str = "--heel-composition") -> 
     wt: dict[str, float] = {}
     for part in filter(None, (p.strip() for p in text.split(","))):
         if "=" not in part:
-            raise ValueError(f"{where}: {part!r} is not of the form Element=wt%")
+            raise InputError(f"{where}: {part!r} is not of the form Element=wt%")
         symbol, value = (s.strip() for s in part.split("=", 1))
         try:
             wt[symbol] = float(value)
         except ValueError:
-            raise ValueError(f"{where}: {symbol}={value!r} is not a number") from None
+            raise InputError(f"{where}: {symbol}={value!r} is not a number") from None
     return Composition(wt, where=where)

@@ -25,6 +25,7 @@ from pathlib import Path
 
 from blending.catalogue.composition import Composition, elements
 from blending.catalogue.tables import read_csv_file, read_package_csv
+from blending.errors import InputError
 
 
 @cache
@@ -85,20 +86,20 @@ class Melt:
 
     def __post_init__(self):
         if not (self.mass_kg > 0 and math.isfinite(self.mass_kg)):
-            raise ValueError(f"melt mass {self.mass_kg:g} kg must be positive")
+            raise InputError(f"melt mass {self.mass_kg:g} kg must be positive")
         if not 0 <= self.heel_kg < self.mass_kg:
-            raise ValueError(f"heel {self.heel_kg:g} kg must be at least 0 and below the melt mass "
+            raise InputError(f"heel {self.heel_kg:g} kg must be at least 0 and below the melt mass "
                              f"{self.mass_kg:g} kg")
         if self.capacity_kg is not None and self.capacity_kg < self.mass_kg:
-            raise ValueError(f"furnace capacity {self.capacity_kg:g} kg is below the melt mass {self.mass_kg:g} kg")
+            raise InputError(f"furnace capacity {self.capacity_kg:g} kg is below the melt mass {self.mass_kg:g} kg")
         if not 0 <= self.mass_tolerance_kg < self.mass_kg:
-            raise ValueError(f"mass tolerance {self.mass_tolerance_kg:g} kg must be at least 0 and below the melt mass")
+            raise InputError(f"mass tolerance {self.mass_tolerance_kg:g} kg must be at least 0 and below the melt mass")
         for symbol, r in self.recoveries.items():
             if not 0 < r <= 1:
-                raise ValueError(f"recovery of {symbol} {r:g} must be in (0, 1]")
+                raise InputError(f"recovery of {symbol} {r:g} must be in (0, 1]")
         for symbol, s in self.heel_sd_wt_pct.items():
             if not s >= 0:
-                raise ValueError(f"heel sd of {symbol} {s:g} wt% must be non-negative")
+                raise InputError(f"heel sd of {symbol} {s:g} wt% must be non-negative")
 
     def recovery(self, symbol: str) -> float:
         return float(self.recoveries.get(symbol, 1.0))

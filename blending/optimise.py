@@ -15,6 +15,7 @@ from scipy.stats import norm
 
 from blending.chance import joint_lower_bound
 from blending.charge_model import ChargeModel
+from blending.errors import InputError
 from blending.solver.cutting_planes import solve_stages
 from blending.solver.program import CutSolution
 
@@ -46,14 +47,14 @@ class Objective:
             "co2": ({"co2": 1.0}, {"cost": 1.0}),
         }
         if name not in table:
-            raise ValueError(f"objective {name!r} is not one of {', '.join(OBJECTIVES)}")
+            raise InputError(f"objective {name!r} is not one of {', '.join(OBJECTIVES)}")
         return cls(table[name], name)
 
     @classmethod
     def weighted(cls, *, recycled: float = 0.0, cost: float = 0.0, co2: float = 0.0) -> Objective:
         """Minimise ``-recycled * R + cost * C + co2 * E``, then cost as tie-break."""
         if recycled == cost == co2 == 0:
-            raise ValueError("a weighted objective needs at least one non-zero weight")
+            raise InputError("a weighted objective needs at least one non-zero weight")
         weights = {k: w for k, w in (("recycled", -recycled), ("cost", cost), ("co2", co2)) if w}
         return cls((weights, {"cost": 1.0}), "weighted")
 

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from blending.charge_model import ChargeModel
+from blending.errors import InputError, SolverError
 from blending.optimise import LEXICOGRAPHIC_TOLERANCE
 from blending.solver.outer_approximation import Lifted, rounds
 from blending.solver.program import CONE_TOLERANCE_WT_PCT, ConeStack, LinearProgram
@@ -118,16 +119,16 @@ def pareto_front(model: ChargeModel, points: int = 50, *, terms: tuple[str, ...]
     if not whole_units:
         model = replace(model, integrality=np.zeros_like(model.integrality))
     if points < 2:
-        raise ValueError(f"a front needs at least 2 points, not {points}")
+        raise InputError(f"a front needs at least 2 points, not {points}")
     for term in terms:
         if term not in FRONT_TERMS:
-            raise ValueError(f"front {term!r} is not one of {', '.join(FRONT_TERMS)}")
+            raise InputError(f"front {term!r} is not one of {', '.join(FRONT_TERMS)}")
     recycled = model.terms["recycled"]
     sweep = _WarmSweep(model.program(np.zeros(model.n)))
     level = sweep.add_row(recycled)
     top = sweep.solve(-recycled)
     if top is None:
-        raise ValueError(f"no charge meets {model.spec.name} at the stated confidence with this inventory; "
+        raise InputError(f"no charge meets {model.spec.name} at the stated confidence with this inventory; "
                          "run `aluloop blend` for a diagnosis")
     r_max = float(recycled @ top)
     r_hi = r_max - LEXICOGRAPHIC_TOLERANCE * max(1.0, abs(r_max))
@@ -145,7 +146,7 @@ def pareto_front(model: ChargeModel, points: int = 50, *, terms: tuple[str, ...]
             sweep.set_bounds(level, float(r), np.inf)
             v = sweep.solve(c)
             if v is None:  # cannot happen: the most recycled charge meets every level
-                raise RuntimeError(f"front point at recycled {r:.6f} found no charge")
+                raise SolverError(f"front point at recycled {r:.6f} found no charge")
             out.append(_point(model, v))
         sweep.set_bounds(level, -np.inf, np.inf)
         fronts[term] = tuple(out)

@@ -34,6 +34,7 @@ from blending.catalogue.tables import DataFileError, read_csv_file, read_package
 from blending.chance import Cone
 from blending.charge_model import ChargeModel, build_charge_model, chemistry_limits
 from blending.diagnosis import SLACK_TOLERANCE, Shortfall, _limit_range
+from blending.errors import InputError, SolverError
 from blending.lot import Lot
 from blending.melt import Melt, default_recoveries
 from blending.optimise import Objective, solve
@@ -214,9 +215,9 @@ def trim_model(melt_kg: float, analysis: Analysis, spec: Spec, additions: Sequen
         Probability each limit must hold with on its own.
     """
     if not (melt_kg > 0 and math.isfinite(melt_kg)):
-        raise ValueError(f"melt mass {melt_kg:g} kg must be positive")
+        raise InputError(f"melt mass {melt_kg:g} kg must be positive")
     if not capacity_kg > melt_kg:
-        raise ValueError(f"furnace capacity {capacity_kg:g} kg must be above the melt mass {melt_kg:g} kg "
+        raise InputError(f"furnace capacity {capacity_kg:g} kg must be above the melt mass {melt_kg:g} kg "
                          "to leave room for additions")
     # Melt(mass M, tolerance t) asks M - t <= L <= M + t: centre the range [melt, capacity].
     melt = Melt(mass_kg=(melt_kg + capacity_kg) / 2, heel_kg=melt_kg, heel_composition=analysis.composition,
@@ -275,7 +276,7 @@ def least_violation(model: ChargeModel) -> tuple[np.ndarray, np.ndarray]:
         integrality=np.concatenate([model.integrality, np.zeros(K, dtype=int)]), cones=cones)
     result = solve_with_cuts(lp, duals=False)
     if result.status != "optimal":  # x = 0 with large slacks is always feasible
-        raise RuntimeError("the elastic trim program has no solution")
+        raise SolverError("the elastic trim program has no solution")
     return result.v[n:], model.kg(result.v[:n])
 
 

@@ -15,38 +15,31 @@ from rich.table import Table
 from aluloop.errors import user_errors
 from blending.catalogue.composition import Composition
 from blending.catalogue.spec import Spec, get_alloy, load_limits_csv
-from blending.charge_model import build_charge_model
-from blending.joint import ALLOCATIONS, optimise_calibrated
+from blending.errors import InputError
 from blending.lot import heel_composition_from_text, load_inventory
-from blending.melt import Melt, default_recoveries, load_recoveries
-from blending.optimise import OBJECTIVES, optimise
-from blending.recipe import DEFAULT_DRAWS, Recipe, recipe_from_solution
+from blending.melt import load_recoveries
+from blending.plan import ChargeRequest, plan_charge
+from blending.recipe import DEFAULT_DRAWS, Recipe
 
 # Rich wraps at 80 columns when piped; the chemistry table reads better at 120.
 console = Console(width=None if sys.stdout.isatty() else 120)
 
 
-def _spec(alloy: str | None, limits: Path | None, aim_tighten: float | None, aim_limits: Path | None) -> Spec:
+def read_spec(alloy: str | None, limits: Path | None) -> Spec:
+    """The target from ``--alloy`` (catalogue) or ``--limits`` (a custom CSV), exactly one of them."""
     if (alloy is None) == (limits is None):
-        raise ValueError("give exactly one of --alloy and --limits")
-    spec = get_alloy(alloy) if alloy is not None else load_limits_csv(limits)
-    if aim_tighten is not None and aim_limits is not None:
-        raise ValueError("give at most one of --aim-tighten and --aim-limits")
-    if aim_tighten is not None:
-        spec = spec.tightened(aim_tighten)
-    if aim_limits is not None:
-        aim = load_limits_csv(aim_limits)
-        spec = spec.with_aim({k: (v.min_wt_pct, v.max_wt_pct) for k, v in aim.limits.items()})
-    return spec
+        raise InputError("give exactly one of --alloy and --limits")
+    return get_alloy(alloy) if alloy is not None else load_limits_csv(limits)
 
 
-def _check_probability(value: float | None, option: str) -> None:
-    if value is not None and not (0.5 <= value < 1):
-        raise ValueError(f"{option} {value:g} must be at least 0.5 and below 1 "
-                         "(0.5 is the ordinary LP on mean chemistry)")
+def read_aim(path: Path | None) -> dict[str, tuple[float | None, float | None]] | None:
+    if path is None:
+        return None
+    aim = load_limits_csv(path)
+    return {k: (v.min_wt_pct, v.max_wt_pct) for k, v in aim.limits.items()}
 
 
-@user_errors
+@user_errors(flags={"min_recycled_fraction": "--min-recycled", "spec": "--alloy"})
 def blend(
     alloy: str | None = typer.Option(None, "--alloy", help="Target alloy from the catalogue, e.g. 3104."),
     limits: Path | None = typer.Option(None, "--limits", help="Custom limits CSV: element,min,max (wt%)."),
@@ -79,53 +72,39 @@ def blend(
     draws: int = typer.Option(DEFAULT_DRAWS, "--draws", help="Monte Carlo draws."),
 ) -> None:
     """Charge recipe that meets the spec with a stated probability while maximising recycled content."""
-    _check_probability(confidence, "--confidence")
-    _check_probability(joint_confidence, "--joint-confidence")
-    if objective not in OBJECTIVES:
-        raise ValueError(f"--objective {objective!r} is not one of {', '.join(OBJECTIVES)}")
-    if joint_allocation not in ALLOCATIONS:
-        raise ValueError(f"--joint-allocation {joint_allocation!r} is not one of {', '.join(ALLOCATIONS)}")
-    if joint_allocation == "calibrated" and joint_confidence is None:
-        raise ValueError("--joint-allocation calibrated needs --joint-confidence")
-    if draws < 1000:
-        raise ValueError(f"--draws {draws} is too few for a compliance estimate; give at least 1000")
-    spec = _spec(alloy, limits, aim_tighten, aim_limits)
-    lots = load_inventory(inventory)
-    heel = heel_composition_from_text(heel_composition) if heel_composition else Composition({})
-    if heel_composition and not heel_kg:
-        raise ValueError("--heel-composition given without --heel-kg")
-    melt = Melt(mass_kg=mass_kg, heel_kg=heel_kg, heel_composition=heel, capacity_kg=capacity_kg,
-                recoveries=load_recoveries(recoveries) if recoveries else default_recoveries(),
-                mass_tolerance_kg=mass_tolerance_kg)
-    model = build_charge_model(lots, melt, spec, confidence=confidence, joint_confidence=joint_confidence,
-                               min_recycled_fraction=min_recycled, max_cost=max_cost)
+    request = ChargeRequest(
+        spec=read_spec(alloy, limits), mass_kg=mass_kg, lots=load_inventory(inventory), confidence=confidence,
+        joint_confidence=joint_confidence, joint_allocation=joint_allocation, objective=objective, heel_kg=heel_kg,
+        heel_composition=heel_composition_from_text(heel_composition) if heel_composition else Composition({}),
+        capacity_kg=capacity_kg, min_recycled_fraction=min_recycled, max_cost=max_cost, aim_tighten=aim_tighten,
+        aim_limits=read_aim(aim_limits), mass_tolerance_kg=mass_tolerance_kg,
+        recoveries=load_recoveries(recoveries) if recoveries else None, draws=draws, seed=seed)
     with console.status("optimising the charge", spinner="dots") if not json_out else nullcontext():
-        solver = optimise_calibrated if joint_allocation == "calibrated" else optimise
-        recipe = recipe_from_solution(solver(model, objective), draws=draws, seed=seed)
+        recipe = plan_charge(request)
     if plot is not None and recipe.status == "optimal":
         from blending.plots import plot_chemistry
         plot_chemistry(recipe, plot)
     if json_out:
         print(json.dumps(recipe.to_json(), indent=2))
     else:
-        _print(recipe, model, objective, joint_confidence or None, confidence)
+        _print(recipe, request)
     if recipe.status != "optimal":
         raise typer.Exit(1)
-
 
 
 def _fmt(value: float | None, digits: int = 4) -> str:
     return "" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.{digits}g}"
 
 
-def _print(recipe: Recipe, model, objective: str, joint: float | None, confidence: float) -> None:
-    target = f"joint {joint:g}" if joint else f"{confidence:g} per limit"
+def _print(recipe: Recipe, request: ChargeRequest) -> None:
+    joint, objective = request.joint_confidence, request.objective
+    target = f"joint {joint:g}" if joint else f"{request.confidence:g} per limit"
     if recipe.status != "optimal":
         console.print(f"[bold red]No recipe meets {recipe.spec_name} at {target} confidence.[/]")
         for sf in recipe.diagnosis.shortfalls:
             console.print(f"  {sf.sentence}", highlight=False)
         return
-    t = Table(title=f"Charge for {model.melt.mass_kg:,.0f} kg of {recipe.spec_name} "
+    t = Table(title=f"Charge for {request.mass_kg:,.0f} kg of {recipe.spec_name} "
                     f"(objective: {objective}, confidence: {target})")
     for col, just in (("material", "left"), ("kg", "right"), ("units", "right"), ("category", "left"),
                       ("USD", "right"), ("kg CO2e", "right")):

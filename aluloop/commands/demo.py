@@ -56,17 +56,11 @@ def _sort_pieces(samples: Path) -> Counter:
 
 
 def _charge(inventory: Path, alloy: str, mass_kg: float, out: Path) -> None:
-    from blending.charge_model import build_charge_model
     from blending.lot import load_inventory
-    from blending.melt import Melt
-    from blending.optimise import optimise
+    from blending.plan import ChargeRequest, plan_charge
     from blending.plots import plot_chemistry
-    from blending.recipe import recipe_from_solution
-    from blending.catalogue.spec import get_alloy
 
-    spec = get_alloy(alloy)
-    model = build_charge_model(load_inventory(inventory), Melt(mass_kg), spec, joint_confidence=0.95)
-    recipe = recipe_from_solution(optimise(model, "recycled"))
+    recipe = plan_charge(ChargeRequest(alloy, mass_kg, load_inventory(inventory), joint_confidence=0.95))
     if recipe.status != "optimal":
         raise ValueError(f"no recipe for {alloy} from {inventory}: see aluloop blend for the diagnosis")
     table = Table(title=f"Charge for {mass_kg:,.0f} kg of {alloy} from {inventory.name} (lot -> recipe)")

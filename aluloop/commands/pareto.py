@@ -11,18 +11,15 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from aluloop.commands.blend import _check_probability
 from aluloop.errors import user_errors
-from blending.catalogue.spec import get_alloy
-from blending.charge_model import build_charge_model
 from blending.lot import load_inventory
-from blending.melt import Melt
-from blending.pareto import ParetoFront, pareto_front, plot_pareto
+from blending.pareto import ParetoFront, plot_pareto
+from blending.plan import ParetoRequest, plan_pareto
 
 console = Console()
 
 
-@user_errors
+@user_errors(flags={"spec": "--alloy", "lots": "--inventory"})
 def pareto(
     alloy: str = typer.Option(..., "--alloy", help="Target alloy from the catalogue, e.g. 3104."),
     mass_kg: float = typer.Option(..., "--mass-kg", help="Liquid metal to produce [kg]."),
@@ -36,16 +33,10 @@ def pareto(
     json_out: bool = typer.Option(False, "--json", help="Print JSON instead of tables."),
 ) -> None:
     """Pareto fronts of recycled content against charge cost and against CO2e (epsilon-constraint sweep)."""
-    _check_probability(confidence, "--confidence")
-    if not 2 <= points <= 1000:
-        raise ValueError(f"--points {points} must be between 2 and 1000")
-    if not mass_kg > 0:
-        raise ValueError(f"--mass-kg {mass_kg:g} must be positive")
-    spec = get_alloy(alloy)
-    lots = load_inventory(inventory)
-    model = build_charge_model(lots, Melt(mass_kg=mass_kg, capacity_kg=capacity_kg), spec, confidence=confidence)
+    request = ParetoRequest(spec=alloy, mass_kg=mass_kg, lots=load_inventory(inventory), points=points,
+                            confidence=confidence, capacity_kg=capacity_kg)
     with console.status(f"sweeping {points} recycled levels", spinner="dots") if not json_out else nullcontext():
-        front = pareto_front(model, points)
+        front = plan_pareto(request)
     plot_pareto(front, out)
     if csv_out is not None:
         _write_csv(front, csv_out)

@@ -10,16 +10,17 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from aluloop.commands.blend import _check_probability
 from aluloop.errors import user_errors
-from blending.campaign import CampaignPlan, load_schedule, plan_campaign, plan_greedy
+from blending.campaign import load_schedule
 from blending.lot import load_inventory
+from blending.plan import CampaignComparison, CampaignRequest, plan_campaign
 from blending.recipe import DEFAULT_DRAWS
+from blending.request import check_probability
 
 console = Console()
 
 
-@user_errors
+@user_errors(flags={"heats": "--schedule", "lots": "--inventory"})
 def plan(
     schedule: Path = typer.Option(..., "--schedule", help="Schedule CSV: heat,alloy,mass_kg[,confidence]."),
     inventory: Path = typer.Option(..., "--inventory", help="Shared inventory CSV (see examples/README.md)."),
@@ -30,35 +31,29 @@ def plan(
     draws: int = typer.Option(DEFAULT_DRAWS, "--draws", help="Monte Carlo draws per heat."),
 ) -> None:
     """Charge every heat of a schedule from one shared inventory, optimised together (most recycled, then cheapest)."""
-    _check_probability(confidence, "--confidence")
-    if draws < 1000:
-        raise ValueError(f"--draws {draws} is too few for a compliance estimate; give at least 1000")
-    heats = load_schedule(schedule, confidence=confidence)
-    lots = load_inventory(inventory)
+    check_probability(confidence, "confidence")
+    request = CampaignRequest(heats=load_schedule(schedule, confidence=confidence), lots=load_inventory(inventory),
+                              draws=draws, seed=seed)
     with Progress(console=console, transient=True, disable=json_out) as progress:
         task = progress.add_task("planning the campaign", total=2)
-        joint = plan_campaign(heats, lots, draws=draws, seed=seed)
+
+        def stage(name: str) -> None:
+            if name != "planning the campaign":
+                progress.update(task, description=name, advance=1)
+
+        result = plan_campaign(request, on_stage=stage)
         progress.advance(task)
-        progress.update(task, description="greedy plan for comparison")
-        greedy = plan_greedy(heats, lots, draws=draws, seed=seed)
-        progress.advance(task)
+    joint = result.joint
     if json_out:
-        print(json.dumps({"joint": joint.to_json(), "greedy": greedy.to_json(),
-                          "gain": _gain(joint, greedy)}, indent=2))
+        print(json.dumps(result.to_json(), indent=2))
     else:
-        _print(joint, greedy)
+        _print(result)
     if joint.status != "optimal":
         raise typer.Exit(1)
 
 
-def _gain(joint: CampaignPlan, greedy: CampaignPlan) -> dict | None:
-    if joint.status != "optimal" or greedy.status != "optimal":
-        return None
-    return {"recycled_kg": joint.recycled_kg - greedy.recycled_kg, "cost": greedy.cost - joint.cost,
-            "co2e_kg": greedy.co2e_kg - joint.co2e_kg}
-
-
-def _print(joint: CampaignPlan, greedy: CampaignPlan) -> None:
+def _print(result: CampaignComparison) -> None:
+    joint, greedy = result.joint, result.greedy
     if joint.status != "optimal":
         console.print(f"[bold red]No plan charges every heat: {joint.message}.[/]", highlight=False)
         return
@@ -90,7 +85,7 @@ def _print(joint: CampaignPlan, greedy: CampaignPlan) -> None:
         else:
             s.add_row(p.method, "-", "-", "-", "-")
     console.print(s)
-    gain = _gain(joint, greedy)
+    gain = result.gain
     if gain is None:
         console.print(f"greedy plan fails: {greedy.message}; planning together charges every heat.", highlight=False)
     else:

@@ -10,18 +10,17 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from aluloop.commands.blend import _check_probability
 from aluloop.errors import user_errors
-from blending.catalogue.spec import get_alloy
 from blending.lot import load_inventory
-from blending.melt import default_recoveries, load_recoveries
+from blending.melt import load_recoveries
+from blending.plan import TrimRequest, plan_trim
 from blending.recipe import DEFAULT_DRAWS
-from blending.trim import Trim, load_analysis, trim
+from blending.trim import Trim, load_analysis
 
 console = Console()
 
 
-@user_errors
+@user_errors(flags={"spec": "--alloy", "additions": "--inventory"})
 def trim_command(
     alloy: str = typer.Option(..., "--alloy", help="Target alloy from the catalogue, e.g. 5182."),
     melt_kg: float = typer.Option(..., "--melt-kg", help="Liquid metal in the furnace now [kg]."),
@@ -41,26 +40,12 @@ def trim_command(
     draws: int = typer.Option(DEFAULT_DRAWS, "--draws", help="Monte Carlo draws."),
 ) -> None:
     """Cheapest additions (hardeners, primary for dilution, scrap) that bring a melt inside the aim limits."""
-    _check_probability(confidence, "--confidence")
-    if draws < 1000:
-        raise ValueError(f"--draws {draws} is too few for a compliance estimate; give at least 1000")
-    if not melt_kg > 0:
-        raise ValueError(f"--melt-kg {melt_kg:g} must be positive")
-    spec = get_alloy(alloy)
-    if aim_tighten is not None:
-        spec = spec.tightened(aim_tighten)
-    lots = load_inventory(inventory)
-    melt = load_analysis(analysis)
-    if capacity_kg is None:
-        unlimited = [lot.name for lot in lots if lot.available_kg is None]
-        if unlimited:
-            raise ValueError(f"--capacity-kg is needed: {', '.join(unlimited)} in {inventory.name} has no "
-                             "available_kg, so the additions alone do not bound the furnace")
-        capacity_kg = melt_kg + sum(lot.available_kg for lot in lots)
+    request = TrimRequest(spec=alloy, melt_kg=melt_kg, analysis=load_analysis(analysis),
+                          additions=load_inventory(inventory), capacity_kg=capacity_kg, confidence=confidence,
+                          aim_tighten=aim_tighten, recoveries=load_recoveries(recoveries) if recoveries else None,
+                          draws=draws, seed=seed)
     with console.status("trimming the melt", spinner="dots") if not json_out else nullcontext():
-        result = trim(melt_kg, melt, spec, lots, capacity_kg, confidence=confidence,
-                      recoveries=load_recoveries(recoveries) if recoveries else default_recoveries(),
-                      draws=draws, seed=seed)
+        result = plan_trim(request)
     if json_out:
         print(json.dumps(result.to_json(), indent=2))
     else:

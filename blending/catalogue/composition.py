@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from functools import cache
 
 from blending.catalogue.tables import read_package_csv
+from blending.errors import InputError
 
 # An analysis that states Al may differ from the balance by rounding and by
 # unreported trace elements; more than this means the analysis is not consistent.
@@ -43,7 +44,7 @@ def is_element(symbol: str) -> bool:
     return symbol in elements()
 
 
-class CompositionError(ValueError):
+class CompositionError(InputError):
     """A composition that is not physically possible or names an unknown element."""
 
 

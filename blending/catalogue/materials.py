@@ -13,6 +13,7 @@ from functools import cache
 
 from blending.catalogue.composition import Composition, CompositionError, elements
 from blending.catalogue.tables import DataFileError, Row, read_package_csv
+from blending.errors import NotFoundError
 
 
 class RecycledCategory(StrEnum):
@@ -140,9 +141,8 @@ def material_catalogue() -> dict[str, Material]:
     return catalogue
 
 
-class UnknownMaterialError(KeyError):
-    def __str__(self) -> str:
-        return self.args[0]
+class UnknownMaterialError(NotFoundError):
+    """A material the catalogue does not hold."""
 
 
 def get_material(name: str) -> Material:
@@ -151,4 +151,5 @@ def get_material(name: str) -> Material:
     for key, material in catalogue.items():
         if key.lower() == name.strip().lower():
             return material
-    raise UnknownMaterialError(f"unknown material {name!r}; known materials: {', '.join(catalogue)}")
+    raise UnknownMaterialError(f"unknown material {name!r}; known materials: {', '.join(catalogue)}",
+                               field="material")

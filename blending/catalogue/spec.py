@@ -15,6 +15,7 @@ from pathlib import Path
 
 from blending.catalogue.composition import Composition, elements
 from blending.catalogue.tables import DataFileError, Row, read_csv_file, read_package_csv
+from blending.errors import InputError, NotFoundError
 
 FAMILIES = ("1xxx", "2xxx", "3xxx", "4xxx", "5xxx", "6xxx", "7xxx", "8xxx", "cast")
 
@@ -32,9 +33,9 @@ class Limit:
 
     def __post_init__(self):
         if self.min_wt_pct is None and self.max_wt_pct is None:
-            raise ValueError(f"limit on {self.name} has neither min nor max")
+            raise InputError(f"limit on {self.name} has neither min nor max")
         if self.min_wt_pct is not None and self.max_wt_pct is not None and self.min_wt_pct > self.max_wt_pct:
-            raise ValueError(f"limit on {self.name}: min {self.min_wt_pct:g} exceeds max {self.max_wt_pct:g} wt%")
+            raise InputError(f"limit on {self.name}: min {self.min_wt_pct:g} exceeds max {self.max_wt_pct:g} wt%")
 
     @property
     def name(self) -> str:
@@ -49,9 +50,9 @@ def parse_limit_name(name: str, where: str) -> tuple[str, ...]:
     symbols = tuple(s.strip() for s in name.split("+"))
     for s in symbols:
         if s not in elements():
-            raise ValueError(f"{where}: {s!r} is not an element symbol")
+            raise InputError(f"{where}: {s!r} is not an element symbol")
         if s == "Al":
-            raise ValueError(f"{where}: Al is the balance; give al_min_wt_pct instead of an Al limit")
+            raise InputError(f"{where}: Al is the balance; give al_min_wt_pct instead of an Al limit")
     return symbols
 
 
@@ -157,9 +158,9 @@ class Spec:
             spec_lo = spec_lim.min_wt_pct if spec_lim else None
             spec_hi = spec_lim.max_wt_pct if spec_lim else None
             if lo is not None and spec_lo is not None and lo < spec_lo:
-                raise ValueError(f"{self.name} aim {key} min {lo:g} wt% lies below the spec min {spec_lo:g}")
+                raise InputError(f"{self.name} aim {key} min {lo:g} wt% lies below the spec min {spec_lo:g}")
             if hi is not None and spec_hi is not None and hi > spec_hi:
-                raise ValueError(f"{self.name} aim {key} max {hi:g} wt% lies above the spec max {spec_hi:g}")
+                raise InputError(f"{self.name} aim {key} max {hi:g} wt% lies above the spec max {spec_hi:g}")
             aim[key] = Limit(symbols, lo if lo is not None else spec_lo, hi if hi is not None else spec_hi)
         return replace(self, aim=aim)
 
@@ -170,7 +171,7 @@ class Spec:
         scrap variability; 0.1 turns Mg 4.0-5.0 into an aim of 4.1-4.9.
         """
         if not 0 <= fraction < 0.5:
-            raise ValueError(f"tightening fraction {fraction:g} must be in [0, 0.5)")
+            raise InputError(f"tightening fraction {fraction:g} must be in [0, 0.5)")
         aim = {}
         for key, lim in self.limits.items():
             if lim.min_wt_pct is not None and lim.max_wt_pct is not None:
@@ -282,9 +283,8 @@ def alloy_catalogue() -> dict[str, Spec]:
     return catalogue
 
 
-class UnknownAlloyError(KeyError):
-    def __str__(self) -> str:
-        return self.args[0]
+class UnknownAlloyError(NotFoundError):
+    """An alloy the catalogue does not hold."""
 
 
 def get_alloy(name: str) -> Spec:
@@ -294,4 +294,4 @@ def get_alloy(name: str) -> Spec:
     for alloy, spec in catalogue.items():
         if alloy.upper() == key or alloy.upper().removesuffix(".0") == key.removesuffix(".0"):
             return spec
-    raise UnknownAlloyError(f"unknown alloy {name!r}; known alloys: {', '.join(catalogue)}")
+    raise UnknownAlloyError(f"unknown alloy {name!r}; known alloys: {', '.join(catalogue)}", field="alloy")

@@ -14,8 +14,10 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+from blending.errors import InputError
 
-class DataFileError(ValueError):
+
+class DataFileError(InputError):
     """A value in a data file is missing or wrong.
 
     The message reads ``"inventory.csv row 7, Mg: -0.2 wt% must be between 0 and 100"``.

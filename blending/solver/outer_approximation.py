@@ -366,5 +366,5 @@ def rounds(lifted: Lifted, stack, tol: float, *, integer: bool = False, lower=No
             # HiGHS holds rows to 1e-10; with z near 7 (risks of 1e-12) that leaves cones a
             # hair above 1e-9 wt% that more cuts cannot move
             return x, n, worst
-    raise RuntimeError(f"outer approximation did not converge in {MAX_ROUNDS} rounds "
+    raise SolverError(f"outer approximation did not converge in {MAX_ROUNDS} rounds "
                        f"(largest violation {worst:.3g} wt%)")

@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from numpy.testing import assert_allclose
 
-from blending.campaign import Heat, load_schedule, plan_campaign, plan_greedy
+from blending.campaign import Heat, load_schedule, joint_campaign, greedy_campaign
 from blending.catalogue.materials import get_material
 from blending.catalogue.spec import get_alloy
 from blending.catalogue.tables import DataFileError
@@ -36,7 +36,7 @@ def random_instance(seed):
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_joint_plan_equals_an_independent_clarabel_solve(seed):
     heats, lots = random_instance(seed)
-    plan = plan_campaign(heats, lots, draws=0)
+    plan = joint_campaign(heats, lots, draws=0)
     recycled, cost, _ = reference_campaign(heats, lots)
     assert plan.status == "optimal"
     assert_allclose(plan.recycled_kg, recycled, rtol=1e-6)
@@ -46,8 +46,8 @@ def test_joint_plan_equals_an_independent_clarabel_solve(seed):
 @pytest.mark.parametrize("seed", range(4, 10))
 def test_joint_plan_is_never_worse_than_greedy_and_respects_availability(seed):
     heats, lots = random_instance(seed)
-    joint = plan_campaign(heats, lots, draws=0)
-    greedy = plan_greedy(heats, lots, draws=0)
+    joint = joint_campaign(heats, lots, draws=0)
+    greedy = greedy_campaign(heats, lots, draws=0)
     assert joint.status == "optimal"
     if greedy.status == "optimal":
         # lexicographic: at least as much recycled metal, and no dearer when equal
@@ -62,7 +62,7 @@ def test_joint_plan_is_never_worse_than_greedy_and_respects_availability(seed):
 
 def test_each_heat_of_the_joint_plan_is_its_own_feasible_charge():
     heats, lots = random_instance(11)
-    plan = plan_campaign(heats, lots, draws=5000)
+    plan = joint_campaign(heats, lots, draws=5000)
     for hp in plan.heats:
         assert_allclose(hp.recipe.liquid_kg, hp.heat.mass_kg, rtol=1e-8)
         # per-limit chance constraints at the heat's confidence, checked by Monte Carlo
@@ -73,8 +73,8 @@ def test_each_heat_of_the_joint_plan_is_its_own_feasible_charge():
 def test_shipped_example_shows_the_value_of_planning_together():
     heats = load_schedule(EXAMPLES / "campaign_schedule.csv")
     lots = load_inventory(EXAMPLES / "campaign_inventory.csv")
-    joint = plan_campaign(heats, lots, draws=0)
-    greedy = plan_greedy(heats, lots, draws=0)
+    joint = joint_campaign(heats, lots, draws=0)
+    greedy = greedy_campaign(heats, lots, draws=0)
     assert [h.spec.name for h in heats] == ["5182", "6063", "3104"]
     assert greedy.status == "optimal"
     assert joint.recycled_kg > greedy.recycled_kg + 100
@@ -83,10 +83,10 @@ def test_shipped_example_shows_the_value_of_planning_together():
 def test_schedule_too_big_for_the_inventory_is_explained():
     lots = [Lot(get_material("UBC"), 10000), Lot(get_material("Mn 75 tablets")), Lot(get_material("Mg ingot"))]
     heats = [Heat("H1", get_alloy("3104"), 8000, 0.5), Heat("H2", get_alloy("3104"), 8000, 0.5)]
-    plan = plan_campaign(heats, lots, draws=0)
+    plan = joint_campaign(heats, lots, draws=0)
     assert plan.status == "infeasible"
     assert "cannot cover the whole schedule together" in plan.message
-    greedy = plan_greedy(heats, lots, draws=0)
+    greedy = greedy_campaign(heats, lots, draws=0)
     assert greedy.status == "infeasible" and "H2" in greedy.message
 
 
