@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from numpy.testing import assert_allclose
 
-from blending.campaign import Heat, load_schedule, joint_campaign, greedy_campaign
+from blending.campaign import Heat, greedy_campaign, joint_campaign, load_schedule
 from blending.catalogue.materials import get_material
 from blending.catalogue.spec import get_alloy
 from blending.catalogue.tables import DataFileError
