@@ -12,7 +12,7 @@ from blending.charge_model import build_charge_model
 from blending.solver.active_set import kkt_point
 from blending.solver.cutting_planes import solve_with_cuts
 from blending.solver.program import ConeStack
-from blending.synthetic import random_heat
+from research.synthetic_heats import random_heat
 
 
 def _program(seed, n_lots=24, n_elements=10):

@@ -55,7 +55,7 @@ def test_a_sweep_on_one_lifted_model_matches_separate_solves():
     from blending.solver.cutting_planes import solve_stages
     from blending.solver.outer_approximation import Lifted, rounds
     from blending.solver.program import ConeStack
-    from blending.synthetic import random_heat
+    from research.synthetic_heats import random_heat
 
     lots, melt, spec = random_heat(1)
     model = build_charge_model(lots, melt, spec, confidence=0.95)
@@ -80,7 +80,7 @@ def test_a_heat_solves_after_another_highs_user_sized_the_thread_pool():
 
     from blending.charge_model import build_charge_model
     from blending.optimise import solve
-    from blending.synthetic import random_heat
+    from research.synthetic_heats import random_heat
 
     highspy.Highs.resetGlobalScheduler(True)
     other = highspy.Highs()

@@ -1,7 +1,7 @@
 """Infeasible heats: the elastic program names the right limits, amounts and fixes."""
 
 import pytest
-from blend_socp_reference import reference_solve
+from research.blend_socp_reference import reference_solve
 
 from blending.catalogue.composition import Composition
 from blending.catalogue.materials import Material, RecycledCategory, get_material

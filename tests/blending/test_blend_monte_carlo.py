@@ -12,7 +12,7 @@ import pytest
 from blending.charge_model import build_charge_model, chemistry_limits
 from blending.optimise import optimise
 from blending.solver.program import ConeStack
-from blending.synthetic import random_heat
+from research.synthetic_heats import random_heat
 
 DRAWS = 100_000
 

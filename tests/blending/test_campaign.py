@@ -4,7 +4,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from campaign_socp_reference import campaign as reference_campaign
+from research.campaign_socp_reference import campaign as reference_campaign
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from numpy.testing import assert_allclose

@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from campaign_socp_reference import front_point
+from research.campaign_socp_reference import front_point
 from numpy.testing import assert_allclose
 
 from blending.catalogue.materials import get_material

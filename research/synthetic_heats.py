@@ -76,7 +76,7 @@ def random_heat(seed: int, *, n_lots: int = 12, n_elements: int = 8, n_units: in
         else:
             limits[e] = Limit((e,), None, round(max(c * rng.uniform(0.8, 1.5), 0.02), 4))
     spec = Spec(f"random-{seed}", limits=limits, others_each_max_wt_pct=0.05, others_total_max_wt_pct=0.15,
-                family="", source="blending.synthetic")
+                family="", source="research.synthetic_heats")
     melt = Melt(mass_kg, recoveries={"Mg": 0.95})
     if heel:
         comp = Composition({e: round(centre[e], 4) for e in elements})
