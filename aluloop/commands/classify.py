@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from aluloop.errors import user_errors
+from aluloop.errors import fail, user_errors
 
 console = Console()
 
@@ -41,9 +41,13 @@ def classify(
 ) -> None:
     """Classify LIBS spectra: grade, family, top-3 probabilities, composition and accept/unknown."""
     from sorter.serving import Sorter
+    from sorter.serving.card import ModelIntegrityError
 
     entries = _read(files)
-    results = Sorter().classify_many([s for _, s in entries], model=model)
+    try:
+        results = Sorter().classify_many([s for _, s in entries], model=model)
+    except ModelIntegrityError as exc:   # not the user's input, but theirs to fix: a model file that was changed
+        raise fail(str(exc)) from None
     if json_out:
         for (name, _), r in zip(entries, results, strict=True):
             print(json.dumps(r.to_json(name)))

@@ -2,7 +2,8 @@ import json
 
 import pytest
 
-from sorter.serving.card import ModelCard, ModelIntegrityError, card_path_for, sha256_file
+from blending.errors import AluloopError, InputError
+from sorter.serving.card import CARD_SCHEMA_VERSION, ModelCard, ModelIntegrityError, card_path_for, sha256_file
 from sorter.serving.runtime import LibsRuntime
 
 
@@ -72,3 +73,36 @@ def test_the_card_footprints_are_the_graphs_own(toy_trained):
     for w, win in zip(card.line_windows, toy_trained.model.lines_.windows_, strict=True):
         (left_lo, _), (_, right_hi) = win.bands
         assert w["footprint_lo_nm"] <= left_lo + step and w["footprint_hi_nm"] >= right_hi - step
+
+
+def test_a_card_of_a_newer_schema_is_refused(toy_trained, tmp_path):
+    card = json.loads(toy_trained.card_path.read_text())
+    assert card["schema_version"] == CARD_SCHEMA_VERSION
+    card["schema_version"] = CARD_SCHEMA_VERSION + 1
+    (tmp_path / "new.card.json").write_text(json.dumps(card))
+    with pytest.raises(InputError, match=f"schema_version {CARD_SCHEMA_VERSION + 1} is newer than this aluloop "
+                                         f"reads \\({CARD_SCHEMA_VERSION}\\); upgrade aluloop"):
+        ModelCard.read(tmp_path / "new.card.json")
+
+
+def test_a_card_without_a_schema_version_is_refused(toy_trained, tmp_path):
+    card = json.loads(toy_trained.card_path.read_text())
+    del card["schema_version"]
+    (tmp_path / "old.card.json").write_text(json.dumps(card))
+    with pytest.raises(InputError, match="old.card.json: no schema_version"):
+        ModelCard.read(tmp_path / "old.card.json")
+
+
+def test_the_bundled_cards_are_current_and_match_their_models():
+    from sorter.serving.registry import bundled_cards
+
+    cards = bundled_cards()
+    assert set(cards) == {"broadband", "highres"}
+    for path, card in cards.values():
+        assert card.schema_version == CARD_SCHEMA_VERSION
+        assert sha256_file(path) == card.model_sha256
+        assert all("footprint_lo_nm" in w and "footprint_hi_nm" in w for w in card.line_windows)
+
+
+def test_an_integrity_error_is_an_aluloop_error_not_an_input_error():
+    assert issubclass(ModelIntegrityError, AluloopError) and not issubclass(ModelIntegrityError, InputError)
