@@ -39,6 +39,7 @@ def simulate(
                                                  "(default 1e16 1e18)."),
 ) -> None:
     """Simulate LIBS spectra of catalogue grades or contaminants, with their true compositions."""
+    from blending.errors import InputError
     from sorter.datasets import FORMATS, simulate_dataset
     from sorter.grades import resolve_grade
     from sorter.instruments import instrument_window
@@ -51,7 +52,11 @@ def simulate(
     if n <= 0:
         raise ValueError(f"--n: {n} spectra per grade; must be at least 1")
     names = [resolve_grade(g) for g in grade]
-    inst = instrument_window(instrument, range_nm, pixels)
+    try:
+        inst = instrument_window(instrument, range_nm, pixels)
+    except InputError as exc:   # the library names its fields; say them as this command's options
+        flag = {"range_nm": "--range-nm", "n_pixels": "--pixels"}.get(exc.field or "")
+        raise (InputError(exc.reason, field=flag) if flag else exc) from None
     plan = ShotPlan(n_shots=shots, cleaning_shots=cleaning_shots, surface=surface or None)
     defaults = PlasmaRanges()
     plasma = PlasmaRanges(T_e_K=t_range or defaults.T_e_K, n_e_per_cm3=ne_range or defaults.n_e_per_cm3)
