@@ -74,8 +74,9 @@ class Thresholds:
         this probability [-]: a contaminant must never go to an aluminium bin.
     contaminant_distance_ratio : float
         Nor while the nearest contaminant class mean is less than this many times farther
-        (Mahalanobis) than the chosen grade's mean [-]. 1.15 caught a zinc die-casting read as
-        7075 at a hot plasma edge, for about 1% of in-distribution aluminium pieces sent round again.
+        (Mahalanobis) than the chosen grade's mean [-]: a contaminant read as an aluminium grade at a
+        plasma edge lies about as near its own class, at the cost of a few in-distribution pieces
+        sent round again.
     """
 
     min_top_probability: float = 0.5

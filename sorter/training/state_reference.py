@@ -3,9 +3,9 @@
 A grade's composition regressions are plasma-state experts (:mod:`sorter.training.composition`):
 local ridges placed on a two-dimensional plasma coordinate. Simulated training spectra know their
 state (1e4 K / T_e, ln n_e); a plant's labelled spectra do not, and the principal components of
-their indicator features are a poor stand-in: on 200 pieces per grade of a new instrument they
-explain a median 60% of the state's variance, against 97% for a map learnt on simulated spectra
-of another instrument (``bench/classify_accuracy.py``, transfer block, README). So when the
+their indicator features are a poor stand-in: they mix the state with the grade's chemistry,
+while a map learnt on simulated spectra of another instrument reads the state alone
+(``bench/classify_accuracy.py``, transfer block, measures both). So when the
 training data carry no states, ``train`` simulates a small reference set on a shipped instrument
 profile that spans the line windows on the data's grid and learns the map from it
 (:func:`sorter.training.model.state_map_from_reference`).
@@ -26,8 +26,8 @@ from sorter.preprocess.features import LineWindowFeatures
 from sorter.serving.families import is_aluminium
 from sorter.training.data import DEFAULT_GRADES, simulated_data
 
-# pieces per grade: 200 read the state as well as 1,500 did (R^2 0.97 against 0.98 on the transfer
-# instrument, one-off measurement) and cost about 30 s of simulation for the 13 catalogue grades
+# pieces per grade: enough to read the state about as well as the full training set does, at a
+# fraction of its simulation time
 REFERENCE_PER_GRADE = 200
 AUTO = "auto"
 NONE = "none"

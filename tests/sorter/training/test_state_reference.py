@@ -96,7 +96,7 @@ def test_the_reference_profile_spans_the_line_windows_at_the_nearest_pixel_pitch
         reference_spectra(transfer_instrument().wavelength_nm, choice="highres")
     # with only the high-resolution profile shipped, nothing spans the 250-560 nm windows
     highres = get_instrument("highres")
-    monkeypatch.setattr("sorter.instruments.instrument_profiles", lambda: {"highres": highres})
+    monkeypatch.setattr("sorter.training.state_reference.instrument_profiles", lambda: {"highres": highres})
     reference, info = reference_spectra(transfer_instrument().wavelength_nm)
     assert reference is None and "no shipped instrument profile spans the line windows" in info["reason"]
 
