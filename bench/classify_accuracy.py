@@ -1,7 +1,7 @@
 """Classifier accuracy against the issue's targets, on seeded held-out simulated spectra.
 
 1. Bundled model on plasma conditions, noise levels and wavelength offsets outside its training
-   (``sorter.classify.scenarios.HELD_OUT``): grade accuracy (>= 98%), family accuracy (>= 99.5%),
+   (``research.scenarios.HELD_OUT``): grade accuracy (>= 98%), family accuracy (>= 99.5%),
    unknown rate on aluminium pieces (<= 2%), contaminants accepted as aluminium (0), composition
    MAE as a share of each grade's spec range for its major elements (<= 10%).
 2. Instrument transfer: retrained on 200 labelled spectra per grade from a new instrument
@@ -14,7 +14,7 @@
 3. Without retraining: the bundled model on an unseen instrument (another grid, range,
    resolution, response and continuum): family accuracy (>= 95%).
 
-    python bench/classify_accuracy.py [--instrument broadband] [--n 60] [--skip-transfer] [--augment 6]
+    python -m bench.classify_accuracy [--instrument broadband] [--n 60] [--skip-transfer] [--augment 6]
 """
 
 from __future__ import annotations
@@ -31,17 +31,17 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def score(rt, batch) -> dict:
-    from sorter.classify.evaluation import classification_metrics, composition_errors
-    from sorter.classify.training import _columns
+    from sorter.training.data import element_columns
+    from sorter.training.evaluation import classification_metrics, composition_errors
 
     results = rt.classify_array(batch.wavelength_nm, batch.intensity)
-    from sorter.classify.reject import Decision
+    from sorter.serving.reject import Decision
 
     decisions = [Decision(r.grade, r.family, max(r.probabilities.values()), r.decision, r.reason) for r in results]
     m = classification_metrics(batch.labels, decisions, rt.card.families, rt.classes)
     els = rt.card.elements
     if els:
-        true = _columns(batch, els)
+        true = element_columns(batch, els)
         # None (withheld: the grid misses a line window) becomes NaN
         pred = np.array([[r.composition_wt_pct[e] for e in els] for r in results], dtype=float)
         # the served interval is the estimate +- half-width clipped to 0-100 wt%: its far side is the half-width
@@ -101,12 +101,13 @@ def main() -> None:
     ap.add_argument("--augment", type=int, default=6, help="copies per training spectrum for the transfer models")
     args = ap.parse_args()
 
-    from sorter.classify.augment import Augmentation
-    from sorter.classify.runtime import LibsRuntime
-    from sorter.classify.scenarios import HELD_OUT, transfer_instrument, unseen_instrument
-    from sorter.classify.training import DEFAULT_GRADES, SHOTS_PER_PIECE, simulated_data, train
-    from sorter.shots import ShotPlan
+    from research.scenarios import HELD_OUT, transfer_instrument, unseen_instrument
+    from sorter.serving.runtime import LibsRuntime
+    from sorter.shots import SHOTS_PER_PIECE, ShotPlan
     from sorter.simulate import simulate_batch
+    from sorter.training.augment import Augmentation
+    from sorter.training.data import DEFAULT_GRADES, simulated_data
+    from sorter.training.train import train
 
     rt = LibsRuntime.load(ROOT / "models" / f"{args.instrument}.onnx")
     print(f"bundled model models/{args.instrument}.onnx, {args.n} held-out spectra per grade per condition, "

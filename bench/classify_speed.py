@@ -68,8 +68,9 @@ def main() -> None:
 
     from threadpoolctl import threadpool_limits
 
-    from sorter.classify.runtime import LibsRuntime
-    from sorter.classify.training import DEFAULT_GRADES, simulated_data, train
+    from sorter.serving.runtime import LibsRuntime
+    from sorter.training.data import DEFAULT_GRADES, simulated_data
+    from sorter.training.train import train
 
     data = simulated_data(args.instrument, args.n_per_grade, args.seed)
     X = np.tile(data.intensity, (max(1, 20000 // len(data.intensity) + 1), 1))[:20000]

@@ -11,6 +11,7 @@ import csv
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from blending.errors import InputError
 from sorter.batch import SpectrumBatch
 from sorter.instruments import Instrument, get_instrument
 from sorter.spectrum import Metadata, Spectrum
@@ -47,7 +48,7 @@ def simulate_dataset(grades: Sequence[str], n_per_grade: int, instrument: str | 
 
     fmt = fmt.lower()
     if fmt not in FORMATS:
-        raise ValueError(f"format: {fmt!r} is not one of {', '.join(FORMATS)}")
+        raise InputError(f"format: {fmt!r} is not one of {', '.join(FORMATS)}", field="format")
     inst = get_instrument(instrument)
     batch = simulate_batch(grades, n_per_grade, inst, seed, progress=progress, **options)
     return write_dataset(batch, out, fmt=fmt, seed=seed)

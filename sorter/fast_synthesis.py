@@ -29,6 +29,7 @@ import scipy.sparse as sp
 from scipy.special import erfcx
 
 from blending.catalogue.composition import elements
+from blending.errors import InputError
 from sorter.atomic_data import LineList, ionisation_energies, line_list, species_name
 from sorter.instruments import Instrument
 from sorter.physics import detector
@@ -47,7 +48,7 @@ from sorter.physics.line_profiles import (
 )
 from sorter.physics.radiative_transfer import curve_of_growth, line_absorption_area, planck_radiance
 from sorter.physics.saha import stage_fractions
-from sorter.plasma import atom_fractions, n_stages, species_partition
+from sorter.plasma import SLAB_LENGTH_M, air_atoms, atom_fractions, gate_states, n_stages, species_partition
 
 NE_NODE_DEX = 0.05          # spacing of the electron-density nodes [dex]
 OFFSET_NODES_PER_SIGMA = 5  # wavelength-offset nodes per effective instrument sigma (Gaussian + pixel)
@@ -166,8 +167,6 @@ class _GateRows:
 
 
 def _gate_rows(compositions: Sequence[Mapping[str, float]], shots, plasma, model: _InstrumentModel) -> _GateRows:
-    from sorter.simulate import SLAB_LENGTH_M, air_atoms, gate_states
-
     fracs = [atom_fractions(c, air_atoms(s.air_atoms_per_metal_atom)) for c, s in zip(compositions, shots,
                                                                                          strict=True)]
     els = sorted({e for f in fracs for e in f}, key=lambda e: elements()[e].atomic_number)
@@ -432,7 +431,7 @@ def synthesise_counts(compositions: Sequence[Mapping[str, float]], shots, instru
     if average is not None:
         average = np.asarray(average, dtype=bool)
         if n % average.size:
-            raise ValueError(f"average: {n} shots are not whole pieces of {average.size}")
+            raise InputError(f"average: {n} shots are not whole pieces of {average.size}", field="average")
         out = np.zeros((n // average.size, instrument.n_pixels))
     else:
         out = np.empty((n, instrument.n_pixels))

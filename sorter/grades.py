@@ -21,6 +21,7 @@ import numpy as np
 
 from blending.catalogue.spec import Spec, alloy_catalogue, get_alloy
 from blending.catalogue.tables import read_package_csv
+from blending.errors import InputError, NotFoundError
 
 IMPURITY_HEAVY = ("Fe", "Si")
 TRACE_OTHERS = ("Ga", "V")
@@ -63,7 +64,7 @@ def contaminant_catalogue() -> dict[str, ContaminantSpec]:
     out = {}
     for name, e in parts.items():
         if e["balance"] is None:
-            raise ValueError(f"contaminants.csv: {name} has no balance element")
+            raise InputError(f"contaminants.csv: {name} has no balance element")
         out[name] = ContaminantSpec(name, e["ranges"], e["balance"], e["bmin"], "; ".join(dict.fromkeys(e["source"])))
     return out
 
@@ -84,7 +85,7 @@ def resolve_grade(grade: str) -> str:
     try:
         return get_alloy(grade).name
     except KeyError:
-        raise KeyError(f"unknown grade {grade!r}; known grades: {', '.join(list_grades())}") from None
+        raise NotFoundError(f"unknown grade {grade!r}; known grades: {', '.join(list_grades())}") from None
 
 
 def _draw_limit(lo, hi, element: str, rng: np.random.Generator, n: int) -> np.ndarray:

@@ -14,6 +14,7 @@ from importlib import resources
 
 import numpy as np
 
+from blending.errors import InputError, NotFoundError
 from sorter.physics import detector
 
 
@@ -72,30 +73,30 @@ class Instrument:
     def __post_init__(self):
         where = f"instrument {self.name!r}"
         if not self.wavelength_max_nm > self.wavelength_min_nm:
-            raise ValueError(f"{where}: empty range {self.wavelength_min_nm:g}-{self.wavelength_max_nm:g} nm; "
+            raise InputError(f"{where}: empty range {self.wavelength_min_nm:g}-{self.wavelength_max_nm:g} nm; "
                              "wavelength_max_nm must exceed wavelength_min_nm")
         if self.wavelength_min_nm < 150 or self.wavelength_max_nm > 1100:
-            raise ValueError(f"{where}: range {self.wavelength_min_nm:g}-{self.wavelength_max_nm:g} nm lies "
+            raise InputError(f"{where}: range {self.wavelength_min_nm:g}-{self.wavelength_max_nm:g} nm lies "
                              "outside the 150-1100 nm the line list covers")
         if not 16 <= int(self.n_pixels) <= 100_000:
-            raise ValueError(f"{where}: n_pixels {self.n_pixels} must be between 16 and 100000")
+            raise InputError(f"{where}: n_pixels {self.n_pixels} must be between 16 and 100000")
         if not 0.005 <= self.resolution_fwhm_nm <= 2.0:
-            raise ValueError(f"{where}: resolution_fwhm_nm {self.resolution_fwhm_nm:g} nm must be in 0.005-2")
+            raise InputError(f"{where}: resolution_fwhm_nm {self.resolution_fwhm_nm:g} nm must be in 0.005-2")
         if len(self.response_wavelength_nm) != len(self.response_relative) or len(self.response_relative) < 2:
-            raise ValueError(f"{where}: response_wavelength_nm and response_relative need equal lengths >= 2")
+            raise InputError(f"{where}: response_wavelength_nm and response_relative need equal lengths >= 2")
         if np.any(np.diff(self.response_wavelength_nm) <= 0):
-            raise ValueError(f"{where}: response_wavelength_nm must be strictly increasing")
+            raise InputError(f"{where}: response_wavelength_nm must be strictly increasing")
         if min(self.response_relative) < 0:
-            raise ValueError(f"{where}: response_relative must be non-negative")
+            raise InputError(f"{where}: response_relative must be non-negative")
         for name in ("throughput_e_per_radiance_nm", "gain_counts_per_e", "adc_max_counts"):
             if not getattr(self, name) > 0:
-                raise ValueError(f"{where}: {name} must be positive")
+                raise InputError(f"{where}: {name} must be positive")
         for name in ("read_noise_counts", "dark_counts", "wavelength_drift_sd_nm", "continuum_scale"):
             if getattr(self, name) < 0:
-                raise ValueError(f"{where}: {name} must be non-negative")
+                raise InputError(f"{where}: {name} must be non-negative")
         step = (self.wavelength_max_nm - self.wavelength_min_nm) / (self.n_pixels - 1)
         if abs(self.calibration_curvature_nm) > 0.2 * step * self.n_pixels / 4:
-            raise ValueError(f"{where}: calibration_curvature_nm {self.calibration_curvature_nm:g} is too large "
+            raise InputError(f"{where}: calibration_curvature_nm {self.calibration_curvature_nm:g} is too large "
                              "for a monotonic grid")
         object.__setattr__(self, "response_wavelength_nm", tuple(float(v) for v in self.response_wavelength_nm))
         object.__setattr__(self, "response_relative", tuple(float(v) for v in self.response_relative))
@@ -140,7 +141,7 @@ def instrument_profiles() -> dict[str, Instrument]:
     for name, table in data.items():
         unknown = set(table) - _FIELDS
         if unknown:
-            raise ValueError(f"instruments.toml [{name}]: unknown parameter {sorted(unknown)[0]!r}")
+            raise InputError(f"instruments.toml [{name}]: unknown parameter {sorted(unknown)[0]!r}")
         for key in ("response_wavelength_nm", "response_relative"):
             if key in table:
                 table[key] = tuple(table[key])
@@ -154,5 +155,27 @@ def get_instrument(instrument: str | Instrument) -> Instrument:
         return instrument
     profiles = instrument_profiles()
     if instrument not in profiles:
-        raise KeyError(f"unknown instrument {instrument!r}; known instruments: {', '.join(profiles)}")
+        raise NotFoundError(f"unknown instrument {instrument!r}; known instruments: {', '.join(profiles)}")
     return profiles[instrument]
+
+
+def instrument_window(instrument: str | Instrument, range_nm: tuple[float, float] | None = None,
+                      n_pixels: int | None = None) -> Instrument:
+    """``instrument`` cut to ``range_nm`` (LOW, HIGH) [nm] and/or resampled to ``n_pixels``.
+
+    Without ``n_pixels`` the new range keeps the instrument's pixel pitch; the cut instrument has
+    no calibration curvature (its pixels are evenly spaced) and is named after its range.
+    """
+    inst = get_instrument(instrument)
+    if range_nm is None and n_pixels is None:
+        return inst
+    lo, hi = range_nm if range_nm is not None else (inst.wavelength_min_nm, inst.wavelength_max_nm)
+    if not hi > lo:
+        raise InputError(f"empty range {lo:g}-{hi:g} nm; give LOW HIGH with HIGH > LOW", field="range_nm")
+    if n_pixels is None:
+        pitch = (inst.wavelength_max_nm - inst.wavelength_min_nm) / (inst.n_pixels - 1)
+        n_pixels = int(round((hi - lo) / pitch)) + 1
+    if n_pixels < 16:
+        raise InputError(f"{n_pixels} pixels is too few; give at least 16", field="n_pixels")
+    return inst.with_changes(name=f"{inst.name}_{lo:g}-{hi:g}nm", wavelength_min_nm=lo, wavelength_max_nm=hi,
+                             n_pixels=n_pixels, calibration_curvature_nm=0.0)

@@ -13,11 +13,13 @@ from functools import cache
 import numpy as np
 
 from blending.catalogue.composition import elements
+from blending.errors import InputError
 from sorter.atomic_data import MAX_STAGE, energy_levels, ionisation_energies, plasma_elements, species_name
 from sorter.physics.partition import partition_function
 from sorter.physics.saha import stage_fractions
 
 _T_GRID_K = np.arange(2000.0, 40001.0, 50.0)
+SLAB_LENGTH_M = 0.5e-3          # plasma depth along the line of sight at ablation scale 1 [m]
 
 
 @dataclass(frozen=True)
@@ -40,11 +42,11 @@ class PlasmaState:
 
     def __post_init__(self):
         if not 1000 <= self.T_e_K <= 50000:
-            raise ValueError(f"T_e_K: {self.T_e_K:g} K must be between 1000 and 50000")
+            raise InputError(f"T_e_K: {self.T_e_K:g} K must be between 1000 and 50000", field="T_e_K")
         if not 1e12 <= self.n_e_per_cm3 <= 1e21:
-            raise ValueError(f"n_e_per_cm3: {self.n_e_per_cm3:g} must be between 1e12 and 1e21")
+            raise InputError(f"n_e_per_cm3: {self.n_e_per_cm3:g} must be between 1e12 and 1e21", field="n_e_per_cm3")
         if self.weight < 0:
-            raise ValueError(f"weight: {self.weight:g} must be non-negative")
+            raise InputError(f"weight: {self.weight:g} must be non-negative", field="weight")
 
     @property
     def n_e_per_m3(self) -> float:
@@ -107,11 +109,11 @@ def atom_fractions(composition_wt_pct: Mapping[str, float], extra_atoms: Mapping
     moles = {e: v / table[e].atomic_mass_u for e, v in w.items() if e in known}
     total = sum(moles.values())
     if total <= 0:
-        raise ValueError("composition: no element with emission data")
+        raise InputError("composition: no element with emission data", field="composition")
     x = {e: m / total for e, m in moles.items()}
     for e, v in (extra_atoms or {}).items():
         if e not in known:
-            raise ValueError(f"extra_atoms: no atomic data for {e!r}")
+            raise InputError(f"extra_atoms: no atomic data for {e!r}", field="extra_atoms")
         x[e] = x.get(e, 0.0) + v
     s = sum(x.values())
     return {e: v / s for e, v in x.items()}
@@ -168,3 +170,23 @@ def stage_densities(fractions: Mapping[str, float], state: PlasmaState, *, exact
             dens[(el, z + 1)] = heavy * x * float(fz[z])
             z2 += z * z * heavy * x * float(fz[z])
     return StageDensities(dens, T, ne, heavy, z2)
+
+
+def gate_states(T_e_K: float, n_e_per_cm3: float, gate_spread: float) -> tuple[PlasmaState, ...]:
+    """Early, middle and late plasma states whose weighted mean is the gate-averaged state.
+
+    Notes
+    -----
+    Temperatures T (1 + s), T, T (1 - s) and densities n_e 1.8, n_e, n_e / 1.8 with weights
+    1/4, 1/2, 1/4: a three-point sum over a cooling, recombining plasma (PRIMER 1.9).
+    """
+    if gate_spread == 0:
+        return (PlasmaState(T_e_K, n_e_per_cm3, 1.0),)
+    return (PlasmaState(T_e_K * (1 + gate_spread), n_e_per_cm3 * 1.8, 0.25),
+            PlasmaState(T_e_K, n_e_per_cm3, 0.5),
+            PlasmaState(T_e_K * (1 - gate_spread), n_e_per_cm3 / 1.8, 0.25))
+
+
+def air_atoms(per_metal_atom: float) -> dict[str, float]:
+    """Entrained air split into N, O and H (humidity) atoms [-]."""
+    return {"N": 0.78 * per_metal_atom, "O": 0.21 * per_metal_atom, "H": 0.01 * per_metal_atom}

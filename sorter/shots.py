@@ -21,6 +21,8 @@ from importlib import resources
 
 import numpy as np
 
+from blending.errors import InputError
+
 MISS_ABLATION = 0.03
 # A sorter's piece spectrum: the mean of this many shots on the piece (industrial LIBS sorters
 # fire a short burst at each piece and report the accumulated spectrum); the bundled models,
@@ -51,10 +53,10 @@ def surface_layers() -> dict[str, SurfaceLayer]:
         comp = {str(k): float(v) for k, v in t["composition_wt_pct"].items()}
         total = sum(comp.values())
         if abs(total - 100.0) > 0.5:
-            raise ValueError(f"surface_layers.toml [{name}]: composition sums to {total:g} wt%, not 100")
+            raise InputError(f"surface_layers.toml [{name}]: composition sums to {total:g} wt%, not 100")
         lo, hi = (float(v) for v in t["depth_shots"])
         if not 0 <= lo <= hi:
-            raise ValueError(f"surface_layers.toml [{name}]: depth_shots must be 0 <= min <= max")
+            raise InputError(f"surface_layers.toml [{name}]: depth_shots must be 0 <= min <= max")
         out[name] = SurfaceLayer(name, comp, (lo, hi), float(t["wall_fraction"]), t.get("description", ""),
                                  t["source"])
     return out
@@ -86,15 +88,16 @@ class ShotPlan:
 
     def __post_init__(self):
         if self.n_shots < 1:
-            raise ValueError(f"n_shots: {self.n_shots} must be at least 1")
+            raise InputError(f"n_shots: {self.n_shots} must be at least 1", field="n_shots")
         if self.cleaning_shots < 0:
-            raise ValueError(f"cleaning_shots: {self.cleaning_shots} must be non-negative")
+            raise InputError(f"cleaning_shots: {self.cleaning_shots} must be non-negative", field="cleaning_shots")
         if self.surface is not None and self.surface not in surface_layers():
-            raise ValueError(f"surface: unknown layer {self.surface!r}; known layers: {', '.join(surface_layers())}")
+            raise InputError(f"surface: unknown layer {self.surface!r}; known layers: {', '.join(surface_layers())}",
+                             field="surface")
         if not 0 <= self.coverage <= 1:
-            raise ValueError(f"coverage: {self.coverage:g} must be between 0 and 1")
+            raise InputError(f"coverage: {self.coverage:g} must be between 0 and 1", field="coverage")
         if not 0 <= self.miss_rate < 1:
-            raise ValueError(f"miss_rate: {self.miss_rate:g} must be in [0, 1)")
+            raise InputError(f"miss_rate: {self.miss_rate:g} must be in [0, 1)")
 
     @property
     def total_shots(self) -> int:

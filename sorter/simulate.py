@@ -19,8 +19,10 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from blending.errors import InputError
 from sorter.atomic_data import LineList, line_list, species_name
 from sorter.batch import SpectrumBatch
+from sorter.fast_synthesis import synthesise_counts
 from sorter.instruments import Instrument, get_instrument
 from sorter.physics import detector
 from sorter.physics.boltzmann import level_population
@@ -37,11 +39,19 @@ from sorter.physics.line_profiles import (
     voigt_fwhm,
 )
 from sorter.physics.radiative_transfer import line_absorption_area, planck_radiance, slab_radiance
-from sorter.plasma import PlasmaState, StageDensities, atom_fractions, species_partition, stage_densities
+from sorter.plasma import (
+    SLAB_LENGTH_M,
+    PlasmaState,
+    StageDensities,
+    air_atoms,
+    atom_fractions,
+    gate_states,
+    species_partition,
+    stage_densities,
+)
 from sorter.shots import MISS_ABLATION, ShotPlan, plan_shots
 from sorter.spectrum import Metadata, Spectrum
 
-SLAB_LENGTH_M = 0.5e-3          # plasma depth along the line of sight at ablation scale 1 [m]
 THIN_TAU = 1e-3                 # below this peak optical depth a line is computed optically thin
 SUBPIXELS = 7                   # samples per pixel when averaging a thin line over the pixel
 
@@ -87,35 +97,20 @@ class PlasmaRanges:
     def __post_init__(self):
         lo, hi = self.T_e_K
         if not 2000 <= lo <= hi <= 40000:
-            raise ValueError(f"plasma T_e_K range {lo:g}-{hi:g} K must be ordered and within 2000-40000 K")
+            raise InputError(f"plasma T_e_K range {lo:g}-{hi:g} K must be ordered and within 2000-40000 K")
         lo, hi = self.n_e_per_cm3
         if not 1e13 <= lo <= hi <= 1e20:
-            raise ValueError(f"plasma n_e_per_cm3 range {lo:g}-{hi:g} must be ordered and within 1e13-1e20")
+            raise InputError(f"plasma n_e_per_cm3 range {lo:g}-{hi:g} must be ordered and within 1e13-1e20")
         if not 0 <= self.gate_spread < 0.5:
-            raise ValueError(f"plasma gate_spread {self.gate_spread:g} must be in [0, 0.5)")
+            raise InputError(f"plasma gate_spread {self.gate_spread:g} must be in [0, 0.5)")
         if self.ablation_sd < 0:
-            raise ValueError("plasma ablation_sd must be non-negative")
+            raise InputError("plasma ablation_sd must be non-negative")
         if not 0 <= self.coupling <= 0.99:
-            raise ValueError(f"plasma coupling {self.coupling:g} must be between 0 and 0.99")
+            raise InputError(f"plasma coupling {self.coupling:g} must be between 0 and 0.99")
         if self.T_sampling not in ("uniform", "inverse"):
-            raise ValueError(f"plasma T_sampling {self.T_sampling!r} must be 'uniform' or 'inverse'")
+            raise InputError(f"plasma T_sampling {self.T_sampling!r} must be 'uniform' or 'inverse'")
         if not (0 <= self.shot_T_rsd < 0.5 and 0 <= self.shot_n_e_rsd < 1):
-            raise ValueError("plasma shot_T_rsd must be in [0, 0.5) and shot_n_e_rsd in [0, 1)")
-
-
-def gate_states(T_e_K: float, n_e_per_cm3: float, gate_spread: float) -> tuple[PlasmaState, ...]:
-    """Early, middle and late plasma states whose weighted mean is the gate-averaged state.
-
-    Notes
-    -----
-    Temperatures T (1 + s), T, T (1 - s) and densities n_e 1.8, n_e, n_e / 1.8 with weights
-    1/4, 1/2, 1/4: a three-point sum over a cooling, recombining plasma (PRIMER 1.9).
-    """
-    if gate_spread == 0:
-        return (PlasmaState(T_e_K, n_e_per_cm3, 1.0),)
-    return (PlasmaState(T_e_K * (1 + gate_spread), n_e_per_cm3 * 1.8, 0.25),
-            PlasmaState(T_e_K, n_e_per_cm3, 0.5),
-            PlasmaState(T_e_K * (1 - gate_spread), n_e_per_cm3 / 1.8, 0.25))
+            raise InputError("plasma shot_T_rsd must be in [0, 0.5) and shot_n_e_rsd in [0, 1)")
 
 
 def line_strengths(lines: LineList, dens: StageDensities, *, exact: bool = False):
@@ -253,11 +248,6 @@ class ShotConditions:
     ablation_scale: float
     air_atoms_per_metal_atom: float
     offset_nm: float
-
-
-def air_atoms(per_metal_atom: float) -> dict[str, float]:
-    """Entrained air split into N, O and H (humidity) atoms [-]."""
-    return {"N": 0.78 * per_metal_atom, "O": 0.21 * per_metal_atom, "H": 0.01 * per_metal_atom}
 
 
 def draw_shot(rng: np.random.Generator, instrument: Instrument, plasma: PlasmaRanges,
@@ -454,11 +444,11 @@ def simulate_batch(grades: Sequence[str], n_per_grade: int, instrument: str | In
     from sorter.grades import resolve_grade, sample_compositions
 
     if n_per_grade <= 0:
-        raise ValueError(f"n: {n_per_grade} spectra per grade must be positive")
+        raise InputError(f"n: {n_per_grade} spectra per grade must be positive", field="n")
     if not grades:
-        raise ValueError("grades: give at least one grade")
+        raise InputError("grades: give at least one grade", field="grades")
     if noise_scale < 0:
-        raise ValueError(f"noise_scale: {noise_scale:g} must be non-negative")
+        raise InputError(f"noise_scale: {noise_scale:g} must be non-negative", field="noise_scale")
     names = [resolve_grade(g) for g in grades]
     inst = get_instrument(instrument)
     plasma = plasma or PlasmaRanges()
@@ -474,8 +464,6 @@ def simulate_batch(grades: Sequence[str], n_per_grade: int, instrument: str | In
                 comp["Al"] = max(0.0, 100.0 - sum(comp.values()))
             comps.append(comp)
             labels.append(name)
-    from sorter.fast_synthesis import synthesise_counts
-
     plan = shot_plan or ShotPlan()
     n = len(comps)
     shot_comps, shots, surface, missed = [], [], [], []
@@ -549,8 +537,6 @@ def simulate_piece_shots(composition_wt_pct: Mapping[str, float], instrument: st
         One row per shot; ``meta`` has ``shot`` (index), ``cleaning`` (1 for a cleaning shot),
         ``surface_fraction``, ``missed``, ``T_e_K``, ``n_e_per_cm3``, ``ablation_scale``, ``offset_nm``.
     """
-    from sorter.fast_synthesis import synthesise_counts
-
     inst = get_instrument(instrument)
     plasma = plasma or PlasmaRanges()
     rng = np.random.default_rng(seed)

@@ -7,11 +7,13 @@ from datetime import datetime
 
 import numpy as np
 
+from blending.errors import InputError
+
 MAX_POINTS = 100_000
 
 
-class SpectrumError(ValueError):
-    """A spectrum that cannot be used: names the field and the reason."""
+class SpectrumError(InputError):
+    """A spectrum that cannot be used: names the field and the reason (an InputError, so a ValueError)."""
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from blending.catalogue.tables import read_package_csv
+from blending.errors import InputError
 from sorter.atomic_data import species_name
 from sorter.spectrum import Spectrum
 
@@ -61,9 +62,9 @@ def plot_spectra(spectra: Sequence[Spectrum], names: Sequence[str], out: str | P
     import matplotlib.pyplot as plt
 
     if not spectra:
-        raise ValueError("plot: no spectra given")
+        raise InputError("plot: no spectra given")
     if len(names) != len(spectra):
-        raise ValueError(f"plot: {len(names)} names for {len(spectra)} spectra")
+        raise InputError(f"plot: {len(names)} names for {len(spectra)} spectra")
     panels = len(spectra) + (1 if zoom else 0)
     fig, axes = plt.subplots(panels, 1, figsize=(12, 3.2 * panels), squeeze=False)
     axes = axes[:, 0]

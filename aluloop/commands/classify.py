@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from aluloop.errors import user_errors
+from aluloop.errors import fail, user_errors
 
 console = Console()
 
@@ -33,27 +33,6 @@ def _read(files: list[Path]):
     return out
 
 
-def _runtime_for(model: str | None, spectrum, cache: dict):
-    from sorter.classify.runtime import LibsRuntime, bundled_cards, choose_model, models_dir
-
-    if model is None:
-        if "cards" not in cache:
-            cache["cards"] = bundled_cards()
-        name = choose_model(spectrum, cache["cards"])
-        path = cache["cards"][name][0]
-    else:
-        path = Path(model)
-        if not path.suffix == ".onnx":
-            path = models_dir() / f"{model}.onnx"
-        if not path.exists():
-            known = ", ".join(bundled_cards()) or "none"
-            raise FileNotFoundError(2, f"no model {model!r} (bundled models: {known})", str(path))
-    key = str(path)
-    if key not in cache:
-        cache[key] = LibsRuntime.load(path)
-    return cache[key]
-
-
 def classify(
     files: list[Path] = typer.Argument(..., help="Spectrum files (CSV, JCAMP-DX) or .npz batches."),
     model: str = typer.Option(None, "--model", help="Bundled model name (e.g. broadband) or a path to an .onnx "
@@ -61,18 +40,14 @@ def classify(
     json_out: bool = typer.Option(False, "--json", help="Print one JSON object per spectrum."),
 ) -> None:
     """Classify LIBS spectra: grade, family, top-3 probabilities, composition and accept/unknown."""
-    cache: dict = {}
+    from sorter.serving import Sorter
+    from sorter.serving.card import ModelIntegrityError
+
     entries = _read(files)
-    groups: dict[int, list[int]] = {}
-    runtimes = {}
-    for i, (_, s) in enumerate(entries):
-        rt = _runtime_for(model, s, cache)
-        runtimes[id(rt)] = rt
-        groups.setdefault(id(rt), []).append(i)
-    results: list = [None] * len(entries)
-    for rid, members in groups.items():
-        for i, r in zip(members, runtimes[rid].classify_many([entries[i][1] for i in members]), strict=True):
-            results[i] = r
+    try:
+        results = Sorter().classify_many([s for _, s in entries], model=model)
+    except ModelIntegrityError as exc:   # not the user's input, but theirs to fix: a model file that was changed
+        raise fail(str(exc)) from None
     if json_out:
         for (name, _), r in zip(entries, results, strict=True):
             print(json.dumps(r.to_json(name)))

@@ -22,26 +22,21 @@ console = Console(width=120)
 
 
 def _sort_pieces(samples: Path) -> Counter:
-    from sorter.classify.runtime import LibsRuntime, bundled_cards, choose_model
     from sorter.io import read_spectrum
+    from sorter.serving import Sorter
 
     manifest = samples / "manifest.csv"
     if not manifest.exists():
         raise FileNotFoundError(2, "no manifest.csv in the sample folder", str(manifest))
     with manifest.open(newline="", encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
-    cards = bundled_cards()
-    runtimes: dict[str, LibsRuntime] = {}
+    sorter = Sorter()
     table = Table(title=f"Sorting {len(rows)} sample pieces (spectrum -> piece)")
     for col in ("file", "true grade", "grade", "family", "P(top)", "decision"):
         table.add_column(col)
     tally: Counter = Counter()
     for row in rows:
-        spectrum = read_spectrum(samples / row["file"])
-        name = choose_model(spectrum, cards)
-        if name not in runtimes:
-            runtimes[name] = LibsRuntime.load(cards[name][0])
-        result = runtimes[name].classify(spectrum)
+        result = sorter.classify(read_spectrum(samples / row["file"]))
         top = max(result.probabilities.values()) if result.probabilities else 0.0
         right = result.decision == "accept" and result.grade == row["grade"]
         tally["accepted" if result.decision == "accept" else "unknown"] += 1

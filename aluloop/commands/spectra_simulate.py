@@ -17,24 +17,6 @@ from aluloop.errors import user_errors
 console = Console()
 
 
-def _instrument(name: str, range_nm: tuple[float, float] | None, pixels: int | None):
-    from sorter.instruments import get_instrument
-
-    inst = get_instrument(name)
-    if range_nm is None and pixels is None:
-        return inst
-    lo, hi = range_nm if range_nm is not None else (inst.wavelength_min_nm, inst.wavelength_max_nm)
-    if not hi > lo:
-        raise ValueError(f"--range-nm: empty range {lo:g}-{hi:g} nm; give LOW HIGH with HIGH > LOW")
-    if pixels is None:  # keep the pixel pitch of the named instrument
-        pitch = (inst.wavelength_max_nm - inst.wavelength_min_nm) / (inst.n_pixels - 1)
-        pixels = int(round((hi - lo) / pitch)) + 1
-    if pixels < 16:
-        raise ValueError(f"--pixels: {pixels} pixels is too few; give at least 16")
-    return inst.with_changes(name=f"{inst.name}_{lo:g}-{hi:g}nm", wavelength_min_nm=lo, wavelength_max_nm=hi,
-                             n_pixels=pixels, calibration_curvature_nm=0.0)
-
-
 @user_errors
 def simulate(
     grade: list[str] = typer.Option(..., "--grade", "-g", help="Grade or contaminant (repeat for several): "
@@ -57,18 +39,24 @@ def simulate(
                                                  "(default 1e16 1e18)."),
 ) -> None:
     """Simulate LIBS spectra of catalogue grades or contaminants, with their true compositions."""
+    from blending.errors import InputError
     from sorter.datasets import FORMATS, simulate_dataset
     from sorter.grades import resolve_grade
+    from sorter.instruments import instrument_window
     from sorter.shots import ShotPlan
     from sorter.simulate import PlasmaRanges
 
     fmt = fmt.lower()
-    if fmt not in FORMATS:
+    if fmt not in FORMATS:   # before any simulation
         raise ValueError(f"--format: {fmt!r} is not one of {', '.join(FORMATS)}")
     if n <= 0:
         raise ValueError(f"--n: {n} spectra per grade; must be at least 1")
     names = [resolve_grade(g) for g in grade]
-    inst = _instrument(instrument, range_nm, pixels)
+    try:
+        inst = instrument_window(instrument, range_nm, pixels)
+    except InputError as exc:   # the library names its fields; say them as this command's options
+        flag = {"range_nm": "--range-nm", "n_pixels": "--pixels"}.get(exc.field or "")
+        raise (InputError(exc.reason, field=flag) if flag else exc) from None
     plan = ShotPlan(n_shots=shots, cleaning_shots=cleaning_shots, surface=surface or None)
     defaults = PlasmaRanges()
     plasma = PlasmaRanges(T_e_K=t_range or defaults.T_e_K, n_e_per_cm3=ne_range or defaults.n_e_per_cm3)

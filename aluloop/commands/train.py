@@ -36,9 +36,8 @@ def train_libs(
                                        "offset, up to this many nm, from the centroids of its aluminium lines "
                                        "before the line areas are read (0: off)."),
     augment: int = typer.Option(0, "--augment", min=0, help="Also learn from this many noisy, wavelength-shifted "
-                                "copies of each training spectrum (a plant's 200 spectra per grade: 6 met every "
-                                "classification target on two new instruments where 3 left one a piece short, "
-                                "and lowered the composition error; bench/README.md). 0: off."),
+                                "copies of each training spectrum, so that a plant's few hundred spectra per grade "
+                                "span more of the noise and wavelength offsets it will meet. 0: off."),
     state_reference: str = typer.Option("auto", "--state-reference", help="Data without plasma states (a plant's "
                                         "spectra): simulate reference spectra on this shipped instrument profile to "
                                         "learn where each spectrum's plasma state lies, which places the "
@@ -47,9 +46,10 @@ def train_libs(
                                         "components instead."),
 ) -> None:
     """Train the grade classifier, composition estimate and reject option; export ONNX + model card."""
-    from sorter.classify.augment import Augmentation
-    from sorter.classify.state_reference import check_choice
-    from sorter.classify.training import load_training_data, train
+    from sorter.training.augment import Augmentation
+    from sorter.training.data import load_training_data
+    from sorter.training.state_reference import check_choice
+    from sorter.training.train import train
 
     check_choice(state_reference)            # before minutes of simulation or reading
 

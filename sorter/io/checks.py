@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from blending.errors import InputError
 from sorter.spectrum import MAX_POINTS, Metadata, Spectrum, SpectrumError
 
 # Metadata keys that have their own field in `Metadata`; an ``extra`` key may not reuse them.
@@ -31,13 +32,13 @@ class SpectrumFileError(SpectrumError):
     """
 
     def __init__(self, file: str, line: int | None, field: str | None, reason: str):
-        self.file, self.line, self.field, self.reason = file, line, field, reason
         where = file
         if line is not None:
             where += f" line {line}"
         if field:
             where += f", {field}"
         super().__init__(f"{where}: {reason}")
+        self.file, self.line, self.field, self.reason = file, line, field, reason
 
 
 def checked_spectrum(file: str, wavelength_nm: Sequence[float] | np.ndarray, intensity: Sequence[float] | np.ndarray,
@@ -157,5 +158,5 @@ def float_text(value: float) -> str:
     """Shortest text that reads back as exactly ``value`` (Python's repr of a float)."""
     text = repr(float(value))
     if not math.isfinite(value):
-        raise ValueError(f"{text} is not finite")
+        raise InputError(f"{text} is not finite")
     return text

@@ -67,6 +67,7 @@ from pathlib import Path
 
 import numpy as np
 
+from blending.errors import InputError
 from sorter.io.checks import (
     SpectrumFileError,
     check_metadata_writable,
@@ -426,7 +427,7 @@ def format_jcamp(spectrum: Spectrum, *, compression: str = "affn", uniform_rtol:
                  file: str = "<jcamp>") -> str:
     """The text `write_jcamp` writes; see the module docstring for the choices made."""
     if compression not in ("affn", "difdup"):
-        raise ValueError(f"compression: {compression!r} is not 'affn' or 'difdup'")
+        raise InputError(f"compression: {compression!r} is not 'affn' or 'difdup'", field="compression")
     md = spectrum.metadata
     check_metadata_writable(file, md, forbidden="$$")
     wl, it = spectrum.wavelength_nm, spectrum.intensity

@@ -21,7 +21,9 @@ import numpy as np
 
 from blending.catalogue.composition import elements as periodic_table
 from blending.catalogue.tables import DataFileError, read_csv_file
+from blending.errors import InputError
 from sorter.batch import SpectrumBatch
+from sorter.io.dispatch import read_spectrum
 from sorter.spectrum import Spectrum
 
 LABELS_FILE = "labels.csv"
@@ -58,11 +60,11 @@ class LabelledSpectra:
     def to_batch(self, instrument: str = "") -> SpectrumBatch:
         """One `SpectrumBatch` when all spectra share one grid; otherwise a ValueError saying which differs."""
         if not self.spectra:
-            raise ValueError("no spectra to put in a batch")
+            raise InputError("no spectra to put in a batch")
         grid = self.spectra[0].wavelength_nm
         for file, s in zip(self.files, self.spectra, strict=True):
             if s.wavelength_nm.shape != grid.shape or not np.array_equal(s.wavelength_nm, grid):
-                raise ValueError(f"{file}: wavelength grid differs from {self.files[0]}'s; "
+                raise InputError(f"{file}: wavelength grid differs from {self.files[0]}'s; "
                                  "resample onto one grid before batching")
         instrument = instrument or self.spectra[0].metadata.instrument
         return SpectrumBatch(grid, np.stack([s.intensity for s in self.spectra]), self.labels, self.elements,
@@ -77,8 +79,6 @@ def read_labelled_folder(folder: str | Path) -> LabelledSpectra:
     Errors name labels.csv's row and field ("labels.csv row 4, file: spectra/p17.csv does not exist")
     or the spectrum file's line and field ("spectra/p3.csv line 12, intensity: 'abc' is not a number").
     """
-    from sorter.io import read_spectrum  # the front dispatches on format; imported late to avoid a cycle
-
     folder = Path(folder)
     if not folder.is_dir():
         raise DataFileError(str(folder), None, None, "is not a folder")

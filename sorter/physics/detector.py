@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from blending.errors import InputError
+
 
 def pixel_wavelengths(n_pixels: int, coefficients, *, offset_nm=0.0):
     """Wavelength of each pixel centre from a calibration polynomial.
@@ -24,7 +26,7 @@ def pixel_wavelengths(n_pixels: int, coefficients, *, offset_nm=0.0):
         [nm].
     """
     if n_pixels < 2:
-        raise ValueError(f"n_pixels: {n_pixels} must be at least 2")
+        raise InputError(f"n_pixels: {n_pixels} must be at least 2", field="n_pixels")
     p = np.arange(n_pixels, dtype=float)
     wl = np.polynomial.polynomial.polyval(p, np.asarray(coefficients, dtype=float))
     off = np.asarray(offset_nm, dtype=float)
@@ -63,7 +65,7 @@ def expected_photoelectrons(radiance, response, pixel_width_nm, throughput):
 def _checked_electrons(electrons) -> np.ndarray:
     n = np.asarray(electrons, dtype=float)
     if np.any(n < 0) or not np.all(np.isfinite(n)):
-        raise ValueError("electrons: expected counts must be finite and non-negative")
+        raise InputError("electrons: expected counts must be finite and non-negative", field="electrons")
     return n
 
 
@@ -132,7 +134,7 @@ def read_out(electrons, rng: np.random.Generator, *, gain=1.0, read_noise=0.0, d
     """
     mean = _checked_electrons(electrons)
     if noise_scale < 0:
-        raise ValueError(f"noise_scale: {noise_scale:g} must be non-negative")
+        raise InputError(f"noise_scale: {noise_scale:g} must be non-negative", field="noise_scale")
     if noise_scale == 0:
         counts = gain * mean + dark
         return np.clip(counts, 0.0, adc_max)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from blending.errors import InputError
 from sorter.physics.constants import K_B_EV
 
 
@@ -39,7 +40,7 @@ def partition_function(g, energy_eV, T_K):
     e = np.asarray(energy_eV, dtype=float)
     T = np.asarray(T_K, dtype=float)
     if np.any(T <= 0):
-        raise ValueError("T_K: temperature must be positive")
+        raise InputError("T_K: temperature must be positive", field="T_K")
     boltz = np.exp(-e[:, None] / (K_B_EV * np.atleast_1d(T)[None, :]))
     u = (g[:, None] * boltz).sum(axis=0)
     return u.reshape(T.shape) if T.ndim else float(u[0])

@@ -18,6 +18,8 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
+from blending.errors import InputError
+
 METHODS = ("asls", "arpls", "snip", "modpoly")
 
 
@@ -54,11 +56,11 @@ class SpectrumBaseline(TransformerMixin, BaseEstimator):
 
     def fit(self, X, y=None):
         if self.method not in METHODS:
-            raise ValueError(f"SpectrumBaseline: method {self.method!r} must be one of {', '.join(METHODS)}")
+            raise InputError(f"SpectrumBaseline: method {self.method!r} must be one of {', '.join(METHODS)}")
         wl = np.asarray(self.wavelength_nm, dtype=np.float64)
         X = np.asarray(X, dtype=np.float64)
         if X.ndim != 2 or X.shape[1] != wl.size:
-            raise ValueError(f"SpectrumBaseline: X has shape {X.shape}; expected (n, {wl.size})")
+            raise InputError(f"SpectrumBaseline: X has shape {X.shape}; expected (n, {wl.size})")
         from pybaselines import Baseline
 
         self.fitter_ = Baseline(x_data=wl)

@@ -16,6 +16,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
+from blending.errors import InputError
 from sorter.preprocess.grid import window_weights
 from sorter.preprocess.lines import FeatureLine, feature_lines
 
@@ -253,9 +254,9 @@ class LineWindowFeatures(TransformerMixin, BaseEstimator):
     def fit(self, X=None, y=None):
         wl = np.asarray(self.grid_nm, dtype=np.float64)
         if wl.ndim != 1 or wl.size < 8 or np.any(np.diff(wl) <= 0):
-            raise ValueError("LineWindowFeatures: grid_nm must be a strictly increasing 1-D grid of 8+ points")
+            raise InputError("LineWindowFeatures: grid_nm must be a strictly increasing 1-D grid of 8+ points")
         if X is not None and np.shape(X)[1] != wl.size:
-            raise ValueError(f"LineWindowFeatures: X has {np.shape(X)[1]} columns; the grid has {wl.size} pixels")
+            raise InputError(f"LineWindowFeatures: X has {np.shape(X)[1]} columns; the grid has {wl.size} pixels")
         step = float(np.median(np.diff(wl)))
         hw = self.half_width_nm if self.half_width_nm is not None else max(0.2, 1.5 * step)
         bg = self.background_nm if self.background_nm is not None else max(0.2, 1.5 * step)
@@ -272,11 +273,11 @@ class LineWindowFeatures(TransformerMixin, BaseEstimator):
                 windows.append(win)
         refs = [i for i, w in enumerate(windows) if w.line.is_reference]
         if not refs:
-            raise ValueError(f"LineWindowFeatures: no Al reference line lies inside the grid "
+            raise InputError(f"LineWindowFeatures: no Al reference line lies inside the grid "
                              f"{wl[0]:g}-{wl[-1]:g} nm; the model cannot normalise")
         dense = np.stack([area_weights(wl, w) for w in windows], axis=1)
         if self.max_shift_nm < 0:
-            raise ValueError(f"LineWindowFeatures: max_shift_nm is {self.max_shift_nm}; must be >= 0")
+            raise InputError(f"LineWindowFeatures: max_shift_nm is {self.max_shift_nm}; must be >= 0")
         if self.max_shift_nm > 0:
             shift = self._shift_weights(wl, windows, dense, X)
             used = np.flatnonzero(np.any(dense != 0.0, axis=1) | np.any(shift != 0.0, axis=1))
@@ -368,7 +369,7 @@ class LineWindowFeatures(TransformerMixin, BaseEstimator):
         check_is_fitted(self, "weights_")
         X = np.asarray(X, dtype=np.float64)
         if X.ndim != 2 or X.shape[1] != self.n_features_in_:
-            raise ValueError(f"LineWindowFeatures: expected spectra of shape (n, {self.n_features_in_}) "
+            raise InputError(f"LineWindowFeatures: expected spectra of shape (n, {self.n_features_in_}) "
                              f"on the model grid, got {X.shape}")
         return X
 
@@ -471,7 +472,7 @@ class NoiseLevel(TransformerMixin, BaseEstimator):
     def fit(self, X, y=None):
         X = np.asarray(X, dtype=np.float64)
         if X.ndim != 2 or X.shape[1] < 3:
-            raise ValueError("NoiseLevel: X must be (n, p) with p >= 3")
+            raise InputError("NoiseLevel: X must be (n, p) with p >= 3")
         mean = X.mean(axis=0)
         curvature = np.abs(mean[:-2] - 2 * mean[1:-1] + mean[2:]) + 1e-3 * np.abs(mean[1:-1])
         n = min(self.n_pixels, curvature.size)

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from blending.errors import InputError
+
 
 def pixel_edges(wavelength_nm: np.ndarray) -> np.ndarray:
     """Edges of the pixels of a strictly increasing grid [nm], shape (p + 1,).
@@ -19,7 +21,7 @@ def pixel_edges(wavelength_nm: np.ndarray) -> np.ndarray:
     """
     wl = np.asarray(wavelength_nm, dtype=np.float64)
     if wl.size < 2:
-        raise ValueError("wavelength_nm: a grid needs at least 2 points")
+        raise InputError("wavelength_nm: a grid needs at least 2 points", field="wavelength_nm")
     mid = 0.5 * (wl[1:] + wl[:-1])
     return np.concatenate([[wl[0] - (mid[0] - wl[0])], mid, [wl[-1] + (wl[-1] - mid[-1])]])
 
@@ -46,7 +48,7 @@ def interpolation_indices(source_nm: np.ndarray, target_nm: np.ndarray) -> tuple
     src = np.asarray(source_nm, dtype=np.float64)
     dst = np.asarray(target_nm, dtype=np.float64)
     if src.size < 2:
-        raise ValueError("source grid: needs at least 2 points")
+        raise InputError("source grid: needs at least 2 points")
     index = np.clip(np.searchsorted(src, dst, side="right") - 1, 0, src.size - 2)
     fraction = (dst - src[index]) / (src[index + 1] - src[index])
     return index.astype(np.int64), np.clip(fraction, 0.0, 1.0)

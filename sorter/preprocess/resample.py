@@ -6,6 +6,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
+from blending.errors import InputError
 from sorter.preprocess.grid import interpolation_indices
 
 
@@ -24,7 +25,7 @@ class Resampler(TransformerMixin, BaseEstimator):
     -----
     The fitted form is a gather plus a linear interpolation (``index_``, ``fraction_``),
     which ONNX expresses as two ``Gather`` and a lerp. The served model takes spectra
-    already on its grid; ``sorter.classify.runtime`` resamples arbitrary grids in numpy
+    already on its grid; ``sorter.serving.runtime`` resamples arbitrary grids in numpy
     with the same arithmetic (:func:`sorter.preprocess.grid.resample`).
 
     Examples
@@ -43,14 +44,14 @@ class Resampler(TransformerMixin, BaseEstimator):
         src = np.asarray(self.source_nm, dtype=np.float64)
         dst = np.asarray(self.target_nm, dtype=np.float64)
         if src.ndim != 1 or dst.ndim != 1 or src.size < 2 or dst.size < 1:
-            raise ValueError("Resampler: source_nm and target_nm must be 1-D grids (source at least 2 points)")
+            raise InputError("Resampler: source_nm and target_nm must be 1-D grids (source at least 2 points)")
         if np.any(np.diff(src) <= 0) or np.any(np.diff(dst) <= 0):
-            raise ValueError("Resampler: wavelength grids must be strictly increasing")
+            raise InputError("Resampler: wavelength grids must be strictly increasing")
         if src[-1] < dst[0] or src[0] > dst[-1]:
-            raise ValueError(f"Resampler: input grid {src[0]:g}-{src[-1]:g} nm does not overlap the model grid "
+            raise InputError(f"Resampler: input grid {src[0]:g}-{src[-1]:g} nm does not overlap the model grid "
                              f"{dst[0]:g}-{dst[-1]:g} nm")
         if X is not None and np.shape(X)[-1] != src.size:
-            raise ValueError(f"Resampler: X has {np.shape(X)[-1]} columns, source grid has {src.size}")
+            raise InputError(f"Resampler: X has {np.shape(X)[-1]} columns, source grid has {src.size}")
         self.index_, self.fraction_ = interpolation_indices(src, dst)
         self.n_features_in_ = src.size
         return self
@@ -59,7 +60,7 @@ class Resampler(TransformerMixin, BaseEstimator):
         check_is_fitted(self, "index_")
         X = np.asarray(X, dtype=np.float64)
         if X.ndim != 2 or X.shape[1] != self.n_features_in_:
-            raise ValueError(f"Resampler: expected shape (n, {self.n_features_in_}), got {X.shape}")
+            raise InputError(f"Resampler: expected shape (n, {self.n_features_in_}), got {X.shape}")
         return X[:, self.index_] * (1.0 - self.fraction_) + X[:, self.index_ + 1] * self.fraction_
 
     def get_feature_names_out(self, input_features=None):

@@ -4,16 +4,13 @@ import json
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from sorter.io import write_spectrum
 from sorter.spectrum import Metadata, Spectrum
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "sorter" / "classify"))
-from libs_fixtures import GRID, toy_batch  # noqa: E402
+from tests.support.libs_fixtures import GRID, toy_batch
 
 
 def aluloop(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
@@ -117,7 +114,7 @@ def test_a_negative_offset_limit_is_refused_by_name(tmp_path):
 def test_an_unknown_state_reference_is_refused_before_any_work(tmp_path):
     result = aluloop("train", "libs", "--data", "simulated:broadband", "--out", str(tmp_path / "m.onnx"),
                      "--state-reference", "plant-c")
-    assert result.returncode == 2 and "--state-reference plant-c: must be auto, none or a shipped" in result.stderr
+    assert result.returncode == 2 and "state_reference: 'plant-c' must be auto, none or a shipped" in result.stderr
     assert not (tmp_path / "m.onnx").exists()
 
 
@@ -155,7 +152,7 @@ def test_train_refuses_an_out_path_that_is_not_onnx(tmp_path, plant_folder):
 
 
 def test_toy_grades_have_a_family():
-    from sorter.classify.families import family_of
+    from sorter.serving.families import family_of
 
     assert {family_of(g) for g in np.unique(toy_batch(GRID, 1, 0)[1])} <= {"1xxx", "3xxx", "5xxx", "6xxx", "non-Al"}
 

@@ -1,0 +1,73 @@
+"""The one front for spectrum files: tell the format apart by content, then read or write it.
+
+``read_spectrum`` tells the formats apart by content (a JCAMP-DX file starts with ``##``), so a
+misnamed export still reads; ``write_spectrum`` picks the writer from ``fmt`` or the extension
+(``.jdx .dx .jcamp`` JCAMP-DX, anything else text).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from blending.errors import InputError
+from sorter.io.jcamp import parse_jcamp, write_jcamp
+from sorter.io.text import parse_text, read_file_text, write_text
+from sorter.spectrum import Spectrum
+
+TEXT_EXTENSIONS = (".csv", ".txt", ".tsv")
+JCAMP_EXTENSIONS = (".jdx", ".dx", ".jcamp")
+FORMATS = ("csv", "jcamp")
+
+
+def _format_of(text: str, suffix: str) -> str:
+    # The content decides: a JCAMP-DX file starts with "##", a text spectrum cannot. The
+    # extension only breaks the tie for an empty file, so a misnamed export still reads.
+    first = next((line.strip() for line in text.splitlines() if line.strip()), "")
+    if first:
+        return "jcamp" if first.startswith("##") else "csv"
+    return "jcamp" if suffix.lower() in JCAMP_EXTENSIONS else "csv"
+
+
+def sniff_format(path: str | Path, *, name: str | None = None) -> str:
+    """``"csv"`` or ``"jcamp"``: from the first non-blank line (``##`` = JCAMP-DX), else the extension."""
+    return _format_of(read_file_text(path, str(path) if name is None else name), Path(path).suffix)
+
+
+def read_spectrum(path: str | Path, *, name: str | None = None) -> Spectrum:
+    """Read one spectrum file (text or JCAMP-DX, told apart by content; see `sniff_format`).
+
+    Parameters
+    ----------
+    path : str or Path
+    name : str, optional
+        How errors name the file; defaults to ``path`` as given.
+
+    Returns
+    -------
+    Spectrum
+        Wavelengths [nm] increasing (a decreasing file is reversed), intensities, metadata.
+    """
+    name = str(path) if name is None else name
+    text = read_file_text(path, name)
+    if _format_of(text, Path(path).suffix) == "jcamp":
+        return parse_jcamp(text, name)
+    return parse_text(text, name)
+
+
+def write_spectrum(path: str | Path, spectrum: Spectrum, fmt: str | None = None, **options) -> Path:
+    """Write ``spectrum`` as ``fmt`` (``"csv"`` or ``"jcamp"``; default from the extension, else csv).
+
+    ``options`` go to the JCAMP-DX writer (``compression="affn" | "difdup"``, ``uniform_rtol``).
+    Returns the path written.
+    """
+    path = Path(path)
+    if fmt is None:
+        fmt = "jcamp" if path.suffix.lower() in JCAMP_EXTENSIONS else "csv"
+    fmt = fmt.lower()
+    if fmt == "jcamp":
+        return write_jcamp(path, spectrum, **options)
+    if fmt == "csv":
+        if options:
+            raise InputError(f"csv takes no options, got {', '.join(options)}", field="fmt")
+        return write_text(path, spectrum)
+    raise InputError(f"{fmt!r} is not one of {', '.join(FORMATS)}", field="fmt")

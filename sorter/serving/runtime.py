@@ -1,0 +1,284 @@
+"""One verified ONNX model with its card, classifying spectra with onnxruntime and numpy only.
+
+Load a model and its card, check the sha256, resample each spectrum onto the model's
+grid in numpy (a gather and a lerp), run the ONNX graph, then pick family and grade
+and apply the reject option. ``tests/sorter/serving/test_runtime.py`` checks in a
+subprocess that importing and using this module never imports scikit-learn.
+
+A grid that misses some of the model's line windows (an instrument of a narrower range) gets
+decision ``unknown`` with the windows named, and no composition (None, with a note): outside the
+grid the resampled spectrum is flat, so a missing line reads as an absent element, which moves
+the grade and every element's estimate (each reads the aluminium references and the plasma-state
+lines). Served anyway, such a spectrum would be binned in a wrong grade without being sent round.
+
+A spectrum from another spectrometer (it names another instrument, or names none and is not on the
+model's grid) gets grade, family and decision but no composition (:meth:`LibsRuntime.calibration_note`):
+the regressions carry the training spectrometer's spectral response.
+
+A runtime is safe to share between threads: onnxruntime's ``run`` is, and the resampling plans
+(one per input grid) sit in a bounded LRU behind a lock, so a client that sends ever new grids
+cannot grow it without limit.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+
+from sorter.preprocess.grid import interpolation_indices, same_grid
+from sorter.serving.card import ModelCard, card_path_for, verify
+from sorter.serving.reject import QUALITY_COLUMNS, UNKNOWN, decide
+from sorter.spectrum import Spectrum, SpectrumError
+
+# input grids whose resampling plan a runtime keeps: a sorting line sends one or two, a
+# service a few per client instrument
+RESAMPLE_CACHE_SIZE = 32
+
+
+@dataclass(frozen=True)
+class Classification:
+    """What the sorter decides for one spectrum."""
+
+    grade: str
+    family: str
+    probabilities: dict[str, float]
+    composition_wt_pct: dict[str, float | None]
+    interval_wt_pct: dict[str, tuple[float, float] | None]
+    decision: str
+    reason: str
+    quality: dict[str, float] = field(default_factory=dict)
+    composition_note: str = ""
+
+    def to_json(self, file: str = "") -> dict:
+        out = {"file": file, "grade": self.grade, "family": self.family, "probabilities": self.probabilities,
+               "composition_wt_pct": self.composition_wt_pct,
+               "composition_interval_wt_pct": {k: None if iv is None else list(iv)
+                                               for k, iv in self.interval_wt_pct.items()},
+               "composition_note": self.composition_note,
+               "decision": self.decision, "reason": self.reason}
+        return out
+
+
+@dataclass(frozen=True)
+class GridCoverage:
+    """The line windows of a model whose footprint (window and background bands) an input grid
+    (``lo_nm`` to ``hi_nm``) does not span end to end."""
+
+    missing_windows: tuple[str, ...] = ()
+    n_windows: int = 0
+    lo_nm: float = 0.0
+    hi_nm: float = 0.0
+    own_grid: bool = True       # the model's own pixels (no resampling)
+
+    def _names(self) -> str:
+        return ", ".join(self.missing_windows[:4]) + (", ..." if len(self.missing_windows) > 4 else "")
+
+    @property
+    def reason(self) -> str:
+        """Why every spectrum on this grid is recirculated ("" when the grid spans every window)."""
+        if not self.missing_windows:
+            return ""
+        return (f"grid {self.lo_nm:g}-{self.hi_nm:g} nm misses {len(self.missing_windows)} of the model's "
+                f"{self.n_windows} line windows ({self._names()}): a missing line reads as an absent element; "
+                f"train a model on this instrument (aluloop train libs)")
+
+    @property
+    def composition_note(self) -> str:
+        if not self.missing_windows:
+            return ""
+        return (f"composition withheld: the grid misses line windows of the model ({self._names()}) that every "
+                f"element's estimate reads")
+
+
+def grid_coverage(card: ModelCard, wavelength_nm: np.ndarray) -> GridCoverage:
+    """What a grid ``wavelength_nm`` [nm] (ascending) leaves out of the model's line windows."""
+    wl = np.asarray(wavelength_nm, dtype=np.float64)
+    # a window reads its background bands too: the grid must span its footprint, not just the window
+    missing = tuple(w["name"] for w in card.line_windows
+                    if wl[0] > w["footprint_lo_nm"] or wl[-1] < w["footprint_hi_nm"])
+    own = same_grid(wl, np.asarray(card.wavelength_grid_nm, dtype=np.float64))
+    return GridCoverage(missing, len(card.line_windows), float(wl[0]), float(wl[-1]), own)
+
+
+def session_options(threads: int = 1) -> ort.SessionOptions:
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    opts.inter_op_num_threads = 1
+    opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    return opts
+
+
+class LibsRuntime:
+    """A verified ONNX model with its card, ready to classify spectra.
+
+    Examples
+    --------
+    >>> rt = LibsRuntime.load("models/broadband.onnx")            # doctest: +SKIP
+    >>> rt.classify(spectrum).decision                             # doctest: +SKIP
+    'accept'
+    """
+
+    def __init__(self, model_bytes: bytes, card: ModelCard, *, name: str = "model", threads: int = 1,
+                 resample_cache_size: int = RESAMPLE_CACHE_SIZE):
+        verify(model_bytes, card, name)
+        self.card = card
+        self.name = name
+        self.session = ort.InferenceSession(model_bytes, session_options(threads), providers=["CPUExecutionProvider"])
+        self.input_name = self.session.get_inputs()[0].name
+        self.output_names = [o.name for o in self.session.get_outputs()]
+        self.grid_nm = np.asarray(card.wavelength_grid_nm, dtype=np.float64)
+        self.classes = list(card.classes)
+        self.resample_cache_size = resample_cache_size
+        self._resample_cache: OrderedDict[bytes, tuple[np.ndarray, np.ndarray, GridCoverage]] = OrderedDict()
+        self._resample_lock = threading.Lock()
+
+    @classmethod
+    def load(cls, model_path: str | Path, card_path: str | Path | None = None, *, threads: int = 1,
+             resample_cache_size: int = RESAMPLE_CACHE_SIZE) -> LibsRuntime:
+        """Read ``model_path`` and its card (default: ``NAME.card.json`` beside it); refuse a sha256 mismatch."""
+        model_path = Path(model_path)
+        try:
+            data = model_path.read_bytes()
+        except FileNotFoundError:
+            raise FileNotFoundError(2, "model not found", str(model_path)) from None
+        card = ModelCard.read(card_path or card_path_for(model_path))
+        return cls(data, card, name=model_path.name, threads=threads, resample_cache_size=resample_cache_size)
+
+    # ---- raw graph --------------------------------------------------------------------------
+    def run(self, spectra_on_grid: np.ndarray) -> dict[str, np.ndarray]:
+        """The ONNX outputs for spectra already on the model grid, shape (n, p)."""
+        x = np.ascontiguousarray(spectra_on_grid, dtype=np.float32)
+        if x.ndim != 2 or x.shape[1] != self.grid_nm.size:
+            raise SpectrumError(f"spectra: expected shape (n, {self.grid_nm.size}) on the model grid, got {x.shape}")
+        return dict(zip(self.output_names, self.session.run(None, {self.input_name: x}), strict=True))
+
+    # ---- resampling ---------------------------------------------------------------------------
+    def to_grid(self, wavelength_nm: np.ndarray, intensity: np.ndarray) -> tuple[np.ndarray, GridCoverage]:
+        """Spectra (n, p_in) on ``wavelength_nm`` moved onto the model grid, and what the grid misses."""
+        wl = np.asarray(wavelength_nm, dtype=np.float64)
+        x = np.atleast_2d(np.asarray(intensity, dtype=np.float64))
+        if same_grid(wl, self.grid_nm):
+            return x, GridCoverage()
+        idx, frac, coverage = self._resample_plan(wl)
+        return x[:, idx] * (1.0 - frac) + x[:, idx + 1] * frac, coverage
+
+    def _resample_plan(self, wl: np.ndarray) -> tuple[np.ndarray, np.ndarray, GridCoverage]:
+        """Gather indices, weights and coverage for input grid ``wl``, from the LRU or computed once."""
+        key = wl.tobytes()
+        with self._resample_lock:
+            plan = self._resample_cache.get(key)
+            if plan is not None:
+                self._resample_cache.move_to_end(key)
+                return plan
+        if wl[-1] <= self.grid_nm[0] or wl[0] >= self.grid_nm[-1]:
+            raise SpectrumError(f"wavelength_nm: spectrum covers {wl[0]:g}-{wl[-1]:g} nm; the model "
+                                f"{self.name} needs {self.grid_nm[0]:g}-{self.grid_nm[-1]:g} nm")
+        # computed outside the lock (two threads may both compute a new grid's plan: same result)
+        idx, frac = interpolation_indices(wl, self.grid_nm)
+        plan = (idx, frac.astype(np.float64), grid_coverage(self.card, wl))
+        with self._resample_lock:
+            self._resample_cache[key] = plan
+            self._resample_cache.move_to_end(key)
+            while len(self._resample_cache) > self.resample_cache_size:
+                self._resample_cache.popitem(last=False)
+        return plan
+
+    def cached_grids(self) -> int:
+        """How many input grids' resampling plans this runtime holds (at most ``resample_cache_size``)."""
+        with self._resample_lock:
+            return len(self._resample_cache)
+
+    # ---- decisions ----------------------------------------------------------------------------
+    def classify_array(self, wavelength_nm: np.ndarray, intensity: np.ndarray, *,
+                       instrument: str = "") -> list[Classification]:
+        """Classify spectra (n, p_in) sharing one grid ``wavelength_nm``, from ``instrument`` ("": not said)."""
+        x, coverage = self.to_grid(wavelength_nm, intensity)
+        out = self.run(x)
+        return self.interpret(out, coverage=coverage, instrument=instrument)
+
+    def calibration_note(self, coverage: GridCoverage, instrument: str = "") -> str:
+        """Why the composition of spectra from another spectrometer is withheld ("" when it is not).
+
+        The composition regressions read ratios of lines far apart in wavelength, so they carry the
+        training spectrometer's spectral response: on an unseen instrument the composition is off by
+        more than a grade's mean would be, while grade and family hold
+        (``research/composition_coverage.py --unseen``). A spectrum is
+        taken as from another spectrometer when it names one, or names none and is not on the
+        model's own grid.
+        """
+        own = self.card.instrument
+        if instrument and own and instrument != own:
+            source = f"comes from instrument '{instrument}'"
+        elif not instrument and not coverage.own_grid:
+            source = "is not on the model's grid, so comes from another spectrometer"
+        else:
+            return ""
+        return (f"composition withheld: the model is calibrated on '{own}' spectra and this one {source}, whose "
+                f"spectral response it does not know; train a model on that instrument (aluloop train libs)")
+
+    def interpret(self, out: dict[str, np.ndarray], *, coverage: GridCoverage = GridCoverage(),
+                  instrument: str = "") -> list[Classification]:
+        P = out["probabilities"].astype(np.float64)
+        quality = out["quality"].astype(np.float64)
+        comp = out["composition_wt_pct"].astype(np.float64)
+        half = out["interval_halfwidth_wt_pct"].astype(np.float64)
+        dist = out.get("class_distance")
+        decisions = decide(P, quality, self.classes, self.card.families, self.card.thresholds,
+                           None if dist is None else dist.astype(np.float64))
+        elements = self.card.elements
+        # a mass fraction lies in 0-100 wt% whatever the interval's width (an empty shot's is wide)
+        lo, hi = np.maximum(comp - half, 0.0).tolist(), np.minimum(comp + half, 100.0).tolist()
+        tops = np.argsort(-P, axis=1, kind="stable")[:, :3].tolist()
+        P_rows, comp_rows, quality_rows = P.tolist(), comp.tolist(), quality.tolist()
+        note = coverage.composition_note or self.calibration_note(coverage, instrument)
+        results = []
+        for i, d in enumerate(decisions):
+            decision, reason = d.decision, d.reason
+            if coverage.reason:
+                decision, reason = UNKNOWN, coverage.reason
+            if note:
+                composition = dict.fromkeys(elements)
+                interval = dict.fromkeys(elements)
+            else:
+                composition = {e: round(c, 4) for e, c in zip(elements, comp_rows[i], strict=True)}
+                interval = {e: (round(a, 4), round(b, 4)) for e, a, b in zip(elements, lo[i], hi[i], strict=True)}
+            results.append(Classification(
+                grade=d.grade, family=d.family,
+                probabilities={self.classes[j]: round(P_rows[i][j], 4) for j in tops[i]},
+                composition_wt_pct=composition, interval_wt_pct=interval,
+                decision=decision, reason=reason,
+                quality=dict(zip(QUALITY_COLUMNS, quality_rows[i], strict=True)), composition_note=note))
+        return results
+
+    def classify(self, spectrum: Spectrum) -> Classification:
+        return self.classify_array(spectrum.wavelength_nm, spectrum.intensity[None, :],
+                                   instrument=spectrum.metadata.instrument)[0]
+
+    def classify_many(self, spectra: Sequence[Spectrum]) -> list[Classification]:
+        """Classify spectra on any grids, batching those that share one grid and instrument."""
+        results: list[Classification | None] = [None] * len(spectra)
+        groups: dict[tuple[bytes, str], list[int]] = {}
+        for i, s in enumerate(spectra):
+            groups.setdefault((s.wavelength_nm.tobytes(), s.metadata.instrument), []).append(i)
+        for (_, instrument), members in groups.items():
+            wl = spectra[members[0]].wavelength_nm
+            batch = np.stack([spectra[i].intensity for i in members])
+            for i, r in zip(members, self.classify_array(wl, batch, instrument=instrument), strict=True):
+                results[i] = r
+        return results  # type: ignore[return-value]
+
+
+def window_coverage(card: ModelCard, wavelength_nm: np.ndarray) -> float:
+    """Share of the model's line windows that a grid spans [-]."""
+    wl = np.asarray(wavelength_nm)
+    if not card.line_windows:
+        lo, hi = card.wavelength_grid_nm[0], card.wavelength_grid_nm[-1]
+        return max(0.0, min(wl[-1], hi) - max(wl[0], lo)) / (hi - lo)
+    return 1.0 - len(grid_coverage(card, wl).missing_windows) / len(card.line_windows)

@@ -1,0 +1,142 @@
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sorter.serving.card import Thresholds
+from sorter.serving.reject import decide, pick_grades, tune_thresholds
+
+CLASSES = ["5182", "5754", "6061", "copper"]
+FAMILIES = {"5182": "5xxx", "5754": "5xxx", "6061": "6xxx", "copper": "non-Al"}
+T = Thresholds(min_top_probability=0.5, max_ood_distance=5.0, min_snr_empty=8.0, min_snr=20.0,
+               min_al_fraction=0.02, saturation_counts=65535.0, max_non_al_probability=0.05)
+GOOD = [500.0, 0.1, 30000.0, 1.0]
+
+
+def one(p, q=GOOD):
+    return decide(np.array([p]), np.array([q]), CLASSES, FAMILIES, T)[0]
+
+
+def test_a_clear_piece_is_accepted():
+    d = one([0.9, 0.05, 0.03, 0.02])
+    assert (d.grade, d.family, d.decision) == ("5182", "5xxx", "accept")
+
+
+def test_family_is_chosen_on_summed_probability_then_the_grade_inside_it():
+    # 6061 is the single most likely grade, but the 5xxx family holds more probability
+    d = one([0.3, 0.3, 0.4, 0.0])
+    assert d.family == "5xxx" and d.grade in ("5182", "5754")
+    assert d.decision == "unknown" and d.reason.startswith("low top probability")
+
+
+def test_each_reason_in_order():
+    p = [0.9, 0.05, 0.03, 0.02]
+    assert one(p, [3.0, 0.1, 100.0, 1.0]).reason.startswith("empty shot")
+    assert one(p, [500.0, 0.1, 65535.0, 1.0]).reason.startswith("saturation")
+    assert one(p, [15.0, 0.1, 3000.0, 1.0]).reason.startswith("too noisy")
+    assert one(p, [500.0, 0.001, 3000.0, 1.0]).reason.startswith("weak Al signal")
+    assert one([0.9, 0.0, 0.0, 0.1]).reason.startswith("possible contaminant")
+    assert one(p, [500.0, 0.1, 3000.0, 9.0]).reason.startswith("out of distribution")
+    assert one(p, [500.0, 0.1, 3000.0, float("nan")]).reason.startswith("out of distribution")
+
+
+def test_a_contaminant_with_no_aluminium_is_accepted_as_a_contaminant():
+    d = one([0.0, 0.0, 0.01, 0.99], [500.0, 0.0, 3000.0, 1.0])
+    assert (d.grade, d.family, d.decision) == ("copper", "non-Al", "accept")
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.floats(0.0, 1.0), min_size=4, max_size=4).filter(lambda v: sum(v) > 1e-3))
+def test_grade_always_belongs_to_the_chosen_family(values):
+    p = np.array([values]) / np.sum(values)
+    idx, fam_p = pick_grades(p, CLASSES, FAMILIES)
+    fam_sums = {f: sum(p[0, i] for i, c in enumerate(CLASSES) if FAMILIES[c] == f) for f in set(FAMILIES.values())}
+    assert np.isclose(fam_p[0], max(fam_sums.values()))
+    assert np.isclose(fam_sums[FAMILIES[CLASSES[idx[0]]]], max(fam_sums.values()))
+
+
+def test_tuned_thresholds_reject_little_of_the_validation_set():
+    rng = np.random.default_rng(0)
+    n = 2000
+    labels = rng.choice(CLASSES, n)
+    P = np.full((n, 4), 0.02)
+    P[np.arange(n), [CLASSES.index(c) for c in labels]] = 0.94
+    q = np.column_stack([rng.lognormal(6, 0.3, n), rng.uniform(0.05, 0.2, n), rng.uniform(1e3, 5e4, n),
+                         rng.chisquare(5, n) ** 0.5 / 5 ** 0.5])
+    t = tune_thresholds(P, q, labels, CLASSES, FAMILIES, saturation_counts=65535.0)
+    rejected = [d for d in decide(P, q, CLASSES, FAMILIES, t) if d.decision == "unknown"]
+    assert len(rejected) / n <= 0.01
+    assert 0 < t.min_al_fraction < 0.05 and t.max_ood_distance > np.quantile(q[:, 3], 0.99)
+
+
+def test_distance_to_the_chosen_grade_catches_a_contaminant_put_in_an_aluminium_grade():
+    p = np.array([[0.97, 0.01, 0.01, 0.01]])
+    q = np.array([GOOD])
+    dist = np.array([[12.0, 11.0, 10.0, 1.0]])  # near the copper mean, far from 5182's
+    assert decide(p, q, CLASSES, FAMILIES, T)[0].decision == "accept"
+    d = decide(p, q, CLASSES, FAMILIES, T, dist)[0]
+    assert d.decision == "unknown" and d.reason.startswith(("out of distribution", "possible contaminant"))
+    far_from_all = decide(p, q, CLASSES, FAMILIES, T, np.array([[12.0, 11.0, 10.0, 20.0]]))[0]
+    assert far_from_all.reason.startswith("out of distribution")
+
+
+def test_an_aluminium_grade_nearer_a_contaminant_mean_is_not_accepted():
+    p = np.array([[0.97, 0.01, 0.01, 0.01]])
+    dist = np.array([[3.0, 3.5, 4.0, 2.0]])  # within the OOD limit, but copper's mean is nearer
+    d = decide(p, np.array([GOOD]), CLASSES, FAMILIES, T, dist)[0]
+    assert d.decision == "unknown" and "near the copper class" in d.reason
+    clear = decide(p, np.array([GOOD]), CLASSES, FAMILIES, T, np.array([[2.0, 3.5, 4.0, 3.0]]))[0]
+    assert clear.decision == "accept"  # copper 1.5x farther than 5182: not a contaminant
+
+
+def _first_reason(top, non_al, is_al, snr, al_frac, counts, ood):
+    """The reject order of the module docstring, one piece at a time, as an if-chain."""
+    if snr < T.min_snr_empty:
+        return "empty shot"
+    if counts >= T.saturation_counts:
+        return "saturation"
+    if snr < T.min_snr:
+        return "too noisy"
+    if is_al and al_frac < T.min_al_fraction:
+        return "weak Al signal"
+    if is_al and non_al > T.max_non_al_probability:
+        return "possible contaminant"
+    if not ood <= T.max_ood_distance:
+        return "out of distribution"
+    if top < T.min_top_probability:
+        return "low top probability"
+    return "p"
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(st.lists(st.floats(0.0, 1.0), min_size=4, max_size=4).filter(lambda v: sum(v) > 1e-3),
+                          st.sampled_from([3.0, 15.0, 500.0]), st.sampled_from([0.001, 0.1]),
+                          st.sampled_from([3000.0, 65535.0]), st.sampled_from([1.0, 9.0])),
+                min_size=1, max_size=6))
+def test_in_a_batch_each_piece_gets_the_first_reason_that_applies(rows):
+    P = np.array([np.array(p) / sum(p) for p, *_ in rows])
+    q = np.array([quality for _, *quality in rows])
+    grade_idx, _ = pick_grades(P, CLASSES, FAMILIES)
+    kinds = ("empty shot", "saturation", "too noisy", "weak Al signal", "possible contaminant",
+             "out of distribution", "low top probability")
+    got = [next((k for k in kinds if d.reason.startswith(k)), "p") for d in decide(P, q, CLASSES, FAMILIES, T)]
+    want = [_first_reason(P[i, g], P[i, 3], CLASSES[g] != "copper", *q[i]) for i, g in enumerate(grade_idx)]
+    assert got == want
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(st.lists(st.floats(0.0, 1.0), min_size=3, max_size=3).filter(lambda v: sum(v) > 1e-3),
+                          st.sampled_from([3.0, 15.0, 500.0, 500.0]), st.sampled_from([0.001, 0.1, 0.1]),
+                          st.sampled_from([3000.0, 3000.0, 65535.0]), st.sampled_from([1.0, 1.0, 9.0]),
+                          st.lists(st.floats(0.1, 12.0), min_size=4, max_size=4),
+                          st.sampled_from([0.0, 0.0, 0.01, 0.3])),          # copper's share: mostly none
+                min_size=2, max_size=6),
+       st.booleans())
+def test_a_piece_gets_the_same_decision_alone_as_in_a_batch(rows, with_distance):
+    """One spectrum takes a plain-Python path (latency), a batch the vectorised one: same decisions."""
+    P = np.array([np.append(np.array(r[0]) / sum(r[0]) * (1 - r[6]), r[6]) for r in rows])
+    q = np.array([r[1:5] for r in rows])
+    dist = np.array([r[5] for r in rows]) if with_distance else None
+    batch = decide(P, q, CLASSES, FAMILIES, T, dist)
+    alone = [decide(P[i:i + 1], q[i:i + 1], CLASSES, FAMILIES, T, None if dist is None else dist[i:i + 1])[0]
+             for i in range(len(rows))]
+    assert alone == batch
