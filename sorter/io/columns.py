@@ -174,8 +174,8 @@ def choose_columns(columns: Sequence[Column], file: str, line: int | None, *, wa
             raise _ambiguous(file, line, "wavelength", named, columns, "--wavelength-column")
         if named:
             wavelength = named[0]
-        elif len(columns) == 2:
-            wavelength = columns[0]  # two columns: wavelength first, whatever the names
+        elif len(columns) == 2 or not any(c.name for c in columns):
+            wavelength = columns[0]  # two columns, or no names: wavelength first, as files write it
         else:
             raise SpectrumFileError(file, line, None, f"cannot tell which column is the wavelength; "
                                     f"{_found(columns)}; choose it with --wavelength-column")

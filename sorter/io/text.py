@@ -269,6 +269,14 @@ def _table_head(pending: list[tuple[int, str]], delimiter: str | None, first: li
     for number, line in rest:
         _header_block_line(line, number, meta, units, file)
     names = None if header is None else _names(header[1], delimiter, n)
+    if header is not None and names is None and delimiter is not None:
+        written = [f.strip() for f in header[1].split(delimiter)]
+        while written and not written[-1]:
+            written.pop()
+        if len(written) > 1:  # a delimited header row names the columns; the data line is short or long
+            shown = {"\t": "tab"}.get(delimiter, repr(delimiter))
+            raise SpectrumFileError(file, first_line, None, f"{n} fields split at {shown}; expected "
+                                    f"{len(written)} ({', '.join(written)})")
     if header is not None and names is None and n > 2:
         raise SpectrumFileError(file, header[0], None, f"the header row does not split into the {n} columns of "
                                 f"the data on line {first_line}")
