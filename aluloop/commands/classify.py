@@ -17,22 +17,6 @@ from aluloop.errors import user_errors
 console = Console()
 
 
-def _read(files: list[Path]):
-    """(name, Spectrum) for every file; a .npz batch gives one entry per spectrum (``file#i``)."""
-    out = []
-    for f in files:
-        if f.suffix == ".npz":
-            from sorter.io.npz import load_batch
-
-            batch = load_batch(f)
-            out.extend((f"{f}#{i}", batch.spectrum(i)) for i in range(len(batch)))
-        else:
-            from sorter.io import read_spectrum
-
-            out.append((str(f), read_spectrum(f)))
-    return out
-
-
 def _runtime_for(model: str | None, spectrum, cache: dict):
     from sorter.classify.runtime import LibsRuntime, bundled_cards, choose_model, models_dir
 
@@ -59,10 +43,17 @@ def classify(
     model: str = typer.Option(None, "--model", help="Bundled model name (e.g. broadband) or a path to an .onnx "
                               "file; default: matched to each file's instrument or wavelength grid."),
     json_out: bool = typer.Option(False, "--json", help="Print one JSON object per spectrum."),
+    wavelength_column: str = typer.Option(None, "--wavelength-column", help="Header name (or 1-based number) of "
+                                          "the wavelength column of multi-column text files; default: by name."),
+    intensity_column: str = typer.Option(None, "--intensity-column", help="Header name (or 1-based number) of "
+                                         "the intensity column of multi-column text files; default: a "
+                                         "dark-subtracted column, else intensity/counts/spectrum/sample."),
 ) -> None:
     """Classify LIBS spectra: grade, family, top-3 probabilities, composition and accept/unknown."""
     cache: dict = {}
-    entries = _read(files)
+    from sorter.io import read_spectrum_files
+
+    entries = read_spectrum_files(files, wavelength_column=wavelength_column, intensity_column=intensity_column)
     groups: dict[int, list[int]] = {}
     runtimes = {}
     for i, (_, s) in enumerate(entries):
