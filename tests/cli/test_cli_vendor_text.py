@@ -74,7 +74,8 @@ def test_classify_column_options_choose_and_refuse_by_name(tmp_path):
 def plant_folder(tmp_path_factory):
     """A plant's labelled folder of its own exports: six shots side by side per piece, one Lambda/Dark export."""
     folder = tmp_path_factory.mktemp("plant_exports")
-    manifest = {r["file"]: r for r in csv.DictReader((SAMPLES / "manifest.csv").open())}
+    with (SAMPLES / "manifest.csv").open() as fh:
+        manifest = {r["file"]: r for r in csv.DictReader(fh)}
     rng = np.random.default_rng(32)
     rows = ["file,grade,Mg,Si,Cu"]
     for grade in GRADES:
