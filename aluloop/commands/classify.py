@@ -50,9 +50,9 @@ def classify(
                                          "dark-subtracted column, else intensity/counts/spectrum/sample."),
 ) -> None:
     """Classify LIBS spectra: grade, family, top-3 probabilities, composition and accept/unknown."""
-    cache: dict = {}
     from sorter.io import read_spectrum_files
 
+    cache: dict = {}
     entries = read_spectrum_files(files, wavelength_column=wavelength_column, intensity_column=intensity_column)
     groups: dict[int, list[int]] = {}
     runtimes = {}

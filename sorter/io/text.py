@@ -1,17 +1,26 @@
-"""Spectra as two-column delimited text (CSV, semicolon- or tab-separated).
+"""Spectra as delimited text (CSV, semicolon- or tab-separated), as plants and spectrometer software write them.
 
 Layout read
 -----------
 * ``#`` lines are comments; ``# key: value`` comments carry the metadata
   (``instrument``, ``shots``, ``timestamp`` in ISO 8601, ``piece_id``; any
   other key goes to ``Metadata.extra``).
-* An optional header line (the first non-comment line when none of its
-  fields is a number).
-* Data lines ``wavelength_nm<delimiter>intensity``. The delimiter is found
-  from the first data line: tab, else semicolon, else comma, else blanks.
-  With a tab, semicolon or blank delimiter a decimal comma is accepted
-  (``394,401;1234,5``), as spreadsheet programs in most of Europe write it.
-* Wavelengths in nm, strictly increasing or strictly decreasing (reversed).
+* A vendor header block: lines above a ``>>>>>Begin ... Data<<<<<`` marker
+  (Ocean Optics SpectraSuite, OceanView), or lines above the column names; its
+  ``key: value`` lines go to ``Metadata.extra`` (key with blanks and brackets
+  as ``_``), other lines are passed over. ``>>>>>End ... Data<<<<<`` ends the data.
+* An optional header row naming the columns (the line above the first data
+  line, a data line being one whose first field is a number), and under it an
+  optional row of units (``[nm];[counts]``).
+* Data lines of two or more columns. The delimiter is found from the first data
+  line: tab, else semicolon, else comma, else blanks. With a tab, semicolon or
+  blank delimiter a decimal comma is accepted (``394,401;1234,5``), as
+  spreadsheet programs in most of Europe write it.
+* Two columns are wavelength and intensity; of more, the columns are chosen by
+  header name (`sorter.io.columns`), and several intensity columns side by side
+  are read as several spectra.
+* Wavelengths in nm unless a column name, the row of units or a header key says
+  Angstrom or micrometres; strictly increasing or strictly decreasing (reversed).
 
 Layout written
 --------------
