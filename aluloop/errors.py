@@ -4,6 +4,8 @@
   line on stderr and exit code 2. The library names the field it refused (``joint_confidence``);
   when that field is one of the command's options, the line names the option
   (``--joint-confidence``) instead.
+- Another :class:`~blending.errors.AluloopError` (a solver that could not certify an answer) is
+  one line and exit code 1.
 - Anything else is a bug in aluloop, not in the input: a short "internal error" line and exit
   code 1; ``aluloop --debug`` (or ``ALULOOP_DEBUG=1``) prints the traceback as well.
 """
@@ -22,7 +24,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from blending.errors import InputError
+from blending.errors import AluloopError, InputError
 
 USAGE_ERROR_EXIT_CODE = 2
 INTERNAL_ERROR_EXIT_CODE = 1
@@ -85,6 +87,9 @@ def user_errors(func: F | None = None, *, flags: Mapping[str, str] | None = None
                 raise
             except InputError as exc:
                 raise fail(describe(exc, known)) from None
+            except AluloopError as exc:  # not the input's fault, but not a crash either (e.g. a solver gave up)
+                stderr.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, markup=True, soft_wrap=True)
+                raise typer.Exit(INTERNAL_ERROR_EXIT_CODE) from None
             except OSError as exc:
                 target = f" {exc.filename}" if getattr(exc, "filename", None) else ""
                 raise fail(f"{exc.strerror or exc}{':' if target else ''}{target}") from None

@@ -17,20 +17,6 @@ from aluloop.errors import fail, user_errors
 console = Console()
 
 
-def _read(files: list[Path]):
-    """(name, Spectrum) for every file; a .npz batch gives one entry per spectrum (``file#i``)."""
-    out = []
-    for f in files:
-        if f.suffix == ".npz":
-            from sorter.io.npz import load_batch
-
-            batch = load_batch(f)
-            out.extend((f"{f}#{i}", batch.spectrum(i)) for i in range(len(batch)))
-        else:
-            from sorter.io import read_spectrum
-
-            out.append((str(f), read_spectrum(f)))
-    return out
 
 
 def classify(
@@ -38,12 +24,18 @@ def classify(
     model: str = typer.Option(None, "--model", help="Bundled model name (e.g. broadband) or a path to an .onnx "
                               "file; default: matched to each file's instrument or wavelength grid."),
     json_out: bool = typer.Option(False, "--json", help="Print one JSON object per spectrum."),
+    wavelength_column: str = typer.Option(None, "--wavelength-column", help="Header name (or 1-based number) of "
+                                          "the wavelength column of multi-column text files; default: by name."),
+    intensity_column: str = typer.Option(None, "--intensity-column", help="Header name (or 1-based number) of "
+                                         "the intensity column of multi-column text files; default: a "
+                                         "dark-subtracted column, else intensity/counts/spectrum/sample."),
 ) -> None:
     """Classify LIBS spectra: grade, family, top-3 probabilities, composition and accept/unknown."""
+    from sorter.io import read_spectrum_files
     from sorter.serving import Sorter
     from sorter.serving.card import ModelIntegrityError
 
-    entries = _read(files)
+    entries = read_spectrum_files(files, wavelength_column=wavelength_column, intensity_column=intensity_column)
     try:
         results = Sorter().classify_many([s for _, s in entries], model=model)
     except ModelIntegrityError as exc:   # not the user's input, but theirs to fix: a model file that was changed

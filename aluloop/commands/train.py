@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 
 import typer
@@ -44,6 +45,13 @@ def train_libs(
                                         "composition's plasma-state experts. auto: the profile spanning the line "
                                         "windows on the data's grid; none: the indicator features' principal "
                                         "components instead."),
+    wavelength_column: str = typer.Option(None, "--wavelength-column", help="Header name (or 1-based number) of "
+                                          "the wavelength column of multi-column text spectra in a labelled "
+                                          "folder; default: by name."),
+    intensity_column: str = typer.Option(None, "--intensity-column", help="Header name (or 1-based number) of "
+                                         "the intensity column of multi-column text spectra in a labelled "
+                                         "folder; default: a dark-subtracted column, else "
+                                         "intensity/counts/spectrum/sample."),
 ) -> None:
     """Train the grade classifier, composition estimate and reject option; export ONNX + model card."""
     from sorter.training.augment import Augmentation
@@ -68,6 +76,9 @@ def train_libs(
         reproduce += f" --augment {augment}"
     if state_reference != "auto":
         reproduce += f" --state-reference {state_reference}"
+    for option, column in (("--wavelength-column", wavelength_column), ("--intensity-column", intensity_column)):
+        if column is not None:
+            reproduce += f" {option} {shlex.quote(column)}"
     with Progress(TextColumn("{task.description:<34}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=console, transient=False) as bar:
         tasks: dict[str, int] = {}
@@ -78,7 +89,8 @@ def train_libs(
                 tasks[key] = bar.add_task(desc, total=total)
             bar.update(tasks[key], completed=done, total=total, description=desc)
 
-        training_data = load_training_data(data, seed=seed, n_per_grade=n_per_grade, progress=progress)
+        training_data = load_training_data(data, seed=seed, n_per_grade=n_per_grade, progress=progress,
+                                           wavelength_column=wavelength_column, intensity_column=intensity_column)
         if plasma_terms and training_data.plasma_state is None:
             raise ValueError(f"--plasma-terms: the data {data} carry no plasma state (only simulated data do)")
         result = train(training_data, out, seed=seed, max_iter=max_iter, reproduce=reproduce, progress=progress,

@@ -1,17 +1,21 @@
 """The one front for spectrum files: tell the format apart by content, then read or write it.
 
 ``read_spectrum`` tells the formats apart by content (a JCAMP-DX file starts with ``##``), so a
-misnamed export still reads; ``write_spectrum`` picks the writer from ``fmt`` or the extension
-(``.jdx .dx .jcamp`` JCAMP-DX, anything else text).
+misnamed export still reads; ``read_spectra`` also reads a text export holding several spectra side
+by side, and ``read_spectrum_files`` names every spectrum of a list of files (``.npz`` batches
+included) the way the command line shows them. ``write_spectrum`` picks the writer from ``fmt`` or
+the extension (``.jdx .dx .jcamp`` JCAMP-DX, anything else text).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from blending.errors import InputError
 from sorter.io.jcamp import parse_jcamp, write_jcamp
-from sorter.io.text import parse_text, read_file_text, write_text
+from sorter.io.npz import load_batch
+from sorter.io.text import parse_text, parse_text_spectra, read_file_text, write_text
 from sorter.spectrum import Spectrum
 
 TEXT_EXTENSIONS = (".csv", ".txt", ".tsv")
@@ -33,7 +37,8 @@ def sniff_format(path: str | Path, *, name: str | None = None) -> str:
     return _format_of(read_file_text(path, str(path) if name is None else name), Path(path).suffix)
 
 
-def read_spectrum(path: str | Path, *, name: str | None = None) -> Spectrum:
+def read_spectrum(path: str | Path, *, name: str | None = None, wavelength_column: str | None = None,
+                  intensity_column: str | None = None) -> Spectrum:
     """Read one spectrum file (text or JCAMP-DX, told apart by content; see `sniff_format`).
 
     Parameters
@@ -41,17 +46,57 @@ def read_spectrum(path: str | Path, *, name: str | None = None) -> Spectrum:
     path : str or Path
     name : str, optional
         How errors name the file; defaults to ``path`` as given.
+    wavelength_column, intensity_column : str, optional
+        Header name (or 1-based number) of the text column to read; see `sorter.io.columns` for the
+        default choice. JCAMP-DX files have no columns and ignore them.
 
     Returns
     -------
     Spectrum
         Wavelengths [nm] increasing (a decreasing file is reversed), intensities, metadata.
+        A text file holding several spectra side by side is refused: read it with `read_spectra`.
     """
     name = str(path) if name is None else name
     text = read_file_text(path, name)
     if _format_of(text, Path(path).suffix) == "jcamp":
         return parse_jcamp(text, name)
-    return parse_text(text, name)
+    return parse_text(text, name, wavelength_column=wavelength_column, intensity_column=intensity_column)
+
+
+def read_spectra(path: str | Path, *, name: str | None = None, wavelength_column: str | None = None,
+                 intensity_column: str | None = None) -> list[Spectrum]:
+    """Every spectrum in one file: one, or one per column of a text export with spectra side by side.
+
+    Parameters are those of `read_spectrum`. Where a file holds several spectra (or more than two
+    columns), each spectrum's ``metadata.extra`` names its columns (``wavelength_column``,
+    ``intensity_column``, ``dark_column``); the intensity column's header names the spectrum.
+    """
+    name = str(path) if name is None else name
+    text = read_file_text(path, name)
+    if _format_of(text, Path(path).suffix) == "jcamp":
+        return [parse_jcamp(text, name)]
+    return parse_text_spectra(text, name, wavelength_column=wavelength_column, intensity_column=intensity_column)
+
+
+def read_spectrum_files(paths: Sequence[str | Path], *, wavelength_column: str | None = None,
+                        intensity_column: str | None = None) -> list[tuple[str, Spectrum]]:
+    """``(name, Spectrum)`` for every spectrum in ``paths``, in order.
+
+    A file with one spectrum is named as given; a ``.npz`` batch gives ``file#i`` (0-based); a text
+    file with several spectra side by side gives ``file#column`` (the column's header).
+    """
+    out: list[tuple[str, Spectrum]] = []
+    for path in paths:
+        if Path(path).suffix == ".npz":
+            batch = load_batch(path)
+            out.extend((f"{path}#{i}", batch.spectrum(i)) for i in range(len(batch)))
+            continue
+        spectra = read_spectra(path, wavelength_column=wavelength_column, intensity_column=intensity_column)
+        if len(spectra) == 1:
+            out.append((str(path), spectra[0]))
+        else:
+            out.extend((f"{path}#{s.metadata.extra['intensity_column']}", s) for s in spectra)
+    return out
 
 
 def write_spectrum(path: str | Path, spectrum: Spectrum, fmt: str | None = None, **options) -> Path:

@@ -10,6 +10,15 @@
 further column named by an element symbol is a reference analysis [wt%]
 (blank = not analysed). ``source``, ``note`` and ``comment`` columns are
 allowed and ignored.
+
+A text file may hold several spectra side by side (one column per shot or per
+piece). A row naming such a file labels every spectrum in it (the shots of one
+piece), unless an optional ``spectrum`` column names one of them by its header::
+
+    file,spectrum,grade,Mg
+    spectra/shots_p03.csv,,5182,4.4
+    spectra/pieces.csv,P-11,6063,0.5
+    spectra/pieces.csv,P-12,3105,0.4
 """
 
 from __future__ import annotations
@@ -23,11 +32,12 @@ from blending.catalogue.composition import elements as periodic_table
 from blending.catalogue.tables import DataFileError, read_csv_file
 from blending.errors import InputError
 from sorter.batch import SpectrumBatch
-from sorter.io.dispatch import read_spectrum
+from sorter.io.dispatch import read_spectra
 from sorter.spectrum import Spectrum
 
 LABELS_FILE = "labels.csv"
 _IGNORED_COLUMNS = ("source", "note", "comment")
+_SPECTRUM = "spectrum"
 
 
 @dataclass(frozen=True, eq=False)
@@ -39,7 +49,8 @@ class LabelledSpectra:
     spectra : list of Spectrum
         One per labelled file; grids may differ between files.
     files : list of str
-        The ``file`` entries as written in labels.csv.
+        The ``file`` entries as written in labels.csv; ``file#column`` for a spectrum of a file
+        holding several side by side.
     labels : ndarray of str, shape (n,)
         Grade of each spectrum; "" when blank.
     elements : tuple of str, length k
@@ -73,8 +84,12 @@ class LabelledSpectra:
                               "file": np.array(self.files, dtype=str)})
 
 
-def read_labelled_folder(folder: str | Path) -> LabelledSpectra:
+def read_labelled_folder(folder: str | Path, *, wavelength_column: str | None = None,
+                         intensity_column: str | None = None) -> LabelledSpectra:
     """Read ``folder/labels.csv`` and every spectrum file it lists.
+
+    ``wavelength_column``, ``intensity_column``: see `sorter.io.read_spectra`; they apply to every
+    text file listed.
 
     Errors name labels.csv's row and field ("labels.csv row 4, file: spectra/p17.csv does not exist")
     or the spectrum file's line and field ("spectra/p3.csv line 12, intensity: 'abc' is not a number").
@@ -90,28 +105,49 @@ def read_labelled_folder(folder: str | Path) -> LabelledSpectra:
     known = periodic_table()
     element_columns = []
     for column in header:
-        if column in ("file", "grade") or column.lower() in _IGNORED_COLUMNS or not column:
+        if column in ("file", "grade", _SPECTRUM) or column.lower() in _IGNORED_COLUMNS or not column:
             continue
         if column not in known:
             raise DataFileError(LABELS_FILE, 1, column,
                                 "is not an element symbol (element columns hold wt%; "
-                                f"other allowed columns: file, grade, {', '.join(_IGNORED_COLUMNS)})")
+                                f"other allowed columns: file, grade, {_SPECTRUM}, {', '.join(_IGNORED_COLUMNS)})")
         element_columns.append(column)
     spectra, files, labels, composition = [], [], [], []
-    seen: dict[str, int] = {}
+    seen: dict[tuple[str, str], int] = {}
+    read: dict[str, list[Spectrum]] = {}
     for row in rows:
         file = row.text("file")
-        if file in seen:
-            raise row.error("file", f"{file} is listed twice (also row {seen[file]})")
-        seen[file] = row.line
+        wanted = row.text(_SPECTRUM, required=False) if _SPECTRUM in header else ""
+        if (file, wanted) in seen:
+            raise row.error("file", f"{file} is listed twice (also row {seen[(file, wanted)]})")
+        other = next((r for (f, w), r in seen.items() if f == file and not (w and wanted)), None)
+        if other is not None:
+            raise row.error(_SPECTRUM, f"row {other} labels {file} too; a file is listed once for all its "
+                            "spectra, or once per spectrum named in the spectrum column")
+        seen[(file, wanted)] = row.line
         path = folder / file
         if not path.is_file():
             raise row.error("file", f"{file} does not exist")
-        labels.append(row.text("grade", required=False))
-        composition.append([np.nan if (v := row.number_or_none(e, lo=0, hi=100, unit="wt%")) is None else v
-                            for e in element_columns])
-        spectra.append(read_spectrum(path, name=file))
-        files.append(file)
+        if file not in read:
+            read[file] = read_spectra(path, name=file, wavelength_column=wavelength_column,
+                                      intensity_column=intensity_column)
+        in_file = read[file]
+        if wanted:
+            named = [s for s in in_file if s.metadata.extra.get("intensity_column") == wanted]
+            if not named or len(in_file) == 1:
+                found = ", ".join(s.metadata.extra.get("intensity_column", "") for s in in_file)
+                raise row.error(_SPECTRUM, f"{file} holds no spectrum named {wanted!r}"
+                                + (f" (it holds {found})" if len(in_file) > 1 else " (it holds one spectrum)"))
+            in_file = named
+        grade = row.text("grade", required=False)
+        analysis = [np.nan if (v := row.number_or_none(e, lo=0, hi=100, unit="wt%")) is None else v
+                    for e in element_columns]
+        for s in in_file:
+            spectra.append(s)
+            several = len(read[file]) > 1
+            files.append(f"{file}#{s.metadata.extra['intensity_column']}" if several else file)
+            labels.append(grade)
+            composition.append(analysis)
     if not spectra:
         raise DataFileError(LABELS_FILE, None, None, "lists no spectrum files")
     return LabelledSpectra(spectra, files, np.array(labels, dtype=str), tuple(element_columns),

@@ -163,16 +163,20 @@ def _known_saturation(instrument: str) -> float | None:
 
 
 def load_training_data(source: str, *, seed: int = 0, n_per_grade: int = 400,
-                       progress: Progress = no_progress) -> TrainingData:
+                       progress: Progress = no_progress, wavelength_column: str | None = None,
+                       intensity_column: str | None = None) -> TrainingData:
     """Training spectra from ``simulated:INSTRUMENT``, a ``.npz`` batch, a folder of ``.npz`` batches,
-    or a folder of CSV/JCAMP-DX spectra with ``labels.csv``."""
+    or a folder of CSV/JCAMP-DX spectra with ``labels.csv``.
+
+    ``wavelength_column``, ``intensity_column``: which columns of multi-column text spectra in a labelled
+    folder to read (`sorter.io.read_spectra`)."""
     if source.startswith(SIMULATED_PREFIX):
         return simulated_data(source[len(SIMULATED_PREFIX):], n_per_grade, seed, progress=progress)
     path = Path(source)
     if not path.exists():
         raise FileNotFoundError(2, "training data not found", str(path))
     if path.is_dir() and (path / "labels.csv").exists():
-        return _labelled_folder(path, progress)
+        return _labelled_folder(path, progress, wavelength_column, intensity_column)
     files = sorted(path.glob("*.npz")) if path.is_dir() else [path]
     if not files:
         raise InputError(f"{path}: no labels.csv and no .npz batches; give a labelled folder, a .npz file "
@@ -196,9 +200,10 @@ def load_training_data(source: str, *, seed: int = 0, n_per_grade: int = 400,
                                          _known_saturation(batches[0].instrument), state))
 
 
-def _labelled_folder(path: Path, progress: Progress) -> TrainingData:
+def _labelled_folder(path: Path, progress: Progress, wavelength_column: str | None,
+                     intensity_column: str | None) -> TrainingData:
     progress("reading spectra", 0, 1)
-    data = read_labelled_folder(path)
+    data = read_labelled_folder(path, wavelength_column=wavelength_column, intensity_column=intensity_column)
     if not len(data):
         raise InputError(f"{path / 'labels.csv'}: lists no spectra")
     grid = data.spectra[0].wavelength_nm

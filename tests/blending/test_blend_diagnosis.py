@@ -1,7 +1,6 @@
 """Infeasible heats: the elastic program names the right limits, amounts and fixes."""
 
 import pytest
-from research.blend_socp_reference import reference_solve
 
 from blending.catalogue.composition import Composition
 from blending.catalogue.materials import Material, RecycledCategory, get_material
@@ -11,6 +10,7 @@ from blending.lot import Lot
 from blending.melt import Melt
 from blending.optimise import optimise
 from blending.recipe import recipe_from_solution
+from research.blend_socp_reference import reference_solve
 
 
 def scrap(name, **wt):

@@ -2,11 +2,11 @@
 
 import numpy as np
 import pytest
-from research.blend_socp_reference import reference_solve
 
 from blending.charge_model import build_charge_model, chemistry_limits
 from blending.optimise import solve
 from blending.recipe import melt_chemistry
+from research.blend_socp_reference import reference_solve
 from research.synthetic_heats import random_heat
 
 SEEDS = range(1, 31)

@@ -4,7 +4,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from research.campaign_socp_reference import campaign as reference_campaign
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from numpy.testing import assert_allclose
@@ -14,6 +13,7 @@ from blending.catalogue.materials import get_material
 from blending.catalogue.spec import get_alloy
 from blending.catalogue.tables import DataFileError
 from blending.lot import Lot, load_inventory
+from research.campaign_socp_reference import campaign as reference_campaign
 
 EXAMPLES = Path(__file__).parents[2] / "examples"
 SCRAP = ["UBC", "can plant scrap body", "can plant scrap end", "litho sheet", "new 6xxx extrusion scrap",

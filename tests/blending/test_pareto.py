@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-from research.campaign_socp_reference import front_point
 from numpy.testing import assert_allclose
 
 from blending.catalogue.materials import get_material
@@ -11,6 +10,7 @@ from blending.lot import Lot
 from blending.melt import Melt
 from blending.optimise import solve
 from blending.pareto import pareto_front, plot_pareto
+from research.campaign_socp_reference import front_point
 
 M = 20000.0
 CONFIDENCE = 0.95

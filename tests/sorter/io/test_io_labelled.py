@@ -81,3 +81,52 @@ def test_bad_spectrum_named_with_its_line(tmp_path):
 def test_missing_labels_file(tmp_path):
     with pytest.raises(ValueError, match=r"has no labels\.csv"):
         read_labelled_folder(tmp_path)
+
+
+def _side_by_side(path, names, offset=0.0):
+    wl = np.linspace(380.0, 400.0, 21)
+    rows = [";".join(["Wavelength", *names])]
+    rows += [";".join([repr(float(w)), *(repr(float(k + offset + i)) for k in range(len(names)))])
+             for i, w in enumerate(wl)]
+    path.write_text("\n".join(rows) + "\n")
+
+
+def test_a_file_of_shots_side_by_side_is_labelled_whole(tmp_path):
+    _side_by_side(tmp_path / "p07.csv", ["shot1", "shot2", "shot3"])
+    (tmp_path / "labels.csv").write_text("file,grade,Mg\np07.csv,5182,4.4\n")
+    data = read_labelled_folder(tmp_path)
+    assert data.files == ["p07.csv#shot1", "p07.csv#shot2", "p07.csv#shot3"]
+    assert data.labels.tolist() == ["5182"] * 3
+    np.testing.assert_array_equal(data.composition_wt_pct, [[4.4]] * 3)
+    assert data.to_batch().intensity.shape == (3, 21)
+
+
+def test_a_spectrum_column_names_one_piece_of_a_side_by_side_file(tmp_path):
+    _side_by_side(tmp_path / "pieces.csv", ["P-11", "P-12"])
+    (tmp_path / "labels.csv").write_text("file,spectrum,grade\npieces.csv,P-12,6063\npieces.csv,P-11,3105\n")
+    data = read_labelled_folder(tmp_path)
+    assert data.files == ["pieces.csv#P-12", "pieces.csv#P-11"]
+    assert data.labels.tolist() == ["6063", "3105"]
+    np.testing.assert_array_equal(data.spectra[0].intensity, np.arange(21) + 1.0)
+
+
+def test_column_options_reach_every_text_file(tmp_path):
+    _side_by_side(tmp_path / "pieces.csv", ["P-11", "P-12"])
+    (tmp_path / "labels.csv").write_text("file,grade\npieces.csv,6063\n")
+    data = read_labelled_folder(tmp_path, intensity_column="P-12")
+    assert data.files == ["pieces.csv"] and data.spectra[0].metadata.extra["intensity_column"] == "P-12"
+
+
+@pytest.mark.parametrize(("labels", "match"), [
+    ("file,spectrum,grade\npieces.csv,P-13,6063\n",
+     r"labels\.csv row 2, spectrum: pieces\.csv holds no spectrum named 'P-13' \(it holds P-11, P-12\)"),
+    ("file,spectrum,grade\npieces.csv,P-11,6063\npieces.csv,P-11,6063\n",
+     r"labels\.csv row 3, file: pieces\.csv is listed twice \(also row 2\)"),
+    ("file,spectrum,grade\npieces.csv,,6063\npieces.csv,P-11,6063\n",
+     r"labels\.csv row 3, spectrum: row 2 labels pieces\.csv too"),
+])
+def test_side_by_side_labels_errors_name_row_and_field(tmp_path, labels, match):
+    _side_by_side(tmp_path / "pieces.csv", ["P-11", "P-12"])
+    (tmp_path / "labels.csv").write_text(labels)
+    with pytest.raises(ValueError, match=match):
+        read_labelled_folder(tmp_path)
