@@ -48,9 +48,16 @@ def write(script: str, figures: list[Figure], *, argv: list[str] | None = None, 
     doc = {"script": f"bench.{script}", "title": title, "command": command,
            "measured_utc": datetime.now(UTC).strftime("%Y-%m-%d %H:%M"), "machine": machine(),
            "figures": [asdict(f) for f in figures]}
-    path.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+    path.write_text(json.dumps(doc, indent=2, default=_plain) + "\n", encoding="utf-8")
     print(f"figures written to {path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path}")
     return path
+
+
+def _plain(value):
+    """numpy scalars (a float64 ratio, a bool_ comparison) as the Python numbers JSON knows."""
+    if hasattr(value, "item"):
+        return value.item()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
 def read_all(directory: Path = RESULTS_DIR) -> list[dict]:

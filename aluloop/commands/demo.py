@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from aluloop.errors import user_errors
+from blending.errors import InputError
 
 REPO = Path(__file__).resolve().parents[2]
 console = Console(width=120)
@@ -57,7 +58,7 @@ def _charge(inventory: Path, alloy: str, mass_kg: float, out: Path) -> None:
 
     recipe = plan_charge(ChargeRequest(alloy, mass_kg, load_inventory(inventory), joint_confidence=0.95))
     if recipe.status != "optimal":
-        raise ValueError(f"no recipe for {alloy} from {inventory}: see aluloop blend for the diagnosis")
+        raise InputError(f"no recipe for {alloy} from {inventory}: see aluloop blend for the diagnosis")
     table = Table(title=f"Charge for {mass_kg:,.0f} kg of {alloy} from {inventory.name} (lot -> recipe)")
     table.add_column("material")
     table.add_column("kg", justify="right")

@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from aluloop.errors import user_errors
+from blending.errors import InputError
 
 console = Console()
 
@@ -48,9 +49,9 @@ def simulate(
 
     fmt = fmt.lower()
     if fmt not in FORMATS:   # before any simulation
-        raise ValueError(f"--format: {fmt!r} is not one of {', '.join(FORMATS)}")
+        raise InputError(f"--format: {fmt!r} is not one of {', '.join(FORMATS)}")
     if n <= 0:
-        raise ValueError(f"--n: {n} spectra per grade; must be at least 1")
+        raise InputError(f"--n: {n} spectra per grade; must be at least 1")
     names = [resolve_grade(g) for g in grade]
     try:
         inst = instrument_window(instrument, range_nm, pixels)
@@ -89,7 +90,7 @@ def plot(files: list[Path] = typer.Argument(..., help="Spectrum files (CSV, JCAM
 
     for name, rng in (("--zoom", zoom), ("--xlim", xlim)):
         if rng is not None and not rng[1] > rng[0]:
-            raise ValueError(f"{name}: empty range {rng[0]:g}-{rng[1]:g} nm; give LOW HIGH with HIGH > LOW")
+            raise InputError(f"{name}: empty range {rng[0]:g}-{rng[1]:g} nm; give LOW HIGH with HIGH > LOW")
     spectra_ = [read_spectrum(p) for p in files]
     names = [spec.metadata.extra.get("grade", "") or p.stem for p, spec in zip(files, spectra_, strict=True)]
     names = [f"{nm} ({spec.metadata.instrument})" if spec.metadata.instrument else nm

@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from aluloop.errors import user_errors
+from blending.errors import InputError
 
 app = typer.Typer(help="Train models.", no_args_is_help=True)
 console = Console()
@@ -92,7 +93,7 @@ def train_libs(
         training_data = load_training_data(data, seed=seed, n_per_grade=n_per_grade, progress=progress,
                                            wavelength_column=wavelength_column, intensity_column=intensity_column)
         if plasma_terms and training_data.plasma_state is None:
-            raise ValueError(f"--plasma-terms: the data {data} carry no plasma state (only simulated data do)")
+            raise InputError(f"--plasma-terms: the data {data} carry no plasma state (only simulated data do)")
         result = train(training_data, out, seed=seed, max_iter=max_iter, reproduce=reproduce, progress=progress,
                        plasma_terms=plasma_terms, n_members=members, max_shift_nm=max_shift_nm,
                        augmentation=Augmentation(copies=augment) if augment else None,

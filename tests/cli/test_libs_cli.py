@@ -114,7 +114,7 @@ def test_a_negative_offset_limit_is_refused_by_name(tmp_path):
 def test_an_unknown_state_reference_is_refused_before_any_work(tmp_path):
     result = aluloop("train", "libs", "--data", "simulated:broadband", "--out", str(tmp_path / "m.onnx"),
                      "--state-reference", "plant-c")
-    assert result.returncode == 2 and "state_reference: 'plant-c' must be auto, none or a shipped" in result.stderr
+    assert result.returncode == 2 and "--state-reference 'plant-c' must be auto, none or a shipped" in result.stderr
     assert not (tmp_path / "m.onnx").exists()
 
 

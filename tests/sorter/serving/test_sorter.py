@@ -68,7 +68,7 @@ def test_the_resampling_cache_stays_bounded(toy_trained, toy_data):
 
 
 def test_an_unknown_model_name_lists_the_models(toy_sorter):
-    with pytest.raises(NotFoundError, match=r"model: no model 'nope' \(models in the given files: toy\)") as exc:
+    with pytest.raises(NotFoundError, match=r"^no model 'nope' \(models in the given files: toy\)") as exc:
         toy_sorter.classify(Spectrum(GRID, np.ones(GRID.size)), model="nope")
     assert exc.value.field == "model" and isinstance(exc.value, KeyError)
 
