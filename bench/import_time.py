@@ -19,7 +19,7 @@ from bench.results import Figure, write
 
 # module, target [s] (None: no target), why it matters
 MODULES = (
-    ("sorter.serving", 0.3, "a sorting line's serving path (Sorter, onnxruntime)"),
+    ("sorter.serving.sorter", 0.3, "a sorting line's serving path: the Sorter with onnxruntime"),
     ("sorter.io", 0.3, "reading spectra"),
     ("blending", None, "the package (lazy: loads nothing until used)"),
     ("blending.catalogue.spec", None, "the alloy catalogue sorter reads"),
