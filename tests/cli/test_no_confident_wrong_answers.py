@@ -1,0 +1,62 @@
+"""Issue 24, from the user's side: mistakes and assumptions give a clear answer, never a confident wrong one.
+
+Each test runs a command as a user types it on files as a user writes them.
+"""
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from aluloop.cli import app
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+runner = CliRunner()
+
+
+def run(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def _respell(path: Path, out: Path, spell) -> Path:
+    """``path`` with every element column header rewritten by ``spell(symbol)``."""
+    lines = path.read_text().splitlines()
+    k = next(i for i, ln in enumerate(lines) if ln.startswith("material,"))
+    cols = []
+    for c in lines[k].split(","):
+        if re.fullmatch(r"[A-Z][a-z]?", c):
+            c = spell(c)
+        elif c.startswith("sd_"):
+            c = "sd_" + spell(c[3:])
+        cols.append(c)
+    lines[k] = ",".join(cols)
+    out.write_text("\n".join(lines) + "\n")
+    return out
+
+
+# -- 1. element columns are understood in any spelling, or refused by name -------------------------------
+
+@pytest.mark.parametrize("spell", [str.lower, lambda s: f"{s}_pct", lambda s: f"{s} %", lambda s: f"{s} wt%"],
+                         ids=["lower", "_pct", " %", " wt%"])
+def test_inventory_element_columns_in_any_spelling_give_the_same_recipe(tmp_path, spell):
+    original = EXAMPLES / "ubc_3104_inventory.csv"
+    respelled = _respell(original, tmp_path / "inventory.csv", spell)
+    args = ("blend", "--alloy", "3104", "--mass-kg", 20000, "--json", "--draws", 2000, "--mass-tolerance-kg", 200)
+    want = run(*args, "--inventory", original)
+    got = run(*args, "--inventory", respelled)
+    assert want.exit_code == 0, want.output
+    assert got.exit_code == 0, got.output
+    assert json.loads(got.stdout)["recipe"] == json.loads(want.stdout)["recipe"]
+    assert json.loads(got.stdout)["composition_wt_pct"] == json.loads(want.stdout)["composition_wt_pct"]
+
+
+@pytest.mark.parametrize("column", ["Fe ppm", "Xq", "iron"])
+def test_an_inventory_column_aluloop_cannot_read_is_refused_by_name(tmp_path, column):
+    inv = tmp_path / "inventory.csv"
+    inv.write_text(f"material,available_kg,cost_per_kg,co2e_kg_per_kg,recycled,yield,Mg,{column}\n"
+                   "my scrap,5000,1.8,0.3,post_consumer,0.9,1.0,0.4\nP1020,,,,,,,\n")
+    result = run("blend", "--alloy", "3104", "--mass-kg", 10000, "--inventory", inv, "--draws", 2000)
+    assert result.exit_code == 2, result.output
+    assert f"'{column}'" in result.output
