@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from blending.catalogue.materials import RecycledCategory
+from blending.catalogue.spec import within_limit
 from blending.charge_model import ChargeModel, ChemistryLimit, chemistry_limits
 from blending.diagnosis import Diagnosis, diagnose
 from blending.optimise import Solution
@@ -126,7 +127,7 @@ def simulate_compliance(model: ChargeModel, x_kg: np.ndarray, limits: list[Chemi
     sample = rng.standard_normal((draws, len(mean))) * sd + mean
     for k, lim in enumerate(limits):
         total = sample[:, [index[e] for e in lim.elements]].sum(axis=1)
-        ok = lim.sense * (total - lim.rhs_wt_pct) <= 0
+        ok = within_limit(lim.sense * (lim.rhs_wt_pct - total))
         probs[k] = ok.mean()
         ok_all &= ok
     return probs, float(ok_all.mean())

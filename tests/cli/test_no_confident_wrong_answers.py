@@ -60,3 +60,28 @@ def test_an_inventory_column_aluloop_cannot_read_is_refused_by_name(tmp_path, co
     result = run("blend", "--alloy", "3104", "--mass-kg", 10000, "--inventory", inv, "--draws", 2000)
     assert result.exit_code == 2, result.output
     assert f"'{column}'" in result.output
+
+
+# -- 9. round-off is not failure ------------------------------------------------------------------------------
+
+def test_a_recipe_exactly_on_a_limit_with_no_spread_is_in_spec(tmp_path):
+    """Cheapest 10 t of a 6xxx-like melt from three lots with no spread given: the optimum sits on
+    Fe max 0.33 and Mg min exactly. Every limit is met, so every probability is 1."""
+    limits = tmp_path / "limits.csv"
+    limits.write_text("element,min,max\nMg,0.45,0.9\nSi,0.2,0.6\nFe,,0.33\n")
+    inv = tmp_path / "inventory.csv"
+    inv.write_text("material,available_kg,cost_per_kg,co2e_kg_per_kg,recycled,yield,Si,Fe,Mg\n"
+                   "cheap scrap,,1.5,0.3,post_consumer,1,0.7,0.5,0.3\n"
+                   "P1020,,2.75,16,primary,1,0.05,0.12,0.002\n"
+                   "Mg ingot,,3.2,28,alloying,1,0.01,0.004,99.9\n")
+    result = run("blend", "--limits", limits, "--inventory", inv, "--mass-kg", 10000, "--objective", "cost",
+                 "--json", "--draws", 2000)
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    # by hand: the mean chemistry meets each limit (within round-off), and nothing is uncertain
+    comp = out["composition_wt_pct"]
+    assert comp["Fe"] == pytest.approx(0.33, abs=1e-9)
+    assert comp["Mg"] >= 0.45 - 1e-9 and 0.2 <= comp["Si"] <= 0.6
+    assert all(sd == 0 for sd in out["composition_sd_wt_pct"].values())
+    assert set(out["p_in_spec"].values()) == {1.0}
+    assert out["p_joint"] == 1.0
