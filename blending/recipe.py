@@ -69,6 +69,7 @@ class Recipe:
     diagnosis: Diagnosis | None = None
     spec_name: str = ""
     confidence: tuple[float, ...] = ()
+    joint_confidence: float | None = None
     draws: int = 0
     seed: int = 0
 
@@ -92,6 +93,7 @@ class Recipe:
             "composition_sd_wt_pct": self.composition_sd_wt_pct,
             "p_in_spec": self.p_in_spec,
             "p_joint": self.p_joint,
+            "joint_confidence": self.joint_confidence,
             "recycled_fraction": self.recycled_fraction,
             "recycled_by_category": self.category_fraction,
             "cost": self.cost,
@@ -140,7 +142,7 @@ def recipe_from_solution(solution: Solution, *, draws: int = DEFAULT_DRAWS, seed
     model = solution.model
     if solution.status != "optimal":
         return Recipe(status="infeasible", diagnosis=diagnose(model), spec_name=model.spec.name,
-                      confidence=model.confidence)
+                      confidence=model.confidence, joint_confidence=model.joint_confidence)
     x = solution.x_kg
     x = np.where(x < TRACE_KG, 0.0, x)
     lines = []
@@ -178,4 +180,4 @@ def recipe_from_solution(solution: Solution, *, draws: int = DEFAULT_DRAWS, seed
         category_fraction=category,
         cost=float(sum(ln.cost for ln in lines)), co2e_kg=float(sum(ln.co2e_kg for ln in lines)),
         binding=tuple(binding_constraints(solution)), spec_name=model.spec.name,
-        confidence=model.confidence, draws=draws, seed=seed)
+        confidence=model.confidence, joint_confidence=model.joint_confidence, draws=draws, seed=seed)

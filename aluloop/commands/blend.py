@@ -39,19 +39,25 @@ def read_aim(path: Path | None) -> dict[str, tuple[float | None, float | None]] 
     return {k: (v.min_wt_pct, v.max_wt_pct) for k, v in aim.limits.items()}
 
 
-@user_errors(flags={"min_recycled_fraction": "--min-recycled", "spec": "--alloy"})
+# --confidence is the joint figure (the whole heat in spec); the library's per-limit ``confidence``
+# is this command's expert --per-limit-confidence.
+CONFIDENCE_HELP = ("Probability that the whole heat is in spec: every limit together (0.5 to 1; default 0.95 "
+                   "when --per-limit-confidence is not given).")
+PER_LIMIT_HELP = ("Expert option, instead of --confidence: probability each limit holds with on its own. With "
+                  "many limits the whole heat is then in spec less often (0.95 per limit can be 0.8 joint).")
+
+
+@user_errors(flags={"min_recycled_fraction": "--min-recycled", "spec": "--alloy",
+                    "confidence": "--per-limit-confidence"})
 def blend(
     alloy: str | None = typer.Option(None, "--alloy", help="Target alloy from the catalogue, e.g. 3104."),
     limits: Path | None = typer.Option(None, "--limits", help="Custom limits CSV: element,min,max (wt%)."),
     mass_kg: float = typer.Option(..., "--mass-kg", help="Liquid metal to produce, heel included (kg)."),
     inventory: Path = typer.Option(..., "--inventory", help="Inventory CSV (see examples/README.md)."),
-    confidence: float = typer.Option(0.95, "--confidence",
-                                     help="Probability every limit must hold with on its own (0.5 to 1)."),
-    joint_confidence: float | None = typer.Option(None, "--joint-confidence",
-                                                  help="Probability all limits hold together (overrides "
-                                                       "--confidence)."),
+    joint_confidence: float | None = typer.Option(None, "--confidence", "--joint-confidence", help=CONFIDENCE_HELP),
+    per_limit_confidence: float | None = typer.Option(None, "--per-limit-confidence", help=PER_LIMIT_HELP),
     joint_allocation: str = typer.Option("bound", "--joint-allocation",
-                                         help="How --joint-confidence is split between limits: bound (safe "
+                                         help="How --confidence is split between limits: bound (safe "
                                               "product/Boole bound) or calibrated (on the joint probability)."),
     objective: str = typer.Option("recycled", "--objective", help="recycled (then cost), cost or co2."),
     json_out: bool = typer.Option(False, "--json", help="Print JSON instead of tables."),
@@ -73,7 +79,8 @@ def blend(
 ) -> None:
     """Charge recipe that meets the spec with a stated probability while maximising recycled content."""
     request = ChargeRequest(
-        spec=read_spec(alloy, limits), mass_kg=mass_kg, lots=load_inventory(inventory), confidence=confidence,
+        spec=read_spec(alloy, limits), mass_kg=mass_kg, lots=load_inventory(inventory),
+        confidence=per_limit_confidence,
         joint_confidence=joint_confidence, joint_allocation=joint_allocation, objective=objective, heel_kg=heel_kg,
         heel_composition=heel_composition_from_text(heel_composition) if heel_composition else Composition({}),
         capacity_kg=capacity_kg, min_recycled_fraction=min_recycled, max_cost=max_cost, aim_tighten=aim_tighten,
@@ -97,8 +104,7 @@ def _fmt(value: float | None, digits: int = 4) -> str:
 
 
 def _print(recipe: Recipe, request: ChargeRequest) -> None:
-    joint, objective = request.joint_confidence, request.objective
-    target = f"joint {joint:g}" if joint else f"{request.confidence:g} per limit"
+    objective, target = request.objective, request.confidence_text
     if recipe.status != "optimal":
         console.print(f"[bold red]No recipe meets {recipe.spec_name} at {target} confidence.[/]")
         for sf in recipe.diagnosis.shortfalls:

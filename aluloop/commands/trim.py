@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from aluloop.commands.blend import CONFIDENCE_HELP, PER_LIMIT_HELP
 from aluloop.errors import user_errors
 from blending.lot import load_inventory
 from blending.melt import load_recoveries
@@ -20,7 +21,7 @@ from blending.trim import Trim, load_analysis
 console = Console()
 
 
-@user_errors(flags={"spec": "--alloy", "additions": "--inventory"})
+@user_errors(flags={"spec": "--alloy", "additions": "--inventory", "confidence": "--per-limit-confidence"})
 def trim_command(
     alloy: str = typer.Option(..., "--alloy", help="Target alloy from the catalogue, e.g. 5182."),
     melt_kg: float = typer.Option(..., "--melt-kg", help="Liquid metal in the furnace now [kg]."),
@@ -30,8 +31,8 @@ def trim_command(
     capacity_kg: float | None = typer.Option(None, "--capacity-kg",
                                              help="Furnace capacity, melt plus additions [kg]; default: melt "
                                                   "plus every addition on hand (all must then be limited)."),
-    confidence: float = typer.Option(0.95, "--confidence",
-                                     help="Probability each aim limit must hold with [0.5, 1)."),
+    joint_confidence: float | None = typer.Option(None, "--confidence", "--joint-confidence", help=CONFIDENCE_HELP),
+    per_limit_confidence: float | None = typer.Option(None, "--per-limit-confidence", help=PER_LIMIT_HELP),
     aim_tighten: float | None = typer.Option(None, "--aim-tighten",
                                              help="Aim inside the spec by this fraction of each range."),
     recoveries: Path | None = typer.Option(None, "--recoveries", help="Element recoveries CSV: element,recovery."),
@@ -41,7 +42,8 @@ def trim_command(
 ) -> None:
     """Cheapest additions (hardeners, primary for dilution, scrap) that bring a melt inside the aim limits."""
     request = TrimRequest(spec=alloy, melt_kg=melt_kg, analysis=load_analysis(analysis),
-                          additions=load_inventory(inventory), capacity_kg=capacity_kg, confidence=confidence,
+                          additions=load_inventory(inventory), capacity_kg=capacity_kg,
+                          confidence=per_limit_confidence, joint_confidence=joint_confidence,
                           aim_tighten=aim_tighten, recoveries=load_recoveries(recoveries) if recoveries else None,
                           draws=draws, seed=seed)
     with console.status("trimming the melt", spinner="dots") if not json_out else nullcontext():
@@ -77,6 +79,8 @@ def _print(result: Trim) -> None:
             c.add_row(lc.limit.label, f"{lc.limit.bound_wt_pct:g}", f"{before:.4f}", f"{lc.mean_wt_pct:.4f}",
                       f"{lc.sd_wt_pct:.4f}", f"{lc.probability:.4f}", style="red" if lc.probability < 0.95 else "")
         console.print(c)
+        console.print(f"joint probability in spec: [bold]{r.p_joint:.4f}[/] (asked: {result.target})",
+                      highlight=False)
         if r.binding:
             console.print("[bold]What sets the cost of the trim:[/]")
             for b in r.binding:

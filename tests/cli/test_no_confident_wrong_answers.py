@@ -85,3 +85,61 @@ def test_a_recipe_exactly_on_a_limit_with_no_spread_is_in_spec(tmp_path):
     assert all(sd == 0 for sd in out["composition_sd_wt_pct"].values())
     assert set(out["p_in_spec"].values()) == {1.0}
     assert out["p_joint"] == 1.0
+
+
+# -- 2. "95%" means the whole heat ---------------------------------------------------------------------------
+
+UBC = ("--alloy", "3104", "--mass-kg", 20000, "--inventory", EXAMPLES / "ubc_3104_inventory.csv",
+       "--mass-tolerance-kg", 200)
+
+
+def test_blend_by_default_holds_the_whole_heat_in_spec_95_percent_of_the_time():
+    result = run("blend", *UBC, "--json", "--draws", 40000, "--seed", 3)
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    # Monte Carlo sd of a proportion near 0.95 at 40,000 draws is 0.0011: allow 3 sd
+    assert out["p_joint"] >= 0.95 - 0.0035
+    assert out["joint_confidence"] == 0.95
+
+
+def test_confidence_is_the_joint_figure_and_per_limit_is_an_explicit_expert_option():
+    joint = json.loads(run("blend", *UBC, "--confidence", 0.9, "--json", "--draws", 40000).stdout)
+    per_limit = run("blend", *UBC, "--per-limit-confidence", 0.9, "--json", "--draws", 40000)
+    assert per_limit.exit_code == 0, per_limit.output
+    per_limit = json.loads(per_limit.stdout)
+    assert joint["p_joint"] >= 0.9 - 0.005
+    assert min(per_limit["p_in_spec"].values()) >= 0.9 - 0.005
+    assert per_limit["joint_confidence"] is None
+    # the per-limit plan is looser: the whole heat is in spec less often than asked per limit
+    assert per_limit["p_joint"] < joint["p_joint"]
+    both = run("blend", *UBC, "--confidence", 0.9, "--per-limit-confidence", 0.9)
+    assert both.exit_code == 2
+    assert "--per-limit-confidence" in both.output and "--confidence" in both.output
+
+
+def test_help_says_what_confidence_means():
+    for command in ("blend", "pareto", "trim"):
+        text = " ".join(re.sub(r"[│╭╮╰╯─]", " ", run(command, "--help").output).split())
+        assert "whole heat is in spec" in text, command
+        assert "--per-limit-confidence" in text, command
+
+
+TRIM = ("trim", "--alloy", "5182", "--melt-kg", 18000, "--analysis", EXAMPLES / "trim_analysis_5182.csv",
+        "--inventory", EXAMPLES / "trim_additions.csv", "--capacity-kg", 25000, "--draws", 20000)
+
+
+def test_trim_defaults_to_joint_confidence_and_reports_the_joint_probability():
+    result = run(*TRIM, "--json")
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert out["joint_confidence"] == 0.95
+    assert out["p_joint"] == out["additions"]["p_joint"]
+    assert out["p_joint"] >= 0.95 - 0.005
+    table = run(*TRIM)
+    assert "joint probability in spec" in table.output
+
+
+def test_pareto_states_the_joint_target_of_its_points(tmp_path):
+    result = run("pareto", *UBC[:6], "--points", 3, "--out", tmp_path / "p.png", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["joint_confidence"] == 0.95
