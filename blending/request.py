@@ -169,6 +169,10 @@ class ChargeRequest:
             raise InputError("lists no materials", field="lots")
         if self.heel_composition and not self.heel_kg:
             raise InputError("given without heel_kg", field="heel_composition")
+        if self.heel_kg and not self.heel_composition:
+            # a heel of unknown chemistry would count as pure aluminium: a silent, optimistic guess
+            raise InputError(f"is needed with a {self.heel_kg:g} kg heel: give its analysis (e.g. 'Mg=1.1,Mn=0.9'); "
+                             "a heel of unknown chemistry would be taken as pure aluminium", field="heel_composition")
         if self.min_recycled_fraction is not None and not 0 <= self.min_recycled_fraction <= 1:
             raise InputError(f"{self.min_recycled_fraction:g} must be between 0 and 1", field="min_recycled_fraction")
         if self.max_cost is not None and not self.max_cost >= 0:

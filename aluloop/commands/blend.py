@@ -110,15 +110,25 @@ def _print(recipe: Recipe, request: ChargeRequest) -> None:
         for sf in recipe.diagnosis.shortfalls:
             console.print(f"  {sf.sentence}", highlight=False)
         return
-    t = Table(title=f"Charge for {request.mass_kg:,.0f} kg of {recipe.spec_name} "
+    t = Table(title=f"Charge for {request.mass_kg:,.0f} kg of {recipe.spec_name} liquid metal "
                     f"(objective: {objective}, confidence: {target})")
-    for col, just in (("material", "left"), ("kg", "right"), ("units", "right"), ("category", "left"),
-                      ("USD", "right"), ("kg CO2e", "right")):
+    for col, just in (("material", "left"), ("charged kg (solid)", "right"), ("units", "right"),
+                      ("category", "left"), ("USD", "right"), ("kg CO2e", "right")):
         t.add_column(col, justify=just)
-    for ln in recipe.lines:
+    for i, ln in enumerate(recipe.lines):
         t.add_row(ln.material, f"{ln.mass_kg:,.1f}", "" if ln.units is None else str(ln.units),
-                  ln.recycled.value, f"{ln.cost:,.0f}", f"{ln.co2e_kg:,.0f}")
+                  ln.recycled.value, f"{ln.cost:,.0f}", f"{ln.co2e_kg:,.0f}", end_section=i == len(recipe.lines) - 1)
+    t.add_row("total charged", f"{recipe.charged_kg:,.1f}", "", "", f"{recipe.cost:,.0f}", f"{recipe.co2e_kg:,.0f}",
+              style="bold")
     console.print(t)
+    heel = request.heel_kg
+    console.print(f"liquid metal: {recipe.liquid_kg:,.1f} kg = "
+                  + (f"heel {heel:,.1f} kg + " if heel else "")
+                  + f"{recipe.liquid_kg - heel:,.1f} kg from the {recipe.charged_kg:,.1f} kg charged "
+                  "(metal yield)", highlight=False)
+    rec = ", ".join(f"{e} {r:g}" for e, r in recipe.recoveries.items()) or "none below 1"
+    where = "--recoveries" if request.recoveries is not None else "default, blending/data/recoveries.csv"
+    console.print(f"element recoveries applied (kg/kg, {where}; others 1): {rec}", highlight=False)
     c = Table(title=f"Melt chemistry against {recipe.spec_name} (Monte Carlo, {recipe.draws:,} draws, "
                     f"seed {recipe.seed})")
     for col in ("limit", "bound wt%", "mean wt%", "sd wt%", "margin wt%", "P(in spec)"):

@@ -143,3 +143,33 @@ def test_pareto_states_the_joint_target_of_its_points(tmp_path):
     result = run("pareto", *UBC[:6], "--points", 3, "--out", tmp_path / "p.png", "--json")
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["joint_confidence"] == 0.95
+
+
+# -- 4. assumptions stated, never silent --------------------------------------------------------------------
+
+def test_a_heel_without_its_analysis_is_refused():
+    result = run("blend", *UBC, "--heel-kg", 3000)
+    assert result.exit_code == 2, result.output
+    assert "--heel-composition" in result.output and "3000 kg heel" in result.output
+
+
+def test_default_recoveries_are_listed_in_json_and_table_also_for_custom_limits():
+    args = ("blend", "--limits", EXAMPLES / "limits_custom.csv", "--mass-kg", 20000,
+            "--inventory", EXAMPLES / "old_sheet_5052_inventory.csv", "--draws", 2000, "--mass-tolerance-kg", 200)
+    out = json.loads(run(*args, "--json").stdout)
+    # blending/data/recoveries.csv: Mg 0.95, Zn 0.98 (both elements are in this inventory)
+    assert out["element_recoveries"] == {"Mg": 0.95, "Zn": 0.98}
+    table = " ".join(run(*args).output.split())
+    assert "element recoveries applied" in table and "Mg 0.95, Zn 0.98" in table
+
+
+def test_recipe_table_has_a_total_row_and_says_charge_and_liquid():
+    result = run("blend", *UBC, "--draws", 2000)
+    assert result.exit_code == 0, result.output
+    out = json.loads(run("blend", *UBC, "--draws", 2000, "--json").stdout)
+    total = sum(r["mass_kg"] for r in out["recipe"])
+    assert out["charged_kg"] == pytest.approx(total)
+    total_row = next(ln for ln in result.output.splitlines() if "total charged" in ln)
+    assert f"{total:,.1f}" in total_row
+    assert "charged kg (solid)" in result.output
+    assert f"liquid metal: {out['liquid_kg']:,.1f} kg" in result.output
