@@ -39,6 +39,9 @@ def read_aim(path: Path | None) -> dict[str, tuple[float | None, float | None]] 
     return {k: (v.min_wt_pct, v.max_wt_pct) for k, v in aim.limits.items()}
 
 
+# One exit code for "no charge meets the request" in blend, pareto and trim (2 is a usage error).
+INFEASIBLE_EXIT_CODE = 1
+
 # --confidence is the joint figure (the whole heat in spec); the library's per-limit ``confidence``
 # is this command's expert --per-limit-confidence.
 CONFIDENCE_HELP = ("Probability that the whole heat is in spec: every limit together (0.5 to 1; default 0.95 "
@@ -96,7 +99,7 @@ def blend(
     else:
         _print(recipe, request)
     if recipe.status != "optimal":
-        raise typer.Exit(1)
+        raise typer.Exit(INFEASIBLE_EXIT_CODE)
 
 
 def _fmt(value: float | None, digits: int = 4) -> str:

@@ -11,8 +11,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from aluloop.commands.blend import CONFIDENCE_HELP, PER_LIMIT_HELP
+from aluloop.commands.blend import CONFIDENCE_HELP, INFEASIBLE_EXIT_CODE, PER_LIMIT_HELP
 from aluloop.errors import user_errors
+from blending.errors import InfeasibleError
 from blending.lot import load_inventory
 from blending.pareto import ParetoFront, plot_pareto
 from blending.plan import ParetoRequest, plan_pareto
@@ -37,8 +38,19 @@ def pareto(
     request = ParetoRequest(spec=alloy, mass_kg=mass_kg, lots=load_inventory(inventory), points=points,
                             confidence=per_limit_confidence, joint_confidence=joint_confidence,
                             capacity_kg=capacity_kg)
-    with console.status(f"sweeping {points} recycled levels", spinner="dots") if not json_out else nullcontext():
-        front = plan_pareto(request)
+    try:
+        with console.status(f"sweeping {points} recycled levels", spinner="dots") if not json_out else nullcontext():
+            front = plan_pareto(request)
+    except InfeasibleError as exc:  # as blend reports an infeasible heat: what binds, and the same exit code
+        if json_out:
+            print(json.dumps({"status": "infeasible", "spec": request.spec.name,  # type: ignore[union-attr]
+                              "diagnosis": exc.diagnosis.to_json()}, indent=2))
+        else:
+            console.print(f"[bold red]No charge meets {request.spec.name} at {_target(request, short=True)} "
+                          "confidence.[/]")  # type: ignore[union-attr]
+            for sf in exc.diagnosis.shortfalls:
+                console.print(f"  {sf.sentence}", highlight=False)
+        raise typer.Exit(INFEASIBLE_EXIT_CODE) from None
     plot_pareto(front, out)
     if csv_out is not None:
         _write_csv(front, csv_out)
@@ -52,7 +64,10 @@ def pareto(
 
 
 
-def _target(request: ParetoRequest) -> str:
+def _target(request: ParetoRequest, short: bool = False) -> str:
+    if short:
+        return (f"joint {request.joint_confidence:g}" if request.joint_confidence is not None
+                else f"{request.confidence:g} per limit")
     if request.joint_confidence is not None:
         return f"at least {request.joint_confidence:g} (joint: every limit together)"
     return f"{request.confidence:g} per limit (not joint: the heat as a whole is in spec less often)"

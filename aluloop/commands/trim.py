@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from aluloop.commands.blend import CONFIDENCE_HELP, PER_LIMIT_HELP
+from aluloop.commands.blend import CONFIDENCE_HELP, INFEASIBLE_EXIT_CODE, PER_LIMIT_HELP
 from aluloop.errors import user_errors
 from blending.lot import load_inventory
 from blending.melt import load_recoveries
@@ -53,7 +53,7 @@ def trim_command(
     else:
         _print(result)
     if not result.saved:
-        raise typer.Exit(1)
+        raise typer.Exit(INFEASIBLE_EXIT_CODE)
 
 
 

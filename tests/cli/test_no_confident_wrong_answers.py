@@ -173,3 +173,64 @@ def test_recipe_table_has_a_total_row_and_says_charge_and_liquid():
     assert f"{total:,.1f}" in total_row
     assert "charged kg (solid)" in result.output
     assert f"liquid metal: {out['liquid_kg']:,.1f} kg" in result.output
+
+
+# -- 3. infeasibility names the real cause ------------------------------------------------------------------
+
+def test_a_cost_cap_too_low_is_named_with_the_cost_of_the_cheapest_charge():
+    # per limit, so that the diagnosis and the least-cost solve hold the same chance constraints
+    # (a joint target lets the optimiser reallocate risk between limits; the diagnosis keeps the safe split)
+    result = run("blend", *UBC, "--max-cost", 30000, "--per-limit-confidence", 0.95, "--json", "--draws", 2000)
+    assert result.exit_code == 1, result.output
+    diagnosis = json.loads(result.stdout)["diagnosis"]
+    assert diagnosis["binds"] == ["max cost"]
+    (shortfall,) = diagnosis["cannot_meet"]
+    # independent: the least-cost recipe without a cap
+    cheapest = json.loads(run("blend", *UBC, "--objective", "cost", "--per-limit-confidence", 0.95, "--json",
+                              "--draws", 2000).stdout)["cost"]
+    assert shortfall["bound"] + shortfall["amount"] == pytest.approx(cheapest, rel=1e-4)
+    assert "cost cap binds" in shortfall["sentence"]
+
+
+def _inventory(tmp_path, body_kg):
+    path = tmp_path / f"yard_{body_kg:.0f}.csv"
+    path.write_text("material,available_kg\nUBC,16000\n"
+                    f"can plant scrap body,{body_kg}\nP1020,1000\nMn 75 tablets,100\n")
+    return path
+
+
+def test_too_little_material_is_named_as_availability_and_the_amount_is_just_enough(tmp_path):
+    args = ("blend", "--alloy", "3104", "--mass-kg", 20000, "--draws", 2000)
+    result = run(*args, "--inventory", _inventory(tmp_path, 2000), "--json")
+    assert result.exit_code == 1, result.output
+    diagnosis = json.loads(result.stdout)["diagnosis"]
+    assert diagnosis["binds"] == ["availability"]
+    (shortfall,) = diagnosis["cannot_meet"]
+    more = float(re.search(r"about ([\d,]+) kg more of can plant scrap body", shortfall["fix"])[1].replace(",", ""))
+    # independent: with that much more on hand the heat can be made, with 2% less it cannot
+    assert run(*args, "--inventory", _inventory(tmp_path, 2000 + 1.01 * more)).exit_code == 0
+    assert run(*args, "--inventory", _inventory(tmp_path, 2000 + 0.98 * more)).exit_code == 1
+
+
+def test_a_diluent_is_never_a_hardener_or_grain_refiner(tmp_path):
+    limits = tmp_path / "low_fe.csv"
+    limits.write_text("element,min,max\nFe,,0.1\n")
+    inv = tmp_path / "turnings.csv"
+    inv.write_text("material,available_kg\nturnings,\n")
+    result = run("blend", "--limits", limits, "--mass-kg", 10000, "--inventory", inv, "--json", "--draws", 2000)
+    assert result.exit_code == 1, result.output
+    (shortfall,) = json.loads(result.stdout)["diagnosis"]["cannot_meet"]
+    assert shortfall["limit"] == "Fe max"
+    alloying = [m["material"] for m in json.loads(run("materials", "list", "--json").stdout)
+                if m["recycled"] == "alloying"]
+    assert "would fix it" in shortfall["fix"]
+    assert not any(name in shortfall["fix"] for name in alloying), shortfall["fix"]
+
+
+def test_blend_and_pareto_give_one_exit_code_for_an_infeasible_request(tmp_path):
+    inv = _inventory(tmp_path, 2000)
+    blend = run("blend", "--alloy", "3104", "--mass-kg", 20000, "--inventory", inv, "--draws", 2000)
+    pareto = run("pareto", "--alloy", "3104", "--mass-kg", 20000, "--inventory", inv, "--points", 3,
+                 "--out", tmp_path / "p.png")
+    assert blend.exit_code == pareto.exit_code == 1
+    assert "availability binds" in blend.output and "availability binds" in pareto.output
