@@ -20,7 +20,7 @@ from blending.catalogue.spec import Spec, get_alloy
 from blending.errors import InputError
 from blending.joint import ALLOCATIONS
 from blending.lot import Lot
-from blending.melt import Melt, default_recoveries
+from blending.melt import Melt, check_furnace_mass, default_recoveries
 from blending.optimise import OBJECTIVES
 from blending.recipe import DEFAULT_DRAWS
 
@@ -228,6 +228,8 @@ class TrimRequest:
         object.__setattr__(self, "joint_confidence", joint_or_per_limit(self.joint_confidence, self.confidence))
         check_draws(self.draws)
         _positive(self.melt_kg, "melt_kg")
+        check_furnace_mass(self.melt_kg, "melt_kg")
+        check_furnace_mass(self.capacity_kg, "capacity_kg")
         if not self.additions:
             raise InputError("lists no additions", field="additions")
         if self.capacity_kg is None:

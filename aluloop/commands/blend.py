@@ -25,6 +25,20 @@ from blending.recipe import DEFAULT_DRAWS, Recipe
 console = Console(width=None if sys.stdout.isatty() else 120)
 
 
+def json_text(obj) -> str:
+    """JSON of ``obj`` that is always valid JSON: a non-finite number (NaN, infinity) becomes null,
+    whose meaning the surrounding fields state (e.g. a shortfall's sentence)."""
+    def clean(value):
+        if isinstance(value, float) and not math.isfinite(value):
+            return None
+        if isinstance(value, dict):
+            return {k: clean(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [clean(v) for v in value]
+        return value
+    return json.dumps(clean(obj), indent=2, allow_nan=False)
+
+
 def read_spec(alloy: str | None, limits: Path | None) -> Spec:
     """The target from ``--alloy`` (catalogue) or ``--limits`` (a custom CSV), exactly one of them."""
     if (alloy is None) == (limits is None):
@@ -95,7 +109,7 @@ def blend(
         from blending.plots import plot_chemistry
         plot_chemistry(recipe, plot)
     if json_out:
-        print(json.dumps(recipe.to_json(), indent=2))
+        print(json_text(recipe.to_json()))
     else:
         _print(recipe, request)
     if recipe.status != "optimal":

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import json
 from contextlib import nullcontext
 from pathlib import Path
 
@@ -11,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from aluloop.commands.blend import CONFIDENCE_HELP, INFEASIBLE_EXIT_CODE, PER_LIMIT_HELP
+from aluloop.commands.blend import CONFIDENCE_HELP, INFEASIBLE_EXIT_CODE, PER_LIMIT_HELP, json_text
 from aluloop.errors import user_errors
 from blending.errors import InfeasibleError
 from blending.lot import load_inventory
@@ -43,8 +42,8 @@ def pareto(
             front = plan_pareto(request)
     except InfeasibleError as exc:  # as blend reports an infeasible heat: what binds, and the same exit code
         if json_out:
-            print(json.dumps({"status": "infeasible", "spec": request.spec.name,  # type: ignore[union-attr]
-                              "diagnosis": exc.diagnosis.to_json()}, indent=2))
+            print(json_text({"status": "infeasible", "spec": request.spec.name,  # type: ignore[union-attr]
+                             "diagnosis": exc.diagnosis.to_json()}))
         else:
             console.print(f"[bold red]No charge meets {request.spec.name} at {_target(request, short=True)} "
                           "confidence.[/]")  # type: ignore[union-attr]
@@ -55,8 +54,8 @@ def pareto(
     if csv_out is not None:
         _write_csv(front, csv_out)
     if json_out:
-        print(json.dumps({**front.to_json(), "joint_confidence": request.joint_confidence,
-                          "per_limit_confidence": request.confidence, "plot": str(out)}, indent=2))
+        print(json_text({**front.to_json(), "joint_confidence": request.joint_confidence,
+                          "per_limit_confidence": request.confidence, "plot": str(out)}))
         return
     console.print(f"every point is planned for a probability in spec of {_target(request)}", highlight=False)
     _print(front)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from contextlib import nullcontext
 from pathlib import Path
 
@@ -10,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from aluloop.commands.blend import CONFIDENCE_HELP, INFEASIBLE_EXIT_CODE, PER_LIMIT_HELP
+from aluloop.commands.blend import CONFIDENCE_HELP, INFEASIBLE_EXIT_CODE, PER_LIMIT_HELP, json_text
 from aluloop.errors import user_errors
 from blending.lot import load_inventory
 from blending.melt import load_recoveries
@@ -49,7 +48,7 @@ def trim_command(
     with console.status("trimming the melt", spinner="dots") if not json_out else nullcontext():
         result = plan_trim(request)
     if json_out:
-        print(json.dumps(result.to_json(), indent=2))
+        print(json_text(result.to_json()))
     else:
         _print(result)
     if not result.saved:

@@ -234,3 +234,55 @@ def test_blend_and_pareto_give_one_exit_code_for_an_infeasible_request(tmp_path)
                  "--out", tmp_path / "p.png")
     assert blend.exit_code == pareto.exit_code == 1
     assert "availability binds" in blend.output and "availability binds" in pareto.output
+
+
+# -- 5. sanity limits -----------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("command", [
+    ("blend", "--alloy", "3104", "--mass-kg", 2_000_000, "--inventory", EXAMPLES / "ubc_3104_inventory.csv"),
+    ("pareto", "--alloy", "3104", "--mass-kg", 2_000_000, "--inventory", EXAMPLES / "ubc_3104_inventory.csv"),
+    ("blend", "--alloy", "3104", "--mass-kg", 20000, "--capacity-kg", 2_000_000,
+     "--inventory", EXAMPLES / "ubc_3104_inventory.csv"),
+    TRIM[:-4] + ("--capacity-kg", 2_000_000)], ids=["blend", "pareto", "blend capacity", "trim capacity"])
+def test_a_mass_above_the_largest_furnace_is_refused_naming_the_limit(command):
+    result = run(*command)
+    assert result.exit_code == 2, result.output
+    text = " ".join(result.output.split())
+    # the shipped limit, blending/data/furnace.csv
+    assert "2,000,000 kg is above the largest furnace aluloop accepts, 200,000 kg" in text
+    assert "ALULOOP_MAX_FURNACE_KG" in text
+
+
+def test_the_furnace_limit_is_configurable(monkeypatch):
+    monkeypatch.setenv("ALULOOP_MAX_FURNACE_KG", "15000")
+    result = run("blend", *UBC, "--draws", 2000)
+    assert result.exit_code == 2
+    assert "20,000 kg is above the largest furnace aluloop accepts, 15,000 kg" in " ".join(result.output.split())
+
+
+def _strict_json(text):
+    def refuse(name):
+        raise AssertionError(f"bare {name} in JSON output")
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_json_of_failed_and_degenerate_requests_is_valid_json_and_stderr_is_clean(tmp_path):
+    import subprocess
+    import sys
+    primary_only = tmp_path / "primary.csv"
+    primary_only.write_text("material,available_kg\nP1020,\nMn 75 tablets,\nMg ingot,\nAl-Cu 50,\n")
+    commands = [
+        ("blend", *UBC, "--max-cost", 100, "--json", "--draws", 2000),
+        ("blend", "--alloy", "3104", "--mass-kg", 20000, "--inventory", _inventory(tmp_path, 2000), "--json",
+         "--draws", 2000),
+        ("pareto", "--alloy", "3104", "--mass-kg", 10000, "--inventory", primary_only, "--points", 3,
+         "--out", tmp_path / "p.png", "--json"),
+        ("trim", "--alloy", "1050A", "--melt-kg", 18000, "--analysis", EXAMPLES / "trim_analysis_offgrade.csv",
+         "--inventory", EXAMPLES / "trim_additions.csv", "--capacity-kg", 23000, "--json", "--draws", 2000),
+    ]
+    for command in commands:
+        done = subprocess.run([sys.executable, "-c", "from aluloop.cli import main; main()", *map(str, command)],
+                              capture_output=True, text=True)
+        assert done.returncode in (0, 1), done.stderr
+        _strict_json(done.stdout)
+        assert "Warning" not in done.stderr, done.stderr
