@@ -21,8 +21,17 @@ from blending.melt import load_recoveries
 from blending.plan import ChargeRequest, plan_charge
 from blending.recipe import DEFAULT_DRAWS, Recipe
 
-# Rich wraps at 80 columns when piped; the chemistry table reads better at 120.
-console = Console(width=None if sys.stdout.isatty() else 120)
+# Piped output (a file, CI logs) has no terminal width and rich would assume 80 columns, cutting
+# and folding names and numbers; tables there take the width they need (up to this many columns).
+PIPED_WIDTH = 250
+
+
+def table_console() -> Console:
+    """A console for tables: the terminal's width, or wide enough not to cut anything when piped."""
+    return Console(width=None if sys.stdout.isatty() else PIPED_WIDTH)
+
+
+console = table_console()
 
 
 def json_text(obj) -> str:

@@ -7,17 +7,16 @@ from contextlib import nullcontext
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from aluloop.commands.blend import CONFIDENCE_HELP, INFEASIBLE_EXIT_CODE, PER_LIMIT_HELP, json_text
+from aluloop.commands.blend import CONFIDENCE_HELP, INFEASIBLE_EXIT_CODE, PER_LIMIT_HELP, json_text, table_console
 from aluloop.errors import user_errors
 from blending.errors import InfeasibleError
 from blending.lot import load_inventory
 from blending.pareto import ParetoFront, plot_pareto
 from blending.plan import ParetoRequest, plan_pareto
 
-console = Console()
+console = table_console()
 
 
 @user_errors(flags={"spec": "--alloy", "lots": "--inventory", "confidence": "--per-limit-confidence"})

@@ -6,10 +6,9 @@ from contextlib import nullcontext
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from aluloop.commands.blend import CONFIDENCE_HELP, INFEASIBLE_EXIT_CODE, PER_LIMIT_HELP, json_text
+from aluloop.commands.blend import CONFIDENCE_HELP, INFEASIBLE_EXIT_CODE, PER_LIMIT_HELP, json_text, table_console
 from aluloop.errors import user_errors
 from blending.lot import load_inventory
 from blending.melt import load_recoveries
@@ -17,7 +16,7 @@ from blending.plan import TrimRequest, plan_trim
 from blending.recipe import DEFAULT_DRAWS
 from blending.trim import Trim, load_analysis
 
-console = Console()
+console = table_console()
 
 
 @user_errors(flags={"spec": "--alloy", "additions": "--inventory", "confidence": "--per-limit-confidence"})

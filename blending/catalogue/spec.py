@@ -216,17 +216,18 @@ class Spec:
         }
 
 
-def _limit_from_row(row: Row) -> Limit:
+def _limit_from_row(row: Row, lo_column: str = "min_wt_pct", hi_column: str = "max_wt_pct") -> Limit:
+    """A limit from a row; errors name the bound columns as the file writes them (``min`` or ``min_wt_pct``)."""
     try:
         symbols = parse_limit_name(row.text("element"), f"{row.file} row {row.line}, element")
     except ValueError as exc:
         raise DataFileError(row.file, row.line, "element", str(exc).split(": ", 1)[-1]) from None
-    lo = row.number_or_none("min_wt_pct", lo=0, hi=100, unit="wt%")
-    hi = row.number_or_none("max_wt_pct", lo=0, hi=100, unit="wt%")
+    lo = row.number_or_none(lo_column, lo=0, hi=100, unit="wt%")
+    hi = row.number_or_none(hi_column, lo=0, hi=100, unit="wt%")
     if lo is None and hi is None:
-        raise row.error("min_wt_pct", "both min_wt_pct and max_wt_pct are blank; give at least one")
+        raise row.error(lo_column, f"both {lo_column} and {hi_column} are blank; give at least one")
     if lo is not None and hi is not None and lo > hi:
-        raise row.error("min_wt_pct", f"min {lo:g} wt% exceeds max {hi:g} wt%")
+        raise row.error(lo_column, f"{lo_column} {lo:g} wt% exceeds {hi_column} {hi:g} wt%")
     return Limit(symbols, lo, hi)
 
 
@@ -234,12 +235,9 @@ def limits_from_rows(rows: list[Row], spec_name: str) -> dict[str, Limit]:
     """Limits from rows with columns ``element, min_wt_pct, max_wt_pct`` (also ``min``, ``max``)."""
     out: dict[str, Limit] = {}
     for row in rows:
-        values = dict(row.values)
-        for short, full in (("min", "min_wt_pct"), ("max", "max_wt_pct")):
-            if full not in values and short in values:
-                values[full] = values[short]
-        row = Row(row.file, row.line, values)
-        lim = _limit_from_row(row)
+        lo_column = "min_wt_pct" if "min_wt_pct" in row.values or "min" not in row.values else "min"
+        hi_column = "max_wt_pct" if "max_wt_pct" in row.values or "max" not in row.values else "max"
+        lim = _limit_from_row(row, lo_column, hi_column)
         if lim.name in out:
             raise row.error("element", f"{lim.name} is listed twice for {spec_name}")
         out[lim.name] = lim

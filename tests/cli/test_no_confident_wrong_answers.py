@@ -286,3 +286,53 @@ def test_json_of_failed_and_degenerate_requests_is_valid_json_and_stderr_is_clea
         assert done.returncode in (0, 1), done.stderr
         _strict_json(done.stdout)
         assert "Warning" not in done.stderr, done.stderr
+
+
+# -- 8. numbers a user can read -----------------------------------------------------------------------------
+
+def _table_rows(output):
+    return [[c.strip() for c in ln.strip("│").split("│")] for ln in output.splitlines() if ln.startswith("│")]
+
+
+def test_materials_list_shows_every_element_and_names_the_commands_accept():
+    table = run("materials", "list")
+    assert table.exit_code == 0, table.output
+    listed = {m["material"]: m for m in json.loads(run("materials", "list", "--json").stdout)}
+    rows = {r[0]: " ".join(r) for r in _table_rows(table.output)}
+    # the name shown is the name an inventory or a command takes, for every material
+    assert set(rows) == set(listed)
+    assert "Cr 20" in rows["Al-Cr 20"]
+    for name, m in listed.items():
+        for element, wt in m["composition_wt_pct"].items():
+            if element != "Al" and wt > 0:
+                assert f"{wt:.3g}" in rows[name], (name, element)
+
+
+def test_a_material_flagged_sort_first_is_accepted_by_the_name_shown(tmp_path):
+    table = run("materials", "list")
+    name = next(r[0] for r in _table_rows(table.output) if "sort" in " ".join(r[1:]))
+    inv = tmp_path / "inventory.csv"
+    inv.write_text(f"material,available_kg\n{name},1000\nP1020,\n")
+    result = run("blend", "--alloy", "1050A", "--mass-kg", 10000, "--inventory", inv, "--draws", 2000)
+    assert result.exit_code in (0, 1), result.output  # read, planned or diagnosed: not refused as unknown
+
+
+@pytest.mark.parametrize("row, column", [("Fe,,abc", "max"), ("Fe,x,", "min"), ("Fe,,", "min")])
+def test_limits_errors_name_the_column_as_the_file_writes_it(tmp_path, row, column):
+    limits = tmp_path / "limits.csv"
+    limits.write_text(f"element,min,max\n{row}\n")
+    result = run("blend", "--limits", limits, "--mass-kg", 10000, "--inventory", EXAMPLES / "ubc_3104_inventory.csv")
+    assert result.exit_code == 2, result.output
+    assert f"limits.csv row 2, {column}:" in result.output
+    assert "wt_pct" not in result.output
+
+
+def test_piped_tables_keep_names_and_numbers_whole():
+    for command in (("materials", "list"), ("alloys", "list"), TRIM,
+                    ("blend", *UBC, "--draws", 2000)):
+        output = run(*command).output
+        assert "…" not in output, command
+        # every table row is one line: no cell is folded onto a second line with an empty first cell
+        assert all(r[0] for r in _table_rows(output)), command
+    trimmed = run(*TRIM).output
+    assert any(r[0] == "others each (V) max" for r in _table_rows(trimmed))
