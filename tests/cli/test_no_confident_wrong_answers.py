@@ -336,3 +336,26 @@ def test_piped_tables_keep_names_and_numbers_whole():
         assert all(r[0] for r in _table_rows(output)), command
     trimmed = run(*TRIM).output
     assert any(r[0] == "others each (V) max" for r in _table_rows(trimmed))
+
+
+# -- 11. every can-stock and 3C target can be tried from the examples -----------------------------------------
+
+def _readme_commands():
+    text = (EXAMPLES / "README.md").read_text()
+    return [ln.split()[1:] for ln in text.splitlines() if ln.startswith("aluloop blend ")]
+
+
+def test_the_examples_readme_has_a_blend_for_5182_and_7075():
+    alloys = {cmd[cmd.index("--alloy") + 1] for cmd in _readme_commands() if "--alloy" in cmd}
+    assert {"3104", "5182", "6063", "7075"} <= alloys
+
+
+@pytest.mark.parametrize("command", _readme_commands(), ids=lambda c: c[c.index("--inventory") + 1])
+def test_every_blend_in_the_examples_readme_gives_a_recipe_in_spec(command):
+    command = [c.replace("examples/", f"{EXAMPLES}/") for c in command]
+    result = run(*command, "--json", "--draws", 20000)
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert out["status"] == "optimal"
+    # joint 0.95 by default; Monte Carlo sd at 20,000 draws is 0.0015
+    assert out["p_joint"] >= 0.95 - 0.005
