@@ -59,12 +59,17 @@ def _print(result: Trim) -> None:
     style = "bold green" if result.saved else "bold red"
     console.print(f"[{style}]{result.statement()}[/]", highlight=False)
     if result.saved and result.recipe.lines:
-        t = Table(title="Additions")
-        for col in ("material", "kg", "USD", "kg CO2e"):
+        t = Table(title=f"Additions to the {result.melt_kg:,.0f} kg melt")
+        for col in ("material", "added kg (solid)", "USD", "kg CO2e"):
             t.add_column(col, justify="left" if col == "material" else "right")
-        for ln in result.recipe.lines:
-            t.add_row(ln.material, f"{ln.mass_kg:,.1f}", f"{ln.cost:,.0f}", f"{ln.co2e_kg:,.0f}")
+        lines = result.recipe.lines
+        for i, ln in enumerate(lines):
+            t.add_row(ln.material, f"{ln.mass_kg:,.1f}", f"{ln.cost:,.0f}", f"{ln.co2e_kg:,.0f}",
+                      end_section=i == len(lines) - 1)
+        t.add_row("total added", f"{result.recipe.charged_kg:,.1f}", f"{result.recipe.cost:,.0f}",
+                  f"{result.recipe.co2e_kg:,.0f}", style="bold")
         console.print(t)
+        console.print(f"liquid metal after trimming: {result.recipe.liquid_kg:,.1f} kg", highlight=False)
     if result.saved:
         r = result.recipe
         c = Table(title=f"Melt after trimming against {r.spec_name} (Monte Carlo, {r.draws:,} draws)")
