@@ -52,3 +52,15 @@ class NotFoundError(InputError, KeyError):
 
 class SolverError(AluloopError):
     """The optimiser could not certify an answer for numerical reasons (not the input's fault)."""
+
+
+class InfeasibleError(AluloopError, ValueError):
+    """No charge meets the request; ``diagnosis`` (a :class:`blending.diagnosis.Diagnosis`) says what binds.
+
+    Not the user's typing mistake, nor a bug: the request as asked has no answer. Front ends
+    report it as they report an infeasible recipe (the CLI: the diagnosis and exit code 1).
+    """
+
+    def __init__(self, message: str, diagnosis=None):
+        self.diagnosis = diagnosis
+        super().__init__(message)

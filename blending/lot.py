@@ -16,6 +16,7 @@ from blending.catalogue.materials import (
     Material,
     UnknownMaterialError,
     element_columns,
+    element_symbol,
     get_material,
     material_from_row,
 )
@@ -25,6 +26,31 @@ from blending.errors import InputError
 # Columns a row must fill when it does not name a catalogue material.
 OWN_MATERIAL_COLUMNS = ("recycled", "yield", "cost_per_kg", "co2e_kg_per_kg")
 INVENTORY_COLUMNS = ("material",)
+# Every other column an inventory may have besides element columns; free-text columns
+# (``source...``, ``note...``, ``comment...``) are read by people, not by aluloop.
+LOT_COLUMNS = ("material", "available_kg", "unit_kg", "max_fraction", "recycled", "yield", "cost_per_kg",
+               "co2e_kg_per_kg", "isri_code", "description", "charge_ok", "status")
+_FREE_TEXT_PREFIXES = ("source", "note", "comment")
+
+
+def check_inventory_header(columns: list[str], file: str) -> None:
+    """Refuse a column aluloop would not read, naming it: an element in any case and with a wt% unit
+    (``Fe``, ``fe``, ``Fe_pct``, ``Fe %``, ``Fe wt%``, ``sd_Fe``) is read; anything else that is not a
+    lot column would silently drop chemistry, so it is an error."""
+    try:
+        element_columns(columns)
+    except InputError as exc:
+        raise DataFileError(file, None, exc.field, exc.reason) from None
+    for column in columns:
+        name = column.strip()
+        if not name or name in LOT_COLUMNS or name.lower().startswith(_FREE_TEXT_PREFIXES):
+            continue
+        found = element_symbol(name)
+        if found is not None:
+            continue
+        raise DataFileError(file, None, None, f"column {name!r} is neither an inventory column "
+                            f"({', '.join(LOT_COLUMNS)}) nor an element content in wt% (Fe, fe, Fe_pct, Fe %, "
+                            "Fe wt%, sd_Fe); rename it, or remove it if it holds no chemistry")
 
 
 @dataclass(frozen=True)
@@ -72,7 +98,7 @@ class Lot:
 
 def _has_chemistry(row: Row) -> bool:
     means, sds = element_columns(list(row.values))
-    return any((row.values.get(c) or "").strip() for c in means + sds)
+    return any((row.values.get(c) or "").strip() for c in [*means, *sds])
 
 
 def lot_from_row(row: Row) -> Lot:
@@ -150,6 +176,7 @@ def load_inventory(path: str | Path) -> list[Lot]:
     rows = read_csv_file(path, required_columns=INVENTORY_COLUMNS)
     if not rows:
         raise DataFileError(Path(path).name, None, None, "lists no lots")
+    check_inventory_header(list(dict.fromkeys(c for row in rows for c in row.values)), Path(path).name)
     lots: list[Lot] = []
     seen: dict[str, int] = {}
     for row in rows:

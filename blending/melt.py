@@ -18,6 +18,7 @@ which is already liquid metal of measured composition.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
@@ -51,6 +52,43 @@ def _recoveries_from_rows(rows) -> dict[str, float]:
             raise row.error("recovery", "0 kg/kg would remove the element entirely; give the real figure")
         out[symbol] = recovery
     return out
+
+
+MAX_FURNACE_ENV = "ALULOOP_MAX_FURNACE_KG"
+
+
+@cache
+def _shipped_max_furnace_kg() -> float:
+    rows = read_package_csv("blending.data", "furnace.csv", required_columns=("quantity", "value", "unit", "source"))
+    row = next(r for r in rows if r.text("quantity") == "max_furnace_kg")
+    return row.number("value", lo=0, unit="kg")
+
+
+def max_furnace_kg() -> float:
+    """Largest furnace aluloop accepts [kg]: ``ALULOOP_MAX_FURNACE_KG`` when set, else
+    ``blending/data/furnace.csv`` (200,000 kg)."""
+    raw = os.environ.get(MAX_FURNACE_ENV, "").strip()
+    if not raw:
+        return _shipped_max_furnace_kg()
+    try:
+        value = float(raw)
+    except ValueError:
+        raise InputError(f"{raw!r} is not a number of kg", field=MAX_FURNACE_ENV) from None
+    if not (value > 0 and math.isfinite(value)):
+        raise InputError(f"{raw} kg must be a positive number", field=MAX_FURNACE_ENV)
+    return value
+
+
+def check_furnace_mass(mass_kg: float | None, field: str) -> None:
+    """Refuse a mass [kg] above :func:`max_furnace_kg`, naming the limit and where it is set."""
+    if mass_kg is None or not math.isfinite(mass_kg):
+        return
+    limit = max_furnace_kg()
+    if mass_kg > limit:
+        where = MAX_FURNACE_ENV if os.environ.get(MAX_FURNACE_ENV, "").strip() else \
+            f"blending/data/furnace.csv; set {MAX_FURNACE_ENV} for a larger furnace"
+        raise InputError(f"{mass_kg:,.0f} kg is above the largest furnace aluloop accepts, {limit:,.0f} kg "
+                         f"({where})", field=field)
 
 
 @dataclass(frozen=True)
@@ -87,6 +125,8 @@ class Melt:
     def __post_init__(self):
         if not (self.mass_kg > 0 and math.isfinite(self.mass_kg)):
             raise InputError(f"melt mass {self.mass_kg:g} kg must be positive")
+        check_furnace_mass(self.mass_kg, "mass_kg")
+        check_furnace_mass(self.capacity_kg, "capacity_kg")
         if not 0 <= self.heel_kg < self.mass_kg:
             raise InputError(f"heel {self.heel_kg:g} kg must be at least 0 and below the melt mass "
                              f"{self.mass_kg:g} kg")

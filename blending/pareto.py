@@ -22,7 +22,8 @@ from pathlib import Path
 import numpy as np
 
 from blending.charge_model import ChargeModel
-from blending.errors import InputError, SolverError
+from blending.diagnosis import diagnose
+from blending.errors import InfeasibleError, InputError, SolverError
 from blending.optimise import LEXICOGRAPHIC_TOLERANCE
 from blending.solver.outer_approximation import Lifted, rounds
 from blending.solver.program import CONE_TOLERANCE_WT_PCT, ConeStack, LinearProgram
@@ -128,8 +129,9 @@ def pareto_front(model: ChargeModel, points: int = 50, *, terms: tuple[str, ...]
     level = sweep.add_row(recycled)
     top = sweep.solve(-recycled)
     if top is None:
-        raise InputError(f"no charge meets {model.spec.name} at the stated confidence with this inventory; "
-                         "run `aluloop blend` for a diagnosis")
+        diagnosis = diagnose(model)
+        raise InfeasibleError(f"no charge meets {model.spec.name} at the stated confidence with this inventory: "
+                              + "; ".join(sf.sentence.rstrip(".") for sf in diagnosis.shortfalls), diagnosis)
     r_max = float(recycled @ top)
     r_hi = r_max - LEXICOGRAPHIC_TOLERANCE * max(1.0, abs(r_max))
     fronts: dict[str, tuple[ParetoPoint, ...]] = {}

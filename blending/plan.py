@@ -33,7 +33,8 @@ __all__ = ["CampaignComparison", "CampaignRequest", "ChargeRequest", "ParetoRequ
 
 def charge_model(request: ChargeRequest) -> ChargeModel:
     """The chance-constrained model of the requested heat (for those who want to inspect it)."""
-    return build_charge_model(request.lots, request.melt(), request.target(), confidence=request.confidence,
+    return build_charge_model(request.lots, request.melt(), request.target(),
+                              confidence=0.5 if request.confidence is None else request.confidence,
                               joint_confidence=request.joint_confidence,
                               min_recycled_fraction=request.min_recycled_fraction, max_cost=request.max_cost)
 
@@ -50,14 +51,16 @@ def plan_charge(request: ChargeRequest) -> Recipe:
 def plan_trim(request: TrimRequest) -> Trim:
     """The cheapest additions that bring a measured melt inside its aim limits, or why none can."""
     return trim(request.melt_kg, request.analysis, request.target(), request.additions,  # type: ignore[arg-type]
-                request.capacity(), confidence=request.confidence, recoveries=request.recoveries,
+                request.capacity(), confidence=request.confidence, joint_confidence=request.joint_confidence,
+                recoveries=request.recoveries,
                 draws=request.draws, seed=request.seed)
 
 
 def plan_pareto(request: ParetoRequest) -> ParetoFront:
     """Recycled content against charge cost and against CO2e (epsilon-constraint sweep)."""
     model = build_charge_model(request.lots, request.melt(), request.spec,  # type: ignore[arg-type]
-                               confidence=request.confidence)
+                               confidence=0.5 if request.confidence is None else request.confidence,
+                               joint_confidence=request.joint_confidence)
     return pareto_front(model, request.points)
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from blending.catalogue.materials import RecycledCategory
+from blending.catalogue.spec import within_limit
 from blending.charge_model import ChargeModel, ChemistryLimit, chemistry_limits
 from blending.diagnosis import Diagnosis, diagnose
 from blending.optimise import Solution
@@ -68,6 +69,8 @@ class Recipe:
     diagnosis: Diagnosis | None = None
     spec_name: str = ""
     confidence: tuple[float, ...] = ()
+    joint_confidence: float | None = None
+    recoveries: dict[str, float] = field(default_factory=dict)
     draws: int = 0
     seed: int = 0
 
@@ -75,6 +78,11 @@ class Recipe:
     def co2e_kg_per_t(self) -> float | None:
         """Materials' CO2e per tonne of liquid metal [kg/t]."""
         return None if self.co2e_kg is None else 1000 * self.co2e_kg / self.liquid_kg
+
+    @property
+    def charged_kg(self) -> float:
+        """Solid mass charged [kg]; the liquid is the heel plus its metal yield."""
+        return float(sum(ln.mass_kg for ln in self.lines))
 
     @property
     def p_in_spec(self) -> dict[str, float]:
@@ -86,11 +94,14 @@ class Recipe:
             "spec": self.spec_name,
             "recipe": [{"material": ln.material, "mass_kg": ln.mass_kg, "units": ln.units,
                         "recycled": ln.recycled.value} for ln in self.lines],
+            "charged_kg": self.charged_kg,
             "liquid_kg": self.liquid_kg,
+            "element_recoveries": self.recoveries,
             "composition_wt_pct": self.composition_wt_pct,
             "composition_sd_wt_pct": self.composition_sd_wt_pct,
             "p_in_spec": self.p_in_spec,
             "p_joint": self.p_joint,
+            "joint_confidence": self.joint_confidence,
             "recycled_fraction": self.recycled_fraction,
             "recycled_by_category": self.category_fraction,
             "cost": self.cost,
@@ -101,6 +112,11 @@ class Recipe:
             "diagnosis": None if self.diagnosis is None else self.diagnosis.to_json(),
             "monte_carlo": {"draws": self.draws, "seed": self.seed},
         }
+
+
+def applied_recoveries(model: ChargeModel) -> dict[str, float]:
+    """The element recoveries [kg/kg] below 1 that the model applied to the charged materials."""
+    return {e: float(r) for e, r in zip(model.elements, model.recovery, strict=True) if r != 1}
 
 
 def melt_chemistry(model: ChargeModel, x_kg: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
@@ -126,7 +142,7 @@ def simulate_compliance(model: ChargeModel, x_kg: np.ndarray, limits: list[Chemi
     sample = rng.standard_normal((draws, len(mean))) * sd + mean
     for k, lim in enumerate(limits):
         total = sample[:, [index[e] for e in lim.elements]].sum(axis=1)
-        ok = lim.sense * (total - lim.rhs_wt_pct) <= 0
+        ok = within_limit(lim.sense * (lim.rhs_wt_pct - total))
         probs[k] = ok.mean()
         ok_all &= ok
     return probs, float(ok_all.mean())
@@ -139,7 +155,7 @@ def recipe_from_solution(solution: Solution, *, draws: int = DEFAULT_DRAWS, seed
     model = solution.model
     if solution.status != "optimal":
         return Recipe(status="infeasible", diagnosis=diagnose(model), spec_name=model.spec.name,
-                      confidence=model.confidence)
+                      confidence=model.confidence, joint_confidence=model.joint_confidence)
     x = solution.x_kg
     x = np.where(x < TRACE_KG, 0.0, x)
     lines = []
@@ -177,4 +193,5 @@ def recipe_from_solution(solution: Solution, *, draws: int = DEFAULT_DRAWS, seed
         category_fraction=category,
         cost=float(sum(ln.cost for ln in lines)), co2e_kg=float(sum(ln.co2e_kg for ln in lines)),
         binding=tuple(binding_constraints(solution)), spec_name=model.spec.name,
-        confidence=model.confidence, draws=draws, seed=seed)
+        confidence=model.confidence, joint_confidence=model.joint_confidence,
+        recoveries=applied_recoveries(model), draws=draws, seed=seed)

@@ -20,11 +20,13 @@ from blending.catalogue.spec import Spec, get_alloy
 from blending.errors import InputError
 from blending.joint import ALLOCATIONS
 from blending.lot import Lot
-from blending.melt import Melt, default_recoveries
+from blending.melt import Melt, check_furnace_mass, default_recoveries
 from blending.optimise import OBJECTIVES
 from blending.recipe import DEFAULT_DRAWS
 
 MIN_DRAWS = 1000
+# What "95% confidence" means to a furnace engineer: the whole heat in spec, every limit together.
+DEFAULT_JOINT_CONFIDENCE = 0.95
 MAX_PARETO_POINTS = 1000
 
 
@@ -33,6 +35,24 @@ def check_probability(value: float | None, name: str) -> None:
     if value is not None and not (0.5 <= value < 1):
         raise InputError(f"{value:g} must be at least 0.5 and below 1 (0.5 is the ordinary LP on mean chemistry)",
                          field=name)
+
+
+def joint_or_per_limit(joint_confidence: float | None, confidence: float | None) -> float | None:
+    """The joint target [-]: as given, :data:`DEFAULT_JOINT_CONFIDENCE` when neither is given,
+    None when only the per-limit ``confidence`` (the expert option) is given."""
+    check_probability(confidence, "confidence")
+    check_probability(joint_confidence, "joint_confidence")
+    if joint_confidence is not None and confidence is not None:
+        raise InputError("(each limit on its own) is an alternative to joint_confidence (the whole heat); "
+                         "give one of them", field="confidence")
+    if joint_confidence is None and confidence is None:
+        return DEFAULT_JOINT_CONFIDENCE
+    return joint_confidence
+
+
+def confidence_text(joint_confidence: float | None, confidence: float | None) -> str:
+    """How a recipe's target reads: "joint 0.95" or "0.99 per limit"."""
+    return f"joint {joint_confidence:g}" if joint_confidence is not None else f"{confidence:g} per limit"
 
 
 def check_draws(draws: int, name: str = "draws") -> None:
@@ -85,11 +105,12 @@ class ChargeRequest:
         Liquid metal to produce, heel included [kg].
     lots : sequence of Lot
         The inventory: scrap lots, primary metal, hardeners.
-    confidence : float
-        Probability [-] each limit holds with on its own, in [0.5, 1); ignored when
-        ``joint_confidence`` is given.
     joint_confidence : float, optional
-        Probability [-] that all limits hold together.
+        Probability [-] that the whole heat is in spec, every limit together, in [0.5, 1);
+        default 0.95 (:data:`DEFAULT_JOINT_CONFIDENCE`) unless ``confidence`` is given.
+    confidence : float, optional
+        Expert option: probability [-] each limit holds with on its own, instead of the joint
+        figure; the heat as a whole is then in spec less often. Not with ``joint_confidence``.
     joint_allocation : {"bound", "calibrated"}
         How the joint risk is split between limits: a safe product/Boole bound, or calibrated on
         the joint probability itself (needs ``joint_confidence``).
@@ -118,7 +139,7 @@ class ChargeRequest:
     spec: Spec | str
     mass_kg: float
     lots: Sequence[Lot]
-    confidence: float = 0.95
+    confidence: float | None = None
     joint_confidence: float | None = None
     joint_allocation: str = "bound"
     objective: str = "recycled"
@@ -137,18 +158,21 @@ class ChargeRequest:
     def __post_init__(self) -> None:
         object.__setattr__(self, "spec", _spec(self.spec))
         object.__setattr__(self, "lots", tuple(self.lots))
-        check_probability(self.confidence, "confidence")
-        check_probability(self.joint_confidence, "joint_confidence")
+        object.__setattr__(self, "joint_confidence", joint_or_per_limit(self.joint_confidence, self.confidence))
         check_choice(self.objective, OBJECTIVES, "objective")
         check_choice(self.joint_allocation, ALLOCATIONS, "joint_allocation")
         if self.joint_allocation == "calibrated" and self.joint_confidence is None:
-            raise InputError("calibrated needs joint_confidence", field="joint_allocation")
+            raise InputError("calibrated needs a joint confidence, not a per-limit one", field="joint_allocation")
         check_draws(self.draws)
         _positive(self.mass_kg, "mass_kg")
         if not self.lots:
             raise InputError("lists no materials", field="lots")
         if self.heel_composition and not self.heel_kg:
             raise InputError("given without heel_kg", field="heel_composition")
+        if self.heel_kg and not self.heel_composition:
+            # a heel of unknown chemistry would count as pure aluminium: a silent, optimistic guess
+            raise InputError(f"is needed with a {self.heel_kg:g} kg heel: give its analysis (e.g. 'Mg=1.1,Mn=0.9'); "
+                             "a heel of unknown chemistry would be taken as pure aluminium", field="heel_composition")
         if self.min_recycled_fraction is not None and not 0 <= self.min_recycled_fraction <= 1:
             raise InputError(f"{self.min_recycled_fraction:g} must be between 0 and 1", field="min_recycled_fraction")
         if self.max_cost is not None and not self.max_cost >= 0:
@@ -156,6 +180,10 @@ class ChargeRequest:
         # the melt and the aimed spec check their own fields; build them now so errors come at once
         self.melt()
         self.target()
+
+    @property
+    def confidence_text(self) -> str:
+        return confidence_text(self.joint_confidence, self.confidence)
 
     def target(self) -> Spec:
         """The spec the charge is aimed at (the alloy's, with any aim limits)."""
@@ -178,7 +206,8 @@ class TrimRequest:
     """A measured melt to bring inside its aim limits with the additions on hand.
 
     ``capacity_kg`` defaults to the melt plus every addition on hand, which needs each
-    addition's ``available_kg``.
+    addition's ``available_kg``. ``joint_confidence`` [-] is the probability that every limit
+    holds together (default 0.95); ``confidence`` [-] the expert per-limit alternative.
     """
 
     spec: Spec | str
@@ -186,18 +215,21 @@ class TrimRequest:
     analysis: object                      # blending.trim.Analysis
     additions: Sequence[Lot]
     capacity_kg: float | None = None
-    confidence: float = 0.95
+    confidence: float | None = None
     aim_tighten: float | None = None
     recoveries: Mapping[str, float] | None = None
     draws: int = DEFAULT_DRAWS
     seed: int = 0
+    joint_confidence: float | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "spec", _spec(self.spec))
         object.__setattr__(self, "additions", tuple(self.additions))
-        check_probability(self.confidence, "confidence")
+        object.__setattr__(self, "joint_confidence", joint_or_per_limit(self.joint_confidence, self.confidence))
         check_draws(self.draws)
         _positive(self.melt_kg, "melt_kg")
+        check_furnace_mass(self.melt_kg, "melt_kg")
+        check_furnace_mass(self.capacity_kg, "capacity_kg")
         if not self.additions:
             raise InputError("lists no additions", field="additions")
         if self.capacity_kg is None:
@@ -218,19 +250,24 @@ class TrimRequest:
 
 @dataclass(frozen=True)
 class ParetoRequest:
-    """Fronts of recycled content against cost and against CO2e for one heat."""
+    """Fronts of recycled content against cost and against CO2e for one heat.
+
+    Every point holds ``joint_confidence`` [-] (all limits together, default 0.95), or the
+    expert per-limit ``confidence`` [-] when that is given instead.
+    """
 
     spec: Spec | str
     mass_kg: float
     lots: Sequence[Lot]
     points: int = 50
-    confidence: float = 0.95
+    confidence: float | None = None
     capacity_kg: float | None = None
+    joint_confidence: float | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "spec", _spec(self.spec))
         object.__setattr__(self, "lots", tuple(self.lots))
-        check_probability(self.confidence, "confidence")
+        object.__setattr__(self, "joint_confidence", joint_or_per_limit(self.joint_confidence, self.confidence))
         if not isinstance(self.points, int) or not 2 <= self.points <= MAX_PARETO_POINTS:
             raise InputError(f"{self.points} must be between 2 and {MAX_PARETO_POINTS}", field="points")
         _positive(self.mass_kg, "mass_kg")

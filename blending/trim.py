@@ -29,7 +29,7 @@ import numpy as np
 from scipy.stats import norm
 
 from blending.catalogue.composition import Composition, elements
-from blending.catalogue.spec import Spec, alloy_catalogue
+from blending.catalogue.spec import Spec, alloy_catalogue, within_limit
 from blending.catalogue.tables import DataFileError, read_csv_file, read_package_csv
 from blending.chance import Cone
 from blending.charge_model import ChargeModel, build_charge_model, chemistry_limits
@@ -141,13 +141,21 @@ class Trim:
     capacity_kg: float
     spec: Spec
     analysis: Analysis
-    confidence: float
+    confidence: float | None
     recipe: Recipe | None = None
     shortfalls: tuple[Shortfall, ...] = ()
     best_liquid_kg: float | None = None
     best_wt_pct: dict[str, float] = field(default_factory=dict)
     best_additions_kg: dict[str, float] = field(default_factory=dict)
     regrade: tuple[Regrade, ...] = ()
+    joint_confidence: float | None = None
+
+    @property
+    def target(self) -> str:
+        """The confidence asked for, in words: "joint 0.95" or "0.99 per limit"."""
+        if self.joint_confidence is not None:
+            return f"joint {self.joint_confidence:g}"
+        return f"{self.confidence:g} per limit"
 
     @property
     def saved(self) -> bool:
@@ -157,14 +165,14 @@ class Trim:
         """One paragraph a furnace operator reads."""
         if self.status == "in spec":
             return (f"The {self.melt_kg:,.0f} kg melt already meets the {self.spec.name} aim limits "
-                    f"at {self.confidence:g} confidence: add nothing.")
+                    f"at {self.target} confidence: add nothing.")
         if self.status == "trimmed":
             adds = ", ".join(f"{ln.mass_kg:,.1f} kg {ln.material}" for ln in self.recipe.lines)
             return (f"Add {adds} to the {self.melt_kg:,.0f} kg melt for {self.recipe.cost:,.0f} USD; "
                     f"{self.recipe.liquid_kg:,.0f} kg liquid, joint P(in {self.spec.name} spec) = "
                     f"{self.recipe.p_joint:.3f}.")
         text = (f"The {self.melt_kg:,.0f} kg melt cannot be brought inside the {self.spec.name} aim limits at "
-                f"{self.confidence:g} confidence with these additions within the {self.capacity_kg:,.0f} kg "
+                f"{self.target} confidence with these additions within the {self.capacity_kg:,.0f} kg "
                 f"furnace capacity. At best ({self.best_liquid_kg:,.0f} kg liquid): ")
         text += "; ".join(f"{s.name} {s.amount:.3g} wt% {'short' if s.name.endswith('min') else 'over'} "
                           f"(limit {s.bound:g} wt%)" for s in self.shortfalls) + "."
@@ -181,6 +189,8 @@ class Trim:
             "melt_kg": self.melt_kg,
             "capacity_kg": self.capacity_kg,
             "confidence": self.confidence,
+            "joint_confidence": self.joint_confidence,
+            "p_joint": None if self.recipe is None else self.recipe.p_joint,
             "analysis_wt_pct": self.analysis.composition.as_dict(),
             "analysis_sd_wt_pct": dict(self.analysis.sd_wt_pct),
             "statement": self.statement(),
@@ -195,8 +205,8 @@ class Trim:
 
 
 def trim_model(melt_kg: float, analysis: Analysis, spec: Spec, additions: Sequence[Lot], capacity_kg: float, *,
-               confidence: float = 0.95, recoveries: Mapping[str, float] | None = None,
-               aim: bool = True) -> ChargeModel:
+               confidence: float | None = 0.95, recoveries: Mapping[str, float] | None = None,
+               aim: bool = True, joint_confidence: float | None = None) -> ChargeModel:
     """The charge model of a trim: the melt as heel, final liquid mass free in [melt, capacity].
 
     Parameters
@@ -212,7 +222,9 @@ def trim_model(melt_kg: float, analysis: Analysis, spec: Spec, additions: Sequen
     capacity_kg : float [kg]
         Most the furnace holds: melt plus the solid mass added.
     confidence : float [-]
-        Probability each limit must hold with on its own.
+        Probability each limit must hold with on its own (ignored with ``joint_confidence``).
+    joint_confidence : float [-], optional
+        Probability every limit holds together (Bonferroni split over the uncertain limits).
     """
     if not (melt_kg > 0 and math.isfinite(melt_kg)):
         raise InputError(f"melt mass {melt_kg:g} kg must be positive")
@@ -224,12 +236,13 @@ def trim_model(melt_kg: float, analysis: Analysis, spec: Spec, additions: Sequen
                 heel_sd_wt_pct=dict(analysis.sd_wt_pct), capacity_kg=capacity_kg,
                 recoveries=default_recoveries() if recoveries is None else recoveries,
                 mass_tolerance_kg=(capacity_kg - melt_kg) / 2)
-    return build_charge_model(additions, melt, spec, confidence=confidence, aim=aim)
+    return build_charge_model(additions, melt, spec, confidence=0.5 if confidence is None else confidence, aim=aim,
+                              joint_confidence=joint_confidence)
 
 
 def trim(melt_kg: float, analysis: Analysis, spec: Spec, additions: Sequence[Lot], capacity_kg: float, *,
-         confidence: float = 0.95, recoveries: Mapping[str, float] | None = None,
-         draws: int = DEFAULT_DRAWS, seed: int = 0) -> Trim:
+         confidence: float | None = 0.95, recoveries: Mapping[str, float] | None = None,
+         draws: int = DEFAULT_DRAWS, seed: int = 0, joint_confidence: float | None = None) -> Trim:
     """The cheapest additions that bring the melt inside the aim limits, or why none can.
 
     See :func:`trim_model` for the parameters. The recipe's compliance is a seeded Monte
@@ -237,10 +250,11 @@ def trim(melt_kg: float, analysis: Analysis, spec: Spec, additions: Sequence[Lot
     repeatability and each lot's spread as independent normal errors.
     """
     model = trim_model(melt_kg, analysis, spec, additions, capacity_kg, confidence=confidence,
-                       recoveries=recoveries)
+                       recoveries=recoveries, joint_confidence=joint_confidence)
     # cost alone: a recycled tie-break would let trace scrap in within the tolerance on cost
     solution = solve(model, Objective(({"cost": 1.0},), "cost"))
-    common = dict(melt_kg=melt_kg, capacity_kg=capacity_kg, spec=spec, analysis=analysis, confidence=confidence)
+    common = dict(melt_kg=melt_kg, capacity_kg=capacity_kg, spec=spec, analysis=analysis, confidence=confidence,
+                  joint_confidence=joint_confidence)
     if solution.status == "optimal":
         recipe = recipe_from_solution(solution, draws=draws, seed=seed)
         return Trim("trimmed" if recipe.lines else "in spec", recipe=recipe, **common)
@@ -294,7 +308,7 @@ def regrade_options(analysis: Analysis, catalogue: Mapping[str, Spec] | None = N
             total = sum(comp[e] for e in lim.elements)
             sd = math.sqrt(sum(float(analysis.sd_wt_pct.get(e, 0.0)) ** 2 for e in lim.elements))
             margin = lim.sense * (lim.rhs_wt_pct - total)
-            if margin < 0:
+            if not within_limit(margin):
                 worst = -1.0
                 break
             p = float(norm.cdf(margin / sd)) if sd > 0 else 1.0

@@ -21,8 +21,31 @@ from blending.melt import load_recoveries
 from blending.plan import ChargeRequest, plan_charge
 from blending.recipe import DEFAULT_DRAWS, Recipe
 
-# Rich wraps at 80 columns when piped; the chemistry table reads better at 120.
-console = Console(width=None if sys.stdout.isatty() else 120)
+# Piped output (a file, CI logs) has no terminal width and rich would assume 80 columns, cutting
+# and folding names and numbers; tables there take the width they need (up to this many columns).
+PIPED_WIDTH = 250
+
+
+def table_console() -> Console:
+    """A console for tables: the terminal's width, or wide enough not to cut anything when piped."""
+    return Console(width=None if sys.stdout.isatty() else PIPED_WIDTH)
+
+
+console = table_console()
+
+
+def json_text(obj) -> str:
+    """JSON of ``obj`` that is always valid JSON: a non-finite number (NaN, infinity) becomes null,
+    whose meaning the surrounding fields state (e.g. a shortfall's sentence)."""
+    def clean(value):
+        if isinstance(value, float) and not math.isfinite(value):
+            return None
+        if isinstance(value, dict):
+            return {k: clean(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [clean(v) for v in value]
+        return value
+    return json.dumps(clean(obj), indent=2, allow_nan=False)
 
 
 def read_spec(alloy: str | None, limits: Path | None) -> Spec:
@@ -39,19 +62,28 @@ def read_aim(path: Path | None) -> dict[str, tuple[float | None, float | None]] 
     return {k: (v.min_wt_pct, v.max_wt_pct) for k, v in aim.limits.items()}
 
 
-@user_errors(flags={"min_recycled_fraction": "--min-recycled", "spec": "--alloy"})
+# One exit code for "no charge meets the request" in blend, pareto and trim (2 is a usage error).
+INFEASIBLE_EXIT_CODE = 1
+
+# --confidence is the joint figure (the whole heat in spec); the library's per-limit ``confidence``
+# is this command's expert --per-limit-confidence.
+CONFIDENCE_HELP = ("Probability that the whole heat is in spec: every limit together (0.5 to 1; default 0.95 "
+                   "when --per-limit-confidence is not given).")
+PER_LIMIT_HELP = ("Expert option, instead of --confidence: probability each limit holds with on its own. With "
+                  "many limits the whole heat is then in spec less often (0.95 per limit can be 0.8 joint).")
+
+
+@user_errors(flags={"min_recycled_fraction": "--min-recycled", "spec": "--alloy",
+                    "confidence": "--per-limit-confidence"})
 def blend(
     alloy: str | None = typer.Option(None, "--alloy", help="Target alloy from the catalogue, e.g. 3104."),
     limits: Path | None = typer.Option(None, "--limits", help="Custom limits CSV: element,min,max (wt%)."),
     mass_kg: float = typer.Option(..., "--mass-kg", help="Liquid metal to produce, heel included (kg)."),
     inventory: Path = typer.Option(..., "--inventory", help="Inventory CSV (see examples/README.md)."),
-    confidence: float = typer.Option(0.95, "--confidence",
-                                     help="Probability every limit must hold with on its own (0.5 to 1)."),
-    joint_confidence: float | None = typer.Option(None, "--joint-confidence",
-                                                  help="Probability all limits hold together (overrides "
-                                                       "--confidence)."),
+    joint_confidence: float | None = typer.Option(None, "--confidence", "--joint-confidence", help=CONFIDENCE_HELP),
+    per_limit_confidence: float | None = typer.Option(None, "--per-limit-confidence", help=PER_LIMIT_HELP),
     joint_allocation: str = typer.Option("bound", "--joint-allocation",
-                                         help="How --joint-confidence is split between limits: bound (safe "
+                                         help="How --confidence is split between limits: bound (safe "
                                               "product/Boole bound) or calibrated (on the joint probability)."),
     objective: str = typer.Option("recycled", "--objective", help="recycled (then cost), cost or co2."),
     json_out: bool = typer.Option(False, "--json", help="Print JSON instead of tables."),
@@ -73,7 +105,8 @@ def blend(
 ) -> None:
     """Charge recipe that meets the spec with a stated probability while maximising recycled content."""
     request = ChargeRequest(
-        spec=read_spec(alloy, limits), mass_kg=mass_kg, lots=load_inventory(inventory), confidence=confidence,
+        spec=read_spec(alloy, limits), mass_kg=mass_kg, lots=load_inventory(inventory),
+        confidence=per_limit_confidence,
         joint_confidence=joint_confidence, joint_allocation=joint_allocation, objective=objective, heel_kg=heel_kg,
         heel_composition=heel_composition_from_text(heel_composition) if heel_composition else Composition({}),
         capacity_kg=capacity_kg, min_recycled_fraction=min_recycled, max_cost=max_cost, aim_tighten=aim_tighten,
@@ -85,11 +118,11 @@ def blend(
         from blending.plots import plot_chemistry
         plot_chemistry(recipe, plot)
     if json_out:
-        print(json.dumps(recipe.to_json(), indent=2))
+        print(json_text(recipe.to_json()))
     else:
         _print(recipe, request)
     if recipe.status != "optimal":
-        raise typer.Exit(1)
+        raise typer.Exit(INFEASIBLE_EXIT_CODE)
 
 
 def _fmt(value: float | None, digits: int = 4) -> str:
@@ -97,22 +130,31 @@ def _fmt(value: float | None, digits: int = 4) -> str:
 
 
 def _print(recipe: Recipe, request: ChargeRequest) -> None:
-    joint, objective = request.joint_confidence, request.objective
-    target = f"joint {joint:g}" if joint else f"{request.confidence:g} per limit"
+    objective, target = request.objective, request.confidence_text
     if recipe.status != "optimal":
         console.print(f"[bold red]No recipe meets {recipe.spec_name} at {target} confidence.[/]")
         for sf in recipe.diagnosis.shortfalls:
             console.print(f"  {sf.sentence}", highlight=False)
         return
-    t = Table(title=f"Charge for {request.mass_kg:,.0f} kg of {recipe.spec_name} "
+    t = Table(title=f"Charge for {request.mass_kg:,.0f} kg of {recipe.spec_name} liquid metal "
                     f"(objective: {objective}, confidence: {target})")
-    for col, just in (("material", "left"), ("kg", "right"), ("units", "right"), ("category", "left"),
-                      ("USD", "right"), ("kg CO2e", "right")):
+    for col, just in (("material", "left"), ("charged kg (solid)", "right"), ("units", "right"),
+                      ("category", "left"), ("USD", "right"), ("kg CO2e", "right")):
         t.add_column(col, justify=just)
-    for ln in recipe.lines:
+    for i, ln in enumerate(recipe.lines):
         t.add_row(ln.material, f"{ln.mass_kg:,.1f}", "" if ln.units is None else str(ln.units),
-                  ln.recycled.value, f"{ln.cost:,.0f}", f"{ln.co2e_kg:,.0f}")
+                  ln.recycled.value, f"{ln.cost:,.0f}", f"{ln.co2e_kg:,.0f}", end_section=i == len(recipe.lines) - 1)
+    t.add_row("total charged", f"{recipe.charged_kg:,.1f}", "", "", f"{recipe.cost:,.0f}", f"{recipe.co2e_kg:,.0f}",
+              style="bold")
     console.print(t)
+    heel = request.heel_kg
+    console.print(f"liquid metal: {recipe.liquid_kg:,.1f} kg = "
+                  + (f"heel {heel:,.1f} kg + " if heel else "")
+                  + f"{recipe.liquid_kg - heel:,.1f} kg from the {recipe.charged_kg:,.1f} kg charged "
+                  "(metal yield)", highlight=False)
+    rec = ", ".join(f"{e} {r:g}" for e, r in recipe.recoveries.items()) or "none below 1"
+    where = "--recoveries" if request.recoveries is not None else "default, blending/data/recoveries.csv"
+    console.print(f"element recoveries applied (kg/kg, {where}; others 1): {rec}", highlight=False)
     c = Table(title=f"Melt chemistry against {recipe.spec_name} (Monte Carlo, {recipe.draws:,} draws, "
                     f"seed {recipe.seed})")
     for col in ("limit", "bound wt%", "mean wt%", "sd wt%", "margin wt%", "P(in spec)"):

@@ -5,16 +5,16 @@ from __future__ import annotations
 import json
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from aluloop.commands.blend import table_console
 from aluloop.errors import user_errors
 from blending.catalogue.materials import material_catalogue
 from blending.catalogue.spec import alloy_catalogue, get_alloy
 
 alloys = typer.Typer(help="Alloy specifications (composition limits, wt%).", no_args_is_help=True)
 materials = typer.Typer(help="Charge materials: scrap classes, primary metal, additions.", no_args_is_help=True)
-console = Console()
+console = table_console()
 
 
 def _range(lo: float | None, hi: float | None) -> str:
@@ -80,12 +80,16 @@ def materials_list(json_out: bool = typer.Option(False, "--json", help="Print JS
             "composition_wt_pct": m.composition.as_dict(), "sd_wt_pct": m.sd_wt_pct,
             "charge_ok": m.charge_ok, "source": m.source} for m in catalogue.values()], indent=2))
         return
+    main = ("Si", "Fe", "Cu", "Mn", "Mg", "Zn")
     table = Table(title="Charge materials (mean wt%; price USD/kg; CO2e kg/kg)")
-    for col in ("material", "ISRI", "recycled", "yield", "USD/kg", "CO2e", "Si", "Fe", "Cu", "Mn", "Mg", "Zn"):
+    for col in ("material", "ISRI", "recycled", "yield", "USD/kg", "CO2e", *main, "other elements", "note"):
         table.add_column(col)
     for m in catalogue.values():
         c = m.composition
-        table.add_row(m.name + ("" if m.charge_ok else " (sort first)"), m.isri_code, m.recycled.value,
-                      f"{m.metal_yield:.3g}", f"{m.cost_per_kg:.2f}", f"{m.co2e_kg_per_kg:.3g}",
-                      *(f"{c[e]:.3g}" for e in ("Si", "Fe", "Cu", "Mn", "Mg", "Zn")))
+        # every element the material carries: the main ones in columns, the rest (Cr of Al-Cr 20) listed
+        other = ", ".join(f"{e} {w:.3g}" for e, w in c.items() if e not in main and w > 0)
+        # the name column holds the name the commands accept; "sort first" is a note beside it
+        table.add_row(m.name, m.isri_code, m.recycled.value, f"{m.metal_yield:.3g}", f"{m.cost_per_kg:.2f}",
+                      f"{m.co2e_kg_per_kg:.3g}", *(f"{c[e]:.3g}" for e in main), other,
+                      "" if m.charge_ok else "sort before charging")
     console.print(table)

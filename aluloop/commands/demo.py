@@ -12,14 +12,14 @@ from collections import Counter
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from aluloop.commands.blend import table_console
 from aluloop.errors import user_errors
 from blending.errors import InputError
 
 REPO = Path(__file__).resolve().parents[2]
-console = Console(width=120)
+console = table_console()
 
 
 def _sort_pieces(samples: Path) -> Counter:

@@ -3,30 +3,30 @@
 from __future__ import annotations
 
 import csv
-import json
 from contextlib import nullcontext
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from aluloop.commands.blend import CONFIDENCE_HELP, INFEASIBLE_EXIT_CODE, PER_LIMIT_HELP, json_text, table_console
 from aluloop.errors import user_errors
+from blending.errors import InfeasibleError
 from blending.lot import load_inventory
 from blending.pareto import ParetoFront, plot_pareto
 from blending.plan import ParetoRequest, plan_pareto
 
-console = Console()
+console = table_console()
 
 
-@user_errors(flags={"spec": "--alloy", "lots": "--inventory"})
+@user_errors(flags={"spec": "--alloy", "lots": "--inventory", "confidence": "--per-limit-confidence"})
 def pareto(
     alloy: str = typer.Option(..., "--alloy", help="Target alloy from the catalogue, e.g. 3104."),
     mass_kg: float = typer.Option(..., "--mass-kg", help="Liquid metal to produce [kg]."),
     inventory: Path = typer.Option(..., "--inventory", help="Inventory CSV (see examples/README.md)."),
     points: int = typer.Option(50, "--points", help="Points per front, ends included."),
-    confidence: float = typer.Option(0.95, "--confidence",
-                                     help="Probability every limit must hold with on its own [0.5, 1)."),
+    joint_confidence: float | None = typer.Option(None, "--confidence", "--joint-confidence", help=CONFIDENCE_HELP),
+    per_limit_confidence: float | None = typer.Option(None, "--per-limit-confidence", help=PER_LIMIT_HELP),
     capacity_kg: float | None = typer.Option(None, "--capacity-kg", help="Furnace capacity [kg]."),
     out: Path = typer.Option(Path("pareto.png"), "--out", help="Write the two-panel plot to this PNG."),
     csv_out: Path | None = typer.Option(None, "--csv", help="Also write the points to this CSV."),
@@ -34,18 +34,41 @@ def pareto(
 ) -> None:
     """Pareto fronts of recycled content against charge cost and against CO2e (epsilon-constraint sweep)."""
     request = ParetoRequest(spec=alloy, mass_kg=mass_kg, lots=load_inventory(inventory), points=points,
-                            confidence=confidence, capacity_kg=capacity_kg)
-    with console.status(f"sweeping {points} recycled levels", spinner="dots") if not json_out else nullcontext():
-        front = plan_pareto(request)
+                            confidence=per_limit_confidence, joint_confidence=joint_confidence,
+                            capacity_kg=capacity_kg)
+    try:
+        with console.status(f"sweeping {points} recycled levels", spinner="dots") if not json_out else nullcontext():
+            front = plan_pareto(request)
+    except InfeasibleError as exc:  # as blend reports an infeasible heat: what binds, and the same exit code
+        if json_out:
+            print(json_text({"status": "infeasible", "spec": request.spec.name,  # type: ignore[union-attr]
+                             "diagnosis": exc.diagnosis.to_json()}))
+        else:
+            console.print(f"[bold red]No charge meets {request.spec.name} at {_target(request, short=True)} "
+                          "confidence.[/]")  # type: ignore[union-attr]
+            for sf in exc.diagnosis.shortfalls:
+                console.print(f"  {sf.sentence}", highlight=False)
+        raise typer.Exit(INFEASIBLE_EXIT_CODE) from None
     plot_pareto(front, out)
     if csv_out is not None:
         _write_csv(front, csv_out)
     if json_out:
-        print(json.dumps({**front.to_json(), "plot": str(out)}, indent=2))
+        print(json_text({**front.to_json(), "joint_confidence": request.joint_confidence,
+                          "per_limit_confidence": request.confidence, "plot": str(out)}))
         return
+    console.print(f"every point is planned for a probability in spec of {_target(request)}", highlight=False)
     _print(front)
     console.print(f"plot written to {out}" + (f", points to {csv_out}" if csv_out else ""), highlight=False)
 
+
+
+def _target(request: ParetoRequest, short: bool = False) -> str:
+    if short:
+        return (f"joint {request.joint_confidence:g}" if request.joint_confidence is not None
+                else f"{request.confidence:g} per limit")
+    if request.joint_confidence is not None:
+        return f"at least {request.joint_confidence:g} (joint: every limit together)"
+    return f"{request.confidence:g} per limit (not joint: the heat as a whole is in spec less often)"
 
 
 def _write_csv(front: ParetoFront, path: Path) -> None:

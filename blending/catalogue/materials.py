@@ -7,13 +7,14 @@ cradle-to-gate CO2e factor, each with its source.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import cache
 
 from blending.catalogue.composition import Composition, CompositionError, elements
 from blending.catalogue.tables import DataFileError, Row, read_package_csv
-from blending.errors import NotFoundError
+from blending.errors import InputError, NotFoundError
 
 
 class RecycledCategory(StrEnum):
@@ -68,11 +69,44 @@ class Material:
         return self.sd_wt_pct.get(symbol, 0.0)
 
 
-def element_columns(columns: list[str] | tuple[str, ...]) -> tuple[list[str], list[str]]:
-    """Split a header into element mean columns (``Si``) and spread columns (``sd_Si``)."""
-    known = elements()
-    means = [c for c in columns if c in known and c != "Al"]
-    sds = [c for c in columns if c.startswith("sd_") and c[3:] in known]
+# An element column: the symbol in any case, optionally ``sd_`` before and a wt% unit after
+# (``Fe``, ``fe``, ``Fe_pct``, ``Fe %``, ``Fe wt%``, ``Fe_wt_pct``, ``sd_Fe``, ``sd_fe_pct``).
+_ELEMENT_COLUMN = re.compile(r"^(?P<sd>sd[_ ]+)?(?P<symbol>[A-Za-z]{1,2})\s*[_ ]?\s*"
+                             r"(?:wt[_ .]*%|wt[_ ]*pct|%|pct|\(wt\s*%\))?$", re.IGNORECASE)
+
+
+def element_symbol(column: str) -> tuple[str, bool] | None:
+    """The element a column holds and whether it is a spread (``sd_``) column, or None.
+
+    Symbols match case-insensitively (``si`` is Si); ``_pct``, ``%``, ``wt%`` and ``_wt_pct``
+    suffixes name the unit, which must be wt%.
+    """
+    match = _ELEMENT_COLUMN.match(column.strip())
+    if match is None:
+        return None
+    by_lower = {s.lower(): s for s in elements()}
+    symbol = by_lower.get(match["symbol"].lower())
+    return None if symbol is None else (symbol, match["sd"] is not None)
+
+
+def element_columns(columns: list[str] | tuple[str, ...]) -> tuple[dict[str, str], dict[str, str]]:
+    """Element mean columns and spread columns of a header, each as ``{column as written: symbol}``.
+
+    Al (the balance) is neither. Two columns for one element (``Fe`` and ``fe %``) are refused.
+    """
+    means: dict[str, str] = {}
+    sds: dict[str, str] = {}
+    for column in columns:
+        found = element_symbol(column)
+        if found is None or found[0] == "Al":
+            continue
+        symbol, is_sd = found
+        target = sds if is_sd else means
+        twin = next((c for c, s in target.items() if s == symbol), None)
+        if twin is not None:
+            raise InputError(f"columns {twin!r} and {column!r} both give {'sd of ' if is_sd else ''}{symbol}; "
+                             "keep one", field=column)
+        target[column] = symbol
     return means, sds
 
 
@@ -91,8 +125,8 @@ def material_from_row(row: Row, *, require_source: bool = False) -> Material:
         allowed = ", ".join(c.value for c in RecycledCategory)
         raise row.error("recycled", f"{recycled_raw!r} is not one of {allowed}") from None
     wt = {}
-    for symbol in means:
-        value = row.number_or_none(symbol, lo=0, hi=100, unit="wt%")
+    for column, symbol in means.items():
+        value = row.number_or_none(column, lo=0, hi=100, unit="wt%")
         if value is not None:
             wt[symbol] = value
     try:
@@ -100,10 +134,10 @@ def material_from_row(row: Row, *, require_source: bool = False) -> Material:
     except CompositionError as exc:
         raise DataFileError(row.file, row.line, None, str(exc).split(": ", 1)[-1]) from None
     sd = {}
-    for column in sds:
+    for column, symbol in sds.items():
         value = row.number_or_none(column, lo=0, hi=100, unit="wt%")
         if value:
-            sd[column[3:]] = value
+            sd[symbol] = value
     metal_yield = row.number("yield", lo=0, hi=1, unit="kg/kg")
     if metal_yield == 0:
         raise row.error("yield", "0 kg/kg: a material that yields no metal cannot be charged")

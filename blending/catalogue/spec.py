@@ -17,6 +17,18 @@ from blending.catalogue.composition import Composition, elements
 from blending.catalogue.tables import DataFileError, Row, read_csv_file, read_package_csv
 from blending.errors import InputError, NotFoundError
 
+# On the limit is in spec: a blended or measured value may pass a bound by float round-off
+# (1e-16 wt%) or the LP solver's feasibility tolerance (1e-7 of a row); 1e-6 wt% (0.01 ppm)
+# is far below any analysis's resolution, so it admits no real excess. Spec verdicts, the
+# Monte Carlo compliance of a recipe and re-grading all use this one rule.
+ON_LIMIT_TOLERANCE_WT_PCT = 1e-6
+
+
+def within_limit(margin_wt_pct: float) -> bool:
+    """Whether a margin [wt%] (positive inside the limit) is in spec, the limit itself included."""
+    return margin_wt_pct >= -ON_LIMIT_TOLERANCE_WT_PCT
+
+
 FAMILIES = ("1xxx", "2xxx", "3xxx", "4xxx", "5xxx", "6xxx", "7xxx", "8xxx", "cast")
 
 
@@ -68,8 +80,7 @@ class Margin:
 
     @property
     def ok(self) -> bool:
-        # 1e-9 wt% absorbs float round-off in blended chemistries without admitting real excess
-        return self.margin_wt_pct >= -1e-9
+        return within_limit(self.margin_wt_pct)
 
 
 @dataclass(frozen=True)
@@ -205,17 +216,18 @@ class Spec:
         }
 
 
-def _limit_from_row(row: Row) -> Limit:
+def _limit_from_row(row: Row, lo_column: str = "min_wt_pct", hi_column: str = "max_wt_pct") -> Limit:
+    """A limit from a row; errors name the bound columns as the file writes them (``min`` or ``min_wt_pct``)."""
     try:
         symbols = parse_limit_name(row.text("element"), f"{row.file} row {row.line}, element")
     except ValueError as exc:
         raise DataFileError(row.file, row.line, "element", str(exc).split(": ", 1)[-1]) from None
-    lo = row.number_or_none("min_wt_pct", lo=0, hi=100, unit="wt%")
-    hi = row.number_or_none("max_wt_pct", lo=0, hi=100, unit="wt%")
+    lo = row.number_or_none(lo_column, lo=0, hi=100, unit="wt%")
+    hi = row.number_or_none(hi_column, lo=0, hi=100, unit="wt%")
     if lo is None and hi is None:
-        raise row.error("min_wt_pct", "both min_wt_pct and max_wt_pct are blank; give at least one")
+        raise row.error(lo_column, f"both {lo_column} and {hi_column} are blank; give at least one")
     if lo is not None and hi is not None and lo > hi:
-        raise row.error("min_wt_pct", f"min {lo:g} wt% exceeds max {hi:g} wt%")
+        raise row.error(lo_column, f"{lo_column} {lo:g} wt% exceeds {hi_column} {hi:g} wt%")
     return Limit(symbols, lo, hi)
 
 
@@ -223,12 +235,9 @@ def limits_from_rows(rows: list[Row], spec_name: str) -> dict[str, Limit]:
     """Limits from rows with columns ``element, min_wt_pct, max_wt_pct`` (also ``min``, ``max``)."""
     out: dict[str, Limit] = {}
     for row in rows:
-        values = dict(row.values)
-        for short, full in (("min", "min_wt_pct"), ("max", "max_wt_pct")):
-            if full not in values and short in values:
-                values[full] = values[short]
-        row = Row(row.file, row.line, values)
-        lim = _limit_from_row(row)
+        lo_column = "min_wt_pct" if "min_wt_pct" in row.values or "min" not in row.values else "min"
+        hi_column = "max_wt_pct" if "max_wt_pct" in row.values or "max" not in row.values else "max"
+        lim = _limit_from_row(row, lo_column, hi_column)
         if lim.name in out:
             raise row.error("element", f"{lim.name} is listed twice for {spec_name}")
         out[lim.name] = lim

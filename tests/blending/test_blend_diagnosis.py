@@ -44,13 +44,15 @@ def test_magnesium_minimum_without_magnesium_names_mg_and_mg_ingot():
     assert "Mg ingot" in diagnosis.shortfalls[0].fix
 
 
-def test_not_enough_metal_is_a_mass_balance_shortfall():
+def test_not_enough_metal_is_named_as_availability_with_the_lot_to_add():
     lots = [Lot(scrap("sheet", Fe=0.3).material, available_kg=4000.0)]
     spec = Spec("Fe", limits={"Fe": Limit(("Fe",), None, 0.5)})
     solution = optimise(build_charge_model(lots, Melt(10_000.0, recoveries={}), spec, confidence=0.5))
     diagnosis = recipe_from_solution(solution).diagnosis
-    assert diagnosis.names == ("mass balance",)
+    assert diagnosis.names == ("availability",)
+    # yield 1: 10 t of liquid from 4 t on hand needs 6 t more of the only lot
     assert diagnosis.shortfalls[0].amount == pytest.approx(6000.0, rel=1e-6)
+    assert "6,000 kg more of sheet" in diagnosis.shortfalls[0].fix
 
 
 def test_only_the_chance_constraint_fails():

@@ -118,12 +118,12 @@ def test_custom_limits_csv_accepts_any_element(tmp_path):
 @pytest.mark.parametrize(
     "body, match",
     [
-        ("element,min,max\nMg,5.0,4.0\n", r"limits.csv row 2, min_wt_pct: min 5 wt% exceeds max 4 wt%"),
-        ("element,min,max\nMg,,\n", r"limits.csv row 2, min_wt_pct: both min_wt_pct and max_wt_pct are blank"),
+        ("element,min,max\nMg,5.0,4.0\n", r"limits.csv row 2, min: min 5 wt% exceeds max 4 wt%"),
+        ("element,min,max\nMg,,\n", r"limits.csv row 2, min: both min and max are blank"),
         ("element,min,max\nXx,,1\n", r"limits.csv row 2, element: 'Xx' is not an element symbol"),
-        ("element,min,max\nMg,4,5\nSi,,abc\n", r"limits.csv row 3, max_wt_pct: 'abc' is not a number"),
+        ("element,min,max\nMg,4,5\nSi,,abc\n", r"limits.csv row 3, max: 'abc' is not a number"),
         ("element,min,max\nMg,4,5\n\nMg,4,5\n", r"limits.csv row 4, element: Mg is listed twice"),
-        ("element,min,max\nMg,-1,5\n", r"limits.csv row 2, min_wt_pct: -1 wt% must be between 0 and 100"),
+        ("element,min,max\nMg,-1,5\n", r"limits.csv row 2, min: -1 wt% must be between 0 and 100"),
         ("element,lo,hi\nMg,4,5\n", r"limits.csv row 1: needs columns element, min and max"),
     ],
 )

@@ -117,7 +117,8 @@ def test_calibrated_joint_allocation_spends_the_joint_risk_asked():
 
 @pytest.mark.parametrize("args, message", [
     (["--joint-confidence", "0.95", "--joint-allocation", "exact"], "--joint-allocation 'exact' is not one of"),
-    (["--joint-allocation", "calibrated"], "--joint-allocation calibrated needs --joint-confidence"),
+    (["--per-limit-confidence", "0.9", "--joint-allocation", "calibrated"],
+     "--joint-allocation calibrated needs a joint confidence, not a per-limit one"),
 ])
 def test_bad_joint_allocation_gives_one_line_and_exit_2(args, message):
     result = blend("--alloy", "3104", "--mass-kg", "20000", "--inventory", str(EXAMPLES / "ubc_3104_inventory.csv"),
