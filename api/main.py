@@ -22,6 +22,8 @@ from api.settings import Settings, load_settings
 from sorter.serving import Sorter
 
 log = logging.getLogger("api")
+# every router of the app (tests walk their routes beside the published schema)
+ROUTERS = (pieces.router, lines.router, keys.router, health.router)
 
 
 def _load_models(sorter: Sorter) -> None:
@@ -53,7 +55,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.sorter = Sorter(settings.models, threads=settings.threads())
     app.state.models_loaded = False
     problems.install(app)
-    for router in (pieces.router, lines.router, keys.router, health.router):
+    for router in ROUTERS:
         app.include_router(router)
     app.add_middleware(ServiceMiddleware, max_body_bytes=settings.max_body_bytes)
     return app

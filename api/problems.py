@@ -20,11 +20,17 @@ from blending.errors import InputError, NotFoundError
 
 MEDIA_TYPE = "application/problem+json"
 log = logging.getLogger("api.errors")
+# RFC 9110's names where Python's http module still has the older ones
+TITLES = {413: "Content Too Large", 422: "Unprocessable Content"}
+
+
+def title(status: int) -> str:
+    return TITLES.get(status) or HTTPStatus(status).phrase
 
 
 def problem(status: int, detail: str, *, errors: list[dict] | None = None, instance: str | None = None,
             headers: dict[str, str] | None = None) -> JSONResponse:
-    body = {"type": "about:blank", "title": HTTPStatus(status).phrase, "status": status, "detail": detail}
+    body = {"type": "about:blank", "title": title(status), "status": status, "detail": detail}
     if instance:
         body["instance"] = instance
     if errors:
@@ -48,7 +54,7 @@ def field_errors(errors) -> list[dict]:
 def responses(*statuses: int) -> dict[int | str, dict]:
     """OpenAPI entries for the problem answers a route may give."""
     schema = Problem.model_json_schema()
-    return {s: {"description": HTTPStatus(s).phrase, "content": {MEDIA_TYPE: {"schema": schema}}} for s in statuses}
+    return {s: {"description": title(s), "content": {MEDIA_TYPE: {"schema": schema}}} for s in statuses}
 
 
 def install(app: FastAPI) -> None:
