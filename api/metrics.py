@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import os
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 REQUEST_SECONDS = Histogram(
     "aluloop_request_seconds", "Request latency by route and status [s]", ["method", "route", "status"],
     buckets=(0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5))
+IN_FLIGHT = Gauge("aluloop_requests_in_flight", "HTTP requests being served", multiprocess_mode="livesum")
 PIECES = Counter("aluloop_pieces_total", "Pieces classified and recorded (re-sent pieces not counted)",
                  ["line_id", "grade", "decision", "state"])
 

@@ -12,7 +12,7 @@ import logging
 import time
 from datetime import UTC, datetime
 
-from api.metrics import REQUEST_SECONDS
+from api.metrics import IN_FLIGHT, REQUEST_SECONDS
 
 access_log = logging.getLogger("api.access")
 
@@ -38,6 +38,7 @@ class ServiceMiddleware:
             return
         started = time.perf_counter()
         status = 500
+        IN_FLIGHT.inc()
 
         async def send_status(message):
             nonlocal status
@@ -54,6 +55,7 @@ class ServiceMiddleware:
             else:
                 await self.app(scope, receive_body, send_status)
         finally:
+            IN_FLIGHT.dec()
             elapsed_s = time.perf_counter() - started
             route = scope.get("route")
             template = getattr(route, "path", None) or "unmatched"

@@ -124,3 +124,57 @@ def postgres_binaries() -> Path | None:
         return found[-1].parent
     initdb = shutil.which("initdb")
     return Path(initdb).parent if initdb else None
+
+
+class Postgres:
+    """A throwaway PostgreSQL cluster from the Debian binaries, in a temporary folder on a free port.
+
+    As root (a fresh CI machine) the cluster runs as the ``postgres`` user, since initdb refuses root.
+    """
+
+    def __init__(self):
+        bindir = postgres_binaries()
+        if bindir is None:
+            raise RuntimeError("PostgreSQL tests need a server: set ALULOOP_TEST_POSTGRES_URL, or install the "
+                               "Debian package (apt-get install -y postgresql) so that initdb and pg_ctl exist")
+        self.bindir = bindir
+        self.dir = Path(tempfile.mkdtemp(prefix="aluloop-pg-", dir="/tmp"))
+        self.port = free_port()
+        self.as_user: list[str] = []
+        if os.geteuid() == 0:
+            shutil.chown(self.dir, "postgres", "postgres")
+            self.as_user = ["runuser", "-u", "postgres", "--"]
+        os.chmod(self.dir, 0o700)
+
+    def _run(self, *args: str, timeout_s: float = 120) -> None:
+        subprocess.run([*self.as_user, *args], check=True, capture_output=True, timeout=timeout_s)
+
+    def start(self) -> Postgres:
+        data = self.dir / "data"
+        self._run(str(self.bindir / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust", "-E", "UTF8")
+        self._run(str(self.bindir / "pg_ctl"), "-D", str(data), "-l", str(self.dir / "log"), "-w", "-t", "120",
+                  "-o", f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=on", "start")
+        return self
+
+    @property
+    def url(self) -> str:
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
+
+    def stop(self) -> None:
+        try:
+            self._run(str(self.bindir / "pg_ctl"), "-D", str(self.dir / "data"), "-m", "immediate", "stop")
+        finally:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def fresh_database(server_url: str, name: str) -> str:
+    """Create database ``name`` on the server of ``server_url`` (dropped first if there); its URL."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    url = make_url(server_url.replace("postgresql://", "postgresql+psycopg://", 1))
+    conninfo = url.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return url.set(database=name).render_as_string(hide_password=False)
