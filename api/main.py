@@ -57,6 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     problems.install(app)
     for router in ROUTERS:
         app.include_router(router)
+    app.state.http_routes = [r for router in ROUTERS for r in router.routes if hasattr(r, "methods")]
     app.add_middleware(ServiceMiddleware, max_body_bytes=settings.max_body_bytes)
     return app
 

@@ -57,6 +57,15 @@ def responses(*statuses: int) -> dict[int | str, dict]:
     return {s: {"description": title(s), "content": {MEDIA_TYPE: {"schema": schema}}} for s in statuses}
 
 
+def allowed_methods(app: FastAPI, path: str) -> list[str]:
+    """Every method some route of the app serves at ``path``."""
+    methods: set[str] = set()
+    for route in getattr(app.state, "http_routes", ()):
+        if route.path_regex.match(path):
+            methods |= set(route.methods or ())
+    return sorted(methods)
+
+
 def install(app: FastAPI) -> None:
     """Turn validation errors, library input errors and HTTP errors into problem bodies."""
 
@@ -78,8 +87,11 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return problem(exc.status_code, str(exc.detail), instance=request.url.path,
-                       headers=getattr(exc, "headers", None))
+        headers = dict(getattr(exc, "headers", None) or {})
+        if exc.status_code == 405:
+            # one route per method: the router's Allow names only the first route of the path, so list them all
+            headers["Allow"] = ", ".join(allowed_methods(request.app, request.url.path))
+        return problem(exc.status_code, str(exc.detail), instance=request.url.path, headers=headers or None)
 
     @app.exception_handler(Exception)
     async def _internal(request: Request, exc: Exception) -> JSONResponse:

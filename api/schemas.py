@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import numpy as np
 from pydantic import (
     AwareDatetime,
@@ -17,6 +19,9 @@ from pydantic import (
 from sorter.spectrum import MAX_POINTS
 
 LINE_ID = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
+# numbers are numbers: JSON true is not 1.0 (pydantic's lax mode would take it)
+Number = Annotated[float, Field(strict=True)]
+Count = Annotated[int, Field(strict=True)]
 
 
 def first_bad(values: np.ndarray) -> int | None:
@@ -29,9 +34,9 @@ class SpectrumIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    wavelength_nm: list[float] = Field(min_length=2, max_length=MAX_POINTS, description="air wavelength of each "
+    wavelength_nm: list[Number] = Field(min_length=2, max_length=MAX_POINTS, description="air wavelength of each "
                                        "pixel [nm], strictly increasing")
-    intensity: list[float] = Field(min_length=2, max_length=MAX_POINTS, description="counts per pixel")
+    intensity: list[Number] = Field(min_length=2, max_length=MAX_POINTS, description="counts per pixel")
     instrument: str = Field("", max_length=100, description="spectrometer name ('': not said)")
     _wavelength: np.ndarray = PrivateAttr()
     _intensity: np.ndarray = PrivateAttr()
@@ -81,9 +86,9 @@ class PieceIn(BaseModel):
     piece_id: str = Field(min_length=1, max_length=200, description="the line's id of the piece")
     line_id: str = Field(min_length=1, max_length=100, pattern=LINE_ID)
     captured_at: AwareDatetime | None = Field(None, description="when the spectrum was taken (with a time zone)")
-    encoder_count: int | None = Field(None, ge=0, le=2**62)
-    belt_speed_m_s: float | None = Field(None, ge=0, le=100, allow_inf_nan=False)
-    mass_kg: float | None = Field(None, ge=0, le=10_000, allow_inf_nan=False)
+    encoder_count: Count | None = Field(None, ge=0, le=2**62)
+    belt_speed_m_s: Number | None = Field(None, ge=0, le=100, allow_inf_nan=False)
+    mass_kg: Number | None = Field(None, ge=0, le=10_000, allow_inf_nan=False)
     spectrum: SpectrumIn
 
 
@@ -94,9 +99,9 @@ class LinePieceIn(BaseModel):
 
     piece_id: str = Field(min_length=1, max_length=200)
     captured_at: AwareDatetime | None = None
-    encoder_count: int | None = Field(None, ge=0, le=2**62)
-    belt_speed_m_s: float | None = Field(None, ge=0, le=100, allow_inf_nan=False)
-    mass_kg: float | None = Field(None, ge=0, le=10_000, allow_inf_nan=False)
+    encoder_count: Count | None = Field(None, ge=0, le=2**62)
+    belt_speed_m_s: Number | None = Field(None, ge=0, le=100, allow_inf_nan=False)
+    mass_kg: Number | None = Field(None, ge=0, le=10_000, allow_inf_nan=False)
     spectrum: SpectrumIn
 
 

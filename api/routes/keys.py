@@ -20,7 +20,7 @@ def get_keys(session: SessionDep, _: Annotated[Principal, Depends(ADMIN)]) -> li
     return [describe(row) for row in list_keys(session)]
 
 
-@router.post("", response_model=KeyCreated, status_code=201, responses=responses(401, 403, 413, 422),
+@router.post("", response_model=KeyCreated, status_code=201, responses=responses(400, 401, 403, 413, 422),
              summary="Make a key; the answer is the only time the key is shown")
 def post_key(body: KeyIn, session: SessionDep, _: Annotated[Principal, Depends(ADMIN)]) -> dict:
     row, key = create_key(session, body.role, body.name, body.lines)

@@ -27,7 +27,7 @@ def get_rules(line_id: LineId, session: SessionDep,
     return SortRules.model_validate_json(row.rules) if row else SortRules()
 
 
-@router.put("/{line_id}/rules", response_model=SortRules, responses=responses(401, 403, 413, 422),
+@router.put("/{line_id}/rules", response_model=SortRules, responses=responses(400, 401, 403, 413, 422),
             summary="Set the sort rules of a line; pieces classified after the answer use them")
 def put_rules(line_id: LineId, rules: SortRules, session: SessionDep,
               principal: Annotated[Principal, Depends(Roles("admin"))]) -> SortRules:

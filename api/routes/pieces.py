@@ -22,7 +22,7 @@ from blending.errors import InputError, NotFoundError
 router = APIRouter(prefix="/v1", tags=["pieces"])
 CONTROLLER = Roles("controller")
 READERS = Roles("controller", "quality")
-ERRORS = responses(401, 403, 413, 422)
+ERRORS = responses(400, 401, 403, 413, 422)
 
 
 def _piece(p: PieceIn | LinePieceIn, line_id: str) -> Piece:
@@ -59,7 +59,8 @@ BINARY_BODY = {"requestBody": {"required": True, "description": "float32 little-
                                                                                    "format": "binary"}}}}}
 
 
-@router.post("/pieces/classify/binary", response_model=PieceResult, responses=ERRORS, openapi_extra=BINARY_BODY,
+@router.post("/pieces/classify/binary", response_model=PieceResult,
+             responses=responses(401, 403, 404, 413, 422), openapi_extra=BINARY_BODY,
              summary="Classify one piece sent as float32 intensities on the model's grid; ids in headers")
 async def classify_binary(
         request: Request, session: SessionDep, sorter: SorterDep, settings: SettingsDep,

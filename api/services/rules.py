@@ -19,7 +19,8 @@ class BinRule(BaseModel):
     bin: str = Field(min_length=1, max_length=100, description="bin (ejector) name")
     grades: list[str] = Field(default_factory=list, description="grades that go to this bin")
     families: list[str] = Field(default_factory=list, description="families that go to this bin")
-    min_probability: float = Field(0.0, ge=0.0, le=1.0, description="least top probability for this bin [-]")
+    min_probability: float = Field(0.0, ge=0.0, le=1.0, strict=True,
+                                   description="least top probability for this bin [-]")
 
 
 class SortRules(BaseModel):
@@ -32,8 +33,8 @@ class SortRules(BaseModel):
     unknown_bin: str = Field("recirculate", min_length=1, max_length=100)
     late_bin: str = Field("recirculate", min_length=1, max_length=100)
     invalid_bin: str = Field("recirculate", min_length=1, max_length=100)
-    late_after_ms: float | None = Field(None, gt=0, description="a piece captured longer ago than this is late "
-                                        "[ms]; None: never late")
+    late_after_ms: float | None = Field(None, gt=0, strict=True,
+                                        description="a piece captured longer ago than this is late [ms]; None: never")
 
 
 def bin_for(rules: SortRules, *, state: str, decision: str, grade: str | None, family: str | None,

@@ -14,7 +14,10 @@ from functools import cache
 from pathlib import Path
 
 import httpx
+from fastapi.routing import APIRoute
 
+from api.deps import Roles
+from api.main import ROUTERS
 from sorter.io import read_spectrum
 from sorter.spectrum import Spectrum
 
@@ -31,6 +34,23 @@ def sample(grade: str, instrument: str = "broadband") -> Spectrum:
 
 def sample_grades(instrument: str = "broadband") -> list[str]:
     return sorted({p.name.split(f"_{instrument}_")[0] for p in SAMPLES.glob(f"*_{instrument}_*.csv")})
+
+
+def declared_roles(route: APIRoute) -> tuple[str, ...] | None:
+    """The roles a route admits (its ``Roles`` dependency), None for a public route."""
+    stack = list(route.dependant.dependencies)
+    while stack:
+        dep = stack.pop()
+        if isinstance(dep.call, Roles):
+            return dep.call.roles
+        stack.extend(dep.dependencies)
+    return None
+
+
+def app_routes() -> dict[tuple[str, str], APIRoute]:
+    """(METHOD, path) -> route, for every HTTP route of the app's routers."""
+    return {(method, r.path): r for router in ROUTERS for r in router.routes if isinstance(r, APIRoute)
+            for method in r.methods}
 
 
 def piece_body(spectrum: Spectrum, piece_id: str, line_id: str = "L1", **extra) -> dict:

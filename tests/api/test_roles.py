@@ -5,35 +5,19 @@ from __future__ import annotations
 import re
 
 import pytest
-from fastapi.routing import APIRoute, APIWebSocketRoute
+from fastapi.routing import APIWebSocketRoute
 from starlette.websockets import WebSocketDisconnect
 
-from api.deps import Roles
 from api.main import ROUTERS
-from tests.api.support import ROLES, bearer
+from tests.api.support import ROLES, app_routes, bearer, declared_roles
 
 # the only routes anyone may call: probes, metrics (scraped inside the plant network) and the schema
 PUBLIC = {"/healthz", "/readyz", "/metrics", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
 
 
-def declared_roles(route: APIRoute) -> tuple[str, ...] | None:
-    stack = list(route.dependant.dependencies)
-    while stack:
-        dep = stack.pop()
-        if isinstance(dep.call, Roles):
-            return dep.call.roles
-        stack.extend(dep.dependencies)
-    return None
-
-
 def concrete(path: str) -> str:
     """A path with its parameters filled in: lines L1, numeric ids one that names nothing (no key is revoked)."""
     return re.sub(r"\{[^}]+\}", lambda m: "L1" if m.group(0) == "{line_id}" else "999999", path)
-
-
-def app_routes() -> dict[tuple[str, str], APIRoute]:
-    return {(method, r.path): r for router in ROUTERS for r in router.routes if isinstance(r, APIRoute)
-            for method in r.methods}
 
 
 def protected_routes(client) -> list[tuple[str, str, tuple[str, ...]]]:
