@@ -15,7 +15,6 @@ from datetime import UTC, datetime
 
 import numpy as np
 from sqlalchemy import select, tuple_
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from api.db.tables import LineRules, PieceRecord
@@ -23,8 +22,6 @@ from api.metrics import PIECES
 from api.services.rules import SortRules, bin_for
 from blending.errors import InputError
 from sorter.serving import Classification, Sorter
-
-ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
@@ -107,66 +104,60 @@ def _result(piece: Piece, found: tuple[Classification | None, str, str], rules: 
 def classify_pieces(session: Session, sorter: Sorter, pieces: list[Piece], key_id: int | None = None) -> list[dict]:
     """Classify and record ``pieces`` in one transaction; the stored result of each, in order.
 
-    Returns only after the commit: an answer means the records are durable.
+    Returns only after the commit: an answer means the records are durable. One INSERT ... ON
+    CONFLICT DO NOTHING writes the new pieces; the ones it skipped (recorded before, or by a
+    request racing this one, which the database waited for) are read back and answered as stored.
     """
-    for _attempt in range(ATTEMPTS):
-        try:
-            return _classify_and_record(session, sorter, pieces, key_id)
-        except IntegrityError:
-            # another request recorded one of these pieces between our read and our insert: read it
-            session.rollback()
-    raise RuntimeError(f"pieces could not be recorded after {ATTEMPTS} attempts of concurrent inserts")
-
-
-def _classify_and_record(session: Session, sorter: Sorter, pieces: list[Piece], key_id: int | None) -> list[dict]:
-    keys = {(p.line_id, p.piece_id) for p in pieces}
-    existing = {(r.line_id, r.piece_id): r for r in session.scalars(
-        select(PieceRecord).where(tuple_(PieceRecord.line_id, PieceRecord.piece_id).in_(keys)))}
-    new_index: dict[tuple[str, str], int] = {}
-    todo: list[Piece] = []
+    unique: dict[tuple[str, str], Piece] = {}
+    for p in pieces:
+        unique.setdefault((p.line_id, p.piece_id), p)
+    todo = list(unique.values())
+    received_at = datetime.now(UTC)
+    rules = rules_for(session, {p.line_id for p in todo})
+    bodies = {(p.line_id, p.piece_id): _result(p, found, rules[p.line_id], sorter, received_at)
+              for p, found in zip(todo, _classify(sorter, todo), strict=True)}
+    rows = [{"line_id": p.line_id, "piece_id": p.piece_id, "state": b["state"], "grade": b["grade"],
+             "family": b["family"], "decision": b["decision"], "bin": b["bin"],
+             "model_name": b["model"]["name"] if b["model"] else None, "captured_at": p.captured_at,
+             "received_at": received_at, "encoder_count": p.encoder_count, "belt_speed_m_s": p.belt_speed_m_s,
+             "mass_kg": p.mass_kg, "key_id": key_id, "result": json.dumps(b, separators=(",", ":"))}
+            for p, b in ((p, bodies[(p.line_id, p.piece_id)]) for p in todo)]
+    table = PieceRecord.__table__
+    insert = _dialect_insert(session)
+    statement = (insert(table).values(rows).on_conflict_do_nothing(index_elements=["line_id", "piece_id"])
+                 .returning(table.c.id, table.c.line_id, table.c.piece_id))
+    inserted = {(line, piece): rid for rid, line, piece in session.execute(statement)}
+    skipped = [k for k in unique if k not in inserted]
+    stored: dict[tuple[str, str], dict] = {}
+    if skipped:
+        for row in session.scalars(select(PieceRecord).where(
+                tuple_(PieceRecord.line_id, PieceRecord.piece_id).in_(skipped))):
+            stored[(row.line_id, row.piece_id)] = _stored(row, True)
+    session.commit()
+    for k in inserted:
+        b = bodies[k]
+        PIECES.labels(b["line_id"], b["grade"] or "", b["decision"], b["state"]).inc()
+    out, seen = [], set()
     for p in pieces:
         k = (p.line_id, p.piece_id)
-        if k not in existing and k not in new_index:
-            new_index[k] = len(todo)
-            todo.append(p)
-    rows: list[PieceRecord] = []
-    bodies: list[dict] = []
-    if todo:
-        received_at = datetime.now(UTC)
-        rules = rules_for(session, {p.line_id for p in todo})
-        for p, found in zip(todo, _classify(sorter, todo), strict=True):
-            body = _result(p, found, rules[p.line_id], sorter, received_at)
-            bodies.append(body)
-            rows.append(PieceRecord(
-                line_id=p.line_id, piece_id=p.piece_id, state=body["state"], grade=body["grade"],
-                family=body["family"], decision=body["decision"], bin=body["bin"],
-                model_name=body["model"]["name"] if body["model"] else None, captured_at=p.captured_at,
-                received_at=received_at, encoder_count=p.encoder_count, belt_speed_m_s=p.belt_speed_m_s,
-                mass_kg=p.mass_kg, key_id=key_id, result=json.dumps(body, separators=(",", ":"))))
-        session.add_all(rows)
-        session.flush()
-        ids = [r.id for r in rows]
-        session.commit()
-        for body in bodies:
-            PIECES.labels(body["line_id"], body["grade"] or "", body["decision"], body["state"]).inc()
-    out = []
-    seen: set[tuple[str, str]] = set()
-    for p in pieces:
-        k = (p.line_id, p.piece_id)
-        if k in existing or k in seen:
-            row = existing.get(k)
-            if row is not None:
-                out.append(_stored(row, True))
-            else:   # sent twice in one batch: the second is a replay of the first
-                i = new_index[k]
-                out.append({**bodies[i], "record_id": str(ids[i]), "replayed": True})
-        else:
-            i = new_index[k]
-            out.append({**bodies[i], "record_id": str(ids[i]), "replayed": False})
+        if k in stored:
+            out.append(stored[k])
+        else:   # new; a second copy of it in the same batch is a replay of the first
+            out.append({**bodies[k], "record_id": str(inserted[k]), "replayed": k in seen})
         seen.add(k)
-    if not todo:
-        session.rollback()   # nothing written: end the read transaction
     return out
+
+
+def _dialect_insert(session: Session):
+    """The INSERT with ON CONFLICT of the session's database (SQLite and PostgreSQL have it)."""
+    name = session.get_bind().dialect.name
+    if name == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    elif name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        raise RuntimeError(f"database {name} is not supported (SQLite or PostgreSQL)")
+    return insert
 
 
 def page(session: Session, line_id: str, limit: int, after: int | None) -> tuple[list[dict], str | None]:
