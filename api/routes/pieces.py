@@ -92,6 +92,49 @@ async def classify_binary(
     return JSONResponse(result[0])
 
 
+BINARY_BATCH_BODY = {"requestBody": {"required": True, "description": "n x grid points float32 little-endian "
+                                     "intensities, piece after piece, on the model's wavelength grid",
+                                     "content": {"application/octet-stream": {"schema": {"type": "string",
+                                                                                         "format": "binary"}}}}}
+PIECE_IDS = r"^[^,]{1,200}(,[^,]{1,200})*$"
+
+
+@router.post("/pieces/classify/batch/binary", response_model=BatchResult, openapi_extra=BINARY_BATCH_BODY,
+             responses=responses(401, 403, 404, 413, 422),
+             summary="Classify many pieces of one line sent as float32 rows on the model's grid; ids in a header")
+async def classify_batch_binary(
+        request: Request, session: SessionDep, sorter: SorterDep, settings: SettingsDep,
+        principal: Annotated[Principal, Depends(CONTROLLER)],
+        x_line_id: Annotated[str, Header(min_length=1, max_length=100, pattern=LINE_ID)],
+        x_piece_ids: Annotated[str, Header(min_length=1, pattern=PIECE_IDS,
+                                           description="comma-separated piece ids, one per row")],
+        x_model: Annotated[str | None, Header(max_length=200)] = None) -> JSONResponse:
+    check_line(principal, x_line_id)
+    piece_ids = x_piece_ids.split(",")
+    if len(piece_ids) > settings.max_batch_pieces:
+        raise InputError(f"{len(piece_ids)} pieces; at most {settings.max_batch_pieces} in one batch",
+                         field="header.x-piece-ids")
+    model = x_model or settings.default_model or sorter.model_names[0]
+    if model not in sorter.cards:
+        raise NotFoundError(f"no model {model!r} (there are: {', '.join(sorter.cards)})", field="header.x-model")
+    card = sorter.cards[model][1]
+    grid = np.asarray(card.wavelength_grid_nm, dtype=np.float64)
+    body = await request.body()
+    if len(body) != 4 * grid.size * len(piece_ids):
+        raise InputError(f"{len(body)} bytes; {len(piece_ids)} pieces on the grid of {model} need "
+                         f"{4 * grid.size * len(piece_ids)} ({grid.size} float32 values each)", field="body")
+    rows = np.frombuffer(body, dtype="<f4").reshape(len(piece_ids), grid.size).astype(np.float64)
+    bad = np.argwhere(~np.isfinite(rows))
+    if bad.size:
+        i, j = (int(v) for v in bad[0])
+        raise InputError(f"piece {i} ({piece_ids[i]}), value {j} is {rows[i, j]}; every intensity must be finite",
+                         field="body")
+    pieces = [Piece(piece_id=pid, line_id=x_line_id, wavelength_nm=grid, intensity=rows[i],
+                    instrument=card.instrument, model=model) for i, pid in enumerate(piece_ids)]
+    items = await run_in_threadpool(classify_pieces, session, sorter, pieces, principal.key_id)
+    return JSONResponse({"items": items})
+
+
 @router.get("/pieces", response_model=PiecePage, responses=responses(401, 403, 422),
             summary="A line's piece records, oldest first, a page at a time")
 def list_pieces(session: SessionDep, principal: Annotated[Principal, Depends(READERS)],

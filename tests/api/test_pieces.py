@@ -168,3 +168,28 @@ def test_the_line_stream_answers_each_piece_in_order(client, keys, in_process):
         assert problem["errors"][0]["field"] == "spectrum.intensity"
     listed = client.get("/v1/pieces", params={"line_id": "S1"}, headers=bearer(keys["quality"])).json()
     assert [p["piece_id"] for p in listed["items"]] == ["s0", "s1", "s2"]
+
+
+def test_binary_batch_classifies_rows_as_the_json_batch_does(client, keys, in_process):
+    head = bearer(keys["controller"])
+    grades = ["1050A", "2024", "5182", "A380"]
+    rows = np.stack([sample(g).intensity for g in grades]).astype("<f4")
+    r = client.post("/v1/pieces/classify/batch/binary", content=rows.tobytes(),
+                    headers={**head, "Content-Type": "application/octet-stream", "X-Line-Id": "L1",
+                             "X-Piece-Ids": "a,b,c,d"})
+    assert r.status_code == 200, r.text
+    items = r.json()["items"]
+    assert [i["piece_id"] for i in items] == ["a", "b", "c", "d"]
+    for item, g in zip(items, grades, strict=True):
+        assert item["grade"] == in_process.classify(sample(g)).grade
+    again = client.post("/v1/pieces/classify/batch/binary", content=rows[:2].tobytes(),
+                        headers={**head, "Content-Type": "application/octet-stream", "X-Line-Id": "L1",
+                                 "X-Piece-Ids": "a,e"}).json()["items"]
+    assert [i["replayed"] for i in again] == [True, False]
+    assert again[0]["record_id"] == items[0]["record_id"]
+    wrong = client.post("/v1/pieces/classify/batch/binary", content=rows[:3].tobytes(),
+                        headers={**head, "Content-Type": "application/octet-stream", "X-Line-Id": "L1",
+                                 "X-Piece-Ids": "f,g"})
+    assert wrong.status_code == 422 and wrong.json()["errors"][0]["field"] == "body"
+    listed = client.get("/v1/pieces", params={"line_id": "L1"}, headers=head).json()["items"]
+    assert [p["piece_id"] for p in listed] == ["a", "b", "c", "d", "e"]
