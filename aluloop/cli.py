@@ -6,7 +6,20 @@ import os
 
 import typer
 
-from aluloop.commands import blend, catalogue, classify, demo, pareto, plan, spectra, spectra_simulate, train, trim
+from aluloop.commands import (
+    blend,
+    catalogue,
+    classify,
+    demo,
+    keys,
+    pareto,
+    plan,
+    serve,
+    spectra,
+    spectra_simulate,
+    train,
+    trim,
+)
 from aluloop.errors import DEBUG_ENV
 
 app = typer.Typer(help="aluloop: closed-loop aluminium recycling, from LIBS spectrum to certified heat.",
@@ -32,6 +45,8 @@ app.command("plan")(plan.plan)
 app.command("demo")(demo.demo)
 app.add_typer(train.app, name="train")
 app.command("classify")(classify.classify)
+app.command("serve")(serve.serve)
+app.add_typer(keys.app, name="keys")
 
 
 def main() -> None:

@@ -32,7 +32,7 @@ def wheel(tmp_path_factory) -> Path:
 
 def test_every_package_of_the_tree_is_listed_for_the_wheel():
     listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
-    found = set(find_packages(str(ROOT), include=["aluloop*", "sorter*", "blending*"]))
+    found = set(find_packages(str(ROOT), include=["aluloop*", "api*", "sorter*", "blending*"]))
     assert found <= listed, f"add to [tool.setuptools] packages: {sorted(found - listed)}"
     assert listed - found == {"sorter.bundled_models"}
 

@@ -1,0 +1,184 @@
+"""``/v1/pieces``: classify one piece (JSON or binary), a batch, a line's WebSocket stream; page the records."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Annotated
+
+import numpy as np
+from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, WebSocket, WebSocketDisconnect
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+
+from api.db.keys import Principal
+from api.deps import Roles, SessionDep, SettingsDep, SorterDep, check_line, principal_for
+from api.problems import field_errors, responses
+from api.schemas import LINE_ID, BatchIn, BatchResult, LinePieceIn, PieceIn, PiecePage, PieceResult
+from api.services.pieces import Piece, classify_pieces, page
+from blending.errors import InputError, NotFoundError
+
+router = APIRouter(prefix="/v1", tags=["pieces"])
+CONTROLLER = Roles("controller")
+READERS = Roles("controller", "quality")
+ERRORS = responses(400, 401, 403, 413, 422)
+
+
+def _piece(p: PieceIn | LinePieceIn, line_id: str) -> Piece:
+    wl, it = p.spectrum.arrays
+    return Piece(piece_id=p.piece_id, line_id=line_id, wavelength_nm=wl, intensity=it,
+                 instrument=p.spectrum.instrument, captured_at=p.captured_at, encoder_count=p.encoder_count,
+                 belt_speed_m_s=p.belt_speed_m_s, mass_kg=p.mass_kg)
+
+
+@router.post("/pieces/classify", response_model=PieceResult, responses=ERRORS,
+             summary="Classify one piece and record it (idempotent on line_id and piece_id)")
+def classify(piece: PieceIn, session: SessionDep, sorter: SorterDep,
+             principal: Annotated[Principal, Depends(CONTROLLER)]) -> JSONResponse:
+    check_line(principal, piece.line_id)
+    return JSONResponse(classify_pieces(session, sorter, [_piece(piece, piece.line_id)], principal.key_id)[0])
+
+
+@router.post("/pieces/classify/batch", response_model=BatchResult, responses=ERRORS,
+             summary="Classify and record many pieces in one transaction")
+def classify_batch(batch: BatchIn, session: SessionDep, sorter: SorterDep, settings: SettingsDep,
+                   principal: Annotated[Principal, Depends(CONTROLLER)]) -> JSONResponse:
+    if len(batch.pieces) > settings.max_batch_pieces:
+        raise InputError(f"{len(batch.pieces)} pieces; at most {settings.max_batch_pieces} in one batch",
+                         field="pieces")
+    for p in batch.pieces:
+        check_line(principal, p.line_id)
+    items = classify_pieces(session, sorter, [_piece(p, p.line_id) for p in batch.pieces], principal.key_id)
+    return JSONResponse({"items": items})
+
+
+BINARY_BODY = {"requestBody": {"required": True, "description": "float32 little-endian intensities on the "
+                               "model's wavelength grid (GET /v1/models gives its points)",
+                               "content": {"application/octet-stream": {"schema": {"type": "string",
+                                                                                   "format": "binary"}}}}}
+
+
+@router.post("/pieces/classify/binary", response_model=PieceResult,
+             responses=responses(401, 403, 404, 413, 422), openapi_extra=BINARY_BODY,
+             summary="Classify one piece sent as float32 intensities on the model's grid; ids in headers")
+async def classify_binary(
+        request: Request, session: SessionDep, sorter: SorterDep, settings: SettingsDep,
+        principal: Annotated[Principal, Depends(CONTROLLER)],
+        x_piece_id: Annotated[str, Header(min_length=1, max_length=200)],
+        x_line_id: Annotated[str, Header(min_length=1, max_length=100, pattern=LINE_ID)],
+        x_captured_at: Annotated[datetime | None, Header()] = None,
+        x_encoder_count: Annotated[int | None, Header(ge=0, le=2**62)] = None,
+        x_model: Annotated[str | None, Header(max_length=200)] = None) -> JSONResponse:
+    check_line(principal, x_line_id)
+    if x_captured_at is not None and x_captured_at.tzinfo is None:
+        raise InputError("give a time zone (e.g. 2026-12-06T20:00:00Z)", field="header.x-captured-at")
+    model = x_model or settings.default_model or sorter.model_names[0]
+    if model not in sorter.cards:
+        raise NotFoundError(f"no model {model!r} (there are: {', '.join(sorter.cards)})", field="header.x-model")
+    grid = np.asarray(sorter.cards[model][1].wavelength_grid_nm, dtype=np.float64)
+    body = await request.body()
+    if len(body) != 4 * grid.size:
+        raise InputError(f"{len(body)} bytes; the model {model} needs {grid.size} float32 values "
+                         f"({4 * grid.size} bytes)", field="body")
+    intensity = np.frombuffer(body, dtype="<f4").astype(np.float64)
+    bad = np.flatnonzero(~np.isfinite(intensity))
+    if bad.size:
+        raise InputError(f"value {int(bad[0])} is {intensity[bad[0]]}; every intensity must be finite", field="body")
+    piece = Piece(piece_id=x_piece_id, line_id=x_line_id, wavelength_nm=grid, intensity=intensity,
+                  instrument=sorter.cards[model][1].instrument, captured_at=x_captured_at,
+                  encoder_count=x_encoder_count, model=model)
+    result = await run_in_threadpool(classify_pieces, session, sorter, [piece], principal.key_id)
+    return JSONResponse(result[0])
+
+
+BINARY_BATCH_BODY = {"requestBody": {"required": True, "description": "n x grid points float32 little-endian "
+                                     "intensities, piece after piece, on the model's wavelength grid",
+                                     "content": {"application/octet-stream": {"schema": {"type": "string",
+                                                                                         "format": "binary"}}}}}
+PIECE_IDS = r"^[^,]{1,200}(,[^,]{1,200})*$"
+
+
+@router.post("/pieces/classify/batch/binary", response_model=BatchResult, openapi_extra=BINARY_BATCH_BODY,
+             responses=responses(401, 403, 404, 413, 422),
+             summary="Classify many pieces of one line sent as float32 rows on the model's grid; ids in a header")
+async def classify_batch_binary(
+        request: Request, session: SessionDep, sorter: SorterDep, settings: SettingsDep,
+        principal: Annotated[Principal, Depends(CONTROLLER)],
+        x_line_id: Annotated[str, Header(min_length=1, max_length=100, pattern=LINE_ID)],
+        x_piece_ids: Annotated[str, Header(min_length=1, pattern=PIECE_IDS,
+                                           description="comma-separated piece ids, one per row")],
+        x_model: Annotated[str | None, Header(max_length=200)] = None) -> JSONResponse:
+    check_line(principal, x_line_id)
+    piece_ids = x_piece_ids.split(",")
+    if len(piece_ids) > settings.max_batch_pieces:
+        raise InputError(f"{len(piece_ids)} pieces; at most {settings.max_batch_pieces} in one batch",
+                         field="header.x-piece-ids")
+    model = x_model or settings.default_model or sorter.model_names[0]
+    if model not in sorter.cards:
+        raise NotFoundError(f"no model {model!r} (there are: {', '.join(sorter.cards)})", field="header.x-model")
+    card = sorter.cards[model][1]
+    grid = np.asarray(card.wavelength_grid_nm, dtype=np.float64)
+    body = await request.body()
+    if len(body) != 4 * grid.size * len(piece_ids):
+        raise InputError(f"{len(body)} bytes; {len(piece_ids)} pieces on the grid of {model} need "
+                         f"{4 * grid.size * len(piece_ids)} ({grid.size} float32 values each)", field="body")
+    rows = np.frombuffer(body, dtype="<f4").reshape(len(piece_ids), grid.size).astype(np.float64)
+    bad = np.argwhere(~np.isfinite(rows))
+    if bad.size:
+        i, j = (int(v) for v in bad[0])
+        raise InputError(f"piece {i} ({piece_ids[i]}), value {j} is {rows[i, j]}; every intensity must be finite",
+                         field="body")
+    pieces = [Piece(piece_id=pid, line_id=x_line_id, wavelength_nm=grid, intensity=rows[i],
+                    instrument=card.instrument, model=model) for i, pid in enumerate(piece_ids)]
+    items = await run_in_threadpool(classify_pieces, session, sorter, pieces, principal.key_id)
+    return JSONResponse({"items": items})
+
+
+@router.get("/pieces", response_model=PiecePage, responses=responses(401, 403, 422),
+            summary="A line's piece records, oldest first, a page at a time")
+def list_pieces(session: SessionDep, principal: Annotated[Principal, Depends(READERS)],
+                line_id: Annotated[str, Query(min_length=1, max_length=100, pattern=LINE_ID)],
+                limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+                after: Annotated[str | None, Query(pattern=r"^[0-9]{1,18}$",
+                                                   description="the next cursor of the page before")] = None,
+                ) -> JSONResponse:
+    check_line(principal, line_id)
+    items, cursor = page(session, line_id, limit, int(after) if after is not None else None)
+    return JSONResponse({"items": items, "next": cursor})
+
+
+@router.websocket("/lines/{line_id}/stream")
+async def stream(websocket: WebSocket, line_id: str) -> None:
+    """A line's open connection: each text message a piece (JSON, no line_id), each answer its result.
+
+    A malformed message is answered with ``{"problem": {...}}`` and the connection stays open.
+    """
+    app = websocket.app
+    try:
+        principal = principal_for(app.state.sessions, websocket.headers.get("authorization"), CONTROLLER.roles)
+        check_line(principal, line_id)
+    except HTTPException as exc:
+        await websocket.close(code=1008, reason=str(exc.detail)[:120])
+        return
+    await websocket.accept()
+    try:
+        while True:
+            text = await websocket.receive_text()
+            try:
+                piece = LinePieceIn.model_validate_json(text)
+            except ValidationError as exc:
+                errors = field_errors(exc.errors())
+                await websocket.send_text(json.dumps({"problem": {
+                    "type": "about:blank", "title": "Unprocessable Content", "status": 422,
+                    "detail": "; ".join(f"{e['field']}: {e['reason']}" for e in errors[:3]), "errors": errors}}))
+                continue
+            result = await run_in_threadpool(_classify_one, app, _piece(piece, line_id), principal.key_id)
+            await websocket.send_text(json.dumps(result))
+    except WebSocketDisconnect:
+        return
+
+
+def _classify_one(app, piece: Piece, key_id: int) -> dict:
+    with app.state.sessions() as session:
+        return classify_pieces(session, app.state.sorter, [piece], key_id)[0]

@@ -1,0 +1,1 @@
+"""What the routes call: sort rules and piece classification over :class:`sorter.serving.Sorter` and ``api.db``."""
