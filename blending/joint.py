@@ -3,8 +3,8 @@
 :func:`blending.optimise.optimise` meets a joint confidence alpha through a lower
 bound (:func:`blending.chance.joint_lower_bound`): exact for limits on single
 elements, Boole's inequality for limits on sums of elements, and a floor of risk on
-limits far from binding. The recipe is then safe but a little conservative (a joint
-probability of 0.951 for 0.95 asked). This module computes the joint probability
+limits far from binding. The recipe is then safe but a little conservative (its joint
+probability comes out above the one asked). This module computes the joint probability
 itself and spends exactly the risk asked.
 
 Joint probability (:class:`JointProbability`). Under the model's assumption the

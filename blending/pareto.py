@@ -115,7 +115,7 @@ def pareto_front(model: ChargeModel, points: int = 50, *, terms: tuple[str, ...]
 
     Lots charged in whole bales or sows are relaxed to loose material unless
     ``whole_units``: a front is a planning view, rounding moves a point by at most one
-    unit per lot, and a MILP per point would cost a hundred times more.
+    unit per lot, and a MILP per point would cost far more solve time.
     """
     if not whole_units:
         model = replace(model, integrality=np.zeros_like(model.integrality))

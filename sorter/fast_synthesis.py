@@ -468,7 +468,7 @@ def read_out_fast(electrons: np.ndarray, rng: np.random.Generator, instrument: I
     Poisson(N) and Normal(N, N) have the same mean and variance; above about 10 e- the
     remaining skewness (N^-1/2) is small beside read noise and line-to-line variation;
     drawing one Gaussian with variance gain^2 N + read_noise^2 per pixel keeps the
-    variance exact and costs a fifth of a Poisson draw.
+    variance exact and is much cheaper than a Poisson draw.
     """
     g = instrument.gain_counts_per_e
     if noise_scale == 0:

@@ -214,9 +214,8 @@ class LineWindowFeatures(TransformerMixin, BaseEstimator):
         window. A band on a neighbour's line or Stark wing (Mn II 256.36 nm beside Al I
         256.80 nm, Al II 281.62 nm beside Cu I 282.44 nm) turns the neighbour's flux into
         "background", and on an undersampled grid that flux moves between pixels with every
-        hundredth of a nanometre of wavelength offset. On the broadband CCD (0.17 nm pixels,
-        0.1 nm lines) a 0.05 nm offset moved the composition estimate of 2024 Cu by a third of
-        its spec range with adjacent bands, by under a tenth with searched ones (README,
+        hundredth of a nanometre of wavelength offset, so the composition estimate follows the
+        offset; bands on the quietest stretch nearby keep it steady (docs/classifier.md,
         "Background bands").
     max_shift_nm : float
         Largest wavelength offset [nm] of a spectrum that the areas correct for; 0 turns the
@@ -226,9 +225,9 @@ class LineWindowFeatures(TransformerMixin, BaseEstimator):
         window and band then moves by ``s`` (:func:`quadratic_in_shift`). A
         spectrometer drifts with temperature, and an offset moves flux across a window's edge
         into its background bands (Stark wings of a hot, dense plasma reach them), which reads
-        as composition: a 0.05 nm offset raises the mean composition error at the hot edge by
-        about half (README, "Wavelength offsets"). On undersampled lines (0.17 nm pixels, 0.1 nm
-        lines) moving the windows adds more error at the cool edge than the offset costs there.
+        as composition, most at the hot edge (docs/classifier.md, "Wavelength offsets"). On
+        undersampled lines (pixels wider than the lines) moving the windows adds more error at the
+        cool edge than the offset costs there.
 
     Examples
     --------

@@ -19,8 +19,9 @@ towards that grade's mean, in proportion to the distance.
 
 Plasma-state experts. One linear model over a grade's whole plasma envelope (T_e 8,000-14,000 K,
 n_e 1e16-1e18 cm^-3) is a poor fit: the Saha and Boltzmann factors that relate a line ratio to a
-concentration change exponentially across it, and within a 1,000 K slice of the same envelope the
-same ridge reads the content three times better (README, "Plasma-state experts"). So each
+concentration change exponentially across it, while within a narrow slice of the same envelope
+the relation is nearly linear and the same ridge reads the content far better (docs/classifier.md,
+"Plasma-state experts"). So each
 grade also gets ``n_experts`` ridges, each fitted with Gaussian weights around one centre in a
 two-dimensional plasma coordinate, and a spectrum's estimate is the weight-blended mix of them (a
 mixture of local linear experts with fixed gates; Jacobs et al. 1991, Neural Comput. 3, 79). The
@@ -441,7 +442,8 @@ class GradeWiseComposition(RegressorMixin, BaseEstimator):
 
         The estimate of a piece split between an aluminium grade and a contaminant is then that of
         the kind it more probably is: the probability-weighted mean over both kinds lies between two
-        chemistries no piece has (a 2024 piece at P(copper) 0.27 read 30 wt% Cu). The reject option
+        chemistries no piece has (an aluminium piece with a modest copper probability would read a
+        copper content no aluminium grade has). The reject option
         reports the other kind ("possible contaminant"). Ties (exactly 0.5) count as aluminium.
         """
         P = np.asarray(P, dtype=np.float64)
@@ -457,9 +459,9 @@ class GradeWiseComposition(RegressorMixin, BaseEstimator):
 
         With ``class_distance`` (n, C) and a fitted :meth:`fit_distance_scale`, each grade's
         estimate is pulled towards its training mean and the half-width widened, both by
-        :meth:`interval_inflation` r: ``mean + (estimate - mean) / r`` and ``r x half-width``. On
-        held-out cool, thin plasmas the 90% interval otherwise covers about two thirds of the true
-        values, and the regressions there do worse than the grade mean. ``P`` is first renormalised over
+        :meth:`interval_inflation` r: ``mean + (estimate - mean) / r`` and ``r x half-width``. Off the
+        training conditions (cool, thin plasmas, say) the interval otherwise covers too few of the true
+        values, and the regressions there can do worse than the grade mean. ``P`` is first renormalised over
         the more probable kind of class (:meth:`family_conditioned`).
         """
         check_is_fitted(self, "coef_")

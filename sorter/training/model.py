@@ -84,7 +84,7 @@ def fit_composition(Z, labels, composition, elements, classes, lines: LineWindow
         if state_map is not None:
             state_map = np.concatenate([state_map, np.zeros((shared.shape[1], 2))])
     aluminium = [g for g in classes if _aluminium(g)]
-    with threadpool_limits(1):  # hundreds of small SVDs: BLAS threads only contend (20x slower)
+    with threadpool_limits(1):  # hundreds of small SVDs: BLAS threads only contend
         return GradeWiseComposition(coverage=coverage, random_state=random_state).fit(
             Z, labels, np.asarray(composition, dtype=np.float64), list(classes), masks,
             plasma_state=plasma_state, plasma_columns=columns,

@@ -9,9 +9,8 @@ fraction and U_z the partition function. Given the state, ln(f_z / U_z) of each 
 neutral and singly ionised stage is the part of a log line ratio that is neither composition nor
 linear in the state (the Boltzmann factor is linear in 1 / T_e). :class:`SahaBoltzmannTerms`
 evaluates those terms at a state (1e4 K / T_e, ln n_e [cm^-3]), so that a composition regression
-given an estimate of the state need not learn the Saha balance from the training spectra: with the
-simulator's true state, the per-grade regressions meet 0.10 of the range on three of the four
-held-out sets (``research/composition_accuracy.py --plasma-state``).
+given an estimate of the state need not learn the Saha balance from the training spectra
+(``research/composition_accuracy.py --plasma-state`` measures what the simulator's true state gains).
 
 ln U_z is a polynomial in 1e4 K / T_e fitted to the level sums (:func:`partition_function`) over
 6,000-16,000 K, so the same arithmetic runs in the ONNX graph: powers, one product, a few
