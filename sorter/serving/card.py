@@ -54,7 +54,13 @@ class Thresholds:
     """When the sorter says "unknown" (recirculate) instead of a grade; tuned on validation data.
 
     min_top_probability : float
-        Below this top-grade probability the piece is ambiguous [-].
+        Below this top-grade probability the piece is ambiguous [-]; the bar for grade pairs that
+        ``pair_min_top_probability`` does not list.
+    pair_min_top_probability : dict of str to float
+        The bar for a piece whose two best grades are the pair ``"A|B"`` (names sorted) [-],
+        calibrated on held-out pieces so that accepted pieces of the pair are right at least
+        99.5% of the time (``sorter/training/accept.py``; the card's ``metrics["accept_calibration"]``
+        gives the counts and intervals). Empty: ``min_top_probability`` for every pair.
     max_ood_distance : float
         Above this class-conditional Mahalanobis distance (per feature, RMS) the spectrum is out
         of the training distribution [-].
@@ -80,6 +86,7 @@ class Thresholds:
     """
 
     min_top_probability: float = 0.5
+    pair_min_top_probability: dict[str, float] = field(default_factory=dict)
     max_ood_distance: float = 10.0
     min_snr_empty: float = 8.0
     min_snr: float = 20.0
