@@ -3,8 +3,8 @@
 Pieces are simulated as in training (16-shot piece spectra, the training plasma, noise and gate
 ranges) but from seeds that training never used (:data:`HELD_OUT_SEED`), so none of them is a
 training piece. The three 5xxx grades that the models confuse get most of them (:data:`PLAN`:
-800 each of 5052, 5754 and 5182, then 500 more each of 5052 and 5754, whose pieces also pair with
-contaminants), so that their pairs can back 99.5% (765 accepted pieces with no wrong one,
+800 each of 5052, 5754 and 5182, then 600 more of 5052, whose pieces pair with 5754 only about
+half the time), so that their pairs can back 99.5% (765 accepted pieces with no wrong one,
 :func:`sorter.training.accept.pieces_needed`); every other aluminium grade gets 60. The bars and
 their evidence (counts, Wilson 95% intervals) go into each card:
 ``thresholds.pair_min_top_probability``, ``thresholds.min_top_probability`` (the pooled bar)
@@ -26,7 +26,7 @@ import numpy as np
 HELD_OUT_SEED = 24
 HARD = ("5052", "5754", "5182")
 OTHERS = "other aluminium grades"
-PLAN = ((HARD, 800), (OTHERS, 60), (("5052", "5754"), 500))   # (grades, pieces per grade); chunk k has seed 240 + k
+PLAN = ((HARD, 800), (OTHERS, 60), (("5052",), 600))   # (grades, pieces per grade); chunk k has seed 240 + k
 
 
 def held_out_outputs(model: str, cache: Path | None = None) -> tuple[np.ndarray, np.ndarray, list[str]]:

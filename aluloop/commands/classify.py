@@ -46,12 +46,13 @@ def classify(
 
     sorter = Sorter(min_accept_probability=min_accept_probability)   # a bad bar is refused before any file is read
     found = gather_spectrum_files(files, wavelength_column=wavelength_column, intensity_column=intensity_column)
+    if not found.spectra and len(found.skipped) == 1:   # one file named, and it is no spectrum: its error alone
+        raise InputError(found.skipped[0])
     for note in found.skipped:
         stderr.print(f"[yellow]skipped[/yellow] {escape(note)}", highlight=False, soft_wrap=True)
     if not found.spectra:
         raise InputError(f"no spectrum could be read from {' '.join(map(str, files))}"
-                         + (f" ({len(found.skipped)} file{'s' if len(found.skipped) != 1 else ''} skipped)"
-                            if found.skipped else ""), field="files")
+                         + (f" ({len(found.skipped)} files skipped)" if found.skipped else ""), field="files")
     entries = found.spectra
     try:
         results = sorter.classify_many([s for _, s in entries], model=model)

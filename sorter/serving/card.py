@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -119,6 +120,15 @@ class ModelCard:
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=1)
+
+    @property
+    def shots_per_piece(self) -> int | None:
+        """Shots averaged into each training spectrum, as ``training_data`` records it (None: not said)."""
+        value = self.training_data.get("shots_per_piece") if isinstance(self.training_data, dict) else None
+        if value is None:   # cards written before the field: the simulated source names it
+            found = re.search(r"shots_per_piece=(\d+)", str((self.training_data or {}).get("source", "")))
+            value = int(found.group(1)) if found else None
+        return int(value) if value else None
 
     @classmethod
     def from_dict(cls, data: dict, where: str = "model card") -> ModelCard:
