@@ -59,7 +59,7 @@ def held_out_outputs(model: str, cache: Path | None = None) -> tuple[np.ndarray,
 def main(argv: list[str] | None = None) -> None:
     from sorter.serving.card import ModelCard, card_path_for
     from sorter.serving.registry import bundled_cards
-    from sorter.training.accept import calibrate_accept
+    from sorter.training.accept import calibrate_accept, stated
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--models", nargs="*", default=["broadband", "highres"])
@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> None:
         if args.write_cards:
             card_path = card_path_for(path)
             card = ModelCard.read(card_path)
-            card.thresholds.min_top_probability = round(cal.pooled.bar, 6)
+            card.thresholds.min_top_probability = stated(cal.pooled.bar)
             card.thresholds.pair_min_top_probability = cal.pair_bars
             card.metrics["accept_calibration"] = report
             card.write(card_path)

@@ -33,6 +33,11 @@ FLOOR = 0.5      # a top grade below one half is a coin toss, whatever the data 
 Z_95 = 1.959964
 
 
+def stated(bar: float) -> float:
+    """A bar as the card states it: rounded up to 6 decimals, so that rounding never admits a piece."""
+    return math.ceil(bar * 1e6 - 1e-9) / 1e6
+
+
 def wilson_interval(k: int, n: int, z: float = Z_95) -> tuple[float, float]:
     """Wilson score interval of a proportion ``k / n`` [-]; (0, 1) when ``n`` is 0."""
     if n <= 0:
@@ -60,7 +65,7 @@ class PairBar:
     supported: bool        # the interval's lower end reaches the target
 
     def as_dict(self) -> dict:
-        return {"bar": round(self.bar, 6), "n_pieces": self.n_pieces, "n_accepted": self.n_accepted,
+        return {"bar": stated(self.bar), "n_pieces": self.n_pieces, "n_accepted": self.n_accepted,
                 "n_wrong": self.n_wrong, "wilson_95": [round(v, 5) for v in self.wilson_95],
                 "supported": self.supported}
 
@@ -75,7 +80,7 @@ class AcceptCalibration:
 
     @property
     def pair_bars(self) -> dict[str, float]:
-        return {k: round(v.bar, 6) for k, v in sorted(self.pairs.items())}
+        return {k: stated(v.bar) for k, v in sorted(self.pairs.items())}
 
     def report(self, source: str = "") -> dict:
         return {"target": self.target, "interval": "Wilson 95%", "source": source,
