@@ -55,7 +55,8 @@ def test_a_hard_pair_gets_a_bar_that_keeps_its_accepted_pieces_right():
     decisions = decide(P1, q, CLASSES, FAMILIES, t)
     accepted = [d for d in decisions if d.decision == "accept"]
     right = sum(d.grade == g for d, g in zip(decisions, y1, strict=True) if d.decision == "accept")
-    assert right / len(accepted) >= 0.995 and len(accepted) == hard.n_accepted
+    # the stated bar is rounded up, so the piece that set it (and any within 1e-6 above) may now be refused
+    assert right / len(accepted) >= 0.995 and hard.n_accepted - 2 <= len(accepted) <= hard.n_accepted
 
 
 def test_too_few_pieces_never_claim_the_target():
