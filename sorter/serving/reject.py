@@ -150,7 +150,10 @@ def _message(check: int, t: Thresholds, top: float, snr: float, al_frac: float, 
     if check == 6:
         return f"out of distribution: feature distance {ood:.2f} (> {t.max_ood_distance:.2f})"
     bar = t.min_top_probability if bar is None else bar
-    return f"low top probability {top:.3f} (< {bar:.3f})"
+    digits = 3   # as many as it takes to show the top below the bar (a bar of 0.9998 is not "1.000")
+    while digits < 6 and f"{top:.{digits}f}" == f"{bar:.{digits}f}":
+        digits += 1
+    return f"low top probability {top:.{digits}f} (< {bar:.{digits}f})"
 
 
 def _decide_one(p: list[float], quality: list[float], classes: list[str], families: dict[str, str],
