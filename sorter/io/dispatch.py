@@ -148,17 +148,14 @@ def gather_spectrum_files(paths: Sequence[str | Path], *, wavelength_column: str
     """Every spectrum that ``paths`` (files, folders, quoted patterns) hold, going past the files that hold none.
 
     A sorting batch survives one bad file: a file that is not a spectrum (``manifest.csv`` beside
-    the spectra, a README), one that fails to parse, or one with fewer than 2 points is left out
+    the spectra, a README named outright), one that fails to parse, or one with fewer than 2 points is left out
     with a one-line note naming it (the reader's error, which names the file, line and field);
     the others are read as :func:`read_spectrum_files` reads them. Whether an empty result is an
     error is the caller's to say.
     """
     files, notes = expand_spectrum_paths(paths)
     out = SpectrumFiles(skipped=notes)
-    for path in files:
-        if path.suffix.lower() not in SPECTRUM_EXTENSIONS:
-            out.skipped.append(f"{path}: not a spectrum file (a spectrum ends in {' '.join(SPECTRUM_EXTENSIONS)})")
-            continue
+    for path in files:   # a file named outright is read whatever its extension: the content decides
         try:
             named = read_spectrum_files([path], wavelength_column=wavelength_column,
                                         intensity_column=intensity_column)
