@@ -21,6 +21,62 @@ EXTENSION = {"csv": ".csv", "jcamp": ".jdx"}
 MANIFEST_META = ("T_e_K", "n_e_per_cm3", "ablation_scale", "offset_nm", "surface_fraction", "missed_shots")
 
 
+# Memory a simulation holds at its peak, measured with /usr/bin/time on the broadband profile
+# (4096 pixels): about 150 MB of code and tables; the synthesis of one chunk of up to 512 shots
+# (about 10 copies of those spectra); the result, about 1.4 copies of the output spectra (float64);
+# and a few kB of drawn conditions per shot. The estimate below rounds each up.
+BASE_BYTES = 200e6
+CHUNK_SHOTS, CHUNK_COPIES = 512, 10
+OUTPUT_COPIES = 2
+BYTES_PER_SHOT = 4096
+
+
+def simulation_bytes(n_spectra: int, n_pixels: int, shots_per_spectrum: int = 1) -> float:
+    """Peak memory a simulation of ``n_spectra`` spectra of ``n_pixels`` needs, rounded up [bytes]."""
+    shots = n_spectra * shots_per_spectrum
+    return (BASE_BYTES + CHUNK_COPIES * min(shots, CHUNK_SHOTS) * n_pixels * 8
+            + OUTPUT_COPIES * n_spectra * n_pixels * 8 + BYTES_PER_SHOT * shots)
+
+
+def available_bytes() -> float | None:
+    """Memory this machine can give a new process without swapping [bytes]; None when it does not say."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return float(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        import os
+
+        return float(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def check_memory(n_per_grade: int, n_grades: int, n_pixels: int, shots_per_spectrum: int = 1,
+                 available: float | None = None) -> None:
+    """Refuse, before anything is drawn, a simulation that needs more memory than is available.
+
+    The :class:`InputError` (field ``n``) gives both figures and the largest ``n`` per grade that fits.
+    """
+    available = available_bytes() if available is None else available
+    if available is None:
+        return
+    need = simulation_bytes(n_per_grade * n_grades, n_pixels, shots_per_spectrum)
+    if need <= available:
+        return
+    # past one chunk of shots every further spectrum adds the same: its output copies and its shots' conditions
+    per_spectrum = OUTPUT_COPIES * n_pixels * 8 + BYTES_PER_SHOT * shots_per_spectrum
+    fixed = BASE_BYTES + CHUNK_COPIES * CHUNK_SHOTS * n_pixels * 8
+    fits = max(0, int((available - fixed) // per_spectrum) // n_grades)
+    raise InputError(f"{n_per_grade:,} spectra per grade ({n_per_grade * n_grades:,} of {n_pixels} pixels, "
+                     f"{shots_per_spectrum} shot{'s' if shots_per_spectrum != 1 else ''} each) need about "
+                     f"{need / 1e9:,.1f} GB of memory and {available / 1e9:,.1f} GB is available; simulate at most "
+                     f"{fits:,} per grade at a time (another --seed for each part)", field="n")
+
+
 def simulate_dataset(grades: Sequence[str], n_per_grade: int, instrument: str | Instrument, seed: int, out: str | Path,
                      *, fmt: str = "npz", progress: Callable[[int], None] | None = None, **options) -> list[Path]:
     """Simulate spectra and write them under ``out``.
@@ -50,6 +106,8 @@ def simulate_dataset(grades: Sequence[str], n_per_grade: int, instrument: str | 
     if fmt not in FORMATS:
         raise InputError(f"format: {fmt!r} is not one of {', '.join(FORMATS)}", field="format")
     inst = get_instrument(instrument)
+    plan = options.get("shot_plan")
+    check_memory(n_per_grade, len(grades), inst.n_pixels, plan.total_shots if plan is not None else 1)
     batch = simulate_batch(grades, n_per_grade, inst, seed, progress=progress, **options)
     return write_dataset(batch, out, fmt=fmt, seed=seed)
 

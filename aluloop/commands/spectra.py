@@ -6,15 +6,14 @@ import json
 from pathlib import Path
 
 import typer
-from rich.console import Console
-from rich.table import Table
+from rich.markup import escape
 
 from aluloop.errors import user_errors
+from aluloop.output import stdout_console, table
 from sorter.io import read_spectrum, sniff_format
 from sorter.spectrum import Spectrum
 
 spectra = typer.Typer(help="LIBS spectrum files: CSV/TSV text and JCAMP-DX.", no_args_is_help=True)
-console = Console()
 
 
 def spectrum_summary(path: Path, spectrum: Spectrum, fmt: str) -> dict:
@@ -39,11 +38,9 @@ def info(files: list[Path] = typer.Argument(..., help="Spectrum files (.csv .txt
     if json_out:
         print(json.dumps(summaries, indent=2))
         return
-    table = Table(title="Spectrum files")
-    for col in ("file", "format", "points", "range nm", "metadata"):
-        table.add_column(col)
+    rows = table("Spectrum files", ["file", "format", "points", "range nm", "metadata"])
     for s in summaries:
         lo, hi = s["range_nm"]
         meta = ", ".join(f"{k}={v}" for k, v in s["metadata"].items() if v not in (None, ""))
-        table.add_row(s["file"], s["format"], str(s["n_points"]), f"{lo:.6g}-{hi:.6g}", meta)
-    console.print(table)
+        rows.add_row(escape(s["file"]), s["format"], str(s["n_points"]), f"{lo:.6g}-{hi:.6g}", escape(meta))
+    stdout_console().print(rows)

@@ -18,7 +18,7 @@ from blending.errors import InputError
 console = Console()
 
 
-@user_errors
+@user_errors(flags={"n_shots": "--shots"})
 def simulate(
     grade: list[str] = typer.Option(..., "--grade", "-g", help="Grade or contaminant (repeat for several): "
                                     "5182, 6063, A356.2, brass, steel, ... (see `aluloop alloys list`)."),
@@ -27,7 +27,9 @@ def simulate(
     out: Path = typer.Option(..., "--out", "-o", help="Output directory (created if missing)."),
     fmt: str = typer.Option("npz", "--format", "-f", help="npz (one batch file), csv or jcamp (one file each)."),
     seed: int = typer.Option(0, "--seed", help="Random seed; the same seed gives the same spectra."),
-    shots: int = typer.Option(1, "--shots", help="Shots averaged per spectrum."),
+    shots: int = typer.Option(None, "--shots", help="Shots averaged per spectrum; default: the shots per piece the "
+                              "bundled model of the instrument was trained on (its card; 16), so that the spectra "
+                              "are what the sorter reads. --shots 1 gives single shots."),
     cleaning_shots: int = typer.Option(0, "--cleaning-shots", help="Shots fired first and discarded."),
     surface: str = typer.Option("", "--surface", help="Surface layer on the pieces: lacquer, paint, oxide."),
     noise_scale: float = typer.Option(1.0, "--noise-scale", help="Detector noise multiplier (0 = noiseless)."),
@@ -58,6 +60,12 @@ def simulate(
     except InputError as exc:   # the library names its fields; say them as this command's options
         flag = {"range_nm": "--range-nm", "n_pixels": "--pixels"}.get(exc.field or "")
         raise (InputError(exc.reason, field=flag) if flag else exc) from None
+    if shots is None:
+        from sorter.serving.registry import training_shots
+        from sorter.shots import SHOTS_PER_PIECE
+
+        base_profile = instrument.lower()
+        shots = training_shots(inst.name) or training_shots(base_profile) or SHOTS_PER_PIECE
     plan = ShotPlan(n_shots=shots, cleaning_shots=cleaning_shots, surface=surface or None)
     defaults = PlasmaRanges()
     plasma = PlasmaRanges(T_e_K=t_range or defaults.T_e_K, n_e_per_cm3=ne_range or defaults.n_e_per_cm3)
@@ -72,7 +80,8 @@ def simulate(
                                  progress=lambda done: bar.update(task, completed=done))
     elapsed = time.perf_counter() - start
     count = n * len(names)
-    console.print(f"{count} spectra ({', '.join(names)}; {inst.name}, {inst.n_pixels} pixels, seed {seed}) "
+    console.print(f"{count} spectra ({', '.join(names)}; {inst.name}, {inst.n_pixels} pixels, "
+                  f"{shots} shot{'s' if shots != 1 else ''} each, seed {seed}) "
                   f"in {elapsed:.1f} s -> {out} ({len(paths)} file{'s' if len(paths) != 1 else ''}, {fmt})",
                   highlight=False, soft_wrap=True)
 

@@ -14,6 +14,9 @@ from __future__ import annotations
 from sorter.io.checks import SpectrumFileError
 from sorter.io.dispatch import (
     FORMATS,
+    SpectrumFiles,
+    expand_spectrum_paths,
+    gather_spectrum_files,
     read_spectra,
     read_spectrum,
     read_spectrum_files,
@@ -25,7 +28,8 @@ from sorter.io.labelled import LabelledSpectra, read_labelled_folder
 from sorter.io.npz import load_batch, save_batch
 from sorter.io.text import parse_text, parse_text_spectra, read_text, write_text
 
-__all__ = ["FORMATS", "LabelledSpectra", "SpectrumFileError", "load_batch", "parse_jcamp", "parse_text",
+__all__ = ["FORMATS", "LabelledSpectra", "SpectrumFileError", "SpectrumFiles", "expand_spectrum_paths",
+           "gather_spectrum_files", "load_batch", "parse_jcamp", "parse_text",
            "parse_text_spectra", "read_jcamp", "read_labelled_folder", "read_spectra", "read_spectrum",
            "read_spectrum_files", "read_text", "save_batch", "sniff_format", "write_jcamp", "write_spectrum",
            "write_text"]

@@ -9,7 +9,9 @@ the extension (``.jdx .dx .jcamp`` JCAMP-DX, anything else text).
 
 from __future__ import annotations
 
+import glob
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from blending.errors import InputError
@@ -20,6 +22,8 @@ from sorter.spectrum import Spectrum
 
 TEXT_EXTENSIONS = (".csv", ".txt", ".tsv")
 JCAMP_EXTENSIONS = (".jdx", ".dx", ".jcamp")
+SPECTRUM_EXTENSIONS = (*TEXT_EXTENSIONS, *JCAMP_EXTENSIONS, ".npz")
+GLOB_CHARACTERS = "*?["
 FORMATS = ("csv", "jcamp")
 
 
@@ -96,6 +100,77 @@ def read_spectrum_files(paths: Sequence[str | Path], *, wavelength_column: str |
             out.append((str(path), spectra[0]))
         else:
             out.extend((f"{path}#{s.metadata.extra['intensity_column']}", s) for s in spectra)
+    return out
+
+
+@dataclass
+class SpectrumFiles:
+    """What :func:`gather_spectrum_files` read: named spectra, and one note per file left out."""
+
+    spectra: list[tuple[str, Spectrum]] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+
+def expand_spectrum_paths(paths: Sequence[str | Path]) -> tuple[list[Path], list[str]]:
+    """Files to read from ``paths`` as a user types them, and a note for each that names none.
+
+    A folder gives its files with a spectrum extension (:data:`SPECTRUM_EXTENSIONS`), sorted, not
+    its sub-folders; a pattern with ``* ? [`` (quoted, so the shell did not expand it) gives the
+    files it matches; a file is taken as named. Each file comes once, in the order first named.
+    """
+    out: list[Path] = []
+    notes: list[str] = []
+    for given in map(str, paths):
+        if Path(given).is_dir():
+            found = sorted(p for p in Path(given).iterdir()
+                           if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in SPECTRUM_EXTENSIONS)
+            if not found:
+                notes.append(f"{given}: a folder with no spectrum files ({' '.join(SPECTRUM_EXTENSIONS)})")
+        elif any(c in given for c in GLOB_CHARACTERS) and not Path(given).exists():
+            found = [Path(p) for p in sorted(glob.glob(given)) if Path(p).is_file()]
+            if not found:
+                notes.append(f"{given}: matches no file")
+        else:
+            found = [Path(given)]
+        out.extend(found)
+    seen: set[Path] = set()
+    unique = []
+    for p in out:
+        key = p.resolve()
+        if key not in seen:
+            seen.add(key)
+            unique.append(p)
+    return unique, notes
+
+
+def gather_spectrum_files(paths: Sequence[str | Path], *, wavelength_column: str | None = None,
+                          intensity_column: str | None = None) -> SpectrumFiles:
+    """Every spectrum that ``paths`` (files, folders, quoted patterns) hold, going past the files that hold none.
+
+    A sorting batch survives one bad file: a file that is not a spectrum (``manifest.csv`` beside
+    the spectra, a README named outright), one that fails to parse, or one with fewer than 2 points is left out
+    with a one-line note naming it (the reader's error, which names the file, line and field);
+    the others are read as :func:`read_spectrum_files` reads them. Whether an empty result is an
+    error is the caller's to say.
+    """
+    files, notes = expand_spectrum_paths(paths)
+    out = SpectrumFiles(skipped=notes)
+    for path in files:   # a file named outright is read whatever its extension: the content decides
+        try:
+            named = read_spectrum_files([path], wavelength_column=wavelength_column,
+                                        intensity_column=intensity_column)
+        except InputError as exc:
+            message = str(exc)
+            out.skipped.append(message if str(path) in message else f"{path}: {message}")
+            continue
+        except OSError as exc:   # unreadable (permissions, a device): named, and the batch goes on
+            out.skipped.append(f"{path}: {exc.strerror or exc}")
+            continue
+        for name, spectrum in named:
+            if spectrum.n_points < 2:
+                out.skipped.append(f"{name}: holds {spectrum.n_points} data point; a spectrum needs at least 2")
+            else:
+                out.spectra.append((name, spectrum))
     return out
 
 

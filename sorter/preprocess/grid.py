@@ -69,3 +69,25 @@ def coverage(source_nm: np.ndarray, lo_nm: float, hi_nm: float) -> bool:
 def same_grid(a_nm: np.ndarray, b_nm: np.ndarray, *, atol_nm: float = 1e-6) -> bool:
     """Whether two grids are the same pixels (so resampling can be skipped)."""
     return a_nm.shape == b_nm.shape and bool(np.allclose(a_nm, b_nm, rtol=0.0, atol=atol_nm))
+
+
+# How far a spectrometer's wavelength calibration may drift (temperature, re-calibration) and its
+# spectra still count as its own: half a pixel, so each line stays within a pixel of where the
+# model learnt it; another spectrometer has another pixel count or differs by pixels, not fractions.
+SAME_SPECTROMETER_PIXELS = 0.5
+
+
+def same_spectrometer(a_nm: np.ndarray, b_nm: np.ndarray, *,
+                      tolerance_pixels: float = SAME_SPECTROMETER_PIXELS) -> bool:
+    """Whether grid ``a_nm`` is the pixels of grid ``b_nm`` [nm], allowing a calibration drift.
+
+    True when both have the same number of pixels and no pixel's wavelength differs by more than
+    ``tolerance_pixels`` of ``b_nm``'s median pixel step [-] (half a pixel by default: a drift of
+    0.01 nm is 0.06 of a broadband pixel and 0.11 of a highres one).
+    """
+    a = np.asarray(a_nm, dtype=np.float64)
+    b = np.asarray(b_nm, dtype=np.float64)
+    if a.shape != b.shape or b.size < 2:
+        return False
+    step = float(np.median(np.diff(b)))
+    return bool(np.max(np.abs(a - b)) <= tolerance_pixels * step)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -54,7 +55,13 @@ class Thresholds:
     """When the sorter says "unknown" (recirculate) instead of a grade; tuned on validation data.
 
     min_top_probability : float
-        Below this top-grade probability the piece is ambiguous [-].
+        Below this top-grade probability the piece is ambiguous [-]; the bar for grade pairs that
+        ``pair_min_top_probability`` does not list.
+    pair_min_top_probability : dict of str to float
+        The bar for a piece whose two best grades are the pair ``"A|B"`` (names sorted) [-],
+        calibrated on held-out pieces so that accepted pieces of the pair are right at least
+        99.5% of the time (``sorter/training/accept.py``; the card's ``metrics["accept_calibration"]``
+        gives the counts and intervals). Empty: ``min_top_probability`` for every pair.
     max_ood_distance : float
         Above this class-conditional Mahalanobis distance (per feature, RMS) the spectrum is out
         of the training distribution [-].
@@ -80,6 +87,7 @@ class Thresholds:
     """
 
     min_top_probability: float = 0.5
+    pair_min_top_probability: dict[str, float] = field(default_factory=dict)
     max_ood_distance: float = 10.0
     min_snr_empty: float = 8.0
     min_snr: float = 20.0
@@ -112,6 +120,15 @@ class ModelCard:
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=1)
+
+    @property
+    def shots_per_piece(self) -> int | None:
+        """Shots averaged into each training spectrum, as ``training_data`` records it (None: not said)."""
+        value = self.training_data.get("shots_per_piece") if isinstance(self.training_data, dict) else None
+        if value is None:   # cards written before the field: the simulated source names it
+            found = re.search(r"shots_per_piece=(\d+)", str((self.training_data or {}).get("source", "")))
+            value = int(found.group(1)) if found else None
+        return int(value) if value else None
 
     @classmethod
     def from_dict(cls, data: dict, where: str = "model card") -> ModelCard:

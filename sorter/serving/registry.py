@@ -47,6 +47,14 @@ def bundled_cards(directory: str | Path | None = None) -> dict[str, tuple[Path, 
     return out
 
 
+def training_shots(instrument: str, directory: str | Path | None = None) -> int | None:
+    """Shots per spectrum the bundled model of ``instrument`` was trained on (None: no such model, or not said)."""
+    for _, card in bundled_cards(directory).values():
+        if card.instrument == instrument and card.shots_per_piece:
+            return card.shots_per_piece
+    return None
+
+
 def model_for_grid(wavelength_nm: np.ndarray, instrument: str, cards: dict[str, tuple[Path, ModelCard]]) -> str:
     """The model for spectra on ``wavelength_nm`` [nm] from ``instrument`` ("": not said).
 

@@ -13,7 +13,10 @@ Checked in this order, the first that applies is the reason:
    ``contaminant_distance_ratio``) a contaminant's class mean as the chosen grade's (a
    contaminant must never reach an aluminium bin);
 6. out of distribution: the features are far (Mahalanobis) from every class seen in training;
-7. low top probability: the two best grades are too close to call.
+7. low top probability: the two best grades are too close to call. The bar is the card's
+   ``pair_min_top_probability`` for the piece's two best grades (calibrated on held-out pieces so
+   that accepted pieces of that pair are right at least 99.5% of the time,
+   ``sorter/training/accept.py``), else ``min_top_probability``.
 
 numpy only: the serving runtime uses this module.
 """
@@ -47,6 +50,23 @@ def _membership(classes: tuple[str, ...], families: tuple[tuple[str, str], ...])
     names = sorted(set(fam[c] for c in classes))
     member = np.array([[fam[c] == f for c in classes] for f in names], dtype=float)
     return member, np.array([fam[c] == "non-Al" for c in classes], dtype=float)
+
+
+def pair_key(a: str, b: str) -> str:
+    """How a card names a grade pair in ``pair_min_top_probability``: the two names sorted, ``"5182|5754"``."""
+    return "|".join(sorted((str(a), str(b))))
+
+
+def runner_up(probabilities: np.ndarray, grade_idx: np.ndarray) -> np.ndarray:
+    """Index of the most probable class other than the picked grade, per row."""
+    masked = probabilities.copy()
+    masked[np.arange(len(grade_idx)), grade_idx] = -np.inf
+    return np.argmax(masked, axis=1)
+
+
+def accept_bar(t: Thresholds, grade: str, second: str) -> float:
+    """The top probability a piece whose two best grades are ``grade`` and ``second`` needs [-]."""
+    return float(t.pair_min_top_probability.get(pair_key(grade, second), t.min_top_probability))
 
 
 def _key(classes, families) -> tuple[tuple[str, ...], tuple[tuple[str, str], ...]]:
@@ -96,8 +116,13 @@ def decide(probabilities: np.ndarray, quality: np.ndarray, classes: list[str], f
             nearer = (class_distance[np.arange(len(grade_idx)), nearest_non_al]
                       < thresholds.contaminant_distance_ratio * quality[:, 3])
             nearer_contaminant = np.where(nearer, nearest_non_al, -1)
+    bars = None
+    if thresholds.pair_min_top_probability:
+        second = runner_up(probabilities, grade_idx).tolist()
+        bars = np.array([accept_bar(thresholds, classes[g], classes[s]) for g, s in zip(grade_idx.tolist(), second,
+                                                                                        strict=True)])
     reasons = reject_reasons(top, quality, non_al_class[grade_idx] == 0.0, thresholds, probabilities @ non_al_class,
-                             nearer_contaminant, classes)
+                             nearer_contaminant, classes, min_top_probability=bars)
     out = []
     for i, g in enumerate(grade_idx.tolist()):
         grade = classes[g]
@@ -108,7 +133,7 @@ def decide(probabilities: np.ndarray, quality: np.ndarray, classes: list[str], f
 
 
 def _message(check: int, t: Thresholds, top: float, snr: float, al_frac: float, non_al: float, near: str,
-             ood: float) -> str:
+             ood: float, bar: float | None = None) -> str:
     """The reason for failing check ``check`` (0-7, the order of the module docstring), for one spectrum."""
     if check == 0:
         return f"empty shot: strongest line {snr:.1f} sigma (< {t.min_snr_empty:g})"
@@ -124,7 +149,11 @@ def _message(check: int, t: Thresholds, top: float, snr: float, al_frac: float, 
         return f"possible contaminant: features lie about as near the {near} class as the chosen grade"
     if check == 6:
         return f"out of distribution: feature distance {ood:.2f} (> {t.max_ood_distance:.2f})"
-    return f"low top probability {top:.3f} (< {t.min_top_probability:.3f})"
+    bar = t.min_top_probability if bar is None else bar
+    digits = 3   # as many as it takes to show the top below the bar (a bar of 0.9998 is not "1.000")
+    while digits < 6 and f"{top:.{digits}f}" == f"{bar:.{digits}f}":
+        digits += 1
+    return f"low top probability {top:.{digits}f} (< {bar:.{digits}f})"
 
 
 def _decide_one(p: list[float], quality: list[float], classes: list[str], families: dict[str, str],
@@ -148,20 +177,32 @@ def _decide_one(p: list[float], quality: list[float], classes: list[str], famili
             nearest = min(non_al_idx, key=distance.__getitem__)
             near = nearest if distance[nearest] < t.contaminant_distance_ratio * ood else -1
     non_al = float(np.dot(p, non_al_class))
+    bar = t.min_top_probability
+    if t.pair_min_top_probability and len(p) > 1:
+        second = max((j for j in range(len(p)) if j != g), key=p.__getitem__)
+        bar = accept_bar(t, classes[g], classes[second])
     failed = [snr < t.min_snr_empty, bool(t.saturation_counts) and max_counts >= t.saturation_counts,
               snr < t.min_snr, is_al and al_frac < t.min_al_fraction, is_al and non_al > t.max_non_al_probability,
-              is_al and near >= 0, not ood <= t.max_ood_distance, top < t.min_top_probability]
+              is_al and near >= 0, not ood <= t.max_ood_distance, top < bar]
     reason = ""
     if any(failed):
-        reason = _message(failed.index(True), t, top, snr, al_frac, non_al, classes[near] if near >= 0 else "", ood)
+        reason = _message(failed.index(True), t, top, snr, al_frac, non_al, classes[near] if near >= 0 else "", ood,
+                          bar)
     grade = classes[g]
     return Decision(grade, families[grade], float(top), UNKNOWN if reason else ACCEPT, reason or f"p={top:.3f}")
 
 
 def reject_reasons(top_probability: np.ndarray, quality: np.ndarray, is_aluminium: list[bool] | np.ndarray,
                    t: Thresholds, non_al_probability: np.ndarray | None = None,
-                   nearer_contaminant: np.ndarray | None = None, classes: list[str] | None = None) -> list[str]:
-    """The reason to reject each spectrum, or "" to accept it (vectorised checks, first reason wins)."""
+                   nearer_contaminant: np.ndarray | None = None, classes: list[str] | None = None, *,
+                   min_top_probability: np.ndarray | None = None) -> list[str]:
+    """The reason to reject each spectrum, or "" to accept it (vectorised checks, first reason wins).
+
+    ``min_top_probability`` (n,): each spectrum's bar for its top probability (its grade pair's,
+    :func:`accept_bar`); default ``t.min_top_probability`` for all.
+    """
+    bars = np.full(len(top_probability), t.min_top_probability) if min_top_probability is None \
+        else np.asarray(min_top_probability, dtype=np.float64)
     snr, al_frac, max_counts, ood = (quality[:, i] for i in range(4))
     is_aluminium = np.asarray(is_aluminium, dtype=bool)
     non_al = np.zeros(len(snr)) if non_al_probability is None else np.asarray(non_al_probability)
@@ -174,7 +215,7 @@ def reject_reasons(top_probability: np.ndarray, quality: np.ndarray, is_aluminiu
         is_aluminium & (non_al > t.max_non_al_probability),
         is_aluminium & (near >= 0),
         ~(ood <= t.max_ood_distance),
-        top_probability < t.min_top_probability,
+        top_probability < bars,
     ])
     # one pass over the stacked checks: the first that applies is the reason (a per-check loop of
     # flatnonzero calls cost a sorting line's single spectrum more than the checks themselves)
@@ -182,7 +223,7 @@ def reject_reasons(top_probability: np.ndarray, quality: np.ndarray, is_aluminiu
     out = [""] * len(snr)
     for i in np.flatnonzero(masks.any(axis=0)).tolist():
         out[i] = _message(int(first[i]), t, top_probability[i], snr[i], al_frac[i], non_al[i],
-                          classes[near[i]] if near[i] >= 0 else "", ood[i])
+                          classes[near[i]] if near[i] >= 0 else "", ood[i], float(bars[i]))
     return out
 
 

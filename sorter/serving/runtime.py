@@ -22,19 +22,24 @@ cannot grow it without limit.
 
 from __future__ import annotations
 
+import math
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
 
-from sorter.preprocess.grid import interpolation_indices, same_grid
-from sorter.serving.card import ModelCard, card_path_for, verify
+from blending.errors import InputError
+from sorter.preprocess.grid import interpolation_indices, same_grid, same_spectrometer
+from sorter.serving.card import ModelCard, Thresholds, card_path_for, verify
 from sorter.serving.reject import QUALITY_COLUMNS, UNKNOWN, decide
 from sorter.spectrum import Spectrum, SpectrumError
+
+UNREAD = ("the model's outputs for this spectrum are not numbers (an empty or flat spectrum, or counts "
+          "beyond what the model reads)")
 
 # input grids whose resampling plan a runtime keeps: a sorting line sends one or two, a
 # service a few per client instrument
@@ -52,7 +57,7 @@ class Classification:
     interval_wt_pct: dict[str, tuple[float, float] | None]
     decision: str
     reason: str
-    quality: dict[str, float] = field(default_factory=dict)
+    quality: dict[str, float | None] = field(default_factory=dict)
     composition_note: str = ""
 
     def to_json(self, file: str = "") -> dict:
@@ -74,7 +79,7 @@ class GridCoverage:
     n_windows: int = 0
     lo_nm: float = 0.0
     hi_nm: float = 0.0
-    own_grid: bool = True       # the model's own pixels (no resampling)
+    own_grid: bool = True       # the model's own pixels, allowing a drift of SAME_SPECTROMETER_PIXELS
 
     def _names(self) -> str:
         return ", ".join(self.missing_windows[:4]) + (", ..." if len(self.missing_windows) > 4 else "")
@@ -102,8 +107,27 @@ def grid_coverage(card: ModelCard, wavelength_nm: np.ndarray) -> GridCoverage:
     # a window reads its background bands too: the grid must span its footprint, not just the window
     missing = tuple(w["name"] for w in card.line_windows
                     if wl[0] > w["footprint_lo_nm"] or wl[-1] < w["footprint_hi_nm"])
-    own = same_grid(wl, np.asarray(card.wavelength_grid_nm, dtype=np.float64))
+    # the training spectrometer's pixels, even when its wavelength calibration drifted since
+    own = same_spectrometer(wl, np.asarray(card.wavelength_grid_nm, dtype=np.float64))
     return GridCoverage(missing, len(card.line_windows), float(wl[0]), float(wl[-1]), own)
+
+
+def accept_thresholds(thresholds: Thresholds, min_accept_probability: float | None) -> Thresholds:
+    """``thresholds`` with one accept bar for every grade pair, ``min_accept_probability`` [-] (None: as they are).
+
+    A line that wants another trade-off than the card's calibrated bars (fewer pieces sent round,
+    or fewer wrong ones) sets it here; the card's per-pair bars then no longer apply.
+    """
+    if min_accept_probability is None:
+        return thresholds
+    try:
+        value = float(min_accept_probability)
+    except (TypeError, ValueError):
+        value = math.nan
+    if not 0.0 < value <= 1.0:   # NaN fails too
+        raise InputError(f"{min_accept_probability!r} is not a probability; give a number above 0 and at most 1 "
+                         f"(the card's calibrated bars apply when it is not given)", field="min_accept_probability")
+    return replace(thresholds, min_top_probability=value, pair_min_top_probability={})
 
 
 def session_options(threads: int = 1) -> ort.SessionOptions:
@@ -154,7 +178,8 @@ class LibsRuntime:
     # ---- raw graph --------------------------------------------------------------------------
     def run(self, spectra_on_grid: np.ndarray) -> dict[str, np.ndarray]:
         """The ONNX outputs for spectra already on the model grid, shape (n, p)."""
-        x = np.ascontiguousarray(spectra_on_grid, dtype=np.float32)
+        with np.errstate(over="ignore"):   # counts beyond float32 become inf; interpret() withholds their answer
+            x = np.ascontiguousarray(spectra_on_grid, dtype=np.float32)
         if x.ndim != 2 or x.shape[1] != self.grid_nm.size:
             raise SpectrumError(f"spectra: expected shape (n, {self.grid_nm.size}) on the model grid, got {x.shape}")
         return dict(zip(self.output_names, self.session.run(None, {self.input_name: x}), strict=True))
@@ -197,11 +222,15 @@ class LibsRuntime:
 
     # ---- decisions ----------------------------------------------------------------------------
     def classify_array(self, wavelength_nm: np.ndarray, intensity: np.ndarray, *,
-                       instrument: str = "") -> list[Classification]:
-        """Classify spectra (n, p_in) sharing one grid ``wavelength_nm``, from ``instrument`` ("": not said)."""
+                       instrument: str = "", min_accept_probability: float | None = None) -> list[Classification]:
+        """Classify spectra (n, p_in) sharing one grid ``wavelength_nm``, from ``instrument`` ("": not said).
+
+        ``min_accept_probability`` replaces the card's accept bars (:func:`accept_thresholds`).
+        """
+        thresholds = accept_thresholds(self.card.thresholds, min_accept_probability)
         x, coverage = self.to_grid(wavelength_nm, intensity)
         out = self.run(x)
-        return self.interpret(out, coverage=coverage, instrument=instrument)
+        return self.interpret(out, coverage=coverage, instrument=instrument, thresholds=thresholds)
 
     def calibration_note(self, coverage: GridCoverage, instrument: str = "") -> str:
         """Why the composition of spectra from another spectrometer is withheld ("" when it is not).
@@ -211,7 +240,8 @@ class LibsRuntime:
         more than a grade's mean would be, while grade and family hold
         (``research/composition_coverage.py --unseen``). A spectrum is
         taken as from another spectrometer when it names one, or names none and is not on the
-        model's own grid.
+        model's own grid: the same pixels, each within ``SAME_SPECTROMETER_PIXELS`` (half a pixel)
+        of the card's wavelength, so a drifted wavelength calibration is still the same instrument.
         """
         own = self.card.instrument
         if instrument and own and instrument != own:
@@ -224,13 +254,13 @@ class LibsRuntime:
                 f"spectral response it does not know; train a model on that instrument (aluloop train libs)")
 
     def interpret(self, out: dict[str, np.ndarray], *, coverage: GridCoverage = GridCoverage(),
-                  instrument: str = "") -> list[Classification]:
+                  instrument: str = "", thresholds: Thresholds | None = None) -> list[Classification]:
         P = out["probabilities"].astype(np.float64)
         quality = out["quality"].astype(np.float64)
         comp = out["composition_wt_pct"].astype(np.float64)
         half = out["interval_halfwidth_wt_pct"].astype(np.float64)
         dist = out.get("class_distance")
-        decisions = decide(P, quality, self.classes, self.card.families, self.card.thresholds,
+        decisions = decide(P, quality, self.classes, self.card.families, thresholds or self.card.thresholds,
                            None if dist is None else dist.astype(np.float64))
         elements = self.card.elements
         # a mass fraction lies in 0-100 wt% whatever the interval's width (an empty shot's is wide)
@@ -238,11 +268,22 @@ class LibsRuntime:
         tops = np.argsort(-P, axis=1, kind="stable")[:, :3].tolist()
         P_rows, comp_rows, quality_rows = P.tolist(), comp.tolist(), quality.tolist()
         note = coverage.composition_note or self.calibration_note(coverage, instrument)
+        # a spectrum the graph cannot read (all zeros, counts beyond float32) gives NaN: say so, never a number
+        unread = ~(np.isfinite(P).all(axis=1) & np.isfinite(comp).all(axis=1) & np.isfinite(half).all(axis=1))
         results = []
         for i, d in enumerate(decisions):
             decision, reason = d.decision, d.reason
             if coverage.reason:
                 decision, reason = UNKNOWN, coverage.reason
+            if unread[i]:
+                results.append(Classification(
+                    grade="", family="", probabilities={}, composition_wt_pct=dict.fromkeys(elements),
+                    interval_wt_pct=dict.fromkeys(elements), decision=UNKNOWN,
+                    reason=reason if decision == UNKNOWN else UNREAD,
+                    quality={k: v if np.isfinite(v) else None for k, v in zip(QUALITY_COLUMNS, quality_rows[i],
+                                                                               strict=True)},
+                    composition_note=f"grade and composition withheld: {UNREAD}"))
+                continue
             if note:
                 composition = dict.fromkeys(elements)
                 interval = dict.fromkeys(elements)

@@ -92,3 +92,34 @@ def test_plot_writes_png_and_refuses_empty_zoom(tmp_path):
     assert out.read_bytes()[:4] == b"\x89PNG"
     bad = runner.invoke(app, ["spectra", "plot", *files, "--out", str(out), "--zoom", "290", "276"])
     assert bad.exit_code == 2 and "--zoom: empty range" in bad.output
+
+
+def test_simulate_refuses_what_memory_cannot_hold_before_it_starts(tmp_path):
+    """A slip of the keyboard (--n 100000000) is refused at once with the figures, not run out of memory."""
+    import subprocess
+    import sys
+
+    cmd = [sys.executable, "-m", "aluloop.cli", "spectra", "simulate", "-g", "5182", "-g", "6063",
+           "--n", "100000000", "--out", str(tmp_path / "sim")]
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    line = result.stderr.strip()
+    assert len(line.splitlines()) == 1 and line.startswith("error: --n 100,000,000 spectra per grade")
+    assert " GB of memory and " in line and "GB is available" in line and "at most" in line
+    assert not (tmp_path / "sim").exists()
+
+
+def test_simulate_defaults_to_the_shots_the_bundled_model_was_trained_on(tmp_path):
+    from sorter.serving.registry import bundled_cards
+
+    trained = {card.instrument: card.shots_per_piece for _, card in bundled_cards().values()}
+    assert trained["highres"] and trained["highres"] > 1
+    result = runner.invoke(app, ["spectra", "simulate", "-g", "6063", "--n", "1", "-i", "highres", "--format", "csv",
+                                 "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    (path,) = _spectrum_files(tmp_path)
+    assert read_spectrum(path).metadata.shots == trained["highres"]
+    assert f"{trained['highres']} shots each" in result.stdout
+    single = runner.invoke(app, ["spectra", "simulate", "-g", "6063", "--n", "1", "-i", "highres", "--format", "csv",
+                                 "--out", str(tmp_path / "one"), "--shots", "1"])
+    assert single.exit_code == 0 and read_spectrum(_spectrum_files(tmp_path / "one")[0]).metadata.shots == 1

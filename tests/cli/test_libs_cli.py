@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 
-from sorter.io import write_spectrum
+from sorter.io import read_spectrum, write_spectrum
 from sorter.spectrum import Metadata, Spectrum
 from tests.support.libs_fixtures import GRID, toy_batch
 
@@ -161,3 +161,21 @@ def test_train_refuses_plasma_terms_for_data_without_plasma_states(tmp_path, pla
     result = aluloop("train", "libs", "--data", str(plant_folder), "--out", str(tmp_path / "m.onnx"), "--plasma-terms")
     assert result.returncode == 2 and "carry no plasma state" in result.stderr
     assert not (tmp_path / "m.onnx").exists()
+
+
+@pytest.mark.parametrize("drift_nm, withheld", [(0.01, False), (-0.01, False), (None, True)])
+def test_the_plants_own_spectrometer_after_a_calibration_drift_keeps_its_composition(trained, plant_folder,
+                                                                                      tmp_path, drift_nm, withheld):
+    """Later spectra from the spectrometer the plant trained on, exported without an instrument name,
+    whose wavelength calibration drifted by 0.01 nm: the same instrument, so the composition stands.
+    A grid two pixels off (``None``: another spectrometer) still has it withheld."""
+    out, _ = trained
+    source = read_spectrum(plant_folder / "s001.csv")
+    step = float(np.median(np.diff(source.wavelength_nm)))
+    shift = 2.0 * step if drift_nm is None else drift_nm
+    later = write_spectrum(tmp_path / "later.csv", Spectrum(source.wavelength_nm + shift, source.intensity))
+    result = aluloop("classify", str(later), "--model", str(out), "--json")
+    assert result.returncode == 0, result.stderr
+    r = json.loads(result.stdout)
+    assert (set(r["composition_wt_pct"].values()) == {None}) is withheld
+    assert ("not on the model's grid" in r["composition_note"]) is withheld

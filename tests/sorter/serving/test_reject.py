@@ -140,3 +140,17 @@ def test_a_piece_gets_the_same_decision_alone_as_in_a_batch(rows, with_distance)
     alone = [decide(P[i:i + 1], q[i:i + 1], CLASSES, FAMILIES, T, None if dist is None else dist[i:i + 1])[0]
              for i in range(len(rows))]
     assert alone == batch
+
+
+def test_a_pair_bar_applies_to_pieces_whose_two_best_grades_are_that_pair():
+    t = Thresholds(min_top_probability=0.5, pair_min_top_probability={"5182|5754": 0.98}, max_ood_distance=5.0,
+                   min_al_fraction=0.02, max_non_al_probability=0.05)
+    pair = np.array([[0.9, 0.09, 0.01, 0.0]])        # 5182 over 5754: needs 0.98
+    other = np.array([[0.9, 0.0, 0.1, 0.0]])         # 5182 over 6061: the plain bar, 0.5
+    q = np.array([GOOD])
+    for P in (pair, other):     # the batch path and the one-spectrum path agree
+        one_ = decide(P, q, CLASSES, FAMILIES, t)[0]
+        two = decide(np.vstack([P, P]), np.vstack([q, q]), CLASSES, FAMILIES, t)[0]
+        assert (one_.decision, one_.reason) == (two.decision, two.reason)
+    assert decide(pair, q, CLASSES, FAMILIES, t)[0].reason == "low top probability 0.900 (< 0.980)"
+    assert decide(other, q, CLASSES, FAMILIES, t)[0].decision == "accept"
