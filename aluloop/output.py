@@ -9,6 +9,9 @@ them with an ellipsis.
 
 from __future__ import annotations
 
+import json
+import math
+
 from rich.console import Console
 from rich.table import Table
 
@@ -27,3 +30,17 @@ def table(title: str, columns: list[str]) -> Table:
     for col in columns:
         t.add_column(col, overflow="fold")
     return t
+
+
+def json_text(obj) -> str:
+    """JSON of ``obj`` that is always valid JSON: a non-finite number (NaN, infinity) becomes null,
+    whose meaning the surrounding fields state (e.g. a shortfall's sentence)."""
+    def clean(value):
+        if isinstance(value, float) and not math.isfinite(value):
+            return None
+        if isinstance(value, dict):
+            return {k: clean(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [clean(v) for v in value]
+        return value
+    return json.dumps(clean(obj), indent=2, allow_nan=False)

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import math
-import sys
 from contextlib import nullcontext
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from aluloop.errors import user_errors
+from aluloop.output import json_text, stdout_console
 from blending.catalogue.composition import Composition
 from blending.catalogue.spec import Spec, get_alloy, load_limits_csv
 from blending.errors import InputError
@@ -23,29 +21,9 @@ from blending.recipe import DEFAULT_DRAWS, Recipe
 
 # Piped output (a file, CI logs) has no terminal width and rich would assume 80 columns, cutting
 # and folding names and numbers; tables there take the width they need (up to this many columns).
-PIPED_WIDTH = 250
 
 
-def table_console() -> Console:
-    """A console for tables: the terminal's width, or wide enough not to cut anything when piped."""
-    return Console(width=None if sys.stdout.isatty() else PIPED_WIDTH)
-
-
-console = table_console()
-
-
-def json_text(obj) -> str:
-    """JSON of ``obj`` that is always valid JSON: a non-finite number (NaN, infinity) becomes null,
-    whose meaning the surrounding fields state (e.g. a shortfall's sentence)."""
-    def clean(value):
-        if isinstance(value, float) and not math.isfinite(value):
-            return None
-        if isinstance(value, dict):
-            return {k: clean(v) for k, v in value.items()}
-        if isinstance(value, list | tuple):
-            return [clean(v) for v in value]
-        return value
-    return json.dumps(clean(obj), indent=2, allow_nan=False)
+console = stdout_console()
 
 
 def read_spec(alloy: str | None, limits: Path | None) -> Spec:

@@ -7,8 +7,8 @@ import json
 import typer
 from rich.table import Table
 
-from aluloop.commands.blend import table_console
 from aluloop.errors import user_errors
+from aluloop.output import stdout_console as table_console
 from blending.catalogue.materials import material_catalogue
 from blending.catalogue.spec import alloy_catalogue, get_alloy
 

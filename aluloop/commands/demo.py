@@ -14,8 +14,8 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from aluloop.commands.blend import table_console
 from aluloop.errors import user_errors
+from aluloop.output import stdout_console as table_console
 from blending.errors import InputError
 
 REPO = Path(__file__).resolve().parents[2]

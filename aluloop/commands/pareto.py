@@ -9,8 +9,10 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from aluloop.commands.blend import CONFIDENCE_HELP, INFEASIBLE_EXIT_CODE, PER_LIMIT_HELP, json_text, table_console
+from aluloop.commands.blend import CONFIDENCE_HELP, INFEASIBLE_EXIT_CODE, PER_LIMIT_HELP
 from aluloop.errors import user_errors
+from aluloop.output import json_text
+from aluloop.output import stdout_console as table_console
 from blending.errors import InfeasibleError
 from blending.lot import load_inventory
 from blending.pareto import ParetoFront, plot_pareto
