@@ -181,15 +181,18 @@ def joint_program(models: Sequence[ChargeModel]) -> tuple[LinearProgram, np.ndar
             a, d = np.zeros(N), np.zeros(N)
             a[block], d[block] = c.a, c.d
             cones.append(Cone(a=a, a0=c.a0, d=d, d0=c.d0, z=c.z))
+    # in tonnes per tonne of the mean heat, like the heats' own rows (kg rows with
+    # coefficients of 2e4 next to wt% rows of order 1 broke HiGHS at 25 heats)
+    unit = total / H
     for i, lot in enumerate(models[0].lots):
         if lot.available_kg is None:
             continue
         coeffs = np.zeros(N)
         for h, m in enumerate(models):
-            coeffs[h * n + i] = m.kg_per_unit[i]
+            coeffs[h * n + i] = m.kg_per_unit[i] / unit
         rows.append(coeffs)
         lo.append(-math.inf)
-        hi.append(lot.available_kg)
+        hi.append(lot.available_kg / unit)
     recycled = np.concatenate([m.terms["recycled"] * m.melt.mass_kg for m in models]) / total
     cost = np.concatenate([m.terms["cost"] * m.melt.mass_kg for m in models]) / total
     lp = LinearProgram(
