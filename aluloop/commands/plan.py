@@ -72,7 +72,8 @@ def _with_progress(request: CampaignRequest, *, show: bool) -> CampaignCompariso
 def _print(result: CampaignComparison) -> None:
     joint, greedy = result.joint, result.greedy
     if joint.status == "infeasible" or not any(hp.feasible for hp in joint.heats):
-        console.print(f"[bold red]No joint plan: {escape(joint.message)}.[/]", highlight=False)
+        lead = "No plan charges every heat" if joint.status == "infeasible" else "No joint plan"
+        console.print(f"[bold red]{lead}: {escape(joint.message)}.[/]", highlight=False)
         if greedy is not None and greedy.status == "optimal":
             console.print("The best feasible plan found is the greedy one (heat by heat); its heats follow.",
                           highlight=False)
