@@ -23,6 +23,7 @@ import time
 from bench.results import Figure, write
 
 GOAL_50_S = 10.0
+TITLE = "Joint campaign plan against the number of heats (issue 31)"
 CHILD = """
 import json, os, sys, time
 os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -63,20 +64,9 @@ def clarabel_check(seed: int) -> tuple[dict, dict, float]:
             {"recycled_kg": recycled, "cost": cost}, ref_s)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--heats", type=int, nargs="+", default=[5, 10, 25, 50, 100])
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--cap-s", type=float, default=900.0, help="wall-clock cap per heat count [s]")
-    parser.add_argument("--no-clarabel", action="store_true", help="skip the 10-heat check against Clarabel")
-    args = parser.parse_args()
-
-    figures: list[Figure] = []
-    results = {}
-    for h in args.heats:
-        r = run_case(h, args.seed, args.cap_s)
-        results[h] = r
-        print(f"{h:4d} heats: {r['seconds']:8.1f} s  {r['status']}  {r.get('message', '')[:120]}", flush=True)
+def timing_figures(results: dict[int, dict]) -> list[Figure]:
+    """One figure per heat count, against linear growth from the smallest count."""
+    figures = []
     base = min(results)
     base_per_heat = results[base]["seconds"] / base
     for h, r in results.items():
@@ -91,18 +81,36 @@ def main() -> None:
             ratio=round(base_per_heat * h / r["seconds"], 3) if r["seconds"] > 0 else None,
             target=goal, met=met,
             note=f"status {r['status']}; {per_heat:.2f} s per heat; {r.get('message', '')[:200]}"))
-    if not args.no_clarabel:
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--heats", type=int, nargs="+", default=[5, 10, 25, 50, 100])
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--cap-s", type=float, default=900.0, help="wall-clock cap per heat count [s]")
+    parser.add_argument("--no-clarabel", action="store_true", help="skip the 10-heat check against Clarabel")
+    args = parser.parse_args()
+
+    check: list[Figure] = []
+    if not args.no_clarabel:  # first, so that a bench stopped on a slow heat count keeps it
         ours, ref, ref_s = clarabel_check(args.seed)
         for key, unit in (("recycled_kg", "kg"), ("cost", "USD")):
             rel = abs(ours[key] - ref[key]) / abs(ref[key])
-            print(f"10 heats {key}: ours {ours[key]:.6f}, Clarabel {ref[key]:.6f}, relative difference {rel:.2e}")
-            figures.append(Figure(
+            print(f"10 heats {key}: ours {ours[key]:.6f}, Clarabel {ref[key]:.6f}, relative difference {rel:.2e}",
+                  flush=True)
+            check.append(Figure(
                 what=f"10-heat campaign {key.split('_')[0]}, ours against cvxpy + Clarabel", value=ours[key],
                 unit=unit, baseline="cvxpy + Clarabel on the same joint SOCP (tolerances 1e-10)",
                 baseline_value=ref[key], target="relative difference <= 1e-6", met=rel <= 1e-6,
                 note=f"relative difference {rel:.2e}; Clarabel took {ref_s:.1f} s for both stages"))
-    write("campaign_scale", figures, title="Joint campaign plan against the number of heats (issue 31)")
-
+    results: dict[int, dict] = {}
+    for h in args.heats:
+        r = run_case(h, args.seed, args.cap_s)
+        results[h] = r
+        print(f"{h:4d} heats: {r['seconds']:8.1f} s  {r['status']}  {r.get('message', '')[:120]}", flush=True)
+        # written after every count, so a bench stopped on a slow count keeps the ones before
+        write("campaign_scale", timing_figures(results) + check, title=TITLE)
 
 if __name__ == "__main__":
     main()
