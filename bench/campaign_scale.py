@@ -51,17 +51,21 @@ def run_case(heats: int, seed: int, cap_s: float) -> dict:
 
 
 def clarabel_check(seed: int) -> tuple[dict, dict, float]:
+    """Ours and Clarabel's: the lexicographic plan's recycled metal and cost, and the least cost
+    at our plan's recycled metal (``cost_at_ours``, the well-posed comparison of the cost)."""
     from blending.campaign import joint_campaign
     from research.campaign_cases import plant_case
     from research.campaign_socp_reference import campaign as reference_campaign
+    from research.campaign_socp_reference import cost_at
 
     heats, lots = plant_case(10, seed=seed)
     plan = joint_campaign(heats, lots, draws=0)
     t = time.perf_counter()
     recycled, cost, _ = reference_campaign(heats, lots)
     ref_s = time.perf_counter() - t
-    return ({"recycled_kg": plan.recycled_kg, "cost": plan.cost},
-            {"recycled_kg": recycled, "cost": cost}, ref_s)
+    at_ours = cost_at(heats, lots, plan.recycled_kg)
+    return ({"recycled_kg": plan.recycled_kg, "cost": plan.cost, "cost_at_ours": plan.cost},
+            {"recycled_kg": recycled, "cost": cost, "cost_at_ours": at_ours}, ref_s)
 
 
 def timing_figures(results: dict[int, dict]) -> list[Figure]:
@@ -95,14 +99,17 @@ def main() -> None:
     check: list[Figure] = []
     if not args.no_clarabel:  # first, so that a bench stopped on a slow heat count keeps it
         ours, ref, ref_s = clarabel_check(args.seed)
-        for key, unit in (("recycled_kg", "kg"), ("cost", "USD")):
+        for key, unit, what in (("recycled_kg", "kg", "recycled metal (Clarabel: its first stage)"),
+                                ("cost", "USD", "cost of the lexicographic plans (each at its own floor)"),
+                                ("cost_at_ours", "USD", "least cost at our plan's recycled metal")):
             rel = abs(ours[key] - ref[key]) / abs(ref[key])
             print(f"10 heats {key}: ours {ours[key]:.6f}, Clarabel {ref[key]:.6f}, relative difference {rel:.2e}",
                   flush=True)
             check.append(Figure(
-                what=f"10-heat campaign {key.split('_')[0]}, ours against cvxpy + Clarabel", value=ours[key],
+                what=f"10-heat campaign, {what}, ours against cvxpy + Clarabel", value=ours[key],
                 unit=unit, baseline="cvxpy + Clarabel on the same joint SOCP (tolerances 1e-10)",
-                baseline_value=ref[key], target="relative difference <= 1e-6", met=rel <= 1e-6,
+                baseline_value=ref[key], target="relative difference <= 1e-6" if key != "cost" else "",
+                met=rel <= 1e-6 if key != "cost" else None,
                 note=f"relative difference {rel:.2e}; Clarabel took {ref_s:.1f} s for both stages"))
     results: dict[int, dict] = {}
     for h in args.heats:
