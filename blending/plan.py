@@ -28,7 +28,7 @@ from blending.request import CampaignRequest, ChargeRequest, ParetoRequest, Trim
 from blending.trim import Trim, trim
 
 __all__ = ["CampaignComparison", "CampaignRequest", "ChargeRequest", "ParetoRequest", "TrimRequest", "charge_model",
-           "plan_campaign", "plan_charge", "plan_pareto", "plan_trim"]
+           "campaign_steps", "plan_campaign", "plan_charge", "plan_pareto", "plan_trim"]
 
 
 def charge_model(request: ChargeRequest) -> ChargeModel:
@@ -88,13 +88,17 @@ class CampaignComparison:
 def plan_campaign(request: CampaignRequest, *, on_stage=None) -> CampaignComparison:
     """Every heat of a schedule charged together from one shared inventory (most recycled, then
     cheapest), and the greedy schedule-order plan beside it. ``on_stage(name)`` is called as
-    each stage starts, for a progress display."""
-    if on_stage:
-        on_stage("planning the campaign")
-    joint = joint_campaign(request.heats, request.lots, draws=request.draws, seed=request.seed)
+    each step starts (the two joint stages, each heat's recipe, each greedy heat), for a
+    progress display; :func:`campaign_steps` counts them."""
+    joint = joint_campaign(request.heats, request.lots, draws=request.draws, seed=request.seed, on_stage=on_stage)
     greedy = None
     if request.compare_greedy:
-        if on_stage:
-            on_stage("greedy plan for comparison")
-        greedy = greedy_campaign(request.heats, request.lots, draws=request.draws, seed=request.seed)
+        greedy = greedy_campaign(request.heats, request.lots, draws=request.draws, seed=request.seed,
+                                 on_stage=on_stage)
     return CampaignComparison(joint, greedy)
+
+
+def campaign_steps(request: CampaignRequest) -> int:
+    """How many times :func:`plan_campaign` calls ``on_stage``."""
+    heats = len(request.heats)
+    return 2 + heats + (heats if request.compare_greedy else 0)

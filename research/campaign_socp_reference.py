@@ -84,3 +84,16 @@ def campaign(heats, lots, hold_tolerance=1e-7):
     second = cp.Problem(cp.Minimize(cost), cons + [recycled / total >= best - hold_tolerance * max(1.0, best)])
     second.solve(solver=cp.CLARABEL, **CLARABEL)
     return best * total, second.value, 1000 * T.value
+
+
+def cost_at(heats, lots, recycled_kg):
+    """Least cost [USD] of a campaign with at least ``recycled_kg`` of recycled metal.
+
+    The well-posed check of a lexicographic plan's cost: near the first stage's optimum the
+    least cost falls steeply as the recycled floor drops (the cones are curved there), so two
+    solvers whose first stages differ by 1e-9 can differ by 1e-6 in the second; at the same
+    floor they must agree."""
+    T, cons, recycled, cost = build_campaign(heats, lots)
+    problem = cp.Problem(cp.Minimize(cost), cons + [recycled >= recycled_kg])
+    problem.solve(solver=cp.CLARABEL, **CLARABEL)
+    return problem.value

@@ -10,11 +10,12 @@ the exact optimum, accepted only with a KKT certificate (:mod:`blending.solver.a
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 import numpy as np
 
+from blending.errors import SolverError
 from blending.solver.outer_approximation import Lifted, rounds
 from blending.solver.program import (
     CONE_TOLERANCE_WT_PCT,
@@ -72,7 +73,8 @@ def solve_with_cuts(lp: LinearProgram, *, tol: float = CONE_TOLERANCE_WT_PCT, du
 
 
 def solve_stages(lp: LinearProgram, stages: Sequence[np.ndarray], *, hold: float,
-                 tol: float = CONE_TOLERANCE_WT_PCT, warm_weight: float = 1e-3) -> list[CutSolution]:
+                 tol: float = CONE_TOLERANCE_WT_PCT, warm_weight: float = 1e-3,
+                 on_stage: Callable[[int], None] | None = None, keep_going: bool = False) -> list[CutSolution]:
     """Lexicographic solve: minimise ``stages[0]``, then each next stage with the earlier
     ones held at their optimum (plus ``hold`` relative), on one kept-alive HiGHS model.
 
@@ -81,16 +83,48 @@ def solve_stages(lp: LinearProgram, stages: Sequence[np.ndarray], *, hold: float
     recycled content) starts at a vertex that is already optimal instead of wandering.
     The first stage's solution carries the duals (shadow prices). Returns one
     CutSolution per stage, or the infeasible first one.
+
+    ``on_stage(s)`` is called as stage s starts (s = -1: the warm first pass), for a
+    progress display. With ``keep_going``, a stage whose LPs fail numerically
+    (:class:`~blending.errors.SolverError`) ends the list with a CutSolution of status
+    ``"failed"`` and the reason in ``message``, after the stages solved before it (the
+    best plan so far), instead of raising.
     """
+    try:
+        return _solve_stages(lp, stages, hold, tol, warm_weight, on_stage or (lambda s: None))
+    except _StageFailed as failed:
+        if not keep_going:
+            raise failed.error from None
+        return [*failed.done, CutSolution("failed", None, None, None, None, failed.rounds, np.inf,
+                                          message=f"stage {failed.stage + 1} of {len(stages)}: {failed.error}",
+                                          stage=failed.stage)]
+
+
+class _StageFailed(Exception):
+    def __init__(self, error: SolverError, done: list[CutSolution], stage: int, rounds: int):
+        super().__init__(str(error))
+        self.error, self.done, self.stage, self.rounds = error, done, stage, rounds
+
+
+def _solve_stages(lp, stages, hold, tol, warm_weight, on_stage) -> list[CutSolution]:
     n = lp.c.size
     stack = ConeStack(lp.cones, n)
     integer = bool(np.any(lp.integrality))
     fixed = lp.integrality.astype(bool)
     lifted = Lifted(replace(lp, c=stages[0]), lp.lower, lp.upper)
     total = 0
+    out: list[CutSolution] = []
+
+    def guarded(stage: int, *args, **kwargs):
+        try:
+            return rounds(*args, **kwargs)
+        except SolverError as exc:
+            raise _StageFailed(exc, out, stage, total) from exc
+
     if len(stages) > 1:
+        on_stage(-1)
         lifted.set_objective(stages[0] + warm_weight * stages[1])
-        x, r, _ = rounds(lifted, stack, tol)
+        x, r, _ = guarded(0, lifted, stack, tol)
         total += r
         if x is None:
             return [CutSolution("infeasible", None, None, None, None, total, np.inf)]
@@ -102,16 +136,19 @@ def solve_stages(lp: LinearProgram, stages: Sequence[np.ndarray], *, hold: float
         # counts fixed.
         tie = stages[0] + (MILP_TIE_BREAK * stages[1] if len(stages) > 1 else 0.0)
         lifted.set_objective(tie)
-        counts = _choose_units(lifted, stack, lp, max(tol, MILP_TOLERANCE_WT_PCT))
+        try:
+            counts = _choose_units(lifted, stack, lp, max(tol, MILP_TOLERANCE_WT_PCT))
+        except SolverError as exc:
+            raise _StageFailed(exc, out, 0, total) from exc
         if counts is None:
             return [CutSolution("infeasible", None, None, None, None, total, np.inf)]
         lower, upper = lp.lower.copy(), lp.upper.copy()
         lower[fixed] = upper[fixed] = counts
         lifted.set_bounds(lower, upper)
-    out: list[CutSolution] = []
     for s, c in enumerate(stages):
+        on_stage(s)
         lifted.set_objective(c)
-        x, r, worst = rounds(lifted, stack, tol)
+        x, r, worst = guarded(s, lifted, stack, tol)
         total += r
         if x is None:
             break

@@ -38,6 +38,12 @@ CUT_TOLERANCE = 1e-13
 # certified optimum; further off, its active set was rarely the optimum's in the 60-lot
 # bench heats, and a failed try costs about a third of an LP solve.
 POLISH_BELOW = 1e-2
+# Programs with more variables than this are not polished: the Newton step is dense (cubic in
+# the free lots), and on a campaign of 25 heats it cost 10 s a try while the active set of 25
+# heats at once needed more corrections than MAX_CHANGES allows, so it never certified.
+POLISH_MAX_VARIABLES = 1200
+# What solve_lp changes for its retries after numerical trouble (a cold start, then presolve).
+RETRIES: tuple[dict[str, object], ...] = ({}, {"presolve": "on"})
 
 
 class Lifted:
@@ -265,14 +271,32 @@ class Lifted:
                                 np.where(np.isfinite(upper), upper, inf))
 
     def solve_lp(self):
-        if self.h.run() == highspy.HighsStatus.kError and self._other_scheduler():
-            self.h.run()
-        status = self.h.getModelStatus()
+        """The LP's solution, or None when it is infeasible.
+
+        A warm-started simplex can end in numerical trouble (HiGHS's status "Unknown": the
+        unscaled solution misses the 1e-10 tolerances after cleanup); the LP is then solved
+        again from scratch, and once more with presolve on, before giving up."""
+        status = self._run()
+        for retry in RETRIES:
+            if status in (highspy.HighsModelStatus.kOptimal, highspy.HighsModelStatus.kInfeasible):
+                break
+            self.h.clearSolver()
+            for key, value in retry.items():
+                self.h.setOptionValue(key, value)
+            status = self._run()
+            for key in retry:
+                self.h.setOptionValue(key, HIGHS_LP_OPTIONS[key])
         if status == highspy.HighsModelStatus.kInfeasible:
             return None
         if status != highspy.HighsModelStatus.kOptimal:
-            raise SolverError(f"HiGHS LP failed: {self.h.modelStatusToString(status)}")
+            raise SolverError(f"HiGHS LP failed: {self.h.modelStatusToString(status)}, also from a cold start "
+                              "and with presolve")
         return np.array(self.h.getSolution().col_value)
+
+    def _run(self):
+        if self.h.run() == highspy.HighsStatus.kError and self._other_scheduler():
+            self.h.run()
+        return self.h.getModelStatus()
 
     def polish(self, x: np.ndarray, stack, tol: float, binding: np.ndarray | None = None) -> np.ndarray | None:
         """The cone program's optimum by Newton's method on the active set at the lifted
@@ -356,7 +380,7 @@ def rounds(lifted: Lifted, stack, tol: float, *, integer: bool = False, lower=No
         worst = float(values.max(initial=0.0))
         if worst <= tol:
             return x, n, worst
-        if not integer and worst <= POLISH_BELOW:
+        if not integer and worst <= POLISH_BELOW and lifted.n <= POLISH_MAX_VARIABLES:
             certified = lifted.polish(x, stack, tol)
             if certified is not None:
                 return certified, n, float(stack.values(certified[:lifted.n]).max(initial=0.0))

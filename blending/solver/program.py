@@ -33,7 +33,7 @@ class LinearProgram:
 
 @dataclass(frozen=True)
 class CutSolution:
-    status: str                      # "optimal" or "infeasible"
+    status: str                      # "optimal", "infeasible" or "failed"
     v: np.ndarray | None
     objective: float | None
     row_marginals: np.ndarray | None  # d objective / d row bound, per linear row (signed)
@@ -41,6 +41,8 @@ class CutSolution:
     rounds: int
     max_violation: float
     upper_marginals: np.ndarray | None = None  # d objective / d (variable upper bound)
+    message: str = ""                # why, when status is "failed" (numerical trouble)
+    stage: int | None = None         # the lexicographic stage that failed
 
 
 class ConeStack:
