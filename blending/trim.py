@@ -29,7 +29,7 @@ import numpy as np
 from scipy.stats import norm
 
 from blending.catalogue.composition import Composition, elements
-from blending.catalogue.spec import Spec, alloy_catalogue
+from blending.catalogue.spec import Spec, alloy_catalogue, within_limit
 from blending.catalogue.tables import DataFileError, read_csv_file, read_package_csv
 from blending.chance import Cone
 from blending.charge_model import ChargeModel, build_charge_model, chemistry_limits
@@ -294,7 +294,7 @@ def regrade_options(analysis: Analysis, catalogue: Mapping[str, Spec] | None = N
             total = sum(comp[e] for e in lim.elements)
             sd = math.sqrt(sum(float(analysis.sd_wt_pct.get(e, 0.0)) ** 2 for e in lim.elements))
             margin = lim.sense * (lim.rhs_wt_pct - total)
-            if margin < 0:
+            if not within_limit(margin):
                 worst = -1.0
                 break
             p = float(norm.cdf(margin / sd)) if sd > 0 else 1.0

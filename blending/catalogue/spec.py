@@ -56,6 +56,18 @@ def parse_limit_name(name: str, where: str) -> tuple[str, ...]:
     return symbols
 
 
+# On a limit is in spec, and so is anything within float round-off of it: 1e-9 wt% absorbs
+# the round-off of blended chemistries without admitting real excess. Every verdict on a
+# limit (Margin.ok, trim.regrade_options) goes through within_limit, so they cannot disagree.
+ROUND_OFF_WT_PCT = 1e-9
+
+
+def within_limit(margin_wt_pct: float) -> bool:
+    """Whether a composition whose distance to a bound is ``margin_wt_pct`` [wt%] (positive
+    inside) meets it: exactly on the limit, or within :data:`ROUND_OFF_WT_PCT` outside, is in spec."""
+    return margin_wt_pct >= -ROUND_OFF_WT_PCT
+
+
 @dataclass(frozen=True)
 class Margin:
     """Distance of a composition from one bound; positive inside the spec [wt%]."""
@@ -68,8 +80,7 @@ class Margin:
 
     @property
     def ok(self) -> bool:
-        # 1e-9 wt% absorbs float round-off in blended chemistries without admitting real excess
-        return self.margin_wt_pct >= -1e-9
+        return within_limit(self.margin_wt_pct)
 
 
 @dataclass(frozen=True)

@@ -132,3 +132,51 @@ def test_bad_limit_rows_name_file_row_and_field(tmp_path, body, match):
     path.write_text(body)
     with pytest.raises(DataFileError, match=match):
         load_limits_csv(path)
+
+
+# On a limit is in spec, and so is float round-off outside it (0.1 + 0.2 > 0.3 by 5.6e-17); a real
+# excess (1e-6 wt%, far below any OES resolution but far above round-off) is out. Spec verdicts and
+# the re-grade offer of a melt that cannot be saved (trim.regrade_options) must apply the same rule.
+BOUNDARY = Spec("edge", limits={"Mg": Limit(("Mg",), 4.0, 5.0), "Mn+Cr": Limit(("Mn", "Cr"), None, 0.3),
+                                "Si": Limit(("Si",), None, 0.2)},
+                others_each_max_wt_pct=0.05, others_total_max_wt_pct=0.15)
+INSIDE = {"Mg": 4.5, "Mn": 0.1, "Cr": 0.1, "Si": 0.1}
+BOUNDARY_CASES = [
+    # (composition, limit, bound, in spec)
+    ({**INSIDE, "Mg": 5.0}, "Mg", "max", True),                       # exactly on a max
+    ({**INSIDE, "Mg": 4.0}, "Mg", "min", True),                       # exactly on a min
+    ({**INSIDE, "Mn": 0.1, "Cr": 0.2}, "Mn+Cr", "max", True),         # a sum on its max within round-off
+    ({**INSIDE, "Si": 0.2}, "Si", "max", True),
+    ({**INSIDE, "Zn": 0.05}, "others each (Zn)", "max", True),        # an "other" exactly on its max
+    ({**INSIDE, "Zn": 0.05, "Ga": 0.05, "V": 0.05}, "others total", "max", True),
+    ({**INSIDE, "Mg": 5.0 + 1e-6}, "Mg", "max", False),              # a real excess
+    ({**INSIDE, "Mg": 4.0 - 1e-6}, "Mg", "min", False),
+    ({**INSIDE, "Cr": 0.2 + 1e-6}, "Mn+Cr", "max", False),
+    ({**INSIDE, "Zn": 0.05 + 1e-6}, "others each (Zn)", "max", False),
+]
+
+
+@pytest.mark.parametrize(("wt_pct", "limit", "bound", "inside"), BOUNDARY_CASES)
+def test_on_a_limit_and_within_round_off_is_in_spec(wt_pct, limit, bound, inside):
+    verdict = BOUNDARY.check(Composition(wt_pct))
+    margin = verdict.margin(limit, bound)
+    assert margin.ok is inside
+    assert verdict.in_spec is inside
+    assert [(m.limit, m.bound) for m in verdict.violations] == ([] if inside else [(limit, bound)])
+
+
+def test_the_limit_itself_and_round_off_give_margins_of_zero_or_less_than_a_nanopercent():
+    on = BOUNDARY.check(Composition({**INSIDE, "Mg": 5.0})).margin("Mg", "max")
+    assert on.margin_wt_pct == 0.0 and on.ok
+    summed = BOUNDARY.check(Composition({**INSIDE, "Mn": 0.1, "Cr": 0.2})).margin("Mn+Cr", "max")
+    assert -1e-15 < summed.margin_wt_pct < 0 and summed.ok   # 0.3 - (0.1 + 0.2): round-off, still in
+
+
+@pytest.mark.parametrize(("wt_pct", "limit", "bound", "inside"), BOUNDARY_CASES)
+def test_regrade_offers_an_alloy_exactly_when_its_verdict_is_in_spec(wt_pct, limit, bound, inside):
+    from blending.trim import analysis_from_mapping, regrade_options
+
+    analysis = analysis_from_mapping(wt_pct)
+    offered = [r.alloy for r in regrade_options(analysis, {"edge": BOUNDARY})]
+    assert offered == (["edge"] if inside else [])
+    assert BOUNDARY.check(analysis.composition).in_spec is inside
