@@ -1,4 +1,5 @@
-"""Suite-wide settings: the Hypothesis profiles (the ``slow`` marker is registered in pyproject.toml).
+"""Suite-wide settings: the Hypothesis profiles, and the ``slow`` marker on tests that train
+(registered in pyproject.toml).
 
 With ``CI`` set (any value but empty, as every CI service sets it) the ``ci`` profile is loaded:
 derandomised, so a CI run draws the same examples every time and a failure reproduces from the
@@ -17,3 +18,16 @@ settings.register_profile("ci", settings.get_profile("default"), derandomize=Tru
 settings.register_profile("dev", settings.get_profile("default"), deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "dev"))
 
+
+
+# session fixtures of tests/sorter/conftest.py that train a toy model (seconds each, once per worker)
+TRAINING_FIXTURES = {"toy_model", "toy_trained"}
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark ``slow`` every test that trains, through a training fixture (the others are marked where written)."""
+    import pytest
+
+    for item in items:
+        if TRAINING_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)

@@ -1,4 +1,5 @@
-"""tests/conftest.py loads a derandomised Hypothesis profile without a deadline when CI is set."""
+"""tests/conftest.py loads a derandomised Hypothesis profile without a deadline when CI is set, and
+`.ci/run` (which sets CI) runs every test, the ``slow`` ones included."""
 
 import os
 import subprocess
@@ -35,3 +36,10 @@ def test_this_run_uses_the_profile_its_environment_asks_for():
     named = os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "dev")
     assert settings.default.derandomize is (named == "ci")
     assert settings.default.deadline is None
+
+
+def test_ci_runs_the_slow_tests_too_and_sets_ci():
+    run = (CHECKOUT / ".ci" / "run").read_text()
+    command = [line for line in run.splitlines() if "pytest" in line and not line.lstrip().startswith("#")]
+    assert command == ["pip install -e '.[test]' && pytest -n 2"]          # no -m filter: slow tests run
+    assert 'export CI="${CI:-true}"' in run

@@ -2,9 +2,12 @@
 
 import re
 
+import pytest
+
 from tests.support.cli import run_aluloop
 
 
+@pytest.mark.slow
 def test_demo_sorts_the_samples_and_charges_a_heat(tmp_path):
     result = run_aluloop("demo", "--out", str(tmp_path / "demo"), timeout=300)
     assert result.returncode == 0, result.stderr

@@ -12,6 +12,9 @@ from sorter.spectrum import Metadata, Spectrum
 from tests.support.cli import run_aluloop
 from tests.support.libs_fixtures import GRID, toy_batch
 
+# `aluloop train libs` in a subprocess for the module's model
+pytestmark = pytest.mark.slow
+
 
 def aluloop(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
     return run_aluloop(*args, timeout=timeout)

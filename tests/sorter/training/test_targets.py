@@ -27,6 +27,9 @@ from sorter.training.data import DEFAULT_GRADES, simulated_data
 from sorter.training.evaluation import classification_metrics
 from sorter.training.train import train
 
+# evaluates both bundled models on held-out sets and retrains one: minutes
+pytestmark = pytest.mark.slow
+
 MODELS = Path(__file__).resolve().parents[3] / "models"
 N_PER_GRADE = 8
 
