@@ -109,3 +109,16 @@ def test_solver_chatter_during_integer_solves_goes_to_stderr_not_stdout(capfd):
     out, err = capfd.readouterr()
     assert out == "before\nafter\n"
     assert "tmpSolver.run()" in err
+
+
+def test_bonferroni_accepts_one_half_and_refuses_one_by_name():
+    # the edges of the range z_score accepts: 0.5 (the LP on means) in, 1 (infinite margins) out
+    assert bonferroni(0.5, 1) == 0.5
+    assert bonferroni(0.5, 4) == pytest.approx(0.875)
+    for bad in (1.0, 1.5, 0.49):
+        with pytest.raises(ValueError, match=f"joint confidence {bad:g} must be at least 0.5 and below 1"):
+            bonferroni(bad, 3)
+
+
+def test_bonferroni_with_no_limits_is_the_joint_confidence():
+    assert bonferroni(0.9, 0) == pytest.approx(0.9)

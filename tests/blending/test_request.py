@@ -155,3 +155,40 @@ def test_a_campaign_names_the_heat_whose_confidence_is_wrong(lots):
         with pytest.raises(InputError) as info:
             CampaignRequest(**{"heats": [ok], "lots": lots, **kwargs})
         assert info.value.field == field
+
+
+def test_the_melt_of_a_charge_request_carries_every_field(lots):
+    heel = Composition({"Mg": 1.0, "Mn": 0.9})
+    r = ChargeRequest("3104", 20_000.0, lots, heel_kg=3_000.0, heel_composition=heel, capacity_kg=25_000.0,
+                      mass_tolerance_kg=150.0, recoveries={"Mg": 0.9})
+    melt = r.melt()
+    assert (melt.mass_kg, melt.heel_kg, melt.capacity_kg, melt.mass_tolerance_kg) == (20_000.0, 3_000.0, 25_000.0,
+                                                                                      150.0)
+    assert melt.heel_composition == heel
+    assert melt.recovery("Mg") == 0.9
+    assert ParetoRequest("3104", 20_000.0, lots, capacity_kg=25_000.0).melt().capacity_kg == 25_000.0
+
+
+def test_requests_hold_their_sequences_as_tuples(lots):
+    from blending.trim import analysis_from_mapping
+
+    bounded = [lot for lot in lots if lot.available_kg is not None]
+    heat = Heat("H1", get_alloy("3104"), 20_000.0)
+    assert ChargeRequest("3104", 20_000.0, list(lots)).lots == tuple(lots)
+    assert ParetoRequest("3104", 20_000.0, list(lots)).lots == tuple(lots)
+    assert TrimRequest("3104", 1.0, analysis_from_mapping({"Mg": 1.0}), list(bounded)).additions == tuple(bounded)
+    campaign = CampaignRequest([heat], list(lots))
+    assert campaign.heats == (heat,) and campaign.lots == tuple(lots)
+
+
+@pytest.mark.parametrize(("kwargs", "field", "message"), [
+    ({"additions": []}, "additions", "lists no additions"),
+    ({"melt_kg": -1.0}, "melt_kg", "-1 kg must be positive"),
+])
+def test_trim_request_messages(lots, kwargs, field, message):
+    from blending.trim import analysis_from_mapping
+
+    with pytest.raises(InputError, match=message) as info:
+        TrimRequest(**{"spec": "3104", "melt_kg": 1.0, "analysis": analysis_from_mapping({"Mg": 1.0}),
+                       "additions": [lot for lot in lots if lot.available_kg is not None], **kwargs})
+    assert info.value.field == field

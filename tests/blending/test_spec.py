@@ -180,3 +180,28 @@ def test_regrade_offers_an_alloy_exactly_when_its_verdict_is_in_spec(wt_pct, lim
     offered = [r.alloy for r in regrade_options(analysis, {"edge": BOUNDARY})]
     assert offered == (["edge"] if inside else [])
     assert BOUNDARY.check(analysis.composition).in_spec is inside
+
+
+def test_custom_limits_take_the_file_name_unless_named_and_read_wt_pct_headers(tmp_path):
+    path = tmp_path / "plant_5xxx.csv"
+    path.write_text("element,min_wt_pct,max_wt_pct\nMg,4.0,5.0\n")
+    assert load_limits_csv(path).name == "plant_5xxx"
+    named = load_limits_csv(path, "ours")
+    assert named.name == "ours" and named.bounds() == {"Mg": (4.0, 5.0)} and named.source == str(path)
+
+
+@pytest.mark.parametrize(("body", "match"), [
+    ("element,min,max\n", r"limits\.csv: has no limits"),
+    ("min,max\n4,5\n", r"limits\.csv.*element"),
+])
+def test_an_empty_or_unkeyed_limits_file_is_named(tmp_path, body, match):
+    path = tmp_path / "limits.csv"
+    path.write_text(body)
+    with pytest.raises(DataFileError, match=match):
+        load_limits_csv(path)
+
+
+def test_asking_a_verdict_for_a_limit_it_lacks_names_the_spec_and_limit():
+    verdict = BOUNDARY.check(Composition(INSIDE))
+    with pytest.raises(KeyError, match="edge has no min limit on Si"):
+        verdict.margin("Si", "min")
