@@ -122,3 +122,16 @@ def test_bonferroni_accepts_one_half_and_refuses_one_by_name():
 
 def test_bonferroni_with_no_limits_is_the_joint_confidence():
     assert bonferroni(0.9, 0) == pytest.approx(0.9)
+
+
+def test_joint_lower_bound_by_hand():
+    from blending.chance import joint_lower_bound
+
+    # Mg min and max share one element (their risks add), Si alone, Mn+Cr by Boole:
+    # (1 - 0.01 - 0.02) (1 - 0.03) - 0.04 = 0.9009, above Bonferroni's 1 - 0.10
+    groups = [("Mg",), ("Mg",), ("Si",), ("Mn", "Cr")]
+    assert joint_lower_bound(groups, [0.01, 0.02, 0.03, 0.04]) == pytest.approx(0.9009, abs=1e-15)
+    assert joint_lower_bound([("Mg",)], [0.05]) == pytest.approx(0.95)
+    assert joint_lower_bound([], []) == 1.0
+    with pytest.raises(ValueError):
+        joint_lower_bound(groups, [0.01])          # one risk per limit

@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 from blending.catalogue.composition import Composition
 from blending.catalogue.spec import Limit, Spec, alloy_catalogue, get_alloy, load_limits_csv
 from blending.catalogue.tables import DataFileError
+from blending.errors import InputError
 
 REQUIRED = ["1050A", "1100", "2024", "3003", "3004", "3104", "5042", "5052", "5182", "5754",
             "6061", "6063", "6082", "6463", "7075", "A356.2", "A380", "ADC12"]
@@ -205,3 +206,36 @@ def test_asking_a_verdict_for_a_limit_it_lacks_names_the_spec_and_limit():
     verdict = BOUNDARY.check(Composition(INSIDE))
     with pytest.raises(KeyError, match="edge has no min limit on Si"):
         verdict.margin("Si", "min")
+
+
+def test_round_off_allowance_is_inclusive_and_no_wider():
+    from blending.catalogue.spec import ROUND_OFF_WT_PCT, within_limit
+
+    assert within_limit(0.0) and within_limit(-ROUND_OFF_WT_PCT)
+    assert not within_limit(-2 * ROUND_OFF_WT_PCT) and not within_limit(-1e-6)
+
+
+def test_every_margin_reports_its_limit_and_the_value_checked():
+    spec = Spec("m", limits={"Mg": Limit(("Mg",), 4.0, 5.0)}, others_each_max_wt_pct=0.05,
+                others_total_max_wt_pct=0.15, al_min_wt_pct=90.0)
+    verdict = spec.check(Composition({"Mg": 4.5, "Zn": 0.04, "Ga": 0.02}))
+    assert verdict.spec == "m"
+    got = {(m.limit, m.bound): (m.limit_wt_pct, m.value_wt_pct, m.margin_wt_pct) for m in verdict.margins}
+    want = {("Mg", "min"): (4.0, 4.5, 0.5), ("Mg", "max"): (5.0, 4.5, 0.5),
+                                 ("others each (Zn)", "max"): (0.05, 0.04, 0.01),
+                                 ("others each (Ga)", "max"): (0.05, 0.02, 0.03),
+                                 ("others total", "max"): (0.15, 0.06, 0.09),
+                                 ("Al", "min"): (90.0, 95.44, 5.44)}
+    assert got.keys() == want.keys()
+    for key, values in want.items():
+        assert got[key] == pytest.approx(values, abs=1e-12), key
+
+
+def test_tightening_by_zero_keeps_the_spec_and_by_one_half_is_refused():
+    spec = Spec("t", limits={"Mg": Limit(("Mg",), 4.0, 5.0), "Si": Limit(("Si",), None, 0.4),
+                             "Cu": Limit(("Cu",), 0.1, None)})
+    assert spec.tightened(0.0).bounds(aim=True) == spec.bounds()
+    with pytest.raises(InputError, match=r"tightening fraction 0.5 must be in \[0, 0.5\)"):
+        spec.tightened(0.5)
+    # a min-only limit is raised by the fraction of its min
+    assert spec.tightened(0.1).bounds(aim=True)["Cu"] == (pytest.approx(0.11), None)
