@@ -133,5 +133,7 @@ def test_joint_lower_bound_by_hand():
     assert joint_lower_bound(groups, [0.01, 0.02, 0.03, 0.04]) == pytest.approx(0.9009, abs=1e-15)
     assert joint_lower_bound([("Mg",)], [0.05]) == pytest.approx(0.95)
     assert joint_lower_bound([], []) == 1.0
+    # two sum limits: their risks add (Boole)
+    assert joint_lower_bound([("Mn", "Cr"), ("Si", "Fe")], [0.01, 0.02]) == pytest.approx(0.97, abs=1e-15)
     with pytest.raises(ValueError):
         joint_lower_bound(groups, [0.01])          # one risk per limit

@@ -239,3 +239,18 @@ def test_tightening_by_zero_keeps_the_spec_and_by_one_half_is_refused():
         spec.tightened(0.5)
     # a min-only limit is raised by the fraction of its min
     assert spec.tightened(0.1).bounds(aim=True)["Cu"] == (pytest.approx(0.11), None)
+
+
+def test_aim_limits_inside_the_spec_keep_the_spec_bound_where_none_is_given():
+    spec = get_alloy("5182")
+    aimed = spec.with_aim({"Mg": (4.2, None), "Mn": (None, 0.45), "Cr+Mn": (None, 0.5)})
+    bounds = aimed.bounds(aim=True)
+    assert bounds["Mg"] == (4.2, 5.0) and bounds["Mn"] == (0.20, 0.45)
+    assert bounds["Cr+Mn"] == (None, 0.5)                     # a sum with no spec limit of its own
+    assert aimed.bounds() == spec.bounds()                    # the specification itself is unchanged
+    with pytest.raises(InputError, match="5182 aim Mg min 3.9 wt% lies below the spec min 4"):
+        spec.with_aim({"Mg": (3.9, None)})
+    with pytest.raises(InputError, match="5182 aim Mn max 0.6 wt% lies above the spec max 0.5"):
+        spec.with_aim({"Mn": (None, 0.6)})
+    with pytest.raises(InputError, match="5182 aim: 'Xx' is not an element symbol"):
+        spec.with_aim({"Xx": (None, 0.1)})
