@@ -105,6 +105,10 @@ def test_verdict_agrees_with_margins(mg, si):
 def test_alloy_lookup_accepts_common_spellings_and_rejects_unknown():
     assert get_alloy("en aw-5182").name == "5182"
     assert get_alloy("A380.0").name == "A380"
+    assert get_alloy(" AA5182 ").name == "5182"
+    assert get_alloy("aa 6061").name == "6061"
+    assert get_alloy("EN AW-6082").name == "6082"
+    assert get_alloy("a356.2").name == "A356.2"
     with pytest.raises(KeyError, match="unknown alloy '9999'"):
         get_alloy("9999")
 
