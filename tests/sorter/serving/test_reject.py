@@ -198,3 +198,15 @@ def test_reject_reasons_flags_nan_and_inf_distances_directly():
     quality = np.array([[*GOOD[:3], ood] for ood in (NAN, INF, 1.0)])
     reasons = reject_reasons(np.array([0.9, 0.9, 0.9]), quality, [True] * 3, T)
     assert [r.split(":")[0] for r in reasons] == ["out of distribution", "out of distribution", ""]
+
+
+def test_a_piece_exactly_on_every_threshold_is_accepted_alone_and_in_a_batch():
+    # on a threshold passes (as on a spec limit), except the ADC maximum: reaching it is clipping
+    p = [T.min_top_probability, 0.25, 0.2, T.max_non_al_probability]
+    on = [T.min_snr, T.min_al_fraction, T.saturation_counts - 1, T.max_ood_distance]
+    P, q = np.array([p, p]), np.array([on, on])
+    assert one(p, on).decision == "accept"
+    assert [d.decision for d in decide(P, q, CLASSES, FAMILIES, T)] == ["accept", "accept"]
+    clipped = [T.min_snr, T.min_al_fraction, T.saturation_counts, T.max_ood_distance]
+    assert one(p, clipped).reason.startswith("saturation")
+    assert decide(np.array([p, p]), np.array([on, clipped]), CLASSES, FAMILIES, T)[1].reason.startswith("saturation")
