@@ -13,9 +13,8 @@ from scipy.stats import norm
 
 from blending.charge_model import chemistry_limits, present_elements
 from blending.optimise import LEXICOGRAPHIC_TOLERANCE
+from research.clarabel_status import solve_optimal
 
-# Clarabel's defaults are 1e-8; tighter so the reference is good to better than the 1e-6 checked.
-settings = {"tol_gap_abs": 1e-10, "tol_gap_rel": 1e-10, "tol_feas": 1e-10}
 STAGES = {"recycled": ("recycled", "cost"), "cost": ("cost", "recycled"), "co2": ("co2", "cost")}
 
 
@@ -75,15 +74,7 @@ def reference_solve(lots, melt, spec, confidence, objective="recycled", *, fixed
     values = []
     for stage in STAGES[objective]:
         problem = cp.Problem(cp.Minimize(terms[stage] @ x), cons)
-        # Clarabel's defaults when the tight tolerances stall; more equilibration passes when
-        # both stall on a later stage held within 1e-7 of an exact optimum (a thin sliver)
-        for options in (settings, {}, {**settings, "equilibrate_max_iter": 50}):
-            try:
-                problem.solve(solver=cp.CLARABEL, **options)
-                break
-            except cp.error.SolverError:
-                continue
-        if problem.status not in ("optimal", "optimal_inaccurate"):
+        if not solve_optimal(problem, f"reference {stage} stage", infeasible_ok=True):
             return None
         values.append(float(problem.value))
         level = problem.value if hold_at is None else hold_at[len(values) - 1]

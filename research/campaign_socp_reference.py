@@ -14,9 +14,7 @@ from scipy.stats import norm
 
 from blending.charge_model import chemistry_limits, present_elements
 from blending.melt import Melt
-
-# Clarabel's defaults are 1e-8; tighter so the reference is good to better than the 1e-6 checked.
-CLARABEL = {"tol_gap_abs": 1e-10, "tol_gap_rel": 1e-10, "tol_feas": 1e-10}
+from research.clarabel_status import solve_optimal
 
 
 def heat_constraints(lots, mass_kg, spec, confidence, t):
@@ -53,7 +51,7 @@ def front_point(lots, mass_kg, spec, confidence, term, min_recycled_fraction):
     cons += [t[i] <= lot.available_kg / 1000 for i, lot in enumerate(lots) if lot.available_kg is not None]
     cons.append(vec["recycled"] @ t >= min_recycled_fraction * mass_kg / 1000)
     prob = cp.Problem(cp.Minimize(vec[term] @ t), cons)
-    prob.solve(solver=cp.CLARABEL, **CLARABEL)
+    solve_optimal(prob, f"reference front point ({term}, recycled >= {min_recycled_fraction:g})")
     return 1000 * prob.value, 1000 * t.value
 
 
@@ -79,10 +77,10 @@ def campaign(heats, lots, hold_tolerance=1e-7):
     T, cons, recycled, cost = build_campaign(heats, lots)
     total = sum(h.mass_kg for h in heats)
     first = cp.Problem(cp.Maximize(recycled / total), cons)
-    first.solve(solver=cp.CLARABEL, **CLARABEL)
+    solve_optimal(first, "reference campaign, most recycled")
     best = first.value
     second = cp.Problem(cp.Minimize(cost), cons + [recycled / total >= best - hold_tolerance * max(1.0, best)])
-    second.solve(solver=cp.CLARABEL, **CLARABEL)
+    solve_optimal(second, "reference campaign, least cost")
     return best * total, second.value, 1000 * T.value
 
 
@@ -95,5 +93,5 @@ def cost_at(heats, lots, recycled_kg):
     floor they must agree."""
     T, cons, recycled, cost = build_campaign(heats, lots)
     problem = cp.Problem(cp.Minimize(cost), cons + [recycled >= recycled_kg])
-    problem.solve(solver=cp.CLARABEL, **CLARABEL)
+    solve_optimal(problem, f"reference campaign, least cost at recycled >= {recycled_kg:g} kg")
     return problem.value

@@ -50,6 +50,7 @@ def test_wheel_ships_the_catalogues_and_the_models(wheel):
     assert not any(n.startswith(("tests/", "research/", "bench/")) for n in names)
 
 
+@pytest.mark.slow
 def test_installed_wheel_classifies_and_blends_outside_the_repository(wheel, tmp_path):
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)

@@ -18,10 +18,11 @@ from blending.catalogue.tables import DataFileError, Row, read_csv_file, read_pa
 from blending.errors import InputError, NotFoundError
 
 # On the limit is in spec: a blended or measured value may pass a bound by float round-off
-# (1e-16 wt%) or the LP solver's feasibility tolerance (1e-7 of a row); 1e-6 wt% (0.01 ppm)
-# is far below any analysis's resolution, so it admits no real excess. Spec verdicts, the
-# Monte Carlo compliance of a recipe and re-grading all use this one rule.
-ON_LIMIT_TOLERANCE_WT_PCT = 1e-6
+# (1e-16 wt%) or by the charge solver's cone tolerance (1e-9 wt%); 1e-8 wt% (0.1 ppb) absorbs
+# both and is far below any analysis's resolution, so it admits no real excess. Spec verdicts
+# (Margin.ok), the Monte Carlo compliance of a recipe and re-grading (trim.regrade_options) all
+# use this one rule, so they cannot disagree.
+ON_LIMIT_TOLERANCE_WT_PCT = 1e-8
 
 
 def within_limit(margin_wt_pct: float) -> bool:

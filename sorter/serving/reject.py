@@ -112,7 +112,10 @@ def decide(probabilities: np.ndarray, quality: np.ndarray, classes: list[str], f
         quality = quality.copy()
         quality[:, 3] = class_distance[np.arange(len(grade_idx)), grade_idx]
         if non_al_class.any():
-            nearest_non_al = np.where(non_al_class > 0, class_distance, np.inf).argmin(axis=1)
+            # argmin over the contaminant columns only: masking the others with inf picked an
+            # aluminium class when every contaminant distance was itself inf
+            contaminants = np.flatnonzero(non_al_class)
+            nearest_non_al = contaminants[class_distance[:, contaminants].argmin(axis=1)]
             nearer = (class_distance[np.arange(len(grade_idx)), nearest_non_al]
                       < thresholds.contaminant_distance_ratio * quality[:, 3])
             nearer_contaminant = np.where(nearer, nearest_non_al, -1)

@@ -111,9 +111,17 @@ def test_the_optimum_of_one_objective_is_not_certified_for_another(coarse):
     A = np.array(lifted._v_coeffs).reshape(rows.size, lp.c.size)
     dearest = kkt_point(-lp.c, certified[:lp.c.size], lp.lower, lp.upper, A, np.array(lifted.row_lo)[rows],
                         np.array(lifted.row_hi)[rows], stack, lifted.kkt.binding, 1e-9)
-    if dearest is not None:
-        flipped = type(lp)(-lp.c, lp.A, lp.row_lo, lp.row_hi, lp.lower, lp.upper, lp.integrality, lp.cones)
-        assert -lp.c @ dearest.v == pytest.approx(_clarabel(flipped), rel=1e-8)
+    # either the certificate refuses (None), or it moved the active set all the way to the dearest
+    # charge: never the cheapest point certified for the opposite objective
+    flipped = type(lp)(-lp.c, lp.A, lp.row_lo, lp.row_hi, lp.lower, lp.upper, lp.integrality, lp.cones)
+    assert dearest is None or -lp.c @ dearest.v == pytest.approx(_clarabel(flipped), rel=1e-8)
+    assert dearest is None or not np.allclose(dearest.v, certified[:lp.c.size])
+    # the same call with the objective it was solved for certifies the cheapest point (so a None
+    # above is the objective's doing, not a call that cannot succeed)
+    cheapest = kkt_point(lp.c, certified[:lp.c.size], lp.lower, lp.upper, A, np.array(lifted.row_lo)[rows],
+                         np.array(lifted.row_hi)[rows], stack, lifted.kkt.binding, 1e-9)
+    assert cheapest is not None
+    assert lp.c @ cheapest.v == pytest.approx(lp.c @ certified[:lp.c.size], rel=1e-10)
 
 
 def test_cone_multipliers_are_the_derivative_of_the_optimum():

@@ -109,3 +109,31 @@ def test_solver_chatter_during_integer_solves_goes_to_stderr_not_stdout(capfd):
     out, err = capfd.readouterr()
     assert out == "before\nafter\n"
     assert "tmpSolver.run()" in err
+
+
+def test_bonferroni_accepts_one_half_and_refuses_one_by_name():
+    # the edges of the range z_score accepts: 0.5 (the LP on means) in, 1 (infinite margins) out
+    assert bonferroni(0.5, 1) == 0.5
+    assert bonferroni(0.5, 4) == pytest.approx(0.875)
+    for bad in (1.0, 1.5, 0.49):
+        with pytest.raises(ValueError, match=f"joint confidence {bad:g} must be at least 0.5 and below 1"):
+            bonferroni(bad, 3)
+
+
+def test_bonferroni_with_no_limits_is_the_joint_confidence():
+    assert bonferroni(0.9, 0) == pytest.approx(0.9)
+
+
+def test_joint_lower_bound_by_hand():
+    from blending.chance import joint_lower_bound
+
+    # Mg min and max share one element (their risks add), Si alone, Mn+Cr by Boole:
+    # (1 - 0.01 - 0.02) (1 - 0.03) - 0.04 = 0.9009, above Bonferroni's 1 - 0.10
+    groups = [("Mg",), ("Mg",), ("Si",), ("Mn", "Cr")]
+    assert joint_lower_bound(groups, [0.01, 0.02, 0.03, 0.04]) == pytest.approx(0.9009, abs=1e-15)
+    assert joint_lower_bound([("Mg",)], [0.05]) == pytest.approx(0.95)
+    assert joint_lower_bound([], []) == 1.0
+    # two sum limits: their risks add (Boole)
+    assert joint_lower_bound([("Mn", "Cr"), ("Si", "Fe")], [0.01, 0.02]) == pytest.approx(0.97, abs=1e-15)
+    with pytest.raises(ValueError):
+        joint_lower_bound(groups, [0.01])          # one risk per limit

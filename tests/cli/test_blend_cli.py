@@ -1,15 +1,13 @@
 """``aluloop blend`` as a user runs it."""
 
 import json
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from aluloop.cli import app
+from tests.support.cli import run_aluloop
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 runner = CliRunner()
@@ -92,11 +90,9 @@ def test_bad_inventory_gives_one_line_and_exit_2(tmp_path, text, message):
 
 def test_installed_command_prints_clean_json():
     # a real process: nothing (e.g. a solver banner) may precede the JSON
-    exe = shutil.which("aluloop")
-    cmd = [exe] if exe else [sys.executable, "-m", "aluloop.cli"]
-    result = subprocess.run([*cmd, "blend", "--alloy", "3104", "--mass-kg", "20000", "--inventory",
-                             str(EXAMPLES / "ubc_3104_inventory.csv"), "--json", "--draws", "5000",
-                             "--mass-tolerance-kg", "200"], capture_output=True, text=True, timeout=120)
+    result = run_aluloop("blend", "--alloy", "3104", "--mass-kg", "20000", "--inventory",
+                         str(EXAMPLES / "ubc_3104_inventory.csv"), "--json", "--draws", "5000",
+                         "--mass-tolerance-kg", "200", timeout=120)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["status"] == "optimal"
 

@@ -1,17 +1,15 @@
 """The catalogue commands as a user runs them: the installed ``aluloop`` entry point."""
 
 import json
-import shutil
 import subprocess
-import sys
 
 import pytest
 
+from tests.support.cli import run_aluloop
+
 
 def aluloop(*args: str) -> subprocess.CompletedProcess:
-    exe = shutil.which("aluloop")
-    cmd = [exe, *args] if exe else [sys.executable, "-m", "aluloop.cli", *args]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    return run_aluloop(*args, timeout=120)
 
 
 def test_alloys_show_json_gives_5182_limits():

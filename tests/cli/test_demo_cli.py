@@ -1,16 +1,15 @@
 """The README's first command ends in ``aluloop demo``: it must sort the samples and charge a heat."""
 
 import re
-import shutil
-import subprocess
-import sys
+
+import pytest
+
+from tests.support.cli import run_aluloop
 
 
+@pytest.mark.slow
 def test_demo_sorts_the_samples_and_charges_a_heat(tmp_path):
-    exe = shutil.which("aluloop")
-    cmd = [exe] if exe else [sys.executable, "-m", "aluloop.cli"]
-    result = subprocess.run([*cmd, "demo", "--out", str(tmp_path / "demo")], capture_output=True, text=True,
-                            timeout=300)
+    result = run_aluloop("demo", "--out", str(tmp_path / "demo"), timeout=300)
     assert result.returncode == 0, result.stderr
     pieces = re.search(r"(\d+) pieces: (\d+) accepted \((\d+) right, (\d+) wrong\), (\d+) sent round", result.stdout)
     assert pieces, result.stdout[-2000:]
@@ -23,9 +22,6 @@ def test_demo_sorts_the_samples_and_charges_a_heat(tmp_path):
 
 
 def test_demo_names_a_missing_sample_folder(tmp_path):
-    exe = shutil.which("aluloop")
-    cmd = [exe] if exe else [sys.executable, "-m", "aluloop.cli"]
-    result = subprocess.run([*cmd, "demo", "--samples", str(tmp_path / "nowhere")], capture_output=True, text=True,
-                            timeout=300)
+    result = run_aluloop("demo", "--samples", str(tmp_path / "nowhere"), timeout=300)
     assert result.returncode == 2
     assert "manifest.csv" in result.stderr and "Traceback" not in result.stderr

@@ -3,20 +3,21 @@
 import json
 import shutil
 import subprocess
-import sys
 
 import numpy as np
 import pytest
 
 from sorter.io import read_spectrum, write_spectrum
 from sorter.spectrum import Metadata, Spectrum
+from tests.support.cli import run_aluloop
 from tests.support.libs_fixtures import GRID, toy_batch
+
+# `aluloop train libs` in a subprocess for the module's model
+pytestmark = pytest.mark.slow
 
 
 def aluloop(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    exe = shutil.which("aluloop")
-    cmd = [exe, *args] if exe else [sys.executable, "-m", "aluloop.cli", *args]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    return run_aluloop(*args, timeout=timeout)
 
 
 @pytest.fixture(scope="module")

@@ -1,20 +1,18 @@
 """``aluloop trim``, ``pareto`` and ``plan`` as a user runs them: the installed entry point."""
 
 import json
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from tests.support.cli import run_aluloop
 
 EXAMPLES = Path(__file__).parents[2] / "examples"
 
 
 def aluloop(*args: str) -> subprocess.CompletedProcess:
-    exe = shutil.which("aluloop")
-    cmd = [exe, *args] if exe else [sys.executable, "-m", "aluloop.cli", *args]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    return run_aluloop(*args, timeout=300)
 
 
 def one_line_error(result: subprocess.CompletedProcess) -> str:

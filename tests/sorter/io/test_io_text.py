@@ -99,6 +99,12 @@ def _write(tmp_path, name, text):
     ("# timestamp: yesterday\n390,1\n", r"p3\.csv line 1, timestamp: 'yesterday' is not an ISO 8601"),
     ("# shots: 1\n# shots: 2\n390,1\n", r"p3\.csv line 2, shots: given twice \(also on line 1\)"),
     ("0,1\n1,2\n", r"p3\.csv line 1, wavelength_nm: 0 nm is not positive"),
+    # a first line with one number and one bad field is bad data, not a header row: a line that
+    # starts with a number opens the data (else "394.4,abc" would name the columns "394.4" and "abc")
+    ("394.4,abc\n395.0,12\n", r"p3\.csv line 1, intensity: 'abc' is not a number"),
+    ("394.4;abc\n395.0;12\n", r"p3\.csv line 1, intensity: 'abc' is not a number"),
+    ("394.4\tabc\n395.0\t12\n", r"p3\.csv line 1, intensity: 'abc' is not a number"),
+    ("394.4,abc\n", r"p3\.csv line 1, intensity: 'abc' is not a number"),
 ])
 def test_bad_content_names_file_line_and_field(tmp_path, text, match):
     with pytest.raises(SpectrumFileError, match=match):

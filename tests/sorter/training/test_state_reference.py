@@ -101,6 +101,7 @@ def test_the_reference_profile_spans_the_line_windows_at_the_nearest_pixel_pitch
     assert reference is None and "no shipped instrument profile spans the line windows" in info["reason"]
 
 
+@pytest.mark.slow
 def test_a_plant_model_trained_without_states_reads_the_state_from_the_reference(tmp_path):
     # 190 pieces per grade: the 80% training split has the 150 spectra experts need
     with warnings.catch_warnings():
