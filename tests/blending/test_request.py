@@ -66,7 +66,7 @@ def test_a_charge_request_at_every_lower_edge_is_accepted(lots):
     ("joint_confidence", {"joint_confidence": 1.0}),
     ("objective", {"objective": "profit"}),
     ("joint_allocation", {"joint_allocation": "even"}),
-    ("joint_allocation", {"joint_allocation": "calibrated"}),          # needs joint_confidence
+    ("joint_allocation", {"joint_allocation": "calibrated", "confidence": 0.95}),   # needs a joint target
     ("draws", {"draws": MIN_DRAWS - 1}),
     ("draws", {"draws": float(MIN_DRAWS)}),
     ("mass_kg", {"mass_kg": 0.0}),

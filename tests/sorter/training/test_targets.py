@@ -61,10 +61,11 @@ def bundled_held_out(bundled):
 # Measured on 2026-12-06 with N_PER_GRADE = 8 (152 pieces a set, 104 of them aluminium), set by set
 # (research.scenarios.HELD_OUT order): (grade errors, family errors, aluminium pieces sent round,
 # median composition MAE share of the spec range). Re-measure (print the per_set fixture) when a model
-# is retrained, and set these to the new values.
+# is retrained or its card's accept bars change, and set these to the new values. The pieces sent round
+# were re-measured after the per-pair accept bars (issue 24): 0/0/0 -> 3/1/1 and 0/0/0 -> 1/0/2.
 MEASURED = {
-    "broadband": [(0, 0, 0, 0.0486), (0, 0, 0, 0.0301), (0, 0, 0, 0.0510)],
-    "highres": [(0, 0, 0, 0.0602), (0, 0, 0, 0.0274), (1, 0, 0, 0.0509)],
+    "broadband": [(0, 0, 3, 0.0486), (0, 0, 1, 0.0301), (0, 0, 1, 0.0510)],
+    "highres": [(0, 0, 1, 0.0602), (0, 0, 0, 0.0274), (1, 0, 2, 0.0509)],
 }
 REGRESSION_FACTOR = 1.2      # a measured figure may grow by a fifth before the test fails
 SLACK_PIECES = 1             # an error count may grow by one piece (1% of a set's aluminium pieces)
