@@ -132,3 +132,19 @@ def test_missing_file_named():
 def test_unwritable_metadata_refused(tmp_path, metadata, match):
     with pytest.raises(SpectrumFileError, match=match):
         format_text(Spectrum([1.0], [1.0], metadata), "out.csv")
+
+
+def test_key_value_lines_right_above_the_data_are_metadata_not_column_names():
+    # a vendor header block may end without a names row: its last "key: value" line is metadata
+    text = "Spectrometer: USB4000\nIntegration time: 100 ms\n300.0;10\n300.5;12\n301.0;11\n"
+    s = parse_text(text, "block.txt")
+    assert s.wavelength_nm.tolist() == [300.0, 300.5, 301.0] and s.intensity.tolist() == [10, 12, 11]
+    assert s.metadata.extra == {"Spectrometer": "USB4000", "Integration_time": "100 ms"}
+
+
+def test_a_names_row_whose_cells_hold_colons_is_still_the_names_row():
+    # "Wavelength: nm;Intensity: counts" splits into one name per column, so it names them
+    text = "Spectrometer: USB4000\nWavelength: nm;Intensity: counts\n300.0;10\n300.5;12\n301.0;11\n"
+    s = parse_text(text, "named.txt")
+    assert s.intensity.tolist() == [10, 12, 11]
+    assert s.metadata.extra == {"Spectrometer": "USB4000"}
