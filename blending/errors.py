@@ -46,6 +46,13 @@ class InputError(AluloopError, ValueError):
         return str(self.args[0]) if self.args else ""
 
 
+def located(file: str, unit: str, number: int | None, field: str | None) -> str:
+    """Where in a file a bad value sits, as a person reads it: ``"p3.csv line 12, intensity"``
+    (``unit`` is ``"line"`` for a text file, ``"row"`` for a table whose header is row 1)."""
+    where = file if number is None else f"{file} {unit} {number}"
+    return f"{where}, {field}" if field else where
+
+
 class NotFoundError(InputError, KeyError):
     """A name that is not in a catalogue (an alloy, a material, a model)."""
 

@@ -71,12 +71,8 @@ def _positive(value: float, name: str, unit: str = "kg") -> None:
 
 
 def _spec(spec: Spec | str) -> Spec:
-    if isinstance(spec, Spec):
-        return spec
-    try:
-        return get_alloy(spec)
-    except InputError as exc:
-        raise InputError(exc.reason, field="alloy") from None
+    """A catalogue name becomes its Spec (an unknown one is refused naming the field ``alloy``)."""
+    return spec if isinstance(spec, Spec) else get_alloy(spec)
 
 
 def aimed_spec(spec: Spec, aim_tighten: float | None,
@@ -190,15 +186,11 @@ class ChargeRequest:
         return aimed_spec(self.spec, self.aim_tighten, self.aim_limits)  # type: ignore[arg-type]
 
     def melt(self) -> Melt:
-        try:
-            return Melt(mass_kg=self.mass_kg, heel_kg=self.heel_kg, heel_composition=self.heel_composition,
-                        capacity_kg=self.capacity_kg,
-                        recoveries=default_recoveries() if self.recoveries is None else self.recoveries,
-                        mass_tolerance_kg=self.mass_tolerance_kg)
-        except InputError:
-            raise
-        except ValueError as exc:  # Melt names the quantity; say which field
-            raise InputError(str(exc), field="melt") from None
+        """The heat's melt; `Melt` refuses its own bad fields with an `InputError`."""
+        return Melt(mass_kg=self.mass_kg, heel_kg=self.heel_kg, heel_composition=self.heel_composition,
+                    capacity_kg=self.capacity_kg,
+                    recoveries=default_recoveries() if self.recoveries is None else self.recoveries,
+                    mass_tolerance_kg=self.mass_tolerance_kg)
 
 
 @dataclass(frozen=True)
@@ -276,12 +268,7 @@ class ParetoRequest:
         self.melt()
 
     def melt(self) -> Melt:
-        try:
-            return Melt(mass_kg=self.mass_kg, capacity_kg=self.capacity_kg)
-        except InputError:
-            raise
-        except ValueError as exc:
-            raise InputError(str(exc), field="melt") from None
+        return Melt(mass_kg=self.mass_kg, capacity_kg=self.capacity_kg)
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from blending.errors import InputError
+from blending.errors import InputError, located
 
 
 class DataFileError(InputError):
@@ -25,12 +25,7 @@ class DataFileError(InputError):
 
     def __init__(self, file: str, row: int | None, field: str | None, reason: str):
         self.file, self.row, self.field, self.reason = file, row, field, reason
-        where = file
-        if row is not None:
-            where += f" row {row}"
-        if field:
-            where += f", {field}"
-        super().__init__(f"{where}: {reason}")
+        super().__init__(f"{located(file, 'row', row, field)}: {reason}")
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from blending.errors import InputError
+from blending.errors import InputError, located
 from sorter.spectrum import MAX_POINTS, Metadata, Spectrum, SpectrumError
 
 # Metadata keys that have their own field in `Metadata`; an ``extra`` key may not reuse them.
@@ -32,12 +32,7 @@ class SpectrumFileError(SpectrumError):
     """
 
     def __init__(self, file: str, line: int | None, field: str | None, reason: str):
-        where = file
-        if line is not None:
-            where += f" line {line}"
-        if field:
-            where += f", {field}"
-        super().__init__(f"{where}: {reason}")
+        super().__init__(f"{located(file, 'line', line, field)}: {reason}")
         self.file, self.line, self.field, self.reason = file, line, field, reason
 
 
