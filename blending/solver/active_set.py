@@ -187,9 +187,14 @@ def _newton(c: np.ndarray, v: np.ndarray, F: np.ndarray, AR: np.ndarray, b: np.n
     for step in range(MAX_NEWTON_STEPS + 1):
         s = np.sqrt(D2F @ (x * x) + s2_rest)
         Dv = D2F * x
+        if not np.all(s > 0.0):   # a binding constraint with no spread (e.g. only a fixed heel): no gradient
+            return None
         G = aF + (z / s)[:, None] * Dv                  # d g_k / d v_F
         if lam is None:                                 # least-squares multipliers at the start
-            sol = np.linalg.lstsq(np.vstack([G, ARF]).T, -cF, rcond=None)[0]
+            try:
+                sol = np.linalg.lstsq(np.vstack([G, ARF]).T, -cF, rcond=None)[0]
+            except np.linalg.LinAlgError:               # an ill-posed start: no certificate from here
+                return None
             lam, mu = sol[:nb], sol[nb:]
         residual = np.concatenate([cF + G.T @ lam + ARF.T @ mu, aF @ x + g_rest + z * s, ARF @ x + row_rest])
         size = np.abs(residual).max(initial=0.0)
@@ -210,7 +215,10 @@ def _newton(c: np.ndarray, v: np.ndarray, F: np.ndarray, AR: np.ndarray, b: np.n
         K[nf:nf + nb, :nf] = G
         _, _, delta, info = lapack.dgesv(K, -residual)  # LU; numpy's wrapper costs more than the solve
         if info != 0:                     # singular: a degenerate vertex, more rows than free lots
-            delta = np.linalg.lstsq(K, -residual, rcond=None)[0]
+            try:
+                delta = np.linalg.lstsq(K, -residual, rcond=None)[0]
+            except np.linalg.LinAlgError:
+                return None
         x += delta[:nf]
         lam = lam + delta[nf:nf + nb]
         mu = mu + delta[nf + nb:]

@@ -66,3 +66,19 @@ def test_only_the_chance_constraint_fails():
     assert diagnosis.names == ("Fe max",)
     # single lot: the 99% quantile is 0.45 + 2.326 * 0.1, so 0.1826 wt% over
     assert diagnosis.shortfalls[0].amount == pytest.approx(0.45 + 2.3263479 * 0.1 - 0.5, abs=1e-6)
+
+
+def test_a_heel_that_alone_breaks_a_limit_gets_a_diagnosis_not_a_solver_crash():
+    # found over the service: a 2 t heel at Mn 0.8 in a 10 t melt brings 2000 * 0.8 / 10000 = 0.16 wt% Mn
+    # against Mn <= 0.10 whatever is charged, and nothing in the yard carries Cr against Cr >= 0.15. The
+    # active-set polish used to meet a chance constraint with zero spread and stop on numpy's SVD error.
+    from blending.catalogue.spec import load_limits_csv
+    from blending.lot import load_inventory
+    from blending.plan import ChargeRequest, plan_charge
+
+    recipe = plan_charge(ChargeRequest(
+        load_limits_csv("examples/limits_custom.csv"), 10_000, load_inventory("examples/campaign_inventory.csv"),
+        objective="cost", heel_kg=2_000, heel_composition=Composition({"Mg": 1.0, "Mn": 0.8})))
+    assert recipe.status == "infeasible"
+    binds = set(recipe.diagnosis.to_json()["binds"])
+    assert {"Mn max", "Cr min"} <= binds
