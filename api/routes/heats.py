@@ -18,7 +18,7 @@ router = APIRouter(prefix="/v1/heats", tags=["heats"])
 ENGINEER = Roles("engineer")
 READERS = Roles("engineer", "quality")
 Id = Annotated[int, Path(ge=1, le=2**62)]
-WRITE = responses(401, 403, 404, 409, 413, 422)
+WRITE = responses(400, 401, 403, 404, 409, 413, 422)
 
 
 @router.post("", response_model=HeatOut, status_code=201, responses=WRITE,

@@ -20,7 +20,7 @@ Id = Annotated[int, Path(ge=1, le=2**62)]
 ROW_EXAMPLE = {"material": "UBC", "available_kg": 40000}
 
 
-@router.post("", response_model=InventoryItemOut, status_code=201, responses=responses(401, 403, 409, 413, 422),
+@router.post("", response_model=InventoryItemOut, status_code=201, responses=responses(400, 401, 403, 409, 413, 422),
              summary="Register a material on hand: one inventory CSV row (`aluloop blend --inventory`)")
 def register(session: SessionDep, principal: Annotated[Principal, Depends(ENGINEER)],
              row: Annotated[dict[Annotated[str, StringConstraints(min_length=1, max_length=100)], Cell],

@@ -19,7 +19,7 @@ ENGINEER = Roles("engineer")
 Id = Annotated[int, Path(ge=1, le=2**62)]
 
 
-@router.post("/campaigns", response_model=JobOut, status_code=202, responses=responses(401, 403, 404, 413, 422),
+@router.post("/campaigns", response_model=JobOut, status_code=202, responses=responses(400, 401, 403, 404, 413, 422),
              summary="Plan heats together from the stored inventory, as a job; poll the Location URL")
 def campaign(body: CampaignIn, request: Request, tasks: BackgroundTasks, session: SessionDep,
              principal: Annotated[Principal, Depends(ENGINEER)]) -> JSONResponse:

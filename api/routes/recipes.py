@@ -22,7 +22,7 @@ RECIPE = {"description": "the JSON of `aluloop blend --json` (status optimal or 
           "content": {"application/json": {"schema": {"type": "object"}}}}
 
 
-@router.post("", status_code=201, responses={201: RECIPE, **responses(401, 403, 404, 413, 422)},
+@router.post("", status_code=201, responses={201: RECIPE, **responses(400, 401, 403, 404, 413, 422)},
              summary="Plan a charge over the stored inventory; the body is `aluloop blend --json`, "
                      "the recipe's URL is in Location")
 async def create(body: RecipeIn, session: SessionDep,

@@ -23,6 +23,7 @@ from blending.campaign import Heat
 from blending.catalogue.spec import get_alloy
 from blending.errors import AluloopError, NotFoundError
 from blending.plan import CampaignRequest, plan_campaign
+from blending.request import check_draws, check_probability
 
 log = logging.getLogger("api.jobs")
 
@@ -35,8 +36,10 @@ def job_json(job: Job) -> dict:
 
 def submit_campaign(session: Session, body: CampaignIn, key_id: int | None) -> dict:
     """Check the request now (a bad alloy is a 4xx, not a failed job) and queue it."""
-    for heat in body.heats:
+    check_draws(body.draws)
+    for i, heat in enumerate(body.heats):
         get_alloy(heat.alloy)
+        check_probability(heat.confidence, f"heats[{i}].confidence")
     now = datetime.now(UTC)
     job = Job(kind="campaign", status="queued", request=body.model_dump_json(), created_at=now, updated_at=now,
               created_by=key_id)

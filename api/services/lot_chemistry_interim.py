@@ -1,10 +1,12 @@
-"""Interim lot chemistry, with the interface of ``blending.lot_chemistry`` (written on branch wip-lots).
+"""Interim lot chemistry with the interface of ``blending.lot_chemistry`` (branch wip-lots).
 
-Only used while that module is not in the tree (see :mod:`api.services.lots`); delete this file
-once it is. The mean is mass weighted; the sd of the mean adds the random per-piece error, which
-averages down with the pieces' mass weights, and the shared (per-grade bias) error, which does not:
+Only imported while that module is not in the tree (see :mod:`api.services.lots`); delete this
+file once it is merged. The mean is mass weighted, each piece's estimate corrected by its grade's
+bias; the sd of the mean adds the random per-piece error, which averages down with the mass
+weights, and the shared error of each grade, which does not (it adds linearly over the grade
+shares, a safe bound for errors correlated within a grade):
 
-    sd_mean^2 = sum_i w_i^2 sd_i^2 + sd_shared^2,   w_i = m_i / sum_j m_j.
+    sd_mean^2 = sum_i (w_i sd_i)^2 + (sum_g s_g sd_g)^2,   w_i = m_i / M,  s_g = M_g / M.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+
+from blending.errors import InputError
 
 
 @dataclass(frozen=True)
@@ -24,7 +28,9 @@ class PieceChemistry:
 
 @dataclass(frozen=True)
 class ShareBias:
-    sd_wt_pct: Mapping[str, float]
+    sd_wt_pct: Mapping[str, Mapping[str, float]]
+    bias_wt_pct: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+    unknown_sd_wt_pct: Mapping[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -33,35 +39,62 @@ class LotChemistry:
     mass_kg: float
     piece_count: int
     grade_mix: dict[str, float]
-    unknown_fraction: float
+    unknown_rate: float
     mean_wt_pct: dict[str, float]
-    sd_of_mean_wt_pct: dict[str, float] = field(default_factory=dict)
+    sd_of_mean_wt_pct: dict[str, float]
+    recycled: str = "post_consumer"
+    metal_yield: float | None = None
+    cost_per_kg: float | None = None
+    co2e_kg_per_kg: float | None = None
 
     def inventory_row(self) -> dict[str, str]:
-        row = {"material": self.name, "available_kg": f"{self.mass_kg:.6g}", "recycled": "post_consumer"}
-        row.update({e: f"{v:.6g}" for e, v in self.mean_wt_pct.items()})
-        row.update({f"sd_{e}": f"{v:.6g}" for e, v in self.sd_of_mean_wt_pct.items()})
+        def cell(value: float | None) -> str:
+            return "" if value is None else format(value, ".6g")
+
+        row = {"material": self.name, "available_kg": format(self.mass_kg, ".3f"), "recycled": self.recycled,
+               "yield": cell(self.metal_yield), "cost_per_kg": cell(self.cost_per_kg),
+               "co2e_kg_per_kg": cell(self.co2e_kg_per_kg)}
+        row.update({e: format(v, ".6g") for e, v in self.mean_wt_pct.items() if e != "Al"})
+        row.update({f"sd_{e}": format(v, ".6g") for e, v in self.sd_of_mean_wt_pct.items() if e != "Al"})
         return row
 
 
-def lot_chemistry(pieces: Sequence[PieceChemistry], shared: ShareBias | None, *, name: str) -> LotChemistry:
-    mass = sum(p.mass_kg for p in pieces)
-    mix: dict[str, float] = {}
-    for p in pieces:
+def lot_chemistry(pieces: Sequence[PieceChemistry], shared: ShareBias | None = None, *, name: str,
+                  unknown_wt_pct: Mapping[str, float] | None = None, recycled: str = "post_consumer",
+                  metal_yield: float | None = None, cost_per_kg: float | None = None,
+                  co2e_kg_per_kg: float | None = None) -> LotChemistry:
+    if not pieces:
+        raise InputError(f"lot {name}: no pieces; a lot needs at least one", field="pieces")
+    total = math.fsum(p.mass_kg for p in pieces)
+    if not total > 0:
+        raise InputError(f"lot {name}: its pieces weigh nothing", field="pieces")
+    elements = list(dict.fromkeys([*(e for p in pieces for e in p.composition_wt_pct), *(unknown_wt_pct or {})]))
+    sd_table = {} if shared is None else shared.sd_wt_pct
+    bias_table = {} if shared is None else shared.bias_wt_pct
+    unknown_sd = {} if shared is None else shared.unknown_sd_wt_pct
+    grade_mass: dict[str, float] = {}
+    mean = dict.fromkeys(elements, 0.0)
+    random_var = dict.fromkeys(elements, 0.0)
+    for i, p in enumerate(pieces):
+        w = p.mass_kg / total
         key = p.grade or "unknown"
-        mix[key] = mix.get(key, 0.0) + (p.mass_kg / mass if mass > 0 else 0.0)
-    known = [p for p in pieces if p.composition_wt_pct and p.mass_kg > 0]
-    known_kg = sum(p.mass_kg for p in known)
-    mean: dict[str, float] = {}
-    sd: dict[str, float] = {}
-    elements = sorted({e for p in known for e in p.composition_wt_pct})
-    for e in elements:
-        w = [(p.mass_kg / known_kg, p) for p in known]
-        mean[e] = sum(wi * p.composition_wt_pct.get(e, 0.0) for wi, p in w)
-        var = sum((wi * p.random_sd_wt_pct.get(e, 0.0)) ** 2 for wi, p in w)
-        if shared is not None:
-            var += shared.sd_wt_pct.get(e, 0.0) ** 2
-        sd[e] = math.sqrt(var)
-    unknown = mix.get("unknown", 0.0)
-    return LotChemistry(name=name, mass_kg=mass, piece_count=len(pieces), grade_mix=mix, unknown_fraction=unknown,
-                        mean_wt_pct=mean, sd_of_mean_wt_pct=sd)
+        grade_mass[key] = grade_mass.get(key, 0.0) + p.mass_kg
+        bias = bias_table.get(p.grade, {}) if p.grade else {}
+        for e in elements:
+            value = p.composition_wt_pct.get(e)
+            if value is None:
+                if not unknown_wt_pct or e not in unknown_wt_pct:
+                    raise InputError(f"lot {name}: piece {i + 1} has no {e} estimate and no prior was given",
+                                     field=f"pieces[{i}].composition_wt_pct.{e}")
+                value = unknown_wt_pct[e]
+            mean[e] += w * (value - bias.get(e, 0.0))
+            random_var[e] += (w * p.random_sd_wt_pct.get(e, 0.0)) ** 2
+    shared_sd = {e: math.fsum(m / total * (sd_table[g].get(e, 0.0) if g in sd_table else unknown_sd.get(e, 0.0))
+                              for g, m in grade_mass.items()) for e in elements}
+    unknown = sum(1 for p in pieces if not p.grade)
+    return LotChemistry(name=name, mass_kg=total, piece_count=len(pieces),
+                        grade_mix={g: m / total for g, m in grade_mass.items()}, unknown_rate=unknown / len(pieces),
+                        mean_wt_pct={e: max(0.0, v) for e, v in mean.items()},
+                        sd_of_mean_wt_pct={e: math.hypot(math.sqrt(random_var[e]), shared_sd[e]) for e in elements},
+                        recycled=recycled, metal_yield=metal_yield, cost_per_kg=cost_per_kg,
+                        co2e_kg_per_kg=co2e_kg_per_kg)

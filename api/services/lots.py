@@ -2,18 +2,21 @@
 
 A recorded piece joins the open lot of its line and bin (bins in the line's ``no_lot_bins`` gather
 none) in the same transaction as its record; its mass is the request's ``mass_kg``, else the line's
-``piece_mass_kg``, else it joins no lot (a lot's chemistry is mass weighted). The lot closes when
+``piece_mass_kg``, else (or at 0 kg) it joins no lot, since a lot's chemistry is mass weighted. The lot closes when
 it reaches the line's ``lot_close_pieces`` or ``lot_close_mass_kg`` (the batch that reaches it is
 kept whole), or on ``POST /v1/lots/{id}/close``. A closed lot carries the library's
 :class:`LotChemistry` and is registered in the inventory as one item, the row
-``LotChemistry.inventory_row()`` with the recycled class, yield, price and CO2e of the line's
-``lot_material`` (a catalogue material) where the row has none.
+``LotChemistry.inventory_row()``, with the recycled class, yield, price and CO2e of the line's
+``lot_material`` (a catalogue material). The per-piece random error and the per-grade shared
+error and bias come from the model card (``ModelCard.lot_error``); a card without them gives the
+random error from each piece's composition interval and no shared part.
 """
 
 from __future__ import annotations
 
 import json
 import math
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, is_dataclass
 from datetime import UTC, datetime
@@ -28,13 +31,12 @@ from api.services.inventory import conflict, iso, record, register
 from api.services.rules import SortRules
 from blending.catalogue.materials import get_material
 from blending.errors import NotFoundError
-from blending.lot import OWN_MATERIAL_COLUMNS
 from sorter.serving import Sorter
 
 try:   # the library's lot statistics (branch wip-lots); the interim copy until it is merged
-    from blending.lot_chemistry import LotChemistry, PieceChemistry, lot_chemistry
+    from blending.lot_chemistry import LotChemistry, PieceChemistry, ShareBias, lot_chemistry
 except ImportError:  # pragma: no cover - whichever is present is the one tested
-    from api.services.lot_chemistry_interim import LotChemistry, PieceChemistry, lot_chemistry
+    from api.services.lot_chemistry_interim import LotChemistry, PieceChemistry, ShareBias, lot_chemistry
 
 # coverage of a model's composition interval when its card does not say [-]
 DEFAULT_INTERVAL_COVERAGE = 0.9
@@ -55,14 +57,12 @@ def join_lots(session: Session, sorter: Sorter, rules: Mapping[str, SortRules], 
         if rid is None or row["bin"] in line_rules.no_lot_bins:
             continue
         mass = piece_mass_kg(row["mass_kg"], line_rules)
-        if mass is None:
+        if mass is None or mass <= 0:   # a lot's chemistry is mass weighted: unweighed pieces join none
             continue
         groups.setdefault((row["line_id"], row["bin"]), []).append((rid, mass))
     for (line_id, bin_name), members in groups.items():
         lot = _add(session, line_id, bin_name, members)
         line_rules = rules[line_id]
-        if lot.mass_kg <= 0:   # pieces weighed at 0 kg give a lot no chemistry; it waits for weighed ones
-            continue
         if line_rules.lot_close_pieces is not None and lot.piece_count >= line_rules.lot_close_pieces:
             _close(session, sorter, lot, "count", None, line_rules)
         elif line_rules.lot_close_mass_kg is not None and lot.mass_kg >= line_rules.lot_close_mass_kg:
@@ -105,9 +105,18 @@ def _add(session: Session, line_id: str, bin_name: str, members: list[tuple[int,
     raise RuntimeError(f"could not find or open a lot for line {line_id}, bin {bin_name}")
 
 
-def _random_sd(result: dict, coverage: float) -> dict[str, float]:
-    """Per-element sd [wt%] of a piece's composition from its interval of ``coverage`` (the upper
-    half-width, which clipping at 0 wt% leaves whole), assuming a normal error."""
+def _figures(sorter: Sorter, model: str | None) -> dict:
+    """The model card's composition error figures (``ModelCard.lot_error``); empty tables when the card
+    has none (then the random sd comes from each piece's interval and no shared part is known)."""
+    card = sorter.cards[model][1] if model in sorter.cards else None
+    figures = card.lot_error() if card is not None and hasattr(card, "lot_error") else {}
+    return {k: figures.get(k) or {} for k in ("sd_wt_pct", "bias_wt_pct", "unknown_sd_wt_pct", "random_sd_wt_pct",
+                                              "unknown_wt_pct")}
+
+
+def _interval_sd(result: dict, coverage: float) -> dict[str, float]:
+    """Per-element sd [wt%] of a piece's estimate from its two-sided interval of ``coverage`` (the
+    wider half, since clipping at 0 wt% shortens the lower one), assuming a normal error."""
     z = NormalDist().inv_cdf(0.5 + coverage / 2)
     out = {}
     for element, mean in (result.get("composition_wt_pct") or {}).items():
@@ -118,22 +127,38 @@ def _random_sd(result: dict, coverage: float) -> dict[str, float]:
     return out
 
 
-def _pieces(session: Session, sorter: Sorter, lot_id: int) -> list[PieceChemistry]:
+def _pieces(session: Session, sorter: Sorter, lot_id: int) -> tuple[list[PieceChemistry], str | None]:
+    """The lot's pieces for the library, and the model that read most of them."""
     rows = session.execute(select(PieceRecord.result, PieceRecord.grade, PieceRecord.decision,
                                   PieceRecord.model_name, LotPiece.mass_kg)
                            .join(LotPiece, LotPiece.record_id == PieceRecord.id)
                            .where(LotPiece.lot_id == lot_id).order_by(PieceRecord.id))
-    out = []
+    out, models = [], Counter()
     for result_text, grade, decision, model, mass in rows:
         result = json.loads(result_text)
+        models[model] += 1
         card = sorter.cards[model][1] if model in sorter.cards else None
         coverage = getattr(card, "interval_coverage", None) or DEFAULT_INTERVAL_COVERAGE
         known = decision == "accept" and grade is not None
-        composition = {e: float(v) for e, v in (result.get("composition_wt_pct") or {}).items()
-                       if v is not None} if known else {}
+        sd = _interval_sd(result, coverage)
+        if known:
+            sd.update(_figures(sorter, model)["random_sd_wt_pct"].get(grade, {}))
+        composition = {e: float(v) for e, v in (result.get("composition_wt_pct") or {}).items() if v is not None}
         out.append(PieceChemistry(mass_kg=mass, grade=grade if known else None, composition_wt_pct=composition,
-                                  random_sd_wt_pct=_random_sd(result, coverage) if known else {}))
-    return out
+                                  random_sd_wt_pct=sd))
+    return out, (models.most_common(1)[0][0] if models else None)
+
+
+def _prior(pieces: list[PieceChemistry], figures: dict) -> dict[str, float]:
+    """What a piece without an estimate counts as [wt%]: the card's unknown prior, else (a card
+    without one) the mass-weighted mean of the lot's pieces that have the estimate."""
+    prior = dict(figures["unknown_wt_pct"])
+    for e in dict.fromkeys(e for p in pieces for e in p.composition_wt_pct):
+        if e not in prior:
+            having = [p for p in pieces if e in p.composition_wt_pct]
+            prior[e] = math.fsum(p.mass_kg * p.composition_wt_pct[e] for p in having) / max(
+                math.fsum(p.mass_kg for p in having), 1e-300)
+    return prior
 
 
 def _plain(value):
@@ -152,18 +177,6 @@ def chemistry_json(chem: LotChemistry) -> dict:
     return _plain(body)
 
 
-def inventory_row(chem: LotChemistry, rules: SortRules) -> dict[str, str]:
-    """The lot's inventory row, completed with the commercial columns of the line's ``lot_material``."""
-    row = {k: str(v) for k, v in chem.inventory_row().items()}
-    base = get_material(rules.lot_material)
-    fill = {"recycled": base.recycled.value, "yield": repr(base.metal_yield), "cost_per_kg": repr(base.cost_per_kg),
-            "co2e_kg_per_kg": repr(base.co2e_kg_per_kg)}
-    for column in OWN_MATERIAL_COLUMNS:
-        if not row.get(column, "").strip():
-            row[column] = fill[column]
-    return row
-
-
 def _close(session: Session, sorter: Sorter, lot: LotRow, rule: str, key_id: int | None,
            rules: SortRules) -> LotRow:
     table = LotRow.__table__
@@ -174,10 +187,17 @@ def _close(session: Session, sorter: Sorter, lot: LotRow, rule: str, key_id: int
     session.refresh(lot)
     if lot.mass_kg <= 0:
         raise conflict(f"lot {lot.id} weighs nothing; a lot needs weighed pieces to have a chemistry")
-    chem = lot_chemistry(_pieces(session, sorter, lot.id), None, name=f"lot {lot.id} {lot.line_id}/{lot.bin}")
+    pieces, model = _pieces(session, sorter, lot.id)
+    figures = _figures(sorter, model)
+    shared = ShareBias(figures["sd_wt_pct"], figures["bias_wt_pct"], figures["unknown_sd_wt_pct"])
+    base = get_material(rules.lot_material)
+    chem = lot_chemistry(pieces, shared, name=f"lot {lot.id} {lot.line_id}/{lot.bin}",
+                         unknown_wt_pct=_prior(pieces, figures),
+                         recycled=base.recycled.value, metal_yield=base.metal_yield, cost_per_kg=base.cost_per_kg,
+                         co2e_kg_per_kg=base.co2e_kg_per_kg)
     lot.chemistry = json.dumps(chemistry_json(chem))
     record(session, key_id, "lot", lot.id, "closed", rule=rule, piece_count=lot.piece_count, mass_kg=lot.mass_kg)
-    register(session, inventory_row(chem, rules), key_id, lot_id=lot.id, commit=False)
+    register(session, {k: str(v) for k, v in chem.inventory_row().items()}, key_id, lot_id=lot.id, commit=False)
     return lot
 
 
