@@ -12,7 +12,7 @@ import math
 from statistics import NormalDist
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 from typer.testing import CliRunner
 
 from aluloop.cli import app as cli
@@ -121,11 +121,12 @@ def test_closed_lots_export_as_an_inventory_that_aluloop_blend_reads(service, tm
     assert '"status"' in blend.stdout
 
 
-def test_an_older_database_with_piece_records_is_upgraded_and_keeps_them(request, tmp_path):
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_an_older_database_with_piece_records_is_upgraded_and_keeps_them(backend, request, tmp_path):
     from alembic import command
     from alembic.config import Config
 
-    url = f"sqlite:///{tmp_path / 'old.db'}"
+    url = f"sqlite:///{tmp_path / 'old.db'}" if backend == "sqlite" else request.getfixturevalue("postgres_url")
     engine = make_engine(url)
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
@@ -135,7 +136,8 @@ def test_an_older_database_with_piece_records_is_upgraded_and_keeps_them(request
         connection.execute(text("INSERT INTO piece_records (line_id, piece_id, state, decision, bin, received_at, "
                                 "result) VALUES ('L1', 'old', 'ok', 'accept', '3xxx', '2026-12-01 00:00:00', '{}')"))
     upgrade(engine)
-    with create_engine(url).connect() as c:
+    engine.dispose()
+    with make_engine(url).connect() as c:
         assert c.execute(text("SELECT piece_id FROM piece_records")).scalars().all() == ["old"]
         assert c.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0002"
         assert c.execute(text("SELECT count(*) FROM lots")).scalar() == 0
