@@ -127,6 +127,13 @@ class TrimOut(BaseModel):
     created_at: AwareDatetime
 
 
+class EventOut(BaseModel):
+    at: AwareDatetime
+    key_id: str | None = Field(description="the key that made the change")
+    action: str
+    detail: dict
+
+
 class HeatOut(BaseModel):
     id: str
     recipe_id: str
@@ -137,6 +144,7 @@ class HeatOut(BaseModel):
     closed_at: AwareDatetime | None
     analyses: list[AnalysisOut]
     trims: list[TrimOut]
+    events: list[EventOut] = Field(description="every change of the heat: who (key id), when, what")
 
 
 class HeatPage(BaseModel):

@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from api.db.tables import Analysis as AnalysisRow
-from api.db.tables import Heat
+from api.db.tables import Event, Heat
 from api.db.tables import Trim as TrimRow
 from api.schemas_heats import AnalysisIn, HeatIn, RecipeIn, TrimIn
 from api.services import recipes
@@ -32,7 +32,10 @@ def heat_json(session: Session, heat: Heat) -> dict:
             "charge": json.loads(heat.charge), "created_at": iso(heat.created_at), "closed_at": iso(heat.closed_at),
             "analyses": [_analysis_json(a) for a in analyses],
             "trims": [{"id": str(t.id), "analysis_id": str(t.analysis_id), "result": json.loads(t.result),
-                       "created_at": iso(t.created_at)} for t in trims]}
+                       "created_at": iso(t.created_at)} for t in trims],
+            "events": [{"at": iso(e.at), "key_id": None if e.key_id is None else str(e.key_id), "action": e.action,
+                        "detail": json.loads(e.detail)} for e in session.scalars(
+                select(Event).where(Event.subject == "heat", Event.subject_id == heat.id).order_by(Event.id))]}
 
 
 def _analysis_json(a: AnalysisRow) -> dict:

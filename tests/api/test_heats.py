@@ -121,6 +121,11 @@ def test_the_heat_life_cycle_with_roles_stock_and_a_refused_second_close(service
     assert second.status_code == 409 and "closed" in second.json()["detail"]
     assert client.post(f"/v1/heats/{heat_id}/analyses", headers=eng,
                        json={"composition_wt_pct": {"Mg": 1}}).status_code == 409
+    history = client.get(f"/v1/heats/{heat_id}", headers=quality).json()["events"]
+    assert [e["action"] for e in history] == ["charged", "analysed", "trimmed", "closed"]
+    engineer_ids = {str(k["id"]) for k in client.get("/v1/keys", headers=bearer(keys["admin"])).json()
+                    if k["role"] == "engineer"}
+    assert len(engineer_ids) == 1 and {e["key_id"] for e in history} == engineer_ids
     # stock is as it was after the charge (analyses, trims and closing take nothing)
     after = {i["material"]: i["available_kg"] for i in client.get("/v1/inventory", headers=eng).json()["items"]}
     assert after == left
