@@ -15,6 +15,7 @@ random error from each piece's composition interval and no shared part.
 from __future__ import annotations
 
 import json
+import logging
 import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -22,6 +23,7 @@ from dataclasses import asdict, is_dataclass
 from datetime import UTC, datetime
 from statistics import NormalDist
 
+from fastapi import HTTPException
 from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session
 
@@ -30,7 +32,7 @@ from api.db.tables import Lot as LotRow
 from api.services.inventory import conflict, iso, record, register
 from api.services.rules import SortRules
 from blending.catalogue.materials import get_material
-from blending.errors import NotFoundError
+from blending.errors import AluloopError, NotFoundError
 from sorter.serving import Sorter
 
 try:   # the library's lot statistics (branch wip-lots); the interim copy until it is merged
@@ -38,6 +40,7 @@ try:   # the library's lot statistics (branch wip-lots); the interim copy until 
 except ImportError:  # pragma: no cover - whichever is present is the one tested
     from api.services.lot_chemistry_interim import LotChemistry, PieceChemistry, ShareBias, lot_chemistry
 
+log = logging.getLogger("api.lots")
 # coverage of a model's composition interval when its card does not say [-]
 DEFAULT_INTERVAL_COVERAGE = 0.9
 
@@ -63,10 +66,26 @@ def join_lots(session: Session, sorter: Sorter, rules: Mapping[str, SortRules], 
     for (line_id, bin_name), members in groups.items():
         lot = _add(session, line_id, bin_name, members)
         line_rules = rules[line_id]
+        rule = None
         if line_rules.lot_close_pieces is not None and lot.piece_count >= line_rules.lot_close_pieces:
-            _close(session, sorter, lot, "count", None, line_rules)
+            rule = "count"
         elif line_rules.lot_close_mass_kg is not None and lot.mass_kg >= line_rules.lot_close_mass_kg:
-            _close(session, sorter, lot, "mass", None, line_rules)
+            rule = "mass"
+        if rule is not None:
+            _close_or_keep_open(session, sorter, lot, rule, line_rules)
+
+
+def _close_or_keep_open(session: Session, sorter: Sorter, lot: LotRow, rule: str, rules: SortRules) -> None:
+    """Close a lot that reached its rule, inside a savepoint: a lot whose chemistry cannot be computed
+    (the library refuses its pieces) stays open with an event saying why, and the pieces that reached
+    the rule are recorded all the same; a line must never lose a piece's answer to its lot."""
+    try:
+        with session.begin_nested():
+            _close(session, sorter, lot, rule, None, rules)
+    except (AluloopError, HTTPException) as exc:
+        session.refresh(lot)
+        log.warning("lot %s stays open: %s", lot.id, exc)
+        record(session, None, "lot", lot.id, "close_failed", rule=rule, reason=str(getattr(exc, "detail", exc)))
 
 
 def _dialect_insert(session: Session):

@@ -149,3 +149,26 @@ def test_an_older_database_with_piece_records_is_upgraded_and_keeps_them(backend
         assert client.get("/v1/lots", headers=bearer(keys["quality"])).json()["items"][0]["piece_count"] == 1
     finally:
         client.__exit__(None, None, None)
+
+
+def test_a_lot_the_library_cannot_close_stays_open_and_the_pieces_are_recorded(client, keys, monkeypatch):
+    import api.services.lots as lots_service
+    from blending.errors import InputError
+
+    real = lots_service.lot_chemistry
+
+    def refuse(*args, **kwargs):
+        raise InputError("lot x: piece 1 has no Mg estimate and no prior was given")
+
+    client.put("/v1/lines/L1/rules", headers=bearer(keys["admin"]), json={"lot_close_pieces": 2})
+    monkeypatch.setattr(lots_service, "lot_chemistry", refuse)
+    answers = classify(client, keys["controller"], [("a", "3104", 1.0), ("b", "3104", 1.0)])
+    assert [a["replayed"] for a in answers] == [False, False]
+    lot = client.get("/v1/lots", headers=bearer(keys["engineer"])).json()["items"][0]
+    assert (lot["status"], lot["piece_count"]) == ("open", 2)
+    pieces = client.get("/v1/pieces", headers=bearer(keys["quality"]), params={"line_id": "L1"}).json()["items"]
+    assert [p["piece_id"] for p in pieces] == ["a", "b"]
+    monkeypatch.setattr(lots_service, "lot_chemistry", real)
+    classify(client, keys["controller"], [("c", "3104", 1.0)])
+    lot = client.get(f"/v1/lots/{lot['id']}", headers=bearer(keys["engineer"])).json()
+    assert (lot["status"], lot["piece_count"]) == ("closed", 3)
