@@ -135,6 +135,7 @@ class LotChemistry:
     metal_yield: float | None = None
     cost_per_kg: float | None = None
     co2e_kg_per_kg: float | None = None
+    charge_ok: bool = True
 
     def interval_wt_pct(self, element: str, z: float = 1.959963984540054) -> tuple[float, float]:
         """The interval ``mean -/+ z sd`` of one element [wt%] (default z: 95% two-sided)."""
@@ -144,7 +145,12 @@ class LotChemistry:
     def inventory_row(self) -> dict[str, str]:
         """The lot as a row of the inventory CSV that ``aluloop blend --inventory`` reads:
         ``material, available_kg, recycled, yield, cost_per_kg, co2e_kg_per_kg, description``,
-        one column per element mean and ``sd_<El>`` per element [wt%]."""
+        ``charge_ok``, one column per element mean and ``sd_<El>`` per element [wt%].
+
+        Estimates of a lot of nearly pure metal (a copper or brass bin) can sum past 100 wt% by
+        their own error; the row then scales its means down to sum to 100 and says so in
+        ``description``, since the inventory refuses a sum over 100.
+        """
         def cell(value: float | None, fmt: str = ".6g") -> str:
             return "" if value is None else format(value, fmt)
 
@@ -152,11 +158,19 @@ class LotChemistry:
         row = {"material": self.name, "available_kg": cell(self.mass_kg, ".3f"), "recycled": self.recycled,
                "yield": cell(self.metal_yield), "cost_per_kg": cell(self.cost_per_kg),
                "co2e_kg_per_kg": cell(self.co2e_kg_per_kg),
-               "description": f"sorted lot of {self.piece_count} pieces ({mix}); unknown {self.unknown_rate:.1%}"}
+               "description": f"sorted lot of {self.piece_count} pieces ({mix}); unknown {self.unknown_rate:.1%}",
+               "charge_ok": "true" if self.charge_ok else "false"}
+        total = math.fsum(v for e, v in self.mean_wt_pct.items() if e != "Al")
+        scale = 1.0
+        if total > 100.0:
+            scale = 99.999 / total   # a little under 100, so that the written digits cannot sum past it
+            row["description"] += f"; means scaled by {scale:.5f} to sum to 100 wt%"
         for element, value in self.mean_wt_pct.items():
-            row[element] = format(value, ".6g")
+            if element != "Al":
+                row[element] = format(value * scale, ".6g")
         for element, value in self.sd_of_mean_wt_pct.items():
-            row[f"sd_{element}"] = format(value, ".6g")
+            if element != "Al":
+                row[f"sd_{element}"] = format(value, ".6g")
         return row
 
 
@@ -173,7 +187,7 @@ def _finite_non_negative(value: float, what: str, field_name: str) -> float:
 def lot_chemistry(pieces: Sequence[PieceChemistry], shared: ShareBias | None = None, *, name: str,
                   unknown_wt_pct: Mapping[str, float] | None = None, recycled: str = "post_consumer",
                   metal_yield: float | None = None, cost_per_kg: float | None = None,
-                  co2e_kg_per_kg: float | None = None) -> LotChemistry:
+                  co2e_kg_per_kg: float | None = None, charge_ok: bool = True) -> LotChemistry:
     """The mean chemistry of a lot and the standard deviation of that mean (see the module notes).
 
     Parameters
@@ -188,8 +202,9 @@ def lot_chemistry(pieces: Sequence[PieceChemistry], shared: ShareBias | None = N
     unknown_wt_pct : mapping, optional
         Composition [wt%] given to a piece with no estimate for an element (a prior); without it
         such a piece is an :class:`InputError` naming it.
-    recycled, metal_yield, cost_per_kg, co2e_kg_per_kg
-        Carried to the inventory row (ISO 14021 category, kg/kg, USD/kg, kg CO2e/kg).
+    recycled, metal_yield, cost_per_kg, co2e_kg_per_kg, charge_ok
+        Carried to the inventory row (ISO 14021 category, kg/kg, USD/kg, kg CO2e/kg, whether the
+        lot may go into an aluminium heat).
 
     Returns
     -------
@@ -263,4 +278,5 @@ def lot_chemistry(pieces: Sequence[PieceChemistry], shared: ShareBias | None = N
         mean_wt_pct={e: max(0.0, math.fsum(mean_sum[e])) for e in elements},
         sd_of_mean_wt_pct={e: math.hypot(random_sd[e], shared_sd[e]) for e in elements},
         random_sd_wt_pct=random_sd, shared_sd_wt_pct=shared_sd,
-        recycled=recycled, metal_yield=metal_yield, cost_per_kg=cost_per_kg, co2e_kg_per_kg=co2e_kg_per_kg)
+        recycled=recycled, metal_yield=metal_yield, cost_per_kg=cost_per_kg, co2e_kg_per_kg=co2e_kg_per_kg,
+        charge_ok=charge_ok)
