@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--pieces-per-cell", type=int, default=PIECES_PER_CELL)
     parser.add_argument("--model", action="append", help="only this bundled model (repeatable)")
     args = parser.parse_args(argv)
-    for name, (path, card) in bundled_cards().items():
+    for name, (path, _) in bundled_cards().items():
         if args.model and name not in args.model:
             continue
         start = time.perf_counter()

@@ -86,7 +86,8 @@ def read_records(path: Path, bin_field: str) -> list[tuple[str | None, dict]]:
             try:
                 record = json.loads(line)
             except json.JSONDecodeError as exc:
-                raise InputError(f"{where}: not valid JSON ({exc.msg} at column {exc.colno})", field="records") from None
+                raise InputError(f"{where}: not valid JSON ({exc.msg} at column {exc.colno})",
+                                 field="records") from None
             if not isinstance(record, dict):
                 raise InputError(f"{where}: a record must be a JSON object as `aluloop classify --json` prints",
                                  field="records")

@@ -11,8 +11,8 @@ line window carries its footprint, ``footprint_lo_nm`` and ``footprint_hi_nm``; 
 ``composition_error``, the composition error per grade and element split into a random and a shared
 part, which sorted lots need, :meth:`ModelCard.lot_error`); it refuses a card of another version
 with an :class:`InputError` rather than guess at fields it does not know, so a card written by a
-newer aluloop asks for an upgrade and an older one for retraining. The sha256 is of the ONNX bytes alone, so a card can be edited (a
-threshold, a note) without touching the model it describes.
+newer aluloop asks for an upgrade and an older one for retraining. The sha256 is of the ONNX bytes
+alone, so a card can be edited (a threshold, a note) without touching the model it describes.
 """
 
 from __future__ import annotations
