@@ -33,12 +33,8 @@ from api.services.inventory import conflict, iso, record, register
 from api.services.rules import SortRules
 from blending.catalogue.materials import get_material
 from blending.errors import AluloopError, NotFoundError
+from blending.lot_chemistry import LotChemistry, PieceChemistry, ShareBias, lot_chemistry
 from sorter.serving import Sorter
-
-try:   # the library's lot statistics (branch wip-lots); the interim copy until it is merged
-    from blending.lot_chemistry import LotChemistry, PieceChemistry, ShareBias, lot_chemistry
-except ImportError:  # pragma: no cover - whichever is present is the one tested
-    from api.services.lot_chemistry_interim import LotChemistry, PieceChemistry, ShareBias, lot_chemistry
 
 log = logging.getLogger("api.lots")
 # coverage of a model's composition interval when its card does not say [-]

@@ -39,18 +39,24 @@ def classify(client, key, pieces: list[tuple[str, str, float | None]]) -> list[d
     return r.json()["items"]
 
 
-def expected_chemistry(answers: list[dict], masses: list[float]) -> tuple[dict, dict]:
-    """Mass-weighted mean [wt%] and the sd of that mean from each piece's 90% interval (random part only:
-    the bundled cards state no shared part in this tree)."""
+def expected_chemistry(answers: list[dict], masses: list[float], figures: dict) -> tuple[dict, dict]:
+    """By hand, from the answers and the model card's error figures: the mass-weighted mean of the
+    bias-corrected estimates [wt%], and its sd: the random part (the card's per-grade sd, else the
+    piece's 90% interval) summed in quadrature with weights, the shared part summed linearly over
+    the grade shares."""
     z90 = NormalDist().inv_cdf(0.95)
     total = sum(masses)
-    mean, var = {}, {}
+    mean, var, share = {}, {}, {}
     for a, m in zip(answers, masses, strict=True):
+        g, w = a["grade"], m / total
+        share[g] = share.get(g, 0.0) + w
         for e, v in a["composition_wt_pct"].items():
             lo, hi = a["composition_interval_wt_pct"][e]
-            mean[e] = mean.get(e, 0.0) + m / total * v
-            var[e] = var.get(e, 0.0) + (m / total * max(hi - v, v - lo) / z90) ** 2
-    return mean, {e: math.sqrt(v) for e, v in var.items()}
+            sd = figures["random_sd_wt_pct"].get(g, {}).get(e, max(hi - v, v - lo) / z90)
+            mean[e] = mean.get(e, 0.0) + w * (v - figures["bias_wt_pct"].get(g, {}).get(e, 0.0))
+            var[e] = var.get(e, 0.0) + (w * sd) ** 2
+    shared = {e: sum(s * figures["sd_wt_pct"].get(g, {}).get(e, 0.0) for g, s in share.items()) for e in mean}
+    return {e: max(v, 0.0) for e, v in mean.items()}, {e: math.hypot(math.sqrt(var[e]), shared[e]) for e in mean}
 
 
 def test_pieces_gather_into_a_lot_that_closes_at_its_count_and_enters_the_inventory(service):
@@ -68,7 +74,10 @@ def test_pieces_gather_into_a_lot_that_closes_at_its_count_and_enters_the_invent
     last = classify(client, keys["controller"], [("p4", "3003", 0.5)])
     lot = client.get(f"/v1/lots/{lots[0]['id']}", headers=eng).json()
     assert lot["status"] == "closed" and lot["close_rule"] == "count" and lot["piece_count"] == 4
-    mean, sd = expected_chemistry(first + last, [2.0, 3.0, 1.5, 0.5])
+    model = first[0]["model"]["name"]
+    figures = client.app.state.sorter.cards[model][1].lot_error()
+    assert figures["sd_wt_pct"].get("3104"), "the bundled card states its shared error"
+    mean, sd = expected_chemistry(first + last, [2.0, 3.0, 1.5, 0.5], figures)
     chem = lot["chemistry"]
     assert chem["mass_kg"] == pytest.approx(7.0)
     assert chem["grade_mix"] == pytest.approx({"3003": 2.5 / 7, "3104": 4.5 / 7})
