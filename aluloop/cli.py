@@ -12,6 +12,7 @@ from aluloop.commands import (
     classify,
     demo,
     keys,
+    lots,
     pareto,
     plan,
     serve,
@@ -47,6 +48,7 @@ app.add_typer(train.app, name="train")
 app.command("classify")(classify.classify)
 app.command("serve")(serve.serve)
 app.add_typer(keys.app, name="keys")
+app.add_typer(lots.lots, name="lots")
 
 
 def main() -> None:

@@ -8,7 +8,18 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, DateTime, Float, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    Float,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 # SQLite only autoincrements an INTEGER PRIMARY KEY; PostgreSQL gets a BIGINT identity
@@ -67,3 +78,137 @@ class LineRules(Base):
     rules: Mapped[str] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated_by: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+
+# ---- lots, inventory, recipes, heats (migration 0002) ----
+# JSON documents (chemistry, requests, results) are Text holding JSON: the same on SQLite and PostgreSQL.
+
+
+class Lot(Base):
+    """Pieces of one (line, bin) gathered until the lot closes; a closed lot carries its chemistry.
+
+    At most one lot per (line, bin) is open (a partial unique index), so two workers recording
+    pieces of the same bin at once add them to the same lot.
+    """
+
+    __tablename__ = "lots"
+    __table_args__ = (Index("uq_lot_open", "line_id", "bin", unique=True, sqlite_where=text("status = 'open'"),
+                            postgresql_where=text("status = 'open'")),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    line_id: Mapped[str] = mapped_column(String(100))
+    bin: Mapped[str] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(10))                  # open, closed
+    opened_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    close_rule: Mapped[str | None] = mapped_column(String(20), nullable=True)   # count, mass, request
+    piece_count: Mapped[int] = mapped_column(Integer, default=0)
+    mass_kg: Mapped[float] = mapped_column(Float, default=0.0)
+    chemistry: Mapped[str | None] = mapped_column(Text, nullable=True)   # JSON, when closed
+
+
+class LotPiece(Base):
+    """A piece record's membership of a lot (the piece records themselves stay append-only)."""
+
+    __tablename__ = "lot_pieces"
+
+    record_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)   # one lot per piece
+    lot_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    mass_kg: Mapped[float] = mapped_column(Float)
+
+
+class InventoryItem(Base):
+    """A charge material on hand: the cells of one inventory CSV row, and the stock left [kg]."""
+
+    __tablename__ = "inventory_items"
+    __table_args__ = (CheckConstraint("available_kg >= 0", name="ck_inventory_not_negative"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    material: Mapped[str] = mapped_column(String(200), unique=True)
+    row: Mapped[str] = mapped_column(Text)                            # JSON {column: cell}
+    available_kg: Mapped[float | None] = mapped_column(Float, nullable=True)   # None: bought to order
+    lot_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_by: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+
+class Recipe(Base):
+    """A charge computed over the stored inventory: the request and ``Recipe.to_json()``."""
+
+    __tablename__ = "recipes"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    status: Mapped[str] = mapped_column(String(20))
+    request: Mapped[str] = mapped_column(Text)
+    result: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_by: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+
+class Heat(Base):
+    """A heat charged from a recipe (one heat per recipe); open until closed."""
+
+    __tablename__ = "heats"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    recipe_id: Mapped[int] = mapped_column(BigInteger, unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(10))                  # charged, closed
+    charge: Mapped[str] = mapped_column(Text)                        # JSON [{material, mass_kg}]
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class Analysis(Base):
+    """An OES analysis of a heat's melt [wt%]."""
+
+    __tablename__ = "analyses"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    heat_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    composition: Mapped[str] = mapped_column(Text)                   # JSON {element: wt%}
+    sd: Mapped[str] = mapped_column(Text)                            # JSON {element: wt%}
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Trim(Base):
+    """A trim correction computed for a heat from one of its analyses."""
+
+    __tablename__ = "trims"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    heat_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    analysis_id: Mapped[int] = mapped_column(BigInteger)
+    request: Mapped[str] = mapped_column(Text)
+    result: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Event(Base):
+    """Every state change of a lot, inventory item, recipe, heat or job: who (key id), when, what."""
+
+    __tablename__ = "events"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    key_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    subject: Mapped[str] = mapped_column(String(20))                 # lot, inventory, recipe, heat, job
+    subject_id: Mapped[int] = mapped_column(BigInteger)
+    action: Mapped[str] = mapped_column(String(40))
+    detail: Mapped[str] = mapped_column(Text, default="{}")          # JSON
+
+
+class Job(Base):
+    """A long solve (a campaign plan): its state lives here, so any worker can answer its status URL."""
+
+    __tablename__ = "jobs"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(10))                  # queued, running, done, failed
+    request: Mapped[str] = mapped_column(Text)
+    result: Mapped[str | None] = mapped_column(Text, nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_by: Mapped[int | None] = mapped_column(BigInteger, nullable=True)

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from api.db.tables import LineRules, PieceRecord
 from api.metrics import PIECES
+from api.services.lots import join_lots
 from api.services.rules import SortRules, bin_for
 from blending.errors import InputError
 from sorter.serving import Classification, Sorter
@@ -127,6 +128,7 @@ def classify_pieces(session: Session, sorter: Sorter, pieces: list[Piece], key_i
     statement = (insert(table).values(rows).on_conflict_do_nothing(index_elements=["line_id", "piece_id"])
                  .returning(table.c.id, table.c.line_id, table.c.piece_id))
     inserted = {(line, piece): rid for rid, line, piece in session.execute(statement)}
+    join_lots(session, sorter, rules, rows, inserted)   # the new pieces join their bins' open lots, same commit
     skipped = [k for k in unique if k not in inserted]
     stored: dict[tuple[str, str], dict] = {}
     if skipped:

@@ -35,6 +35,19 @@ class SortRules(BaseModel):
     invalid_bin: str = Field("recirculate", min_length=1, max_length=100)
     late_after_ms: float | None = Field(None, gt=0, strict=True,
                                         description="a piece captured longer ago than this is late [ms]; None: never")
+    # lots (api/services/lots.py): pieces of a bin gather into its open lot until a close rule is met
+    lot_close_pieces: int | None = Field(None, ge=1, le=10_000_000, strict=True,
+                                         description="close a lot when it holds this many pieces; None: never")
+    lot_close_mass_kg: float | None = Field(None, gt=0, le=1e7, strict=True,
+                                            description="close a lot when it holds this mass [kg]; None: never")
+    piece_mass_kg: float | None = Field(None, gt=0, le=10_000, strict=True,
+                                        description="mass of a piece sent without mass_kg [kg]; None: such pieces "
+                                                    "join no lot")
+    no_lot_bins: list[str] = Field(default_factory=lambda: ["recirculate"], max_length=200,
+                                   description="bins whose pieces gather into no lot")
+    lot_material: str = Field("old mixed sheet", min_length=1, max_length=200,
+                              description="catalogue material whose recycled class, metal yield, price and CO2e "
+                                          "a closed lot of this line takes in the inventory")
 
 
 def bin_for(rules: SortRules, *, state: str, decision: str, grade: str | None, family: str | None,

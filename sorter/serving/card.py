@@ -5,12 +5,14 @@ expects, the instrument), how it was trained (data hash, seed, library versions)
 well it did (metrics) and how it decides (reject thresholds). The serving runtime refuses
 a model whose sha256 does not match its card.
 
-``schema_version`` says which fields a card has. This aluloop reads version
-:data:`CARD_SCHEMA_VERSION` (2: every line window carries its footprint, ``footprint_lo_nm`` and
-``footprint_hi_nm``); it refuses a card of another version with an :class:`InputError` rather than
-guess at fields it does not know, so a card written by a newer aluloop asks for an upgrade and an
-older one for retraining. The sha256 is of the ONNX bytes alone, so a card can be edited (a
-threshold, a note) without touching the model it describes.
+``schema_version`` says which fields a card has. This aluloop writes version
+:data:`CARD_SCHEMA_VERSION` and reads versions :data:`OLDEST_CARD_SCHEMA_VERSION` to it (2: every
+line window carries its footprint, ``footprint_lo_nm`` and ``footprint_hi_nm``; 3 adds the optional
+``composition_error``, the composition error per grade and element split into a random and a shared
+part, which sorted lots need, :meth:`ModelCard.lot_error`); it refuses a card of another version
+with an :class:`InputError` rather than guess at fields it does not know, so a card written by a
+newer aluloop asks for an upgrade and an older one for retraining. The sha256 is of the ONNX bytes
+alone, so a card can be edited (a threshold, a note) without touching the model it describes.
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ from pathlib import Path
 
 from blending.errors import AluloopError, InputError
 
-CARD_SCHEMA_VERSION = 2
+CARD_SCHEMA_VERSION = 3
+OLDEST_CARD_SCHEMA_VERSION = 2   # version 3 only added the optional composition_error
 CARD_SUFFIX = ".card.json"
 SATURATED_PIXELS = 3  # the quality output carries the 3rd-highest Al-reference pixel
 
@@ -117,6 +120,9 @@ class ModelCard:
     interval_coverage: float = 0.9
     created_utc: str = ""
     schema_version: int = CARD_SCHEMA_VERSION
+    # {"grades": {grade: {element: {"bias", "random_sd", "shared_sd", ...}}}, "unknown": {element: {"mean", "sd"}},
+    #  "source": ..., "reproduce": ...} [wt%] (sorter/training/composition_error.py); {} when not measured
+    composition_error: dict = field(default_factory=dict)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=1)
@@ -140,15 +146,32 @@ class ModelCard:
         if version > CARD_SCHEMA_VERSION:
             raise InputError(f"{where}: schema_version {version} is newer than this aluloop reads "
                              f"({CARD_SCHEMA_VERSION}); upgrade aluloop", field="schema_version")
-        if version < CARD_SCHEMA_VERSION:
+        if version < OLDEST_CARD_SCHEMA_VERSION:
             raise InputError(f"{where}: schema_version {version} is older than this aluloop reads "
-                             f"({CARD_SCHEMA_VERSION}); retrain the model", field="schema_version")
+                             f"({OLDEST_CARD_SCHEMA_VERSION}); retrain the model", field="schema_version")
         try:
             data = dict(data)
             data["thresholds"] = Thresholds(**data["thresholds"])
             return cls(**data)
         except (KeyError, TypeError) as exc:
             raise InputError(f"{where}: not a model card ({exc})") from None
+
+    def lot_error(self) -> dict:
+        """The composition error figures a sorted lot needs, as the keyword arguments of
+        :class:`blending.lot_chemistry.ShareBias` plus the per-piece random sd and the unknown prior:
+        ``{"sd_wt_pct": {grade: {el: sd}}, "bias_wt_pct": {grade: {el: bias}}, "unknown_sd_wt_pct":
+        {el: sd}, "random_sd_wt_pct": {grade: {el: sd}}, "unknown_wt_pct": {el: mean}}`` [wt%]; every
+        table empty for a card without ``composition_error``."""
+        grades = (self.composition_error or {}).get("grades", {})
+        unknown = (self.composition_error or {}).get("unknown", {})
+
+        def table(key: str) -> dict[str, dict[str, float]]:
+            return {g: {e: float(v[key]) for e, v in by_el.items()} for g, by_el in grades.items()}
+
+        return {"sd_wt_pct": table("shared_sd"), "bias_wt_pct": table("bias"),
+                "unknown_sd_wt_pct": {e: float(v["sd"]) for e, v in unknown.items()},
+                "random_sd_wt_pct": table("random_sd"),
+                "unknown_wt_pct": {e: float(v["mean"]) for e, v in unknown.items()}}
 
     def write(self, path: str | Path) -> None:
         Path(path).write_text(self.to_json() + "\n", encoding="utf-8")
