@@ -120,4 +120,6 @@ def test_schedule_round_trips_through_csv(tmp_path, heats):
     assert [h.name for h in got] == [f"H{k}" for k in range(len(heats))]
     assert [h.spec.name for h in got] == [a for a, _, _ in heats]
     assert [h.mass_kg for h in got] == [m for _, m, _ in heats]
-    assert [h.confidence for h in got] == [0.97 if c is None else c for _, _, c in heats]
+    # the column is the whole heat's figure; a blank takes the command's per-limit expert option
+    assert [h.joint_target for h in got] == [c for _, _, c in heats]
+    assert [h.confidence for h in got] == [0.97 if c is None else None for _, _, c in heats]
