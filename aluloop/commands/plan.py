@@ -32,7 +32,7 @@ def plan(
         None, "--confidence", "--joint-confidence",
         help="Probability that the whole heat is in spec: every limit together (0.5 to 1; default 0.95 when "
              "--per-limit-confidence is not given), for heats without their own in the schedule."),
-    per_limit_confidence: float | None = typer.Option(
+    per_limit: float | None = typer.Option(
         None, "--per-limit-confidence",
         help="Expert option, instead of --confidence: probability each limit holds with on its own. With many "
              "limits the whole heat is then in spec less often (0.95 per limit can be 0.8 joint)."),
@@ -42,7 +42,7 @@ def plan(
 ) -> None:
     """Charge every heat of a schedule from one shared inventory, optimised together (most recycled, then cheapest)."""
     request = CampaignRequest(heats=load_schedule(schedule, joint_confidence=joint_confidence,
-                                                  confidence=per_limit_confidence),
+                                                  confidence=per_limit),
                               lots=load_inventory(inventory), draws=draws, seed=seed)
     result = _with_progress(request, show=not json_out)
     joint = result.joint
