@@ -112,7 +112,7 @@ def test_a_failed_first_stage_names_it_and_says_each_heat_solves_alone(monkeypat
     assert "most recycled metal" in plan.message and "each heat solves alone" in plan.message
 
 
-def hard_case() -> tuple[list[Heat], list[Lot]]:
+def hard_case(joint: bool = False) -> tuple[list[Heat], list[Lot]]:
     """Six UBC lots whose Fe differs by 1e-9 wt%, and a 3104-like heat whose Fe max is met
     only at one point: the two scrap lots of Fe 0.5 and 0.3 wt% mixed 50/50 exactly, at 0.5
     confidence (no margin), with just enough of the low-Fe lot."""
@@ -129,17 +129,21 @@ def hard_case() -> tuple[list[Heat], list[Lot]]:
                                           "Mn": Limit(("Mn",), None, 0.01)})
     lots = [*twins, Lot(high, 40000.0), Lot(low, 5000.0), Lot(get_material("Mn 75 tablets")),
             Lot(get_material("Mg ingot"))]
-    heats = [Heat("T1", get_alloy("3104"), 20000.0, 0.95), Heat("T2", get_alloy("3104"), 20000.0, 0.95),
+    target = {"joint_confidence": 0.95} if joint else {"confidence": 0.95}
+    heats = [Heat("T1", get_alloy("3104"), 20000.0, **target), Heat("T2", get_alloy("3104"), 20000.0, **target),
              Heat("F1", spec, 10000.0, 0.5)]
     return heats, lots
 
 
-def test_numerically_hard_case_gives_a_plan_or_a_clear_message():
-    heats, lots = hard_case()
+@pytest.mark.parametrize("joint", [False, True])
+def test_numerically_hard_case_gives_a_plan_or_a_clear_message(joint):
+    """The twin heats T1 and T2 are one class; with ``joint`` they hold P(whole heat) 0.95."""
+    heats, lots = hard_case(joint)
     plan = joint_campaign(heats, lots, draws=0)
     assert plan.status in ("optimal", "infeasible", "failed")
     if plan.status == "optimal":
-        for hp, m in zip(plan.heats, [heat_model(h, lots) for h in heats], strict=True):
+        models = [heat_model(hp.heat, lots).with_confidence(hp.limit_confidence) for hp in plan.heats]
+        for hp, m in zip(plan.heats, models, strict=True):
             assert ConeStack(m.cones, m.n).values(m.variables(hp.x_kg)).max() <= 1e-6
         for lot, used in zip(lots, plan.use_kg(), strict=True):
             assert lot.available_kg is None or used <= lot.available_kg * (1 + 1e-9) + 1e-6
