@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from blending.campaign import CampaignPlan, greedy_campaign, joint_campaign
+from blending.campaign import RISK_ROUNDS, CampaignPlan, greedy_campaign, joint_campaign
 from blending.charge_model import ChargeModel, build_charge_model
 from blending.joint import optimise_calibrated
 from blending.optimise import optimise
@@ -99,6 +99,7 @@ def plan_campaign(request: CampaignRequest, *, on_stage=None) -> CampaignCompari
 
 
 def campaign_steps(request: CampaignRequest) -> int:
-    """How many times :func:`plan_campaign` calls ``on_stage``."""
+    """How many times :func:`plan_campaign` calls ``on_stage`` at most (a risk round that
+    cannot improve the plan is skipped)."""
     heats = len(request.heats)
-    return 2 + heats + (heats if request.compare_greedy else 0)
+    return 1 + RISK_ROUNDS + heats + (heats if request.compare_greedy else 0)

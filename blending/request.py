@@ -290,4 +290,10 @@ class CampaignRequest:
         if not self.lots:
             raise InputError("lists no materials", field="lots")
         for heat in self.heats:
-            check_probability(heat.confidence, f"heats[{heat.name}].confidence")  # type: ignore[attr-defined]
+            name = heat.name  # type: ignore[attr-defined]
+            check_probability(heat.confidence, f"heats[{name}].confidence")  # type: ignore[attr-defined]
+            check_probability(heat.joint_confidence, f"heats[{name}].joint_confidence")  # type: ignore[attr-defined]
+            if heat.confidence is not None and heat.joint_confidence is not None:  # type: ignore[attr-defined]
+                raise InputError(f"heat {name}: confidence (each limit on its own) is an alternative to "
+                                 "joint_confidence (the whole heat); give one of them",
+                                 field=f"heats[{name}].confidence")

@@ -46,14 +46,19 @@ def plant_lots(seed: int = 0, n_lots: int = 200) -> list[Lot]:
     return lots
 
 
-def plant_schedule(n_heats: int, confidence: float = 0.95) -> list[Heat]:
-    """``n_heats`` heats of 20 t cycling through 3104, 5182, 6063, 3104, 6061."""
-    return [Heat(f"H{h + 1:03d}", get_alloy(CYCLE[h % len(CYCLE)]), HEAT_KG, confidence) for h in range(n_heats)]
+def plant_schedule(n_heats: int, joint_confidence: float | None = 0.95,
+                   confidence: float | None = None) -> list[Heat]:
+    """``n_heats`` heats of 20 t cycling through 3104, 5182, 6063, 3104, 6061, each in spec as a
+    whole with ``joint_confidence`` (or, with ``confidence`` instead, each limit on its own)."""
+    joint = None if confidence is not None else joint_confidence
+    return [Heat(f"H{h + 1:03d}", get_alloy(CYCLE[h % len(CYCLE)]), HEAT_KG, confidence=confidence,
+                 joint_confidence=joint) for h in range(n_heats)]
 
 
-def plant_case(n_heats: int, seed: int = 0, n_lots: int = 200) -> tuple[list[Heat], list[Lot]]:
+def plant_case(n_heats: int, seed: int = 0, n_lots: int = 200, *, joint_confidence: float | None = 0.95,
+               confidence: float | None = None) -> tuple[list[Heat], list[Lot]]:
     """The schedule and the yard of issue 31."""
-    return plant_schedule(n_heats), plant_lots(seed, n_lots)
+    return plant_schedule(n_heats, joint_confidence, confidence), plant_lots(seed, n_lots)
 
 
 def write_csv(heats: list[Heat], lots: list[Lot], directory: Path) -> tuple[Path, Path]:
@@ -62,9 +67,10 @@ def write_csv(heats: list[Heat], lots: list[Lot], directory: Path) -> tuple[Path
     schedule = directory / "schedule.csv"
     with schedule.open("w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["heat", "alloy", "mass_kg", "confidence"])
+        w.writerow(["heat", "alloy", "mass_kg", "confidence", "per_limit_confidence"])
         for h in heats:
-            w.writerow([h.name, h.spec.name, f"{h.mass_kg:g}", repr(h.confidence)])
+            w.writerow([h.name, h.spec.name, f"{h.mass_kg:g}", "" if h.joint_confidence is None else
+                        repr(h.joint_confidence), "" if h.confidence is None else repr(h.confidence)])
     elements = sorted({e for lot in lots for e in lot.material.composition}
                       | {e for lot in lots for e in lot.material.sd_wt_pct})
     inventory = directory / "inventory.csv"

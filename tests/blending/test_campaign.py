@@ -12,6 +12,7 @@ from blending.campaign import Heat, greedy_campaign, joint_campaign, load_schedu
 from blending.catalogue.materials import get_material
 from blending.catalogue.spec import get_alloy
 from blending.catalogue.tables import DataFileError
+from blending.errors import InputError
 from blending.lot import Lot, load_inventory
 from research.campaign_socp_reference import campaign as reference_campaign
 
@@ -120,4 +121,23 @@ def test_schedule_round_trips_through_csv(tmp_path, heats):
     assert [h.name for h in got] == [f"H{k}" for k in range(len(heats))]
     assert [h.spec.name for h in got] == [a for a, _, _ in heats]
     assert [h.mass_kg for h in got] == [m for _, m, _ in heats]
-    assert [h.confidence for h in got] == [0.97 if c is None else c for _, _, c in heats]
+    # the column is the whole heat's figure; a blank takes the command's per-limit expert option
+    assert [h.joint_target for h in got] == [c for _, _, c in heats]
+    assert [h.confidence for h in got] == [0.97 if c is None else None for _, _, c in heats]
+
+
+def test_schedule_columns_and_defaults_follow_blend(tmp_path):
+    """``confidence`` is the whole heat's figure, ``per_limit_confidence`` the expert one; a blank
+    row takes the command's figure, and with none given a heat is planned for joint 0.95."""
+    path = tmp_path / "schedule.csv"
+    path.write_text("heat,alloy,mass_kg,confidence,per_limit_confidence\n"
+                    "H1,3104,20000,0.9,\nH2,3104,20000,,0.99\nH3,3104,20000,,\n")
+    h1, h2, h3 = load_schedule(path)
+    assert (h1.joint_target, h1.confidence) == (0.9, None)
+    assert (h2.joint_target, h2.confidence) == (None, 0.99)
+    assert (h3.joint_target, h3.confidence) == (0.95, None)
+    assert load_schedule(path, confidence=0.97)[2].confidence == 0.97
+    assert load_schedule(path, joint_confidence=0.99)[2].joint_target == 0.99
+    assert Heat("H", get_alloy("3104"), 1000.0).confidence_text == "joint 0.95"
+    with pytest.raises(InputError, match="alternative to joint_confidence"):
+        load_schedule(path, confidence=0.9, joint_confidence=0.9)

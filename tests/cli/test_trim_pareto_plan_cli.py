@@ -118,7 +118,7 @@ def test_plan_bad_schedule_is_one_line_naming_row_and_field(tmp_path, rows, matc
 
 def test_plan_that_the_inventory_cannot_cover_exits_1_and_says_why(tmp_path):
     schedule, inventory = tmp_path / "schedule.csv", tmp_path / "inventory.csv"
-    schedule.write_text("heat,alloy,mass_kg,confidence\nH1,3104,8000,0.5\nH2,3104,8000,0.5\n")
+    schedule.write_text("heat,alloy,mass_kg,per_limit_confidence\nH1,3104,8000,0.5\nH2,3104,8000,0.5\n")
     inventory.write_text("material,available_kg\nUBC,10000\nMn 75 tablets,\nMg ingot,\n")
     result = aluloop("plan", "--schedule", str(schedule), "--inventory", str(inventory))
     assert result.returncode == 1, result.stderr
