@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.services.ejection import Ejection
+
 
 class BinRule(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -35,6 +37,8 @@ class SortRules(BaseModel):
     invalid_bin: str = Field("recirculate", min_length=1, max_length=100)
     late_after_ms: float | None = Field(None, gt=0, strict=True,
                                         description="a piece captured longer ago than this is late [ms]; None: never")
+    ejection: Ejection | None = Field(None, description="encoder geometry for fire counts and the late check; "
+                                      "None: no fire counts")
 
 
 def bin_for(rules: SortRules, *, state: str, decision: str, grade: str | None, family: str | None,
