@@ -1,0 +1,206 @@
+"""The OPC UA Machine Vision bridge: an asyncua client browses to a line's VisionSystem object, subscribes to
+ResultReadyEvent and receives one event per piece classified over HTTP, in order, with the right ids, state and
+fire count; keys and roles decide who signs in and which lines they read."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pytest
+from asyncua import Client, ua
+
+from api.db.keys import create_key
+from api.opcua.bridge import Bridge
+from api.opcua.server import EVENT_NAME, LINES_NAMESPACE, MACHINE_VISION, RESULT_READY_EVENT_TYPE, VISION_SYSTEM_TYPE
+from api.settings import load_settings
+from tests.api.support import bearer, free_port, piece_body, sample
+
+EVENT_TIMEOUT_S = 30.0   # bound of each wait for an event (they come in milliseconds)
+# 1,000 counts/m, nozzle 1,200 counts, lead 4 ms; at 0.25 m/s the lead is 1 count and the piece reaches its
+# fire count 1,199 counts = 4.8 s after capture: time enough for any test machine to decide
+EJECTION = {"encoder_counts_per_m": 1000.0, "nozzle_offset_counts": 1200, "valve_lead_time_s": 0.004}
+BELT_M_S = 0.25
+
+
+@pytest.fixture
+def settings(tmp_path):
+    return load_settings(database_url=f"sqlite:///{tmp_path / 'service.db'}", max_body_bytes=1024 * 1024,
+                         opcua_endpoint=f"opc.tcp://127.0.0.1:{free_port()}")
+
+
+class Events:
+    """Events as they arrive, to await one at a time."""
+
+    def __init__(self):
+        self.queue: asyncio.Queue = asyncio.Queue()
+
+    def event_notification(self, event) -> None:
+        self.queue.put_nowait(event)
+
+    async def next(self):
+        return await asyncio.wait_for(self.queue.get(), EVENT_TIMEOUT_S)
+
+
+def signed_in(endpoint: str, key: str | None) -> Client:
+    client = Client(endpoint, timeout=30)
+    if key is not None:
+        client.set_user("plc")
+        client.set_password(key)
+    return client
+
+
+async def subscribe(client: Client, line_id: str) -> Events:
+    """Browse Objects -> the line's VisionSystemType object and subscribe to its ResultReadyEvents."""
+    await client.load_data_type_definitions()
+    mv = await client.get_namespace_index(MACHINE_VISION)
+    idx = await client.get_namespace_index(LINES_NAMESPACE)
+    line = await client.nodes.objects.get_child(f"{idx}:{line_id}")
+    assert await line.read_type_definition() == ua.NodeId(VISION_SYSTEM_TYPE, mv)
+    result_ready = client.get_node(ua.NodeId(RESULT_READY_EVENT_TYPE, mv))
+    sort_result = await result_ready.get_child(f"{idx}:{EVENT_NAME}")
+    events = Events()
+    subscription = await client.create_subscription(0, events)
+    await subscription.subscribe_events(line, [result_ready, sort_result])
+    return events
+
+
+def classify(client, key: str, pieces: list[dict]) -> list[dict]:
+    out = []
+    for body in pieces:
+        r = client.post("/v1/pieces/classify", headers=bearer(key), json=body)
+        assert r.status_code == 200, r.text
+        out.append(r.json())
+    return out
+
+
+def set_rules(client, admin: str, line_id: str) -> None:
+    r = client.put(f"/v1/lines/{line_id}/rules", headers=bearer(admin), json={"ejection": EJECTION})
+    assert r.status_code == 200, r.text
+
+
+def line_pieces() -> list[dict]:
+    """Four pieces captured now, one captured 10 s ago (late), one no model reads (invalid)."""
+    now = datetime.now(UTC)
+    wl = np.linspace(1000.0, 1100.0, 500)   # beyond every model's grid: invalid
+    pieces = [piece_body(sample(g), f"p{i}", encoder_count=10_000 * (i + 1), belt_speed_m_s=BELT_M_S,
+                         captured_at=now.isoformat()) for i, g in enumerate(["5182", "6061", "brass", "1050A"])]
+    # captured 10 s ago: 2,500 counts travelled at 0.25 m/s, past its fire count 1,199 counts after capture
+    pieces.append(piece_body(sample("5182"), "late", encoder_count=90_000, belt_speed_m_s=BELT_M_S,
+                             captured_at=(now - timedelta(seconds=10)).isoformat()))
+    pieces.append({"piece_id": "bad", "line_id": "L1", "encoder_count": 95_000, "belt_speed_m_s": BELT_M_S,
+                   "spectrum": {"wavelength_nm": wl.tolist(), "intensity": np.full(500, 100.0).tolist()}})
+    return pieces
+
+
+def test_one_event_per_piece_in_order_with_part_id_state_and_fire_count(client, keys, settings):
+    set_rules(client, keys["admin"], "L1")   # the line is known from its configuration before any record
+
+    async def scenario():
+        async with Bridge(settings) as bridge, signed_in(settings.opcua_endpoint, keys["controller"]) as opc:
+            assert MACHINE_VISION in await opc.get_namespace_array()
+            events = await subscribe(opc, "L1")
+            pieces = line_pieces()
+            answers = await asyncio.to_thread(classify, client, keys["controller"], pieces)
+            got = [await events.next() for _ in pieces]
+            # a re-sent piece adds no record, so no event: the next event is the next new piece's
+            await asyncio.to_thread(classify, client, keys["controller"], [pieces[0], piece_body(sample("6061"),
+                                                                                                  "after")])
+            assert (await events.next()).PartId.Id == "after"
+            assert bridge.published == len(pieces) + 1
+            return pieces, answers, got
+
+    pieces, answers, got = asyncio.run(scenario())
+    assert [e.PartId.Id for e in got] == [p["piece_id"] for p in pieces]
+    assert [e.ResultId.Id for e in got] == [a["record_id"] for a in answers]
+    assert [e.ResultState for e in got] == [1, 1, 1, 1, -1, 4]   # Completed x 4, Late, Failed
+    # fire count by hand: capture + 1,200 nozzle - 0.004 s x 0.25 m/s x 1,000 counts/m = capture + 1,199
+    assert [e.FireCount for e in got] == [p["encoder_count"] + 1_199 for p in pieces]
+    assert [(e.Grade, e.Bin, e.Decision) for e in got] == [(a["grade"] or "", a["bin"], a["decision"])
+                                                           for a in answers]
+    assert got[4].Bin == "recirculate" and answers[4]["state"] == "late"
+    assert {(e.LineId, e.IsPartial, e.IsSimulated) for e in got} == {("L1", False, False)}
+
+
+def test_a_line_first_seen_in_a_record_gets_its_object(client, keys, settings):
+    async def scenario():
+        async with Bridge(settings) as bridge, signed_in(settings.opcua_endpoint, keys["quality"]) as opc:
+            await asyncio.to_thread(classify, client, keys["controller"], [piece_body(sample("5182"), "n1",
+                                                                                      line_id="NEW")])
+            while bridge.published < 1:   # bounded by the test's own timeout; the bridge polls every few ms
+                await asyncio.sleep(0.01)
+            events = await subscribe(opc, "NEW")
+            await asyncio.to_thread(classify, client, keys["controller"], [piece_body(sample("6061"), "n2",
+                                                                                      line_id="NEW")])
+            event = await events.next()
+            assert (event.PartId.Id, event.FireCount) == ("n2", None)   # no ejection set-up: no fire count
+
+    asyncio.run(asyncio.wait_for(scenario(), 60))
+
+
+def make_key(app, role: str, lines: list[str] | None = None) -> str:
+    with app.state.sessions() as session:
+        key = create_key(session, role, f"opc {role}", lines)[1]
+        session.commit()
+    return key
+
+
+def test_sign_in_needs_a_reader_key_and_anonymous_is_off(app, client, keys, settings):
+    set_rules(client, keys["admin"], "L1")
+
+    async def refused(key: str | None) -> bool:
+        try:
+            async with signed_in(settings.opcua_endpoint, key):
+                return False
+        except (ua.UaError, OSError, asyncio.TimeoutError, ConnectionError):
+            return True
+
+    async def scenario():
+        async with Bridge(settings):
+            for key in (None, "alu_not-a-key", keys["admin"], keys["engineer"]):
+                assert await refused(key), key
+            for key in (keys["controller"], keys["quality"]):
+                assert not await refused(key)
+
+    asyncio.run(scenario())
+
+
+def test_anonymous_sign_in_when_configured(client, keys, settings):
+    set_rules(client, keys["admin"], "L1")
+
+    async def scenario():
+        async with Bridge(settings.model_copy(update={"opcua_anonymous": True})):
+            async with signed_in(settings.opcua_endpoint, None) as opc:
+                events = await subscribe(opc, "L1")
+                await asyncio.to_thread(classify, client, keys["controller"], [piece_body(sample("5182"), "a1")])
+                assert (await events.next()).PartId.Id == "a1"
+
+    asyncio.run(scenario())
+
+
+def test_a_controller_key_reads_only_its_lines(app, client, keys, settings):
+    for line in ("A", "B"):
+        set_rules(client, keys["admin"], line)
+    key_a = make_key(app, "controller", ["A"])
+
+    async def scenario():
+        async with Bridge(settings), signed_in(settings.opcua_endpoint, key_a) as opc:
+            events = await subscribe(opc, "A")
+            idx = await opc.get_namespace_index(LINES_NAMESPACE)
+            other = await opc.nodes.objects.get_child(f"{idx}:B")   # browsing the Objects folder names it
+            with pytest.raises(ua.UaError):
+                await other.read_browse_name()
+            with pytest.raises(ua.UaError):
+                await other.get_children()
+            subscription = await opc.create_subscription(0, Events())
+            with pytest.raises(ua.UaError):
+                await subscription.subscribe_events(other)
+            with pytest.raises(ua.UaError):   # read-only: no writes, even to its own line
+                own = await (await opc.nodes.objects.get_child(f"{idx}:A")).get_children()
+                await own[0].write_value(ua.Variant(None))
+            await asyncio.to_thread(classify, client, keys["controller"], [
+                piece_body(sample("5182"), "b1", line_id="B"), piece_body(sample("5182"), "a1", line_id="A")])
+            assert (await events.next()).PartId.Id == "a1"
+
+    asyncio.run(scenario())
