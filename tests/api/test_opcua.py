@@ -5,17 +5,22 @@ fire count; keys and roles decide who signs in and which lines they read."""
 from __future__ import annotations
 
 import asyncio
+import json
+import threading
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
 from asyncua import Client, ua
+from fastapi.testclient import TestClient
 
-from api.db.keys import create_key
+from api.db.keys import create_key, key_hash, list_keys, revoke_key
+from api.main import create_app
 from api.opcua.bridge import Bridge
 from api.opcua.server import EVENT_NAME, LINES_NAMESPACE, MACHINE_VISION, RESULT_READY_EVENT_TYPE, VISION_SYSTEM_TYPE
 from api.settings import load_settings
-from tests.api.support import bearer, free_port, piece_body, sample
+from tests.api.support import ROLES, bearer, free_port, piece_body, sample
 
 EVENT_TIMEOUT_S = 30.0   # bound of each wait for an event (they come in milliseconds)
 # 1,000 counts/m, nozzle 1,200 counts, lead 4 ms; at 0.25 m/s the lead is 1 count and the piece reaches its
@@ -24,10 +29,56 @@ EJECTION = {"encoder_counts_per_m": 1000.0, "nozzle_offset_counts": 1200, "valve
 BELT_M_S = 0.25
 
 
-@pytest.fixture
-def settings(tmp_path):
-    return load_settings(database_url=f"sqlite:///{tmp_path / 'service.db'}", max_body_bytes=1024 * 1024,
-                         opcua_endpoint=f"opc.tcp://127.0.0.1:{free_port()}")
+class Loop:
+    """An event loop in a thread: the bridge runs there for the whole module (its NodeSets take seconds to load),
+    and each test runs its client there."""
+
+    def __init__(self):
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, name="opcua-test-loop", daemon=True)
+        self.thread.start()
+
+    def run(self, coro, timeout_s: float = 120.0):
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout_s)
+
+    def close(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(30)
+        self.loop.close()
+
+
+class Service:
+    """One app on one SQLite file, a key of every role, the OPC UA bridge on it, and the loop the bridge runs in."""
+
+    def __init__(self, settings, client: TestClient, keys: dict[str, str], bridge: Bridge, loop: Loop):
+        self.settings, self.client, self.keys, self.bridge, self.loop = settings, client, keys, bridge, loop
+        self.endpoint = settings.opcua_endpoint
+
+    def key(self, role: str, lines: list[str] | None = None) -> str:
+        with self.client.app.state.sessions() as session:
+            key = create_key(session, role, f"opc {role}", lines)[1]
+            session.commit()
+        return key
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory) -> Iterator[Service]:
+    folder = tmp_path_factory.mktemp("opcua")
+    settings = load_settings(database_url=f"sqlite:///{folder / 'service.db'}", max_body_bytes=1024 * 1024,
+                             opcua_endpoint=f"opc.tcp://127.0.0.1:{free_port()}")
+    with TestClient(create_app(settings)) as client:
+        with client.app.state.sessions() as session:
+            keys = {role: create_key(session, role, f"test {role}")[1] for role in ROLES}
+            session.commit()
+        for line in ("L1", "A", "B"):   # these lines are known from their configuration before any record
+            set_rules(client, keys["admin"], line)
+        loop = Loop()
+        bridge = loop.run(Bridge(settings).start())
+        try:
+            yield Service(settings, client, keys, bridge, loop)
+        finally:
+            loop.run(bridge.stop())
+            loop.close()
 
 
 class Events:
@@ -94,24 +145,25 @@ def line_pieces() -> list[dict]:
     return pieces
 
 
-def test_one_event_per_piece_in_order_with_part_id_state_and_fire_count(client, keys, settings):
-    set_rules(client, keys["admin"], "L1")   # the line is known from its configuration before any record
+def test_one_event_per_piece_in_order_with_part_id_state_and_fire_count(service):
+    client, keys = service.client, service.keys
 
     async def scenario():
-        async with Bridge(settings) as bridge, signed_in(settings.opcua_endpoint, keys["controller"]) as opc:
+        async with signed_in(service.endpoint, keys["controller"]) as opc:
             assert MACHINE_VISION in await opc.get_namespace_array()
             events = await subscribe(opc, "L1")
             pieces = line_pieces()
+            before = service.bridge.published
             answers = await asyncio.to_thread(classify, client, keys["controller"], pieces)
             got = [await events.next() for _ in pieces]
             # a re-sent piece adds no record, so no event: the next event is the next new piece's
             await asyncio.to_thread(classify, client, keys["controller"], [pieces[0], piece_body(sample("6061"),
                                                                                                   "after")])
             assert (await events.next()).PartId.Id == "after"
-            assert bridge.published == len(pieces) + 1
+            assert service.bridge.published - before == len(pieces) + 1
             return pieces, answers, got
 
-    pieces, answers, got = asyncio.run(scenario())
+    pieces, answers, got = service.loop.run(scenario())
     assert [e.PartId.Id for e in got] == [p["piece_id"] for p in pieces]
     assert [e.ResultId.Id for e in got] == [a["record_id"] for a in answers]
     assert [e.ResultState for e in got] == [1, 1, 1, 1, -1, 4]   # Completed x 4, Late, Failed
@@ -121,14 +173,19 @@ def test_one_event_per_piece_in_order_with_part_id_state_and_fire_count(client, 
                                                            for a in answers]
     assert got[4].Bin == "recirculate" and answers[4]["state"] == "late"
     assert {(e.LineId, e.IsPartial, e.IsSimulated) for e in got} == {("L1", False, False)}
+    # the content is the stored body the line was answered (the answer adds its cursor and replay flag)
+    assert [json.loads(e.ResultContent[0].Value) for e in got] == [
+        {k: v for k, v in a.items() if k not in ("record_id", "replayed")} for a in answers]
 
 
-def test_a_line_first_seen_in_a_record_gets_its_object(client, keys, settings):
+def test_a_line_first_seen_in_a_record_gets_its_object(service):
+    client, keys = service.client, service.keys
+
     async def scenario():
-        async with Bridge(settings) as bridge, signed_in(settings.opcua_endpoint, keys["quality"]) as opc:
+        async with signed_in(service.endpoint, keys["quality"]) as opc:
             await asyncio.to_thread(classify, client, keys["controller"], [piece_body(sample("5182"), "n1",
                                                                                       line_id="NEW")])
-            while bridge.published < 1:   # bounded by the test's own timeout; the bridge polls every few ms
+            while "NEW" not in service.bridge.lines.generators:   # bounded by run()'s timeout; polled every 10 ms
                 await asyncio.sleep(0.01)
             events = await subscribe(opc, "NEW")
             await asyncio.to_thread(classify, client, keys["controller"], [piece_body(sample("6061"), "n2",
@@ -136,56 +193,53 @@ def test_a_line_first_seen_in_a_record_gets_its_object(client, keys, settings):
             event = await events.next()
             assert (event.PartId.Id, event.FireCount) == ("n2", None)   # no ejection set-up: no fire count
 
-    asyncio.run(asyncio.wait_for(scenario(), 60))
+    service.loop.run(scenario())
 
 
-def make_key(app, role: str, lines: list[str] | None = None) -> str:
-    with app.state.sessions() as session:
-        key = create_key(session, role, f"opc {role}", lines)[1]
+async def refused(endpoint: str, key: str | None) -> bool:
+    """True when the server refuses the sign-in (and says so), False when the session opens."""
+    try:
+        async with signed_in(endpoint, key):
+            return False
+    except (ua.uaerrors.BadUserAccessDenied, ua.uaerrors.BadIdentityTokenRejected):
+        return True
+
+
+def test_sign_in_needs_a_reader_key_and_anonymous_is_off(service):
+    keys = service.keys
+    revoked = service.key("controller")
+    with service.client.app.state.sessions() as session:
+        revoke_key(session, next(k.id for k in list_keys(session) if key_hash(revoked) == k.key_sha256))
         session.commit()
-    return key
-
-
-def test_sign_in_needs_a_reader_key_and_anonymous_is_off(app, client, keys, settings):
-    set_rules(client, keys["admin"], "L1")
-
-    async def refused(key: str | None) -> bool:
-        try:
-            async with signed_in(settings.opcua_endpoint, key):
-                return False
-        except (ua.UaError, OSError, asyncio.TimeoutError, ConnectionError):
-            return True
 
     async def scenario():
-        async with Bridge(settings):
-            for key in (None, "alu_not-a-key", keys["admin"], keys["engineer"]):
-                assert await refused(key), key
-            for key in (keys["controller"], keys["quality"]):
-                assert not await refused(key)
+        for key in (None, "alu_not-a-key", revoked, keys["admin"], keys["engineer"]):
+            assert await refused(service.endpoint, key), key
+        for key in (keys["controller"], keys["quality"]):
+            assert not await refused(service.endpoint, key), key
 
-    asyncio.run(scenario())
-
-
-def test_anonymous_sign_in_when_configured(client, keys, settings):
-    set_rules(client, keys["admin"], "L1")
-
-    async def scenario():
-        async with Bridge(settings.model_copy(update={"opcua_anonymous": True})):
-            async with signed_in(settings.opcua_endpoint, None) as opc:
-                events = await subscribe(opc, "L1")
-                await asyncio.to_thread(classify, client, keys["controller"], [piece_body(sample("5182"), "a1")])
-                assert (await events.next()).PartId.Id == "a1"
-
-    asyncio.run(scenario())
+    service.loop.run(scenario())
 
 
-def test_a_controller_key_reads_only_its_lines(app, client, keys, settings):
-    for line in ("A", "B"):
-        set_rules(client, keys["admin"], line)
-    key_a = make_key(app, "controller", ["A"])
+def test_anonymous_sign_in_when_configured(service):
+    settings = service.settings.model_copy(update={"opcua_anonymous": True,
+                                                   "opcua_endpoint": f"opc.tcp://127.0.0.1:{free_port()}"})
 
     async def scenario():
-        async with Bridge(settings), signed_in(settings.opcua_endpoint, key_a) as opc:
+        async with Bridge(settings), signed_in(settings.opcua_endpoint, None) as opc:
+            events = await subscribe(opc, "L1")
+            await asyncio.to_thread(classify, service.client, service.keys["controller"],
+                                    [piece_body(sample("5182"), "anonymous-1")])
+            assert (await events.next()).PartId.Id == "anonymous-1"
+
+    service.loop.run(scenario())
+
+
+def test_a_controller_key_reads_only_its_lines(service):
+    key_a = service.key("controller", ["A"])
+
+    async def scenario():
+        async with signed_in(service.endpoint, key_a) as opc:
             events = await subscribe(opc, "A")
             idx = await opc.get_namespace_index(LINES_NAMESPACE)
             other = await opc.nodes.objects.get_child(f"{idx}:B")   # browsing the Objects folder names it
@@ -196,11 +250,11 @@ def test_a_controller_key_reads_only_its_lines(app, client, keys, settings):
             subscription = await opc.create_subscription(0, Events())
             with pytest.raises(ua.UaError):
                 await subscription.subscribe_events(other)
+            own = await (await opc.nodes.objects.get_child(f"{idx}:A")).get_children()
             with pytest.raises(ua.UaError):   # read-only: no writes, even to its own line
-                own = await (await opc.nodes.objects.get_child(f"{idx}:A")).get_children()
-                await own[0].write_value(ua.Variant(None))
-            await asyncio.to_thread(classify, client, keys["controller"], [
+                await own[0].write_value(ua.Variant("x"))
+            await asyncio.to_thread(classify, service.client, service.keys["controller"], [
                 piece_body(sample("5182"), "b1", line_id="B"), piece_body(sample("5182"), "a1", line_id="A")])
             assert (await events.next()).PartId.Id == "a1"
 
-    asyncio.run(scenario())
+    service.loop.run(scenario())
