@@ -258,3 +258,33 @@ def test_a_controller_key_reads_only_its_lines(service):
             assert (await events.next()).PartId.Id == "a1"
 
     service.loop.run(scenario())
+
+
+@pytest.mark.postgres
+def test_on_postgresql_replays_burn_ids_and_every_new_piece_still_comes_once(postgres_url):
+    settings = load_settings(database_url=postgres_url, max_body_bytes=1024 * 1024,
+                             opcua_endpoint=f"opc.tcp://127.0.0.1:{free_port()}")
+    with TestClient(create_app(settings)) as client:
+        with client.app.state.sessions() as session:
+            controller, admin = (create_key(session, role, role)[1] for role in ("controller", "admin"))
+            session.commit()
+        set_rules(client, admin, "PG")
+        loop = Loop()
+        try:
+            async def scenario():
+                async with Bridge(settings) as bridge, signed_in(settings.opcua_endpoint, controller) as opc:
+                    events = await subscribe(opc, "PG")
+                    # the second and fourth are replays: PostgreSQL burns an id on each (ON CONFLICT DO NOTHING)
+                    ids = ["g1", "g1", "g2", "g2", "g3"]
+                    answers = await asyncio.to_thread(classify, client, controller, [
+                        piece_body(sample("5182"), i, line_id="PG") for i in ids])
+                    got = [await events.next() for _ in range(3)]
+                    assert bridge.published == 3
+                    return answers, got
+
+            answers, got = loop.run(scenario())
+        finally:
+            loop.close()
+    assert [e.PartId.Id for e in got] == ["g1", "g2", "g3"]
+    assert [e.ResultId.Id for e in got] == [answers[i]["record_id"] for i in (0, 2, 4)]
+    assert int(answers[4]["record_id"]) - int(answers[0]["record_id"]) > 2   # the premise: ids were burnt
