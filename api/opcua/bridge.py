@@ -100,14 +100,15 @@ async def _watch_parent(parent_pid: int) -> None:
         await asyncio.sleep(1.0)
 
 
-async def serve_until_parent_exits(settings: Settings) -> None:
+async def serve_until_parent_exits(settings: Settings, parent_pid: int) -> None:
     async with Bridge(settings):
-        await _watch_parent(os.getppid())
+        await _watch_parent(parent_pid)
 
 
 def run(settings: Settings) -> None:
     """The companion process: serve until the parent exits or SIGTERM/SIGINT."""
+    parent_pid = os.getppid()   # taken before the NodeSets load, so a parent that dies meanwhile is noticed
     try:
-        asyncio.run(serve_until_parent_exits(settings))
+        asyncio.run(serve_until_parent_exits(settings, parent_pid))
     except KeyboardInterrupt:
         pass

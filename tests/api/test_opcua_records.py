@@ -75,3 +75,15 @@ def test_states_map_to_the_machine_vision_result_states():
     r = sort_result(7, "L1", "p7", datetime.now(UTC), json.dumps({"state": "invalid", "grade": None, "bin": "re",
                                                                   "decision": "unknown", "fire_count": None}))
     assert (r.result_state, r.grade, r.bin, r.fire_count) == (4, "", "re", None)
+
+
+def test_the_endpoint_setting_must_be_opc_tcp_host_port():
+    import pytest
+
+    from api.settings import load_settings
+    from blending.errors import InputError
+
+    assert load_settings(opcua_endpoint="opc.tcp://0.0.0.0:4840").opcua_endpoint == "opc.tcp://0.0.0.0:4840"
+    for bad in ("http://plc:4840", "opc.tcp://plc", "opc.tcp://:4840", "opc.tcp://plc:port"):
+        with pytest.raises(InputError, match="opc.tcp://HOST:PORT"):
+            load_settings(opcua_endpoint=bad)
