@@ -43,6 +43,10 @@ class Settings(BaseSettings):
     migrate_on_start: bool = Field(True, description="upgrade the database to the newest schema on start")
     opcua_endpoint: str | None = Field(None, description="opc.tcp://HOST:PORT of the OPC UA Machine Vision server; "
                                        "None: no OPC UA server")
+    opcua_certificate: Path | None = Field(None, description="the OPC UA server's certificate (DER or PEM); with "
+                                           "opcua_private_key, only the Basic256Sha256 SignAndEncrypt endpoint is "
+                                           "offered, so keys never travel in the clear")
+    opcua_private_key: Path | None = Field(None, description="the private key (PEM) of opcua_certificate")
     opcua_anonymous: bool = Field(False, description="let OPC UA clients in without a key (they read every line)")
     opcua_poll_s: float = Field(0.005, gt=0, le=10, description="how often the OPC UA bridge looks for new "
                                 "records when there were none [s]")

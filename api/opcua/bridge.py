@@ -38,7 +38,8 @@ class Bridge:
     async def start(self) -> Bridge:
         self.lines = await build_server(self.settings.opcua_endpoint,
                                         KeyUserManager(self.sessions, self.settings.opcua_anonymous),
-                                        self.settings.opcua_anonymous)
+                                        self.settings.opcua_anonymous, self.settings.opcua_certificate,
+                                        self.settings.opcua_private_key)
         await asyncio.to_thread(self.follower.start_at_newest)
         await self._add_known_lines()
         await self.lines.server.start()

@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import logging
 from importlib import resources
+from pathlib import Path
 
 from asyncua import Node, Server, ua
 
 from api.opcua.access import KeyUserManager, LineRuleset
 from api.opcua.results import SortResult
+from blending.errors import InputError
 
 log = logging.getLogger("api.opcua")
 MACHINE_VISION = "http://opcfoundation.org/UA/MachineVision"
@@ -31,11 +33,27 @@ RESULT_READY_EVENT_TYPE = 1024
 EVENT_NAME = "SortResultReadyEventType"
 
 
-async def build_server(endpoint: str, user_manager: KeyUserManager, allow_anonymous: bool) -> LineServer:
-    """A server on ``endpoint`` with the NodeSets loaded and the event type made; no line objects yet."""
+async def build_server(endpoint: str, user_manager: KeyUserManager, allow_anonymous: bool,
+                       certificate: Path | None = None, private_key: Path | None = None) -> LineServer:
+    """A server on ``endpoint`` with the NodeSets loaded and the event type made; no line objects yet.
+
+    With ``certificate`` and ``private_key`` the only endpoint is Basic256Sha256 SignAndEncrypt (user
+    passwords, that is API keys, are then encrypted); without them the only one is None (in the clear).
+    """
+    if (certificate is None) != (private_key is None):
+        raise InputError("give both opcua_certificate and opcua_private_key, or neither",
+                         field="opcua_certificate" if certificate is None else "opcua_private_key")
     server = Server(user_manager=user_manager)
     await server.init()
     server.set_endpoint(endpoint)
+    policy = ua.SecurityPolicyType.NoSecurity
+    if certificate is not None:
+        for path, name in ((certificate, "opcua_certificate"), (private_key, "opcua_private_key")):
+            if not Path(path).is_file():
+                raise InputError(f"{path}: no such file", field=name)
+        await server.load_certificate(str(certificate))
+        await server.load_private_key(str(private_key))
+        policy = ua.SecurityPolicyType.Basic256Sha256_SignAndEncrypt
     server.set_server_name("aluloop sorting lines")
     tokens = [ua.UserNameIdentityToken] + ([ua.AnonymousIdentityToken] if allow_anonymous else [])
     server.set_identity_tokens(tokens)
@@ -43,7 +61,7 @@ async def build_server(endpoint: str, user_manager: KeyUserManager, allow_anonym
     for name in NODESETS:
         await server.import_xml(xmlstring=(folder / name).read_text(encoding="utf-8"))
     line_of_node: dict[ua.NodeId, str] = {}
-    server.set_security_policy([ua.SecurityPolicyType.NoSecurity], permission_ruleset=LineRuleset(line_of_node))
+    server.set_security_policy([policy], permission_ruleset=LineRuleset(line_of_node))
     mv = await server.get_namespace_index(MACHINE_VISION)
     idx = await server.register_namespace(LINES_NAMESPACE)
     event_type = await server.create_custom_event_type(

@@ -288,3 +288,41 @@ def test_on_postgresql_replays_burn_ids_and_every_new_piece_still_comes_once(pos
     assert [e.PartId.Id for e in got] == ["g1", "g2", "g3"]
     assert [e.ResultId.Id for e in got] == [answers[i]["record_id"] for i in (0, 2, 4)]
     assert int(answers[4]["record_id"]) - int(answers[0]["record_id"]) > 2   # the premise: ids were burnt
+
+
+async def certificate(folder, name: str, uri: str, use) -> tuple:
+    """A self-signed application certificate (DER) and key (PEM) in ``folder``."""
+    from asyncua.crypto.cert_gen import setup_self_signed_certificate
+
+    cert, key = folder / f"{name}.der", folder / f"{name}.pem"
+    await setup_self_signed_certificate(key, cert, uri, "127.0.0.1", use, {"commonName": name})
+    return cert, key
+
+
+def test_with_a_server_certificate_only_the_encrypted_endpoint_is_offered(service, tmp_path):
+    from asyncua.crypto.security_policies import SecurityPolicyBasic256Sha256
+    from cryptography.x509.oid import ExtendedKeyUsageOID
+
+    async def scenario():
+        server_cert, server_key = await certificate(tmp_path, "server", "urn:aluloop:test:server",
+                                                    [ExtendedKeyUsageOID.SERVER_AUTH])
+        client_cert, client_key = await certificate(tmp_path, "client", "urn:aluloop:test:client",
+                                                    [ExtendedKeyUsageOID.CLIENT_AUTH])
+        settings = service.settings.model_copy(update={
+            "opcua_endpoint": f"opc.tcp://127.0.0.1:{free_port()}", "opcua_certificate": server_cert,
+            "opcua_private_key": server_key})
+        async with Bridge(settings):
+            plain = Client(settings.opcua_endpoint, timeout=30)
+            endpoints = await plain.connect_and_get_server_endpoints()
+            assert {e.SecurityMode for e in endpoints} == {ua.MessageSecurityMode.SignAndEncrypt}
+            opc = signed_in(settings.opcua_endpoint, service.keys["controller"])
+            opc.application_uri = "urn:aluloop:test:client"
+            await opc.set_security(SecurityPolicyBasic256Sha256, str(client_cert), str(client_key),
+                                   server_certificate=str(server_cert))
+            async with opc:
+                events = await subscribe(opc, "L1")
+                await asyncio.to_thread(classify, service.client, service.keys["controller"],
+                                        [piece_body(sample("5182"), "encrypted-1")])
+                assert (await events.next()).PartId.Id == "encrypted-1"
+
+    service.loop.run(scenario())
