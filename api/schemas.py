@@ -134,6 +134,8 @@ class PieceResult(BaseModel):
     model: ModelRef | None
     captured_at: str | None
     received_at: str
+    fire_count: int | None = Field(None, description="encoder count at which the bin's valve opens [counts]; null "
+                                   "when the line has no ejection set-up or the piece no encoder count or belt speed")
     record_id: str = Field(description="cursor of this record in GET /v1/pieces")
     replayed: bool = Field(description="true when the piece was already recorded and this is the stored result")
 

@@ -8,11 +8,12 @@ win over the file, so one file can serve several hosts.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from blending.errors import InputError
@@ -40,6 +41,22 @@ class Settings(BaseSettings):
                                     "process; FULL also a power cut, at an fsync per commit")
     shutdown_grace_s: float = Field(10.0, ge=0, description="time requests in flight get to finish on SIGTERM [s]")
     migrate_on_start: bool = Field(True, description="upgrade the database to the newest schema on start")
+    opcua_endpoint: str | None = Field(None, description="opc.tcp://HOST:PORT of the OPC UA Machine Vision server; "
+                                       "None: no OPC UA server")
+    opcua_certificate: Path | None = Field(None, description="the OPC UA server's certificate (DER or PEM); with "
+                                           "opcua_private_key, only the Basic256Sha256 SignAndEncrypt endpoint is "
+                                           "offered, so keys never travel in the clear")
+    opcua_private_key: Path | None = Field(None, description="the private key (PEM) of opcua_certificate")
+    opcua_anonymous: bool = Field(False, description="let OPC UA clients in without a key (they read every line)")
+    opcua_poll_s: float = Field(0.005, gt=0, le=10, description="how often the OPC UA bridge looks for new "
+                                "records when there were none [s]")
+
+    @field_validator("opcua_endpoint")
+    @classmethod
+    def _opc_tcp(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"opc\.tcp://[^/:\s]+:\d{1,5}(/\S*)?", value):
+            raise ValueError(f"{value!r} is not opc.tcp://HOST:PORT")
+        return value
 
     def threads(self) -> int:
         """onnxruntime intra-op threads: the CPUs shared out between the workers."""

@@ -3,12 +3,15 @@
 The database is upgraded once here, before the workers start, so that several workers never race
 to migrate it; each worker then builds its app from the same ``ALULOOP_*`` settings
 (``api.main.app_from_env``). SIGTERM or Ctrl-C lets requests in flight finish (up to
-``shutdown_grace_s``) before the processes exit.
+``shutdown_grace_s``) before the processes exit. With ``--opcua-endpoint`` one companion process
+(``python -m api.opcua``) serves the committed results over OPC UA Machine Vision (docs/opcua.md).
 """
 
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -45,6 +48,8 @@ def serve(
     port: int = typer.Option(None, "--port", help="Port to bind (setting port; default 8000)."),
     workers: int = typer.Option(None, "--workers", help="Worker processes (setting workers; default 1)."),
     config: Path = typer.Option(None, "--config", help="TOML settings file (default $ALULOOP_CONFIG)."),
+    opcua_endpoint: str = typer.Option(None, "--opcua-endpoint", help="Also serve results over OPC UA Machine "
+                                       "Vision at opc.tcp://HOST:PORT (setting opcua_endpoint; default none)."),
 ) -> None:
     """Run the sorting service: classify pieces over HTTP and record every result."""
     main = need_api()
@@ -53,7 +58,7 @@ def serve(
     from api.db.engine import make_engine, upgrade
     from api.settings import load_settings
 
-    settings = load_settings(config, host=host, port=port, workers=workers)
+    settings = load_settings(config, host=host, port=port, workers=workers, opcua_endpoint=opcua_endpoint)
     engine = make_engine(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
     upgrade(engine)
     engine.dispose()
@@ -64,9 +69,16 @@ def serve(
     os.environ["ALULOOP_MIGRATE_ON_START"] = "false"
     if settings.workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="aluloop-metrics-")
-    uvicorn.run(f"{main.__name__}:app_from_env", factory=True, host=settings.host, port=settings.port,
-                workers=settings.workers, access_log=False, log_config=log_config(),
-                timeout_graceful_shutdown=int(settings.shutdown_grace_s) or None)
+    # the OPC UA bridge is one companion process whatever the workers: it follows committed records in the database
+    bridge = subprocess.Popen([sys.executable, "-m", "api.opcua"]) if settings.opcua_endpoint else None
+    try:
+        uvicorn.run(f"{main.__name__}:app_from_env", factory=True, host=settings.host, port=settings.port,
+                    workers=settings.workers, access_log=False, log_config=log_config(),
+                    timeout_graceful_shutdown=int(settings.shutdown_grace_s) or None)
+    finally:
+        if bridge is not None:
+            bridge.terminate()
+            bridge.wait(timeout=30)
 
 
 serve = user_errors(serve)

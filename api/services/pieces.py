@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from api.db.tables import LineRules, PieceRecord
 from api.metrics import PIECES
+from api.services import ejection
 from api.services.lots import join_lots
 from api.services.rules import SortRules, bin_for
 from blending.errors import InputError
@@ -83,6 +84,9 @@ def _result(piece: Piece, found: tuple[Classification | None, str, str], rules: 
     if state == "ok" and piece.captured_at is not None and rules.late_after_ms is not None:
         if (received_at - piece.captured_at).total_seconds() * 1000.0 > rules.late_after_ms:
             state = "late"
+    state, fire_count = ejection.timing(state, capture_count=piece.encoder_count, belt_speed_m_s=piece.belt_speed_m_s,
+                                        captured_at=piece.captured_at, decided_at=datetime.now(UTC),
+                                        ejection=rules.ejection)
     sha = sorter.cards[model][1].model_sha256 if model in sorter.cards else ""
     body: dict = {"piece_id": piece.piece_id, "line_id": piece.line_id, "state": state}
     if classification is None:
@@ -98,6 +102,7 @@ def _result(piece: Piece, found: tuple[Classification | None, str, str], rules: 
                           family=body["family"], top_probability=top)
     body["model"] = {"name": model, "sha256": sha} if model else None
     body["captured_at"] = piece.captured_at.isoformat() if piece.captured_at else None
+    body["fire_count"] = fire_count
     body["received_at"] = received_at.isoformat()
     return body
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.services.ejection import Ejection
+
 
 class BinRule(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -48,6 +50,8 @@ class SortRules(BaseModel):
     lot_material: str = Field("old mixed sheet", min_length=1, max_length=200,
                               description="catalogue material whose recycled class, metal yield, price and CO2e "
                                           "a closed lot of this line takes in the inventory")
+    ejection: Ejection | None = Field(None, description="encoder geometry for fire counts and the late check; "
+                                      "None: no fire counts")
 
 
 def bin_for(rules: SortRules, *, state: str, decision: str, grade: str | None, family: str | None,
