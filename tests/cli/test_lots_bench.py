@@ -5,9 +5,8 @@ import math
 import numpy as np
 import pytest
 
+import bench.lot_uncertainty as lot_bench
 from blending.lot_chemistry import LotChemistry
-
-lot_bench = pytest.importorskip("bench.lot_uncertainty")
 
 
 def _lot(mean, sd, random_sd):

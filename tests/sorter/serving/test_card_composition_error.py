@@ -21,20 +21,23 @@ def test_the_split_recovers_a_known_bias_random_and_condition_spread():
     out = composition_error(["3104"] * cell.size, cell, true, estimate, ["Mn"])["3104"]["Mn"]
     assert out["bias"] == pytest.approx(beta, abs=3 * np.hypot(tau, sigma / per_cell ** 0.5) / cells ** 0.5)
     assert out["random_sd"] == pytest.approx(sigma, rel=0.05)
-    # shared: the condition spread plus the standard error of the bias
-    assert out["shared_sd"] == pytest.approx(np.hypot(tau, np.hypot(tau, sigma / per_cell ** 0.5) / cells ** 0.5),
-                                             rel=0.35)
+    # shared: the spread of the cell means (condition spread and, not subtracted, their sampling noise),
+    # with the standard error of the bias on top
+    spread = np.hypot(tau, sigma / per_cell ** 0.5)
+    assert out["shared_sd"] == pytest.approx(spread * (1 + 1 / cells) ** 0.5, rel=0.3)
+    assert out["shared_sd"] >= tau
     assert out["n_pieces"] == cell.size and out["n_cells"] == cells
 
 
-def test_no_condition_spread_leaves_only_the_bias_standard_error():
+def test_with_no_condition_spread_the_shared_sd_is_the_cell_means_sampling_noise():
+    """The safe side: a spread the cells cannot resolve is stated, not assumed away."""
     from sorter.training.composition_error import composition_error
 
     rng = np.random.default_rng(4)
     cell = np.repeat(np.arange(30), 20)
     estimate = rng.normal(0.0, 0.1, (cell.size, 1))
     out = composition_error(["5182"] * cell.size, cell, np.zeros((cell.size, 1)), estimate, ["Mg"])["5182"]["Mg"]
-    assert out["shared_sd"] < 3 * 0.1 / cell.size ** 0.5 + 0.01
+    assert out["shared_sd"] == pytest.approx(0.1 / 20 ** 0.5, rel=0.35)
 
 
 def test_unknown_pieces_are_left_out_of_the_grades():
