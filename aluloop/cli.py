@@ -11,6 +11,7 @@ from aluloop.commands import (
     catalogue,
     classify,
     demo,
+    frames,
     keys,
     pareto,
     plan,
@@ -47,6 +48,7 @@ app.add_typer(train.app, name="train")
 app.command("classify")(classify.classify)
 app.command("serve")(serve.serve)
 app.add_typer(keys.app, name="keys")
+app.add_typer(frames.frames, name="frames")
 
 
 def main() -> None:

@@ -1,0 +1,117 @@
+"""What the camera sees of one piece, as a fixed-length vector: colour, texture, shape, gloss.
+
+Colour is read relative to the belt around the piece (the background model's colour at the same
+pixels), so a brighter lamp or a warmer white balance changes the piece and the belt alike and the
+ratio stays. Texture is the histogram of rotation-invariant uniform local binary patterns (Ojala,
+Pietikainen & Maenpaa 2002, P = 8, R = 1: ten bins). Shape: solidity, aspect ratio of the minimum
+area rectangle, extent, thickness (2 area / perimeter) and the seven Hu (1962) moment invariants
+as ``-sign(h) log10 |h|``. Gloss: the share of pixels much brighter than the belt (a specular band).
+
+The extraction is OpenCV and numpy, outside the ONNX graph; the model reads the vector.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from sorter.vision.segmentation import Detection
+
+FEATURE_NAMES = (
+    ["ratio_b", "ratio_g", "ratio_r", "ratio_std_b", "ratio_std_g", "ratio_std_r",
+     "chroma_b", "chroma_r", "lab_l", "lab_a", "lab_b", "lab_a_std", "lab_b_std",
+     "saturation", "saturation_std", "hue_cos", "hue_sin", "dark_fraction", "specular_fraction"]
+    + [f"lbp_{i}" for i in range(10)]
+    + ["log_area_mm2", "thickness_mm", "solidity", "aspect", "extent"]
+    + [f"hu_{i}" for i in range(7)]
+)
+N_FEATURES = len(FEATURE_NAMES)
+BELT_REFLECTANCE = 0.31     # the belt's grey; scales ratios back to reflectance for Lab [-]
+SPECULAR_RATIO = 2.7        # brighter than this many belts: a specular highlight [-]
+DARK_RATIO = 0.45           # darker than this: black (rubber, print) [-]
+_MAX_SIDE = 96              # crops are shrunk to this for colour and texture [px]
+
+# rotation-invariant uniform LBP code of each 8-bit pattern: number of ones if uniform, else 9
+_LBP_TABLE = np.array([bin(p).count("1") if bin(p ^ ((p << 1 | p >> 7) & 0xFF)).count("1") <= 2 else 9
+                       for p in range(256)], np.uint8)
+
+
+def lbp_histogram(grey: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Normalised 10-bin rotation-invariant uniform LBP histogram (P=8, R=1) over ``mask``."""
+    g = grey.astype(np.int16)
+    c = g[1:-1, 1:-1]
+    code = np.zeros(c.shape, np.uint8)
+    offsets = [(-1, -1), (-1, 0), (-1, 1), (0, 1), (1, 1), (1, 0), (1, -1), (0, -1)]
+    h, w = g.shape
+    for bit, (dy, dx) in enumerate(offsets):
+        code |= ((g[1 + dy:h - 1 + dy, 1 + dx:w - 1 + dx] >= c).astype(np.uint8) << bit)
+    m = mask[1:-1, 1:-1]
+    hist = np.bincount(_LBP_TABLE[code[m]], minlength=10).astype(np.float64)
+    return hist / max(hist.sum(), 1.0)
+
+
+def piece_features(image: np.ndarray, belt: np.ndarray, det: Detection, px_per_mm: float) -> np.ndarray:
+    """The feature vector of one detection.
+
+    Parameters
+    ----------
+    image : (H, W, 3) uint8
+        The frame, BGR.
+    belt : (h, w, 3) float32
+        The belt's colour (background model), at any resolution (rescaled to the frame's).
+    det : Detection
+    px_per_mm : float
+        Calibration [px/mm].
+    """
+    x, y, w, h = det.bbox
+    crop = image[y:y + h, x:x + w]
+    mask = det.mask
+    s = max(1, int(np.ceil(max(w, h) / _MAX_SIDE)))
+    if s > 1:
+        crop = cv2.resize(crop, (max(w // s, 3), max(h // s, 3)), interpolation=cv2.INTER_AREA)
+        mask = cv2.resize(mask.astype(np.uint8), (crop.shape[1], crop.shape[0]),
+                          interpolation=cv2.INTER_NEAREST) > 0
+    if mask.sum() < 4:
+        mask = np.ones(crop.shape[:2], bool)
+    # the belt's colour under the piece: the model at the bbox centre (light varies slowly)
+    bh, bw = belt.shape[:2]
+    H, W = image.shape[:2]
+    by = min(int((y + h / 2) * bh / H), bh - 1)
+    bx = min(int((x + w / 2) * bw / W), bw - 1)
+    bcol = np.maximum(belt[by, bx].astype(np.float64), 1.0)
+    px = crop[mask].astype(np.float64)
+    ratio = px / bcol
+    brightness = ratio.mean(1)
+    mean = ratio.mean(0)
+    std = ratio.std(0)
+    chroma = mean / max(mean.sum(), 1e-6)
+    refl = np.clip(ratio * BELT_REFLECTANCE * 255, 0, 255).astype(np.uint8)[None]
+    lab = cv2.cvtColor(refl, cv2.COLOR_BGR2LAB)[0].astype(np.float64)
+    hsv = cv2.cvtColor(refl, cv2.COLOR_BGR2HSV)[0].astype(np.float64)
+    sat = hsv[:, 1] / 255
+    hue = hsv[:, 0] * (2 * np.pi / 180)
+    wsum = max(sat.sum(), 1e-6)
+    colour = [*mean, *std, chroma[0], chroma[2], lab[:, 0].mean() / 255, lab[:, 1].mean() / 255 - 0.5,
+              lab[:, 2].mean() / 255 - 0.5, lab[:, 1].std() / 255, lab[:, 2].std() / 255, sat.mean(), sat.std(),
+              (sat * np.cos(hue)).sum() / wsum, (sat * np.sin(hue)).sum() / wsum,
+              float((brightness < DARK_RATIO).mean()), float((brightness > SPECULAR_RATIO).mean())]
+    grey = cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY)
+    lbp = lbp_histogram(grey, mask) if min(grey.shape) >= 3 else np.zeros(10)
+    shape = shape_features(det, px_per_mm)
+    return np.concatenate([colour, lbp, shape]).astype(np.float32)
+
+
+def shape_features(det: Detection, px_per_mm: float) -> np.ndarray:
+    c = det.contour
+    area = max(det.area_px, 1.0)
+    hull = cv2.convexHull(c)
+    solidity = min(area / max(cv2.contourArea(hull), 1.0), 1.0)
+    (_, _), (rw, rh), _ = cv2.minAreaRect(c)
+    aspect = max(rw, rh) / max(min(rw, rh), 1.0)
+    extent = area / max(rw * rh, 1.0)
+    perim = max(cv2.arcLength(c, True), 1.0)
+    hu = cv2.HuMoments(cv2.moments(c)).ravel()
+    hu = -np.sign(hu) * np.log10(np.abs(hu) + 1e-30)
+    hu = np.clip(hu, -30, 30)
+    return np.array([np.log10(area / px_per_mm**2), 2 * area / perim / px_per_mm, solidity, np.log(aspect),
+                     min(extent, 1.5), *hu])

@@ -1,0 +1,293 @@
+"""Find the pieces in a frame: belt background model, shadow-aware foreground, touching-piece split.
+
+The belt's colour at each pixel (its texture averaged out, times the light there) is learned from
+empty-belt frames at half resolution. In a new frame each pixel's colour ``f`` is compared with the
+belt's ``b`` as in Horprasert, Harwood & Davis (1999, "A statistical approach for real-time robust
+background subtraction and shadow detection"): the brightness ratio ``alpha = f.b / b.b`` and the
+chromatic distortion ``|f - alpha b| / |b|``. A shadow is darker belt of the same chromaticity
+(``alpha`` in [``shadow_alpha``, 1]); a piece is anything with another chromaticity, much brighter
+or much darker. The model follows the light: each frame's global gain (median ``alpha`` over the belt
+pixels) rescales it at once, and the belt pixels are blended into it slowly.
+
+Touching pieces are split by a watershed on the colour image seeded from the distance transform:
+each blob's core (distance above a share of its own maximum) is one seed; a blob whose cores
+separate at that share is two or more pieces.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from blending.errors import InputError
+
+
+@dataclass
+class Detection:
+    """One piece found in a frame (full-resolution pixel coordinates)."""
+
+    bbox: tuple[int, int, int, int]      # x, y, w, h [px]
+    centroid: tuple[float, float]        # x, y [px]
+    area_px: float                       # [px]
+    mask: np.ndarray                     # (h, w) bool inside bbox
+    contour: np.ndarray                  # (n, 1, 2) int32, full-resolution image coordinates
+    touches_edge: tuple[bool, bool]      # (upstream = left edge, downstream = right edge)
+
+
+@dataclass
+class Segmenter:
+    """Belt background model and the segmentation of frames against it.
+
+    Parameters
+    ----------
+    scale : int
+        Work at 1/scale resolution (1 or 2) [-].
+    chroma_threshold : float
+        Chromatic distortion above which a pixel is a piece [-].
+    bright_threshold : float
+        Brightness ratio above which a pixel is a piece [-].
+    dark_threshold : float
+        Brightness ratio below which a pixel is a piece, not a shadow [-].
+    min_area_px : float
+        Blobs smaller than this are noise [px at full resolution].
+    min_defect_px : float
+        A concavity of the outline shallower than this is not a junction [px at working resolution].
+    max_cut_ratio : float
+        Two concavities are a junction between pieces when the cut joining them is shorter than this
+        many times the sum of their depths [-].
+    split_share : float
+        A blob's cores: distance transform above this share of its maximum [-].
+    learning_rate : float
+        Share of each frame's belt pixels blended into the model [-].
+    """
+
+    scale: int = 2
+    chroma_threshold: float = 0.10
+    bright_threshold: float = 1.22
+    dark_threshold: float = 0.55
+    min_area_px: float = 150.0
+    split_share: float = 0.55
+    learning_rate: float = 0.05
+    min_defect_px: float = 4.0
+    max_cut_ratio: float = 0.9
+
+    def fit(self, empty_frames: Sequence[np.ndarray]) -> Segmenter:
+        """Learn the belt from frames with nothing on it (BGR uint8, all the same size)."""
+        if not empty_frames:
+            raise InputError("empty_frames: need at least one frame of empty belt", field="empty_frames")
+        acc = None
+        for img in empty_frames:
+            small = self._small(img).astype(np.float32)
+            acc = small if acc is None else acc + small
+        self.background_ = cv2.GaussianBlur(acc / len(empty_frames), (0, 0), 3.0)
+        self.shape_ = empty_frames[0].shape[:2]
+        return self
+
+    def _small(self, img: np.ndarray) -> np.ndarray:
+        if self.scale == 1:
+            return img
+        h, w = img.shape[:2]
+        return cv2.resize(img, (w // self.scale, h // self.scale), interpolation=cv2.INTER_AREA)
+
+    def foreground(self, img: np.ndarray) -> np.ndarray:
+        """(h/scale, w/scale) uint8 mask of piece pixels (255), shadows excluded; updates the model."""
+        if not hasattr(self, "background_"):
+            self.fit_from_frame(img)
+        if img.shape[:2] != self.shape_:
+            raise InputError(f"frame is {img.shape[1]}x{img.shape[0]} px; the belt model was learned on "
+                             f"{self.shape_[1]}x{self.shape_[0]}", field="frame")
+        f = self._small(img).astype(np.float32)
+        b = self.background_
+        bb = (b * b).sum(2) + 1e-3
+        alpha = (f * b).sum(2) / bb
+        # the light may have changed since the model was learned: the median ratio is the global gain
+        gain = float(np.median(alpha[::7, ::7]))
+        if 0.3 < gain < 3.0 and abs(gain - 1) > 0.01:
+            self.background_ = b = b * gain
+            bb = bb * gain * gain
+            alpha = alpha / gain
+        d = f - alpha[..., None] * b
+        cd = np.sqrt((d * d).sum(2) / bb)
+        fg = (cd > self.chroma_threshold) | (alpha > self.bright_threshold) | (alpha < self.dark_threshold)
+        fg8 = fg.astype(np.uint8) * 255
+        k3 = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
+        fg8 = cv2.morphologyEx(fg8, cv2.MORPH_OPEN, k3)
+        fg8 = cv2.morphologyEx(fg8, cv2.MORPH_CLOSE, k3)
+        if self.learning_rate > 0:
+            belt = cv2.erode(255 - fg8, k3, iterations=3)
+            cv2.accumulateWeighted(f, self.background_, self.learning_rate, mask=belt)
+        return fg8
+
+    def fit_from_frame(self, img: np.ndarray) -> Segmenter:
+        """No empty belt to learn from: the belt's colour as a smooth (quadratic) light field over the frame.
+
+        At 1/16 resolution the pixels far from the median colour (pieces) are dropped and a quadratic
+        surface in x and y is fitted to each channel of the rest, twice; pieces leave the fit alone.
+        """
+        h, w = img.shape[:2]
+        tiny = cv2.resize(img, (max(w // 16, 4), max(h // 16, 4)), interpolation=cv2.INTER_AREA).astype(np.float64)
+        th, tw = tiny.shape[:2]
+        yy, xx = np.mgrid[0:th, 0:tw]
+        xn, yn = (xx.ravel() + 0.5) / tw - 0.5, (yy.ravel() + 0.5) / th - 0.5
+        A = np.stack([np.ones_like(xn), xn, yn, xn * xn, xn * yn, yn * yn], 1)
+        pix = tiny.reshape(-1, 3)
+        coef = np.zeros((6, 3))
+        coef[0] = np.median(pix, 0)
+        fit = A @ coef
+        for _ in range(3):
+            err = np.abs(pix - fit).sum(1) / np.maximum(fit.sum(1), 1.0)
+            keep = err < max(0.12, float(np.quantile(err, 0.5)))
+            if keep.sum() < 6:
+                break
+            coef, *_ = np.linalg.lstsq(A[keep], pix[keep], rcond=None)
+            fit = A @ coef
+        sh, sw = h // self.scale, w // self.scale
+        yy, xx = np.mgrid[0:sh, 0:sw]
+        xn, yn = (xx.ravel() + 0.5) / sw - 0.5, (yy.ravel() + 0.5) / sh - 0.5
+        A = np.stack([np.ones_like(xn), xn, yn, xn * xn, xn * yn, yn * yn], 1)
+        self.background_ = np.maximum(A @ coef, 1.0).reshape(sh, sw, 3).astype(np.float32)
+        self.shape_ = (h, w)
+        return self
+
+    def segment(self, img: np.ndarray) -> list[Detection]:
+        """The pieces in ``img`` (BGR uint8), touching ones split."""
+        fg = self.foreground(img)
+        s = self.scale
+        small = self._small(img)
+        n, labels, stats, _ = cv2.connectedComponentsWithStats(fg, connectivity=8)
+        min_area = self.min_area_px / (s * s)
+        markers = np.zeros(fg.shape, np.int32)
+        next_label = 1
+        need_watershed = False
+        for i in range(1, n):
+            x, y, w, h, area = stats[i]
+            if area < min_area:
+                fg[y:y + h, x:x + w][labels[y:y + h, x:x + w] == i] = 0
+                continue
+            oy, ox = max(y - 1, 0), max(x - 1, 0)
+            blob = (labels[oy:y + h + 1, ox:x + w + 1] == i).astype(np.uint8)
+            parts = split_at_necks(blob, self.min_defect_px, self.max_cut_ratio, min_area)
+            sub = markers[oy:oy + blob.shape[0], ox:ox + blob.shape[1]]
+            for part in parts:
+                dist = cv2.distanceTransform(part, cv2.DIST_L2, 3)
+                cores = (dist > self.split_share * dist.max()).astype(np.uint8)
+                m, core_labels = cv2.connectedComponents(cores, connectivity=8)
+                if m <= 2 and len(parts) == 1:   # one core, no neck: one piece, no watershed needed
+                    sub[part > 0] = next_label
+                    next_label += 1
+                    continue
+                need_watershed = True
+                if m <= 2:
+                    sub[cv2.erode(part, _K3) > 0] = next_label
+                    next_label += 1
+                    continue
+                for j in range(1, m):
+                    sub[core_labels == j] = next_label
+                    next_label += 1
+        if need_watershed:
+            ws = markers.copy()
+            ws[fg == 0] = -1   # belt: not to be flooded (watershed marks it as a boundary)
+            bgmark = next_label
+            ws[ws == -1] = bgmark
+            cv2.watershed(small, ws)
+            ws[(ws == bgmark) | (fg == 0)] = 0
+            ws[ws < 0] = 0
+            markers = ws
+        return self._detections(markers, next_label, img.shape[:2])
+
+    def _detections(self, markers: np.ndarray, n_labels: int, full_shape: tuple[int, int]) -> list[Detection]:
+        s = self.scale
+        H, W = full_shape
+        out = []
+        for lab in range(1, n_labels):
+            m = (markers == lab).astype(np.uint8)
+            contours, _ = cv2.findContours(m, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+            if not contours:
+                continue
+            c = max(contours, key=cv2.contourArea)
+            x, y, w, h = cv2.boundingRect(c)
+            # back to full resolution: contour vertices at pixel centres
+            cf = np.round((c.astype(np.float32) + 0.5) * s - 0.5).astype(np.int32)
+            X, Y = x * s, y * s
+            Wb, Hb = min(w * s, W - X), min(h * s, H - Y)
+            local = np.zeros((Hb, Wb), np.uint8)
+            cv2.drawContours(local, [cf - [X, Y]], -1, 1, thickness=cv2.FILLED)
+            area = float(local.sum())
+            if area < self.min_area_px:
+                continue
+            mom = cv2.moments(local, binaryImage=True)
+            cx = mom["m10"] / mom["m00"] + X
+            cy = mom["m01"] / mom["m00"] + Y
+            ys, xs = np.nonzero(local)
+            bx, by = int(xs.min()) + X, int(ys.min()) + Y
+            bw, bh = int(xs.max() - xs.min() + 1), int(ys.max() - ys.min() + 1)
+            mask = local[by - Y:by - Y + bh, bx - X:bx - X + bw] > 0
+            edge = (bx <= 1, bx + bw >= W - 1)
+            out.append(Detection((bx, by, bw, bh), (float(cx), float(cy)), area, mask, cf, edge))
+        return out
+
+
+_K3 = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
+
+
+def split_at_necks(blob: np.ndarray, min_depth: float, max_ratio: float, min_area: float,
+                   max_cuts: int = 6) -> list[np.ndarray]:
+    """Cut a blob (uint8 0/1) where two pieces meet: between two concavities of its outline.
+
+    Where two convex pieces touch, the outline of their union has a concavity (convexity defect) on
+    each side of the contact; the segment between the two deepest points is short compared with
+    their depths. An L-shaped profile or a bent wire has a concavity on one side only, so it stays
+    whole. Returns the parts (uint8 0/1, the blob's shape), each at least ``min_area`` px.
+    """
+    work = blob.copy()
+    for _ in range(max_cuts):
+        contours, _ = cv2.findContours(work, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+        candidates = []
+        for c in contours:
+            if len(c) < 8 or cv2.contourArea(c) < 2 * min_area:
+                continue
+            hull = cv2.convexHull(c, returnPoints=False)
+            try:
+                defects = cv2.convexityDefects(c, hull)
+            except cv2.error:   # a self-touching outline: no defects to read
+                continue
+            if defects is None:
+                continue
+            deep = [(c[f][0], d / 256.0) for _, _, f, d in defects.reshape(-1, 4) if d / 256.0 >= min_depth / 2]
+            for a in range(len(deep)):
+                for b in range(a + 1, len(deep)):
+                    (pa, da), (pb, db) = deep[a], deep[b]
+                    if max(da, db) < min_depth:
+                        continue
+                    ratio = float(np.hypot(*(pa - pb))) / (da + db)
+                    if ratio < max_ratio:
+                        candidates.append((ratio, tuple(int(v) for v in pa), tuple(int(v) for v in pb)))
+        cut = None
+        for _, pa, pb in sorted(candidates)[:8]:
+            trial = work.copy()
+            cv2.line(trial, pa, pb, 0, 2)
+            n, _, stats, _ = cv2.connectedComponentsWithStats(trial, connectivity=4)
+            if sum(stats[k, cv2.CC_STAT_AREA] >= min_area for k in range(1, n)) >= 2 + len(contours) - 1:
+                cut = trial
+                break
+        if cut is None:
+            break   # no cut separates two pieces: what is left is whole
+        work = cut
+    n, lab, stats, _ = cv2.connectedComponentsWithStats(work, connectivity=4)
+    parts = [(lab == k).astype(np.uint8) for k in range(1, n) if stats[k, cv2.CC_STAT_AREA] >= min_area]
+    return parts or [blob]
+
+
+def threshold_and_contours(img: np.ndarray, threshold: int = 40) -> list[tuple[int, int, int, int]]:
+    """The plain baseline: Otsu-free fixed threshold on distance from the frame's median colour, contours.
+
+    No background model, no shadows, no split; the bench compares the pipeline's speed with it.
+    """
+    grey = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
+    med = int(np.median(grey[::8, ::8]))
+    fg = (cv2.absdiff(grey, np.full_like(grey, med)) > threshold).astype(np.uint8)
+    contours, _ = cv2.findContours(fg, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    return [cv2.boundingRect(c) for c in contours if cv2.contourArea(c) > 150]
