@@ -29,7 +29,8 @@ N_FEATURES = len(FEATURE_NAMES)
 BELT_REFLECTANCE = 0.31     # the belt's grey; scales ratios back to reflectance for Lab [-]
 SPECULAR_RATIO = 2.7        # brighter than this many belts: a specular highlight [-]
 DARK_RATIO = 0.45           # darker than this: black (rubber, print) [-]
-_MAX_SIDE = 96              # crops are shrunk to this for colour and texture [px]
+_MAX_SIDE = 64              # crops are shrunk to this for colour and texture [px]
+_MEAN3 = np.full((1, 3), 1 / 3, np.float32)
 
 # rotation-invariant uniform LBP code of each 8-bit pattern: number of ones if uniform, else 9
 _LBP_TABLE = np.array([bin(p).count("1") if bin(p ^ ((p << 1 | p >> 7) & 0xFF)).count("1") <= 2 else 9
@@ -73,28 +74,29 @@ def piece_features(image: np.ndarray, belt: np.ndarray, det: Detection, px_per_m
                           interpolation=cv2.INTER_NEAREST) > 0
     if mask.sum() < 4:
         mask = np.ones(crop.shape[:2], bool)
+    m8 = mask.astype(np.uint8)
+    n_px = float(m8.sum())
     # the belt's colour under the piece: the model at the bbox centre (light varies slowly)
     bh, bw = belt.shape[:2]
     H, W = image.shape[:2]
     by = min(int((y + h / 2) * bh / H), bh - 1)
     bx = min(int((x + w / 2) * bw / W), bw - 1)
-    bcol = np.maximum(belt[by, bx].astype(np.float64), 1.0)
-    px = crop[mask].astype(np.float64)
-    ratio = px / bcol
-    brightness = ratio.mean(1)
-    mean = ratio.mean(0)
-    std = ratio.std(0)
+    bcol = np.maximum(belt[by, bx].astype(np.float32), 1.0)
+    ratio = crop.astype(np.float32) * (1.0 / bcol)
+    mean, std = (v.ravel() for v in cv2.meanStdDev(ratio, mask=m8))
     chroma = mean / max(mean.sum(), 1e-6)
-    refl = np.clip(ratio * BELT_REFLECTANCE * 255, 0, 255).astype(np.uint8)[None]
-    lab = cv2.cvtColor(refl, cv2.COLOR_BGR2LAB)[0].astype(np.float64)
-    hsv = cv2.cvtColor(refl, cv2.COLOR_BGR2HSV)[0].astype(np.float64)
+    brightness = cv2.transform(ratio, _MEAN3)
+    dark = cv2.countNonZero(cv2.compare(brightness, DARK_RATIO, cv2.CMP_LT) & m8) / n_px
+    spec = cv2.countNonZero(cv2.compare(brightness, SPECULAR_RATIO, cv2.CMP_GT) & m8) / n_px
+    refl = cv2.convertScaleAbs(ratio, alpha=BELT_REFLECTANCE * 255)
+    lab_mean, lab_std = (v.ravel() / 255 for v in cv2.meanStdDev(cv2.cvtColor(refl, cv2.COLOR_BGR2LAB), mask=m8))
+    hsv = cv2.cvtColor(refl, cv2.COLOR_BGR2HSV)[mask].astype(np.float32)
     sat = hsv[:, 1] / 255
     hue = hsv[:, 0] * (2 * np.pi / 180)
-    wsum = max(sat.sum(), 1e-6)
-    colour = [*mean, *std, chroma[0], chroma[2], lab[:, 0].mean() / 255, lab[:, 1].mean() / 255 - 0.5,
-              lab[:, 2].mean() / 255 - 0.5, lab[:, 1].std() / 255, lab[:, 2].std() / 255, sat.mean(), sat.std(),
-              (sat * np.cos(hue)).sum() / wsum, (sat * np.sin(hue)).sum() / wsum,
-              float((brightness < DARK_RATIO).mean()), float((brightness > SPECULAR_RATIO).mean())]
+    wsum = max(float(sat.sum()), 1e-6)
+    colour = [*mean, *std, chroma[0], chroma[2], lab_mean[0], lab_mean[1] - 0.5, lab_mean[2] - 0.5,
+              lab_std[1], lab_std[2], float(sat.mean()), float(sat.std()),
+              float((sat * np.cos(hue)).sum()) / wsum, float((sat * np.sin(hue)).sum()) / wsum, dark, spec]
     grey = cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY)
     lbp = lbp_histogram(grey, mask) if min(grey.shape) >= 3 else np.zeros(10)
     shape = shape_features(det, px_per_mm)

@@ -102,9 +102,10 @@ def fuse(libs_probabilities: Mapping[str, float], camera_probabilities: Mapping[
     cam = cam / cam.sum()
     al = aluminium if aluminium is not None else frozenset(
         g for g in table if g not in ("copper", "brass", "steel", "stainless", "lead", "zinc_diecast"))
-    p_non_metal = cam[VISUAL_CLASSES.index(NON_METAL)]
+    # a hair of tolerance: renormalising 0.2 can give 0.19999999999999998, and the rule must still hold
+    p_non_metal = cam[VISUAL_CLASSES.index(NON_METAL)] + 1e-9
     if p_non_metal >= rules.non_metal_reject:
-        return FusedDecision(NON_METAL, None, float(p_non_metal), {}, "camera: non-metal")
+        return FusedDecision(NON_METAL, None, min(float(p_non_metal), 1.0), {}, "camera: non-metal")
     lik = np.stack([table[g] for g in grades])                 # (G, V)
     prior_v = np.stack(list(table.values())).mean(0)
     libs = np.array([max(float(libs_probabilities[g]), 0.0) for g in grades])

@@ -248,6 +248,7 @@ def split_at_necks(blob: np.ndarray, min_depth: float, max_ratio: float, min_are
     whole. Returns the parts (uint8 0/1, the blob's shape), each at least ``min_area`` px.
     """
     work = blob.copy()
+    cuts = 0
     for _ in range(max_cuts):
         contours, _ = cv2.findContours(work, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
         candidates = []
@@ -283,6 +284,9 @@ def split_at_necks(blob: np.ndarray, min_depth: float, max_ratio: float, min_are
         if cut is None:
             break   # no cut separates two pieces: what is left is whole
         work = cut
+        cuts += 1
+    if not cuts:
+        return [blob]
     n, lab, stats, _ = cv2.connectedComponentsWithStats(work, connectivity=4)
     parts = [(lab == k).astype(np.uint8) for k in range(1, n) if stats[k, cv2.CC_STAT_AREA] >= min_area]
     return parts or [blob]

@@ -287,6 +287,7 @@ class Belt:
         self.s = settings
         # the light belongs to the camera: the same seed, with or without pieces, gives the same light
         self.light_phase = np.random.default_rng([seed, 1]).uniform(0, 2 * np.pi, 4)
+        self.seed = seed
         self.rng = np.random.default_rng(seed)
         self.n_frames = n_frames
         s = settings
@@ -369,7 +370,7 @@ class Belt:
         visible = [p for p in self.pieces
                    if p.x_belt_mm < left_mm + s.frame_length_mm and
                    p.x_belt_mm + p.mask.shape[1] / s.px_per_mm > left_mm]
-        rng = np.random.default_rng((index + 1) * 7919 + int(self.rng.integers(1 << 30)))
+        rng = np.random.default_rng([self.seed, index, 2])   # a frame's own noise: any order renders the same
         shadow = np.ones((s.height_px, s.width_px), np.float32)
         dx, dy = rng.integers(3, 9), rng.integers(3, 9)
         strength = rng.uniform(*s.shadow_strength)
@@ -408,7 +409,8 @@ class Belt:
             truth.append({"piece_id": p.piece_id, "kind": p.kind, "visual_class": p.visual_class,
                           "bbox": [int(xs.min()), int(ys.min()), int(xs.max() - xs.min() + 1),
                                    int(ys.max() - ys.min() + 1)],
-                          "area_mm2": round(p.area_mm2, 1), "visible_area_mm2": round(m.sum() / s.px_per_mm**2, 1),
+                          "area_mm2": round(p.area_mm2, 1),
+                          "visible_area_mm2": round(float(m.sum()) / s.px_per_mm**2, 1),
                           "complete": bool(complete)})
             final[m] = len(truth)
         return Frame(index, t, out, final, truth)
