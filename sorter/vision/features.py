@@ -2,9 +2,11 @@
 
 Colour is read relative to the belt around the piece (the background model's colour at the same
 pixels), so a brighter lamp or a warmer white balance changes the piece and the belt alike and the
-ratio stays. Texture is the histogram of rotation-invariant uniform local binary patterns (Ojala,
-Pietikainen & Maenpaa 2002, P = 8, R = 1: ten bins). Shape: solidity, aspect ratio of the minimum
-area rectangle, extent, thickness (2 area / perimeter) and the seven Hu (1962) moment invariants
+ratio stays. Colour statistics are on opponent axes (brightness, red-green, yellow-blue: Lab's
+axes without its cube roots, which would cost more than the rest together) and the saturation and
+hue they give. Texture is the histogram of rotation-invariant uniform local binary patterns (Ojala,
+Pietikainen & Maenpaa 2002, P = 8, R = 1: ten bins) of the brightness. Shape: solidity, aspect
+ratio of the minimum area rectangle, extent, thickness (2 area / perimeter) and the seven Hu (1962) moment invariants
 as ``-sign(h) log10 |h|``. Gloss: the share of pixels much brighter than the belt (a specular band).
 
 The extraction is OpenCV and numpy, outside the ONNX graph; the model reads the vector.
@@ -19,8 +21,9 @@ from sorter.vision.segmentation import Detection
 
 FEATURE_NAMES = (
     ["ratio_b", "ratio_g", "ratio_r", "ratio_std_b", "ratio_std_g", "ratio_std_r",
-     "chroma_b", "chroma_r", "lab_l", "lab_a", "lab_b", "lab_a_std", "lab_b_std",
-     "saturation", "saturation_std", "hue_cos", "hue_sin", "dark_fraction", "specular_fraction"]
+     "chroma_b", "chroma_r", "opp_light", "opp_red_green", "opp_yellow_blue", "opp_light_std",
+     "opp_red_green_std", "opp_yellow_blue_std", "saturation", "saturation_std", "hue_cos", "hue_sin",
+     "dark_fraction", "specular_fraction"]
     + [f"lbp_{i}" for i in range(10)]
     + ["log_area_mm2", "thickness_mm", "solidity", "aspect", "extent"]
     + [f"hu_{i}" for i in range(7)]
@@ -30,7 +33,8 @@ BELT_REFLECTANCE = 0.31     # the belt's grey; scales ratios back to reflectance
 SPECULAR_RATIO = 2.7        # brighter than this many belts: a specular highlight [-]
 DARK_RATIO = 0.45           # darker than this: black (rubber, print) [-]
 _MAX_SIDE = 64              # crops are shrunk to this for colour and texture [px]
-_MEAN3 = np.full((1, 3), 1 / 3, np.float32)
+# rows: brightness, red - green, (red + green) / 2 - blue, on BGR columns
+_OPPONENT = np.array([[1 / 3, 1 / 3, 1 / 3], [0.0, -1.0, 1.0], [-1.0, 0.5, 0.5]], np.float32)
 
 # rotation-invariant uniform LBP code of each 8-bit pattern: number of ones if uniform, else 9
 _LBP_TABLE = np.array([bin(p).count("1") if bin(p ^ ((p << 1 | p >> 7) & 0xFF)).count("1") <= 2 else 9
@@ -39,7 +43,7 @@ _LBP_TABLE = np.array([bin(p).count("1") if bin(p ^ ((p << 1 | p >> 7) & 0xFF)).
 
 def lbp_histogram(grey: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """Normalised 10-bin rotation-invariant uniform LBP histogram (P=8, R=1) over ``mask``."""
-    g = grey.astype(np.int16)
+    g = grey if grey.dtype == np.float32 else grey.astype(np.int16)
     c = g[1:-1, 1:-1]
     code = np.zeros(c.shape, np.uint8)
     offsets = [(-1, -1), (-1, 0), (-1, 1), (0, 1), (1, 1), (1, 0), (1, -1), (0, -1)]
@@ -85,19 +89,23 @@ def piece_features(image: np.ndarray, belt: np.ndarray, det: Detection, px_per_m
     ratio = crop.astype(np.float32) * (1.0 / bcol)
     mean, std = (v.ravel() for v in cv2.meanStdDev(ratio, mask=m8))
     chroma = mean / max(mean.sum(), 1e-6)
-    brightness = cv2.transform(ratio, _MEAN3)
-    dark = cv2.countNonZero(cv2.compare(brightness, DARK_RATIO, cv2.CMP_LT) & m8) / n_px
-    spec = cv2.countNonZero(cv2.compare(brightness, SPECULAR_RATIO, cv2.CMP_GT) & m8) / n_px
-    refl = cv2.convertScaleAbs(ratio, alpha=BELT_REFLECTANCE * 255)
-    lab_mean, lab_std = (v.ravel() / 255 for v in cv2.meanStdDev(cv2.cvtColor(refl, cv2.COLOR_BGR2LAB), mask=m8))
-    hsv = cv2.cvtColor(refl, cv2.COLOR_BGR2HSV)[mask].astype(np.float32)
-    sat = hsv[:, 1] / 255
-    hue = hsv[:, 0] * (2 * np.pi / 180)
-    wsum = max(float(sat.sum()), 1e-6)
-    colour = [*mean, *std, chroma[0], chroma[2], lab_mean[0], lab_mean[1] - 0.5, lab_mean[2] - 0.5,
-              lab_std[1], lab_std[2], float(sat.mean()), float(sat.std()),
-              float((sat * np.cos(hue)).sum()) / wsum, float((sat * np.sin(hue)).sum()) / wsum, dark, spec]
-    grey = cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY)
+    # opponent colours (brightness, red-green, yellow-blue): Lab's axes without its cube roots, which
+    # cost more than all the rest of the features together
+    opp = cv2.transform(ratio, _OPPONENT)
+    opp_mean, opp_std = (v.ravel() for v in cv2.meanStdDev(opp, mask=m8))
+    light, rg, yb = cv2.split(opp)
+    inv = 1.0 / np.maximum(light, 0.05)
+    sat = cv2.magnitude(rg, yb) * inv
+    sat_mean, sat_std = (float(v[0, 0]) for v in cv2.meanStdDev(sat, mask=m8))
+    # hue as the saturation-weighted mean direction: sum sat cos(h) = sum rg / light (no trigonometry)
+    wsum = max(sat_mean * n_px, 1e-6)
+    hue_cos = float((rg * inv)[mask].sum()) / wsum
+    hue_sin = float((yb * inv)[mask].sum()) / wsum
+    dark = cv2.countNonZero(cv2.compare(light, DARK_RATIO, cv2.CMP_LT) & m8) / n_px
+    spec = cv2.countNonZero(cv2.compare(light, SPECULAR_RATIO, cv2.CMP_GT) & m8) / n_px
+    colour = [*mean, *std, chroma[0], chroma[2], *opp_mean, *opp_std, sat_mean, sat_std, hue_cos, hue_sin,
+              dark, spec]
+    grey = light
     lbp = lbp_histogram(grey, mask) if min(grey.shape) >= 3 else np.zeros(10)
     shape = shape_features(det, px_per_mm)
     return np.concatenate([colour, lbp, shape]).astype(np.float32)

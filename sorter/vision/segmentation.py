@@ -72,13 +72,13 @@ class Segmenter:
     scale: int = 2
     chroma_threshold: float = 0.10
     bright_threshold: float = 1.22
-    dark_threshold: float = 0.55
+    dark_threshold: float = 0.45
     min_area_px: float = 150.0
-    split_share: float = 0.55
+    split_share: float = 0.5
     learning_rate: float = 0.05
     update_every: int = 4
     min_defect_px: float = 4.0
-    max_cut_ratio: float = 0.9
+    max_cut_ratio: float = 1.6
 
     def fit(self, empty_frames: Sequence[np.ndarray]) -> Segmenter:
         """Learn the belt from frames with nothing on it (BGR uint8, all the same size)."""
@@ -211,17 +211,23 @@ class Segmenter:
         H, W = full_shape
         out = []
         for oy, ox, m in pieces:
-            contours, _ = cv2.findContours(m, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+            x, y, w, h = cv2.boundingRect(m)
+            if s == 1:
+                local, X, Y = m[y:y + h, x:x + w], ox + x, oy + y
+            else:
+                # bilinear upsampling of the half-resolution mask: pixel centres line up, no inset edge
+                pad = np.zeros((h + 2, w + 2), np.uint8)
+                pad[1:-1, 1:-1] = m[y:y + h, x:x + w] * 255
+                up = cv2.resize(pad, ((w + 2) * s, (h + 2) * s), interpolation=cv2.INTER_LINEAR)
+                local = (up >= 128).astype(np.uint8)
+                X, Y = (ox + x - 1) * s, (oy + y - 1) * s
+                # clip to the frame
+                x0, y0 = max(-X, 0), max(-Y, 0)
+                local = local[y0:max(H - Y, 0), x0:max(W - X, 0)]
+                X, Y = X + x0, Y + y0
+            contours, _ = cv2.findContours(local, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
             if not contours:
                 continue
-            c = max(contours, key=cv2.contourArea) + [ox, oy]
-            x, y, w, h = cv2.boundingRect(c)
-            # back to full resolution: contour vertices at pixel centres
-            cf = np.round((c.astype(np.float32) + 0.5) * s - 0.5).astype(np.int32)
-            X, Y = x * s, y * s
-            Wb, Hb = min(w * s, W - X), min(h * s, H - Y)
-            local = np.zeros((Hb, Wb), np.uint8)
-            cv2.drawContours(local, [cf - [X, Y]], -1, 1, thickness=cv2.FILLED)
             bx, by, bw, bh = cv2.boundingRect(local)
             mom = cv2.moments(local, binaryImage=True)
             area = float(mom["m00"])
@@ -229,10 +235,11 @@ class Segmenter:
                 continue
             cx = mom["m10"] / area + X
             cy = mom["m01"] / area + Y
+            c = max(contours, key=cv2.contourArea) + [X, Y]
             mask = local[by:by + bh, bx:bx + bw] > 0
             bx, by = bx + X, by + Y
             edge = (bx <= 1, bx + bw >= W - 1)
-            out.append(Detection((bx, by, bw, bh), (float(cx), float(cy)), area, mask, cf, edge))
+            out.append(Detection((bx, by, bw, bh), (float(cx), float(cy)), area, mask, c.astype(np.int32), edge))
         return out
 
 

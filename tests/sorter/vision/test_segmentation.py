@@ -95,7 +95,7 @@ def test_a_bar_touching_a_disc_is_cut_at_the_neck():
     blob = np.zeros((200, 300), np.uint8)
     cv2.circle(blob, (90, 100), 60, 1, -1)
     cv2.rectangle(blob, (148, 90), (290, 110), 1, -1)
-    parts = split_at_necks(blob, 4.0, 0.9, 100)
+    parts = split_at_necks(blob, 4.0, 1.6, 100)
     assert len(parts) == 2
     areas = sorted(int(p.sum()) for p in parts)
     assert areas[0] == pytest.approx(140 * 21, rel=0.15)
@@ -105,7 +105,7 @@ def test_an_l_profile_stays_whole():
     blob = np.zeros((200, 200), np.uint8)
     cv2.rectangle(blob, (20, 20), (180, 50), 1, -1)
     cv2.rectangle(blob, (20, 20), (50, 180), 1, -1)
-    assert len(split_at_necks(blob, 4.0, 0.9, 100)) == 1
+    assert len(split_at_necks(blob, 4.0, 1.6, 100)) == 1
 
 
 def test_without_empty_belt_the_frame_teaches_the_belt():
