@@ -11,6 +11,7 @@ from aluloop.commands import (
     catalogue,
     classify,
     demo,
+    frames,
     keys,
     lots,
     pareto,
@@ -49,6 +50,7 @@ app.command("classify")(classify.classify)
 app.command("serve")(serve.serve)
 app.add_typer(keys.app, name="keys")
 app.add_typer(lots.lots, name="lots")
+app.add_typer(frames.frames, name="frames")
 
 
 def main() -> None:

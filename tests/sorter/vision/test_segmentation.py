@@ -1,0 +1,115 @@
+"""Segmentation against frames of known geometry: discs and bars drawn analytically on a lit belt."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from sorter.vision.evaluation import score_frame
+from sorter.vision.segmentation import Segmenter, split_at_necks
+
+PX_PER_MM = 1.5
+H, W = 360, 640
+
+
+def belt(seed: int, gain: float = 1.0) -> np.ndarray:
+    """A textured grey belt under a light that falls off to the right, float BGR in [0, 255]."""
+    rng = np.random.default_rng(seed)
+    tex = cv2.GaussianBlur(rng.normal(0, 1, (H, W)).astype(np.float32), (0, 0), 1.2) * 3
+    light = np.linspace(1.1, 0.8, W, dtype=np.float32)[None, :] * gain
+    return (np.float32([78, 77, 75])[None, None, :] + tex[..., None]) * light[..., None]
+
+
+def finish(img: np.ndarray, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed + 1)
+    return np.clip(img + rng.normal(0, 2, img.shape), 0, 255).astype(np.uint8)
+
+
+def scene(shapes, seed: int = 0, shadow: bool = True, gain: float = 1.0):
+    """A frame with ``shapes`` (("disc", cx, cy, r, bgr) or ("bar", x, y, w, h, bgr)) and its label image."""
+    img = belt(seed, gain)
+    labels = np.zeros((H, W), np.int32)
+    masks = []
+    for shape in shapes:
+        m = np.zeros((H, W), np.uint8)
+        if shape[0] == "disc":
+            cv2.circle(m, (shape[1], shape[2]), shape[3], 1, -1)
+        else:
+            cv2.rectangle(m, (shape[1], shape[2]), (shape[1] + shape[3] - 1, shape[2] + shape[4] - 1), 1, -1)
+        masks.append(m.astype(bool))
+    if shadow:   # shadows first, offset down-right, 30% darker
+        for m in masks:
+            sh = np.roll(np.roll(m, 6, 0), 6, 1)
+            img[sh] *= 0.7
+    light = np.linspace(1.1, 0.8, W, dtype=np.float32)[None, :, None] * gain
+    for i, (shape, m) in enumerate(zip(shapes, masks, strict=True), start=1):
+        img[m] = np.float32(shape[-1])[None, :] * light[0, np.nonzero(m)[1]]   # the piece under the same light
+        labels[m] = i
+    return finish(img, seed), labels, masks
+
+
+@pytest.fixture(scope="module")
+def segmenter_empty():
+    return [finish(belt(s), s) for s in (10, 11, 12)]
+
+
+def fitted(empty, **kw) -> Segmenter:
+    return Segmenter(min_area_px=100, **kw).fit(empty)
+
+
+def test_separate_pieces_found_with_their_drawn_area(segmenter_empty):
+    shapes = [("disc", 100, 100, 40, (200, 200, 195)), ("bar", 300, 60, 120, 30, (40, 90, 170)),
+              ("disc", 500, 250, 25, (25, 25, 25)), ("bar", 150, 250, 60, 60, (60, 160, 190))]
+    img, labels, masks = scene(shapes)
+    dets = fitted(segmenter_empty).segment(img)
+    score = score_frame(labels, dets)
+    assert score.n_detected == 4 and score.true_positives == 4
+    assert min(iou for *_, iou in score.matches) > 0.9
+    for t, d, _ in score.matches:
+        drawn_mm2 = masks[t].sum() / PX_PER_MM**2
+        # the analytic area of the drawn shape (a rasterised circle is within a pixel ring of pi r^2)
+        shape = shapes[t]
+        analytic = (np.pi * shape[3] ** 2 if shape[0] == "disc" else shape[3] * shape[4]) / PX_PER_MM**2
+        assert drawn_mm2 == pytest.approx(analytic, rel=0.04)
+        assert dets[d].area_px / PX_PER_MM**2 == pytest.approx(analytic, rel=0.06)
+
+
+def test_shadows_and_a_brighter_lamp_are_not_pieces(segmenter_empty):
+    img, labels, _ = scene([("disc", 320, 180, 50, (210, 210, 205))], gain=1.25)
+    dets = fitted(segmenter_empty).segment(img)
+    assert len(dets) == 1
+    assert score_frame(labels, dets).matches[0][2] > 0.9
+
+
+def test_touching_discs_are_split(segmenter_empty):
+    shapes = [("disc", 250, 180, 45, (200, 200, 195)), ("disc", 335, 180, 42, (60, 150, 200))]
+    img, labels, _ = scene(shapes, shadow=False)
+    dets = fitted(segmenter_empty).segment(img)
+    score = score_frame(labels, dets)
+    assert score.n_detected == 2 and score.true_positives == 2
+    assert min(iou for *_, iou in score.matches) > 0.85
+
+
+def test_a_bar_touching_a_disc_is_cut_at_the_neck():
+    blob = np.zeros((200, 300), np.uint8)
+    cv2.circle(blob, (90, 100), 60, 1, -1)
+    cv2.rectangle(blob, (148, 90), (290, 110), 1, -1)
+    parts = split_at_necks(blob, 4.0, 1.6, 100)
+    assert len(parts) == 2
+    areas = sorted(int(p.sum()) for p in parts)
+    assert areas[0] == pytest.approx(140 * 21, rel=0.15)
+
+
+def test_an_l_profile_stays_whole():
+    blob = np.zeros((200, 200), np.uint8)
+    cv2.rectangle(blob, (20, 20), (180, 50), 1, -1)
+    cv2.rectangle(blob, (20, 20), (50, 180), 1, -1)
+    assert len(split_at_necks(blob, 4.0, 1.6, 100)) == 1
+
+
+def test_without_empty_belt_the_frame_teaches_the_belt():
+    img, labels, _ = scene([("disc", 120, 120, 35, (200, 200, 195)), ("bar", 380, 200, 150, 40, (30, 30, 140))])
+    seg = Segmenter(min_area_px=100).fit_from_frame(img)
+    score = score_frame(labels, seg.segment(img))
+    assert score.true_positives == 2 and score.n_detected == 2
