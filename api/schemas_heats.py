@@ -161,7 +161,10 @@ class CampaignIn(BaseModel):
         name: Name
         alloy: Name
         mass_kg: Number = Field(gt=0, le=1e7)
-        confidence: Number = Field(0.95)
+        confidence: Number | None = Field(None, description="probability that the whole heat is in spec [-]; "
+                                          "default 0.95 (as aluloop plan)")
+        per_limit_confidence: Number | None = Field(None, description="expert: probability per limit [-], "
+                                                    "instead of confidence")
 
     heats: list[HeatItem] = Field(min_length=1, max_length=50)
     compare_greedy: bool = True

@@ -21,7 +21,7 @@ from api.services.inventory import iso, lots_on_hand, record
 from api.services.recipes import finite
 from blending.campaign import Heat
 from blending.catalogue.spec import get_alloy
-from blending.errors import AluloopError, NotFoundError
+from blending.errors import AluloopError, InputError, NotFoundError
 from blending.plan import CampaignRequest, plan_campaign
 from blending.request import check_draws, check_probability
 
@@ -34,12 +34,22 @@ def job_json(job: Job) -> dict:
             "created_at": iso(job.created_at), "updated_at": iso(job.updated_at)}
 
 
+def _heat(item: CampaignIn.HeatItem) -> Heat:
+    return Heat(item.name, get_alloy(item.alloy), item.mass_kg, confidence=item.per_limit_confidence,
+                joint_confidence=item.confidence)
+
+
 def submit_campaign(session: Session, body: CampaignIn, key_id: int | None) -> dict:
     """Check the request now (a bad alloy is a 4xx, not a failed job) and queue it."""
     check_draws(body.draws)
     for i, heat in enumerate(body.heats):
-        get_alloy(heat.alloy)
-        check_probability(heat.confidence, f"heats[{i}].confidence")
+        for name in ("confidence", "per_limit_confidence"):
+            if getattr(heat, name) is not None:
+                check_probability(getattr(heat, name), f"heats[{i}].{name}")
+        if heat.confidence is not None and heat.per_limit_confidence is not None:
+            raise InputError("give either confidence (the whole heat) or per_limit_confidence, not both",
+                             field=f"heats[{i}].per_limit_confidence")
+        _heat(heat)
     now = datetime.now(UTC)
     job = Job(kind="campaign", status="queued", request=body.model_dump_json(), created_at=now, updated_at=now,
               created_by=key_id)
@@ -75,7 +85,7 @@ def run(sessions: sessionmaker[Session], job_id: int) -> None:
         job = session.get(Job, job_id)
         body = CampaignIn.model_validate_json(job.request)
         try:
-            heats = [Heat(h.name, get_alloy(h.alloy), h.mass_kg, h.confidence) for h in body.heats]
+            heats = [_heat(h) for h in body.heats]
             request = CampaignRequest(heats, lots_on_hand(session), draws=body.draws, seed=body.seed,
                                       compare_greedy=body.compare_greedy)
             result = finite(plan_campaign(request).to_json())

@@ -59,7 +59,8 @@ def test_a_campaign_runs_as_a_job_whose_result_equals_aluloop_plan(client, keys)
     eng = bearer(keys["engineer"])
     register(client, keys["engineer"], CAMPAIGN_INVENTORY)
     heats = [{"name": r["heat"], "alloy": r["alloy"], "mass_kg": float(r["mass_kg"]),
-              "confidence": float(r.get("confidence") or 0.95)} for r in csv_rows(SCHEDULE)]
+              **{k: float(r[k]) for k in ("confidence", "per_limit_confidence") if r.get(k)}}
+             for r in csv_rows(SCHEDULE)]
     r = client.post("/v1/campaigns", headers=eng, json={"heats": heats, "draws": 1000})
     assert r.status_code == 202, r.text
     assert r.json()["status"] == "queued"
@@ -72,4 +73,7 @@ def test_a_campaign_runs_as_a_job_whose_result_equals_aluloop_plan(client, keys)
     assert_same(job["result"], json.loads(out.stdout))
     assert client.post("/v1/campaigns", headers=eng,
                        json={"heats": [{**heats[0], "alloy": "9999"}]}).status_code == 404
+    both = client.post("/v1/campaigns", headers=eng,
+                       json={"heats": [{**heats[0], "confidence": 0.95, "per_limit_confidence": 0.99}]})
+    assert both.status_code == 422 and "per_limit_confidence" in both.text
     assert client.get("/v1/jobs/999999", headers=eng).status_code == 404
