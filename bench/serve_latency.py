@@ -1,12 +1,21 @@
 """The sorting service against the in-process Sorter call, measured in the same run.
 
 Starts ``aluloop serve`` (one worker, 127.0.0.1, a fresh SQLite file) and times, with one
-keep-alive client, single-piece JSON classify (p50, p99), the binary form (p50, and its speed-up
-over JSON), and the batch endpoints, JSON and binary (pieces/s); each beside ``Sorter.classify`` /
-``classify_array`` in this process on the same 4096-point spectrum. ``--soak`` adds a run at a
-fixed request rate (default 60 s at 500 requests/s, binary form) counting errors and late sends.
+keep-alive client (the standard library's ``http.client``: a lighter client than httpx, so that
+less of the figure is the client's own Python), single-piece JSON classify (p50, p99), the binary
+form (p50, and its speed-up over JSON), and the batch endpoints, JSON and binary (pieces/s); each
+beside ``Sorter.classify`` / ``classify_array`` in this process on the same 4096-point spectrum.
+Beside each latency it gives the server's CPU time per request (from ``/proc``), which a busy
+machine inflates far less than wall-clock time. ``--soak`` adds a run at a fixed request rate
+(default 60 s at 500 requests/s, binary form) counting errors and late sends.
+
+Then the stages of a request, in this process: each optimisation's before (the way the service
+did it until now: FastAPI's json + pydantic parse, a key read from the database, the INSERT
+compiled per request, an ORM rules read, the standard json response, a worker-thread hop per
+dependency) against after, in the same run, as a ratio.
 
     python -m bench.serve_latency [--n 1000] [--batch 100] [--batches 20] [--soak] [--soak-s 60] [--rate 500]
+                                  [--no-stages]
 
 Every request is answered only after its record is committed, so these figures include a SQLite
 commit (WAL, synchronous=NORMAL) per request or per batch.
@@ -15,6 +24,8 @@ commit (WAL, synchronous=NORMAL) per request or per batch.
 from __future__ import annotations
 
 import argparse
+import asyncio
+import http.client
 import json
 import os
 import socket
@@ -71,6 +82,42 @@ def start_server(folder: Path) -> tuple[subprocess.Popen, str, str]:
     raise TimeoutError("aluloop serve not ready in 120 s")
 
 
+class Client:
+    """One keep-alive HTTP/1.1 connection (``http.client``): POST a body, get the status and the body."""
+
+    def __init__(self, url: str, timeout: float = 30.0):
+        host, port = url.removeprefix("http://").split(":")
+        self.connection = http.client.HTTPConnection(host, int(port), timeout=timeout)
+
+    def post(self, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
+        """POST once more on a new connection when the server had closed an idle one (uvicorn: after 5 s)."""
+        for attempt in (1, 2):
+            try:
+                self.connection.request("POST", path, body=body, headers=headers)
+                response = self.connection.getresponse()
+                return response.status, response.read()
+            except (BrokenPipeError, ConnectionResetError, http.client.RemoteDisconnected):
+                self.connection.close()   # reconnects on the next request
+                if attempt == 2:
+                    raise
+            except (OSError, http.client.HTTPException):
+                self.connection.close()
+                raise
+        raise AssertionError("unreachable")
+
+    def close(self) -> None:
+        self.connection.close()
+
+
+def cpu_s(pid: int) -> float | None:
+    """User + system CPU seconds of process ``pid`` so far (Linux /proc), None elsewhere."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def timed(fn, n: int, warmup: int = 20) -> np.ndarray:
     """Seconds of each of ``n`` calls ``fn(i)`` after ``warmup`` calls."""
     for i in range(warmup):
@@ -96,7 +143,8 @@ def soak(url: str, key: str, body: bytes, seconds: float, rate: float, senders: 
 
     def sender(k: int) -> None:
         headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/octet-stream", "X-Line-Id": "SOAK"}
-        with httpx.Client(base_url=url, timeout=10) as http:
+        client = Client(url, timeout=10)
+        try:
             for i in range(k, n_total, senders):
                 due = start + i / rate
                 wait = due - time.perf_counter()
@@ -106,13 +154,15 @@ def soak(url: str, key: str, body: bytes, seconds: float, rate: float, senders: 
                     with lock:
                         late[0] += 1
                 try:
-                    ok = http.post("/v1/pieces/classify/binary", content=body,
-                                   headers={**headers, "X-Piece-Id": f"soak-{i}"}).status_code == 200
-                except httpx.HTTPError:
+                    status, _ = client.post("/v1/pieces/classify/binary", body, {**headers, "X-Piece-Id": f"soak-{i}"})
+                    ok = status == 200
+                except (OSError, http.client.HTTPException):
                     ok = False
                 with lock:
                     done[0] += 1
                     errors[0] += not ok
+        finally:
+            client.close()
 
     threads = [threading.Thread(target=sender, args=(k,)) for k in range(senders)]
     for t in threads:
@@ -123,6 +173,110 @@ def soak(url: str, key: str, body: bytes, seconds: float, rate: float, senders: 
     return {"requests": done[0], "errors": errors[0], "late_over_100ms": late[0], "achieved_per_s": done[0] / elapsed}
 
 
+def stages(spectrum, n: int) -> list[Figure]:
+    """Each optimised stage of a request, before against after, in this process and this run."""
+    from datetime import UTC, datetime
+
+    import orjson
+    from fastapi.concurrency import run_in_threadpool
+    from fastapi.responses import JSONResponse
+    from sqlalchemy import select
+
+    from api.db.engine import make_engine, session_factory, upgrade
+    from api.db.keys import authenticate, create_key, key_hash
+    from api.db.tables import LineRules, PieceRecord
+    from api.deps import KEYS
+    from api.schemas import PieceIn, fast_piece
+    from api.services.pieces import _insert_statement, parsed_rules, rules_for
+    from api.services.rules import SortRules
+
+    spec = {"wavelength_nm": spectrum.wavelength_nm.tolist(), "intensity": spectrum.intensity.tolist(),
+            "instrument": "broadband"}
+    body = json.dumps({"piece_id": "p", "line_id": "BENCH", "spectrum": spec}).encode()
+    figures = []
+
+    def pair(what: str, before, after, note: str = "") -> None:
+        b, a = ms(timed(before, n), 50), ms(timed(after, n), 50)
+        figures.append(Figure(f"stage: {what}", round(a, 4), "ms p50", "the same stage before", round(b, 4),
+                              round(b / a, 2), note=note))
+        print(f"stage: {what}: {a:.4f} ms (before {b:.4f} ms, ratio {b / a:.2f})")
+
+    pair("parse and check a 4096-point JSON piece (FastAPI json + pydantic -> orjson + numpy)",
+         lambda i: PieceIn.model_validate(json.loads(body)), lambda i: fast_piece(orjson.loads(body), PieceIn))
+    with tempfile.TemporaryDirectory(prefix="aluloop-stages-") as folder:
+        engine = make_engine(f"sqlite:///{Path(folder) / 'stages.db'}")
+        upgrade(engine)
+        sessions = session_factory(engine)
+        with sessions() as session:
+            _, key = create_key(session, "controller")
+            session.add(LineRules(line_id="BENCH", rules=SortRules(default_bin="mixed").model_dump_json(),
+                                  updated_at=datetime.now(UTC)))
+            session.commit()
+
+        def key_from_db(i: int) -> None:
+            with sessions() as session:
+                authenticate(session, key)
+
+        KEYS.put(key_hash(key), authenticate(sessions(), key))
+        pair("key check (database read per request -> cache, at most 1 s old)", key_from_db,
+             lambda i: KEYS.get(key_hash(key)))
+
+        def rules_orm(i: int) -> None:
+            with sessions() as session:
+                rows = session.scalars(select(LineRules).where(LineRules.line_id.in_({"BENCH"})))
+                {r.line_id: SortRules.model_validate_json(r.rules) for r in rows}
+                session.rollback()
+
+        def rules_core(i: int) -> None:
+            with sessions() as session:
+                rules_for(session, {"BENCH"})
+                session.rollback()
+
+        parsed_rules(SortRules(default_bin="mixed").model_dump_json())
+        pair("sort rules read (ORM + parse -> Core + parse once per distinct text)", rules_orm, rules_core)
+
+        table = PieceRecord.__table__
+
+        def row(tag: str, i: int) -> dict:
+            return {"line_id": "BENCH", "piece_id": f"{tag}{i}", "state": "ok", "grade": "5182", "family": "5xxx",
+                    "decision": "accept", "bin": "mixed", "model_name": "m", "captured_at": None,
+                    "received_at": datetime.now(UTC), "encoder_count": None, "belt_speed_m_s": None,
+                    "mass_kg": None, "key_id": 1, "result": "{}"}
+
+        def insert_compiled(i: int) -> None:
+            from sqlalchemy.dialects.sqlite import insert
+            with sessions() as session:
+                statement = (insert(table).values([row("c", i)]).on_conflict_do_nothing(
+                    index_elements=["line_id", "piece_id"]).returning(table.c.id, table.c.line_id, table.c.piece_id))
+                list(session.execute(statement))
+                session.commit()
+
+        def insert_cached(i: int) -> None:
+            with sessions() as session:
+                list(session.connection().execute(_insert_statement("sqlite"), [row("k", i)]))
+                session.commit()
+
+        pair("record insert + commit (INSERT compiled per request -> one cached statement)", insert_compiled,
+             insert_cached)
+        engine.dispose()
+
+    result = {**Sorter(threads=1).classify(spectrum).to_json(), "record_id": "1", "replayed": False}
+    pair("response body (JSONResponse -> orjson)", lambda i: JSONResponse(result).body, lambda i: orjson.dumps(result))
+
+    async def hops(k: int) -> None:
+        for _ in range(k):
+            await run_in_threadpool(int)
+
+    loop = asyncio.new_event_loop()
+    try:
+        pair("worker-thread hops per JSON request (5: four plain-def dependencies and the route -> 1)",
+             lambda i: loop.run_until_complete(hops(5)), lambda i: loop.run_until_complete(hops(1)),
+             note="a hop is a wake-up of another thread: cheap on a quiet machine, milliseconds on a loaded one")
+    finally:
+        loop.close()
+    return figures
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=int, default=1000, help="single-piece requests per form")
@@ -131,12 +285,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--soak", action="store_true", help="also run the fixed-rate soak")
     parser.add_argument("--soak-s", type=float, default=60.0)
     parser.add_argument("--rate", type=float, default=500.0, help="soak requests per second")
+    parser.add_argument("--no-stages", action="store_true", help="skip the in-process stage figures (to time "
+                        "an older api/ with this script: PYTHONPATH=OLD_TREE)")
     args = parser.parse_args(argv)
 
     spectrum = read_spectrum(next((ROOT / "sample_spectra").glob("5182_broadband_*.csv")))
     wl, x = spectrum.wavelength_nm, spectrum.intensity
     sorter = Sorter(threads=1)
+    cpu0 = time.process_time()
     in_process = timed(lambda i: sorter.classify(spectrum), args.n)
+    in_process_cpu_ms = (time.process_time() - cpu0) / (args.n + 20) * 1000.0
     batch_x = np.repeat(x[None, :], args.batch, axis=0)
     t = time.perf_counter()
     for _ in range(args.batches):
@@ -151,47 +309,70 @@ def main(argv: list[str] | None = None) -> None:
             json_head = {**auth, "Content-Type": "application/json"}
             bin_head = {**auth, "Content-Type": "application/octet-stream", "X-Line-Id": "BENCH"}
             raw = x.astype("<f4").tobytes()
-            with httpx.Client(base_url=url, timeout=30) as http:
+            client = Client(url)
+            try:
+                json_bodies = {}
+
+                def json_body(i: int) -> bytes:   # made before the timing: the client's JSON is not the server's
+                    return json_bodies.get(i) or json.dumps({"piece_id": f"j{i}", "line_id": "BENCH",
+                                                             "spectrum": spec}).encode()
+
+                json_bodies = {i: json_body(i) for i in range(-20, args.n)}
+
                 def post_json(i: int) -> None:
-                    body = json.dumps({"piece_id": f"j{i}", "line_id": "BENCH", "spectrum": spec})
-                    assert http.post("/v1/pieces/classify", content=body, headers=json_head).status_code == 200
+                    status, answer = client.post("/v1/pieces/classify", json_bodies[i], json_head)
+                    assert status == 200, answer[:300]
 
                 def post_bin(i: int) -> None:
-                    r = http.post("/v1/pieces/classify/binary", content=raw,
-                                  headers={**bin_head, "X-Piece-Id": f"b{i}"})
-                    assert r.status_code == 200
+                    status, answer = client.post("/v1/pieces/classify/binary", raw, {**bin_head, "X-Piece-Id": f"b{i}"})
+                    assert status == 200, answer[:300]
 
+                cpu0 = cpu_s(proc.pid)
                 single_json = timed(post_json, args.n)
+                cpu1 = cpu_s(proc.pid)
                 single_bin = timed(post_bin, args.n)
+                cpu2 = cpu_s(proc.pid)
                 batch_bodies = [json.dumps({"pieces": [{"piece_id": f"B{k}-{i}", "line_id": "BENCH", "spectrum": spec}
-                                                       for i in range(args.batch)]}) for k in range(args.batches)]
+                                                       for i in range(args.batch)]}).encode()
+                                for k in range(args.batches)]
                 t = time.perf_counter()
                 for body in batch_bodies:
-                    assert http.post("/v1/pieces/classify/batch", content=body, headers=json_head).status_code == 200
+                    status, answer = client.post("/v1/pieces/classify/batch", body, json_head)
+                    assert status == 200, answer[:300]
                 batch_rate = args.batch * args.batches / (time.perf_counter() - t)
                 rows = np.repeat(x[None, :], args.batch, axis=0).astype("<f4").tobytes()
                 t = time.perf_counter()
                 for k in range(args.batches):
                     ids = ",".join(f"R{k}-{i}" for i in range(args.batch))
-                    r = http.post("/v1/pieces/classify/batch/binary", content=rows,
-                                  headers={**bin_head, "X-Piece-Ids": ids})
-                    assert r.status_code == 200
+                    status, answer = client.post("/v1/pieces/classify/batch/binary", rows,
+                                                 {**bin_head, "X-Piece-Ids": ids})
+                    assert status == 200, answer[:300]
                 binary_batch_rate = args.batch * args.batches / (time.perf_counter() - t)
+            finally:
+                client.close()
             soaked = soak(url, key, raw, args.soak_s, args.rate) if args.soak else None
         finally:
             proc.kill()
             proc.wait(30)
 
+    def server_cpu_ms(a: float | None, b: float | None) -> str:
+        if a is None or b is None:
+            return ""
+        return f"server CPU {(b - a) / (args.n + 20) * 1000.0:.3f} ms a request"
+
     p50_ip, p99_ip = ms(in_process, 50), ms(in_process, 99)
     p50_j, p99_j, p50_b, p99_b = ms(single_json, 50), ms(single_json, 99), ms(single_bin, 50), ms(single_bin, 99)
+    cpu_note = f"in-process CPU {in_process_cpu_ms:.3f} ms a call"
     figures = [
         Figure("single-piece JSON classify p50, 4096 points, one worker", round(p50_j, 3), "ms",
-               "in-process Sorter.classify p50", round(p50_ip, 3), round(p50_ip / p50_j, 3), "<= 2 ms", p50_j <= 2.0),
+               "in-process Sorter.classify p50", round(p50_ip, 3), round(p50_ip / p50_j, 3), "<= 2 ms", p50_j <= 2.0,
+               note=f"{server_cpu_ms(cpu0, cpu1)}; {cpu_note}"),
         Figure("single-piece JSON classify p99", round(p99_j, 3), "ms", "in-process Sorter.classify p99",
                round(p99_ip, 3), round(p99_ip / p99_j, 3), "<= 5 ms", p99_j <= 5.0),
         Figure("single-piece binary classify p50", round(p50_b, 3), "ms", "JSON classify p50", round(p50_j, 3),
                round(p50_j / p50_b, 3), ">= 2x faster than JSON", p50_j / p50_b >= 2.0,
-               note=f"p99 {p99_b:.3f} ms; in-process p50 {p50_ip:.3f} ms"),
+               note=f"p99 {p99_b:.3f} ms; in-process p50 {p50_ip:.3f} ms (ratio {p50_ip / p50_b:.3f}); "
+                    f"{server_cpu_ms(cpu1, cpu2)}"),
         Figure(f"batch classify, {args.batch} pieces a request (JSON)", round(batch_rate, 1), "pieces/s",
                "in-process Sorter.classify_array", round(in_process_rate, 1), round(batch_rate / in_process_rate, 4),
                ">= 5,000 pieces/s", batch_rate >= 5000),
@@ -209,6 +390,8 @@ def main(argv: list[str] | None = None) -> None:
         ratio = f" (ratio to {f.baseline}: {f.ratio})" if f.ratio is not None else ""
         print(f"{f.what}: {f.value} {f.unit}{ratio}; target {f.target}: {'met' if f.met else 'NOT met'}"
               + (f"; {f.note}" if f.note else ""))
+    if not args.no_stages:
+        figures += stages(spectrum, min(args.n, 300))
     write("serve_latency", figures, argv=argv, title="Sorting service latency and throughput (aluloop serve)")
 
 

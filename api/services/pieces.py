@@ -9,12 +9,13 @@ invalid bin, so that the line gets an answer for every piece.
 
 from __future__ import annotations
 
-import json
+import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import numpy as np
-from sqlalchemy import select, tuple_
+import orjson
+from sqlalchemy import bindparam, func, select, text, tuple_
 from sqlalchemy.orm import Session
 
 from api.db.tables import LineRules, PieceRecord
@@ -42,14 +43,41 @@ class Piece:
     model: str | None = None
 
 
+# PostgreSQL advisory lock between writers (shared) and the pager (exclusive): see page()
+PAGING_LOCK_ID = 250_026
+_RULES_SELECT = select(LineRules.line_id, LineRules.rules)
+_RULES_OF_LINE = _RULES_SELECT.where(LineRules.line_id == bindparam("line_id"))
+_parsed_rules: dict[str, SortRules] = {}
+_parsed_lock = threading.Lock()
+DEFAULT_RULES = SortRules()
+
+
+def parsed_rules(text_json: str) -> SortRules:
+    """The rules of a stored JSON text, parsed once per distinct text (the text is read every time)."""
+    rules = _parsed_rules.get(text_json)
+    if rules is None:
+        rules = SortRules.model_validate_json(text_json)
+        with _parsed_lock:
+            if len(_parsed_rules) >= 1024:
+                _parsed_rules.clear()
+            _parsed_rules[text_json] = rules
+    return rules
+
+
 def rules_for(session: Session, line_ids: set[str]) -> dict[str, SortRules]:
-    rows = session.scalars(select(LineRules).where(LineRules.line_id.in_(line_ids))) if line_ids else []
-    out = {row.line_id: SortRules.model_validate_json(row.rules) for row in rows}
-    return {line: out.get(line, SortRules()) for line in line_ids}
+    """The current rules of each line, read in the caller's transaction (so a change made by any
+    worker or host applies from the next piece on); only the parsing of a text already seen is cached."""
+    connection = session.connection()   # Core statements: the ORM adds nothing to reading two columns
+    if len(line_ids) == 1:
+        rows = connection.execute(_RULES_OF_LINE, {"line_id": next(iter(line_ids))})
+    else:
+        rows = connection.execute(_RULES_SELECT.where(LineRules.line_id.in_(line_ids))) if line_ids else []
+    out = {line: parsed_rules(rules) for line, rules in rows}
+    return {line: out.get(line, DEFAULT_RULES) for line in line_ids}
 
 
 def _stored(row: PieceRecord, replayed: bool) -> dict:
-    body = json.loads(row.result)
+    body = orjson.loads(row.result)
     body["record_id"] = str(row.id)
     body["replayed"] = replayed
     return body
@@ -126,13 +154,15 @@ def classify_pieces(session: Session, sorter: Sorter, pieces: list[Piece], key_i
              "family": b["family"], "decision": b["decision"], "bin": b["bin"],
              "model_name": b["model"]["name"] if b["model"] else None, "captured_at": p.captured_at,
              "received_at": received_at, "encoder_count": p.encoder_count, "belt_speed_m_s": p.belt_speed_m_s,
-             "mass_kg": p.mass_kg, "key_id": key_id, "result": json.dumps(b, separators=(",", ":"))}
+             "mass_kg": p.mass_kg, "key_id": key_id, "result": orjson.dumps(b).decode()}
             for p, b in ((p, bodies[(p.line_id, p.piece_id)]) for p in todo)]
-    table = PieceRecord.__table__
-    insert = _dialect_insert(session)
-    statement = (insert(table).values(rows).on_conflict_do_nothing(index_elements=["line_id", "piece_id"])
-                 .returning(table.c.id, table.c.line_id, table.c.piece_id))
-    inserted = {(line, piece): rid for rid, line, piece in session.execute(statement)}
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":   # ids commit in the order the pager sees them: see page()
+        session.execute(text("SELECT pg_advisory_xact_lock_shared(:id)"), {"id": PAGING_LOCK_ID})
+    # one cached statement, executed with one parameter set per row (SQLAlchemy batches them into
+    # multi-row INSERTs with RETURNING): no SQL compiled per request
+    inserted = {(line, piece): rid for rid, line, piece in session.connection().execute(_insert_statement(dialect),
+                                                                                          rows)}
     join_lots(session, sorter, rules, rows, inserted)   # the new pieces join their bins' open lots, same commit
     skipped = [k for k in unique if k not in inserted]
     stored: dict[tuple[str, str], dict] = {}
@@ -155,21 +185,46 @@ def classify_pieces(session: Session, sorter: Sorter, pieces: list[Piece], key_i
     return out
 
 
-def _dialect_insert(session: Session):
-    """The INSERT with ON CONFLICT of the session's database (SQLite and PostgreSQL have it)."""
-    name = session.get_bind().dialect.name
-    if name == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert
-    elif name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        raise RuntimeError(f"database {name} is not supported (SQLite or PostgreSQL)")
-    return insert
+_INSERTS: dict[str, object] = {}
+
+
+def _insert_statement(name: str):
+    """INSERT ... ON CONFLICT (line_id, piece_id) DO NOTHING RETURNING id, line_id, piece_id for database ``name``."""
+    statement = _INSERTS.get(name)
+    if statement is None:
+        if name == "sqlite":
+            from sqlalchemy.dialects.sqlite import insert
+        elif name == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            raise RuntimeError(f"database {name} is not supported (SQLite or PostgreSQL)")
+        table = PieceRecord.__table__
+        statement = (insert(table).on_conflict_do_nothing(index_elements=["line_id", "piece_id"])
+                     .returning(table.c.id, table.c.line_id, table.c.piece_id))
+        _INSERTS[name] = statement
+    return statement
 
 
 def page(session: Session, line_id: str, limit: int, after: int | None) -> tuple[list[dict], str | None]:
-    """Records of ``line_id`` oldest first after cursor ``after``, and the next cursor (None at the end)."""
+    """Records of ``line_id`` oldest first after cursor ``after``, and the next cursor (None at the end).
+
+    A page never skips a record that commits later. SQLite has one writer at a time, so ids commit
+    in order. On PostgreSQL ids come from a sequence when a row is inserted, and a transaction that
+    took id 10 may commit after one that took id 11: a page read in between would end at 11 and the
+    next one start after it, skipping 10. So every writer holds a shared advisory lock from before
+    its INSERT to its commit, and the pager takes the same lock exclusively for an instant: once it
+    has it no write is in flight, every id up to the largest stored one is final (committed, or
+    never to be: rolled back or burnt by a re-sent piece), and the page is cut there. The pager
+    waits at most for the writes in flight to commit (milliseconds); new writes wait for the instant.
+    """
     query = select(PieceRecord).where(PieceRecord.line_id == line_id)
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": PAGING_LOCK_ID})
+        final_id = session.scalar(select(func.max(PieceRecord.id)))
+        session.commit()   # let writers go on: ids up to final_id are settled
+        if final_id is None:
+            return [], None
+        query = query.where(PieceRecord.id <= final_id)
     if after is not None:
         query = query.where(PieceRecord.id > after)
     rows = list(session.scalars(query.order_by(PieceRecord.id).limit(limit + 1)))
