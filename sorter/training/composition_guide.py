@@ -37,7 +37,8 @@ class CompositionGuide:
 def log_targets(composition, elements) -> tuple[np.ndarray, tuple[str, ...]]:
     """ln(wt% + 0.01) of the elements analysed in every spectrum (others dropped: a guide needs every row)."""
     C = np.asarray(composition, dtype=np.float64)
-    keep = np.all(np.isfinite(C), axis=0) & (np.nanstd(C, axis=0) > 0)
+    keep = np.all(np.isfinite(C), axis=0)
+    keep[keep] = np.std(C[:, keep], axis=0) > 0   # an element at one level in every row teaches nothing
     return np.log(np.clip(C[:, keep], 0.0, None) + LOG_OFFSET_WT_PCT), tuple(e for e, k in zip(elements, keep,
                                                                                                strict=True) if k)
 
