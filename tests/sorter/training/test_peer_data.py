@@ -34,3 +34,32 @@ def test_an_unknown_classifier_is_refused_before_training(tmp_path):
                     "--classifier", "svm")
     assert r.returncode == 2, r.stderr
     assert "not one of" in (r.stdout + r.stderr) and "Traceback" not in r.stderr
+
+
+def test_auto_training_reports_every_candidate_in_report_and_card(tmp_path):
+    """A plant's data (no plasma states, pieces numbered): train chooses by grouped CV and says so."""
+    import json
+    import warnings
+
+    from sorter.training.data import TrainingData
+    from sorter.training.train import train
+
+    X, y, Y, el = toy_batch(GRID, 12, seed=5, grades=["1050A", "3003", "5182"])
+    pieces = np.arange(len(y)) // 2
+    data = TrainingData(GRID, X, y, el, Y, "toy-instrument", "toy", 65535.0, None, pieces)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = train(data, tmp_path / "plant.onnx", classifier="auto", cv_folds=2, max_iter=60,
+                    hidden_layer_sizes=(16,), n_members=1, state_reference="none")
+    sel = res.metrics["model_selection"]
+    assert len(sel["candidates"]) == 12 and sel["grouped_by"] == "piece"     # 3 families x guide x drift
+    assert all(0.0 <= c["cv_accuracy"] <= 1.0 for c in sel["candidates"])
+    chosen = [c for c in sel["candidates"] if c["name"] == sel["chosen"]][0]
+    assert chosen["cv_accuracy"] == max(c["cv_accuracy"] for c in sel["candidates"])
+    assert res.metrics["classifier"]["family"] == chosen["classifier"]
+    card = json.loads(res.card_path.read_text())
+    assert card["metrics"]["model_selection"]["chosen"] == sel["chosen"]
+    report = json.loads((res.report_dir / "report.json").read_text())
+    assert report["model_selection"]["candidates"] == json.loads(json.dumps(sel["candidates"]))
+    # whole pieces held out: no piece has shots on both sides
+    assert "pieces" in res.metrics["evaluated_on"]
