@@ -82,10 +82,11 @@ def train(data: TrainingData, out: str | Path, *, seed: int = 0, held_out_fracti
     (``max_shift_nm`` 0 or :data:`~sorter.training.selection.DRIFT_SHIFT_NM`) with the best grouped
     ``cv_folds``-fold cross-validated grade accuracy on the training split
     (:func:`~sorter.training.selection.select_classifier`; every candidate's score goes in the report and
-    the card's ``metrics.model_selection``); simulated data keep the project's recipe (``"mlp"``, the given
-    ``max_shift_nm``), and ``guided`` (the composition guide, :mod:`sorter.training.composition_guide`) is
-    chosen with them. Where the data number their pieces (``data.pieces``) the held-out split keeps each
-    piece's shots together.
+    the card's ``metrics.model_selection``; a ``max_shift_nm`` given is kept, and data with a grade of one
+    training piece, which cannot be cross-validated, get ``"mlp"``); simulated data keep the project's recipe
+    (``"mlp"``, the given ``max_shift_nm``). ``guided`` (the composition guide,
+    :mod:`sorter.training.composition_guide`) is chosen with them under ``"auto"``.
+    Where the data number their pieces (``data.pieces``) the held-out split keeps each piece's shots together.
     """
     # scikit-learn and skl2onnx load here, not when the CLI parses its options
     from sorter.training.model import LibsModel
@@ -112,9 +113,14 @@ def train(data: TrainingData, out: str | Path, *, seed: int = 0, held_out_fracti
         tr, te = stratified_split(labels, held_out_fraction, seed)
     if classifier == "auto" and data.plasma_state is not None:
         classifier = "mlp"  # the project's simulated data: its own recipe, measured on its held-out sets
+    groups_tr = (data.pieces if data.pieces is not None else np.arange(labels.size))[tr]
+    if classifier == "auto" and min(np.unique(groups_tr[labels[tr] == g]).size for g in counts) < 2:
+        classifier = "mlp"  # a grade with one training piece cannot be cross-validated
     selection, guided = None, bool(guided)
     if classifier == "auto":
-        selection = _select(data, tr, labels, seed, cv_folds, max_iter, progress)
+        # a drift correction the user asked for is kept; otherwise cross-validation decides it
+        shifts = (float(max_shift_nm),) if max_shift_nm else None
+        selection = _select(data, tr, labels, seed, cv_folds, max_iter, progress, shifts)
         classifier, max_shift_nm = selection.best.classifier, selection.best.max_shift_nm
         guided = selection.best.guided
     stages = ["line features", "classifier", *(["plasma state"] if plasma_terms else []), "composition",
@@ -200,10 +206,11 @@ def train(data: TrainingData, out: str | Path, *, seed: int = 0, held_out_fracti
     return TrainResult(out, card_path, report_dir, card, metrics, model)
 
 
-def _select(data: TrainingData, rows, labels, seed: int, cv_folds: int, max_iter: int, progress: Progress):
+def _select(data: TrainingData, rows, labels, seed: int, cv_folds: int, max_iter: int, progress: Progress,
+            shifts_nm=None):
     """Grouped cross-validation over the candidate classifiers on the training rows ``rows``."""
     from sorter.training.model import LibsModel
-    from sorter.training.selection import select_classifier
+    from sorter.training.selection import DRIFT_SHIFT_NM, select_classifier
 
     X = data.intensity[rows]
 
@@ -213,8 +220,8 @@ def _select(data: TrainingData, rows, labels, seed: int, cv_folds: int, max_iter
     groups = None if data.pieces is None else data.pieces[rows]
     comp = None if data.composition is None else data.composition[rows]
     return select_classifier(features, labels[rows], groups, composition=comp, elements=data.elements,
-                             n_folds=cv_folds, seed=seed, max_iter=max_iter,
-                             progress=progress)
+                             n_folds=cv_folds, seed=seed, max_iter=max_iter, progress=progress,
+                             shifts_nm=shifts_nm or (0.0, DRIFT_SHIFT_NM))
 
 
 def _state_reference(data: TrainingData, labels, composition, choice: str, seed: int, progress: Progress):
