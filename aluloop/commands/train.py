@@ -46,6 +46,13 @@ def train_libs(
                                         "composition's plasma-state experts. auto: the profile spanning the line "
                                         "windows on the data's grid; none: the indicator features' principal "
                                         "components instead."),
+    classifier: str = typer.Option("auto", "--classifier", help="Grade classifier: mlp (the project's MLP "
+                                   "ensemble), logistic, hgb (gradient boosting), or auto: on data without plasma "
+                                   "states (a plant's spectra) the family, composition guide and wavelength-drift "
+                                   "correction with the best cross-validated accuracy, folds grouped by piece (every "
+                                   "candidate's score goes in the report and card); simulated data keep mlp."),
+    guided: bool = typer.Option(False, "--guided", help="With an explicit --classifier: also give it ridge "
+                                "estimates of each element's log wt% from the line features (needs compositions)."),
     wavelength_column: str = typer.Option(None, "--wavelength-column", help="Header name (or 1-based number) of "
                                           "the wavelength column of multi-column text spectra in a labelled "
                                           "folder; default: by name."),
@@ -75,6 +82,10 @@ def train_libs(
         reproduce += f" --max-shift-nm {max_shift_nm:g}"
     if augment:
         reproduce += f" --augment {augment}"
+    if classifier != "auto":
+        reproduce += f" --classifier {classifier}"
+    if guided:
+        reproduce += " --guided"
     if state_reference != "auto":
         reproduce += f" --state-reference {state_reference}"
     for option, column in (("--wavelength-column", wavelength_column), ("--intensity-column", intensity_column)):
@@ -97,7 +108,7 @@ def train_libs(
         result = train(training_data, out, seed=seed, max_iter=max_iter, reproduce=reproduce, progress=progress,
                        plasma_terms=plasma_terms, n_members=members, max_shift_nm=max_shift_nm,
                        augmentation=Augmentation(copies=augment) if augment else None,
-                       state_reference=state_reference)
+                       state_reference=state_reference, classifier=classifier, guided=guided)
     m = result.metrics
     console.print(f"wrote {result.model_path} ({result.model_path.stat().st_size / 1e6:.2f} MB), "
                   f"{result.card_path}, report in {result.report_dir}/", highlight=False)
@@ -107,3 +118,8 @@ def train_libs(
         line += (f", worst composition MAE {m['composition']['worst_share_of_range']:.3f} of spec range "
                  f"({m['composition']['worst']})")
     console.print(line, highlight=False)
+    if "model_selection" in m:
+        for c in m["model_selection"]["candidates"]:
+            console.print(f"  cross-validated grade accuracy {c['cv_accuracy']:.4f} +- {c['cv_accuracy_sd']:.4f}: "
+                          f"{c['name']}" + ("  <- chosen" if c["name"] == m["model_selection"]["chosen"] else ""),
+                          highlight=False)

@@ -56,6 +56,10 @@ class TrainingData:
     # each spectrum's (1e4 K / T_e, ln n_e [cm^-3]) where known (simulated spectra): places the
     # composition's plasma-state experts (sorter.training.composition)
     plasma_state: np.ndarray | None = None
+    # the piece each spectrum is a shot of, where the data say (``meta.piece`` of a batch): several
+    # shots of one piece share its composition and plasma state, so splits and cross-validation
+    # keep a piece's shots together (:func:`grouped_split`, :mod:`sorter.training.selection`)
+    pieces: np.ndarray | None = None
 
     def sha256(self) -> str:
         """Hash of grid, intensities, labels and composition: names the exact training data."""
@@ -197,7 +201,20 @@ def load_training_data(source: str, *, seed: int = 0, n_per_grade: int = 400,
     elements, comp = _restrict_elements(elements, comp)
     state = _stack_states([plasma_state(b) for b in batches])
     return _drop_unlabelled(TrainingData(grid, X, labels, elements, comp, batches[0].instrument, str(path),
-                                         _known_saturation(batches[0].instrument), state))
+                                         _known_saturation(batches[0].instrument), state, _pieces(batches)))
+
+
+def _pieces(batches) -> np.ndarray | None:
+    """Piece numbers from the batches' ``meta["piece"]`` (distinct across batches), or None unless all have them."""
+    out, offset = [], 0
+    for b in batches:
+        piece = (b.meta or {}).get("piece")
+        if piece is None or np.shape(piece) != (len(b),):
+            return None
+        _, inverse = np.unique(np.asarray(piece), return_inverse=True)
+        out.append(inverse + offset)
+        offset += int(inverse.max()) + 1 if inverse.size else 0
+    return np.concatenate(out) if out else None
 
 
 def _labelled_folder(path: Path, progress: Progress, wavelength_column: str | None,
@@ -225,7 +242,8 @@ def _drop_unlabelled(data: TrainingData) -> TrainingData:
     return TrainingData(data.wavelength_nm, data.intensity[keep], data.labels[keep], data.elements,
                         None if data.composition is None else data.composition[keep], data.instrument,
                         data.source, data.saturation_counts,
-                        None if data.plasma_state is None else data.plasma_state[keep])
+                        None if data.plasma_state is None else data.plasma_state[keep],
+                        None if data.pieces is None else data.pieces[keep])
 
 
 def stratified_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -238,3 +256,21 @@ def stratified_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np
         test.extend(idx[:n_test])
         train.extend(idx[n_test:])
     return np.sort(np.array(train)), np.sort(np.array(test))
+
+
+def grouped_split(labels: np.ndarray, groups: np.ndarray, fraction: float,
+                  seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Indices (train, held-out) with ``fraction`` of every grade's pieces held out, all shots of a piece together.
+
+    Shots of one piece share its composition and plasma state: splitting them would score the
+    model on pieces it has seen. A piece counts for the grade of its first shot.
+    """
+    labels, groups = np.asarray(labels).astype(str), np.asarray(groups)
+    rng = np.random.default_rng(seed)
+    held: list[np.ndarray] = []
+    for g in sorted(set(labels)):
+        pieces = rng.permutation(np.unique(groups[labels == g]))
+        n_test = max(1, int(round(fraction * pieces.size))) if pieces.size > 1 else 0
+        held.append(pieces[:n_test])
+    test = np.isin(groups, np.concatenate(held)) if held else np.zeros(labels.size, dtype=bool)
+    return np.flatnonzero(~test), np.flatnonzero(test)

@@ -19,8 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.ensemble import VotingClassifier
-from sklearn.neural_network import MLPClassifier, MLPRegressor
+from sklearn.neural_network import MLPRegressor
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
@@ -36,8 +35,10 @@ from sorter.training.composition import (
     plasma_indicator_columns,
     plasma_state_map,
 )
+from sorter.training.composition_guide import fit_guide
 from sorter.training.ood import ClassMahalanobis
 from sorter.training.plasma_terms import SahaBoltzmannTerms
+from sorter.training.selection import make_classifier
 
 OUTPUTS = ("probabilities", "composition_wt_pct", "interval_halfwidth_wt_pct", "quality", "class_distance")
 
@@ -146,6 +147,13 @@ class LibsModel(ClassifierMixin, BaseEstimator):
         spectra's ``plasma_state`` (simulated data); without it the option is ignored.
     state_hidden_layer_sizes : tuple of int
         Hidden layers of that state regressor.
+    classifier : str
+        The grade classifier's estimator family (:func:`~sorter.training.selection.make_classifier`):
+        ``"mlp"`` (the ensemble above, the default), ``"logistic"`` or ``"hgb"``; a plant's training
+        chooses it by grouped cross-validation (:mod:`sorter.training.selection`).
+    guided : bool
+        Give the classifier ridge estimates of each element's log wt% beside the line features
+        (:mod:`sorter.training.composition_guide`); needs the training composition.
 
     Examples
     --------
@@ -158,7 +166,8 @@ class LibsModel(ClassifierMixin, BaseEstimator):
                  hidden_layer_sizes: tuple[int, ...] = (256, 128), n_members: int = 5, alpha: float = 1e-4,
                  max_iter: int = 300, coverage: float = 0.9, random_state: int = 0, band_search_nm: float = 2.0,
                  plasma_terms: bool = False, state_hidden_layer_sizes: tuple[int, ...] = (256, 128),
-                 max_shift_nm: float = 0.0):
+                 max_shift_nm: float = 0.0, classifier: str = "mlp",
+                 guided: bool = False):
         self.grid_nm = grid_nm
         self.lines = lines
         self.half_width_nm = half_width_nm
@@ -175,6 +184,8 @@ class LibsModel(ClassifierMixin, BaseEstimator):
         self.plasma_terms = plasma_terms
         self.state_hidden_layer_sizes = state_hidden_layer_sizes
         self.max_shift_nm = max_shift_nm
+        self.classifier = classifier
+        self.guided = guided
 
     def fit(self, X, y, composition=None, elements=(), progress=None, plasma_state=None, groups=None,
             reference=None):
@@ -209,14 +220,16 @@ class LibsModel(ClassifierMixin, BaseEstimator):
         self.scaler_ = StandardScaler().fit(F)
         Z = self.scaler_.transform(F)
         step("classifier")
-        members = [(f"mlp{k}", MLPClassifier(hidden_layer_sizes=self.hidden_layer_sizes, alpha=self.alpha,
-                                             max_iter=self.max_iter, random_state=self.random_state + k,
-                                             learning_rate_init=2e-3, batch_size=128, tol=1e-5,
-                                             n_iter_no_change=30))
-                   for k in range(int(self.n_members))]
-        self.classifier_ = VotingClassifier(members, voting="soft", flatten_transform=False)
+        self.classifier_ = make_classifier(self.classifier, random_state=self.random_state,
+                                           n_members=int(self.n_members), hidden_layer_sizes=self.hidden_layer_sizes,
+                                           alpha=self.alpha, max_iter=self.max_iter)
+        self.guide_, Zc = None, Z
+        if self.guided and composition is not None:
+            self.guide_, oof = fit_guide(Z, composition, elements, groups, seed=self.random_state)
+            if self.guide_ is not None:
+                Zc = np.concatenate([Z, oof], axis=1)
         with threadpool_limits(1):  # small matrices: BLAS threads only contend
-            self.classifier_.fit(Z, y)
+            self.classifier_.fit(Zc, y)
         self.classes_ = self.classifier_.classes_
         self.elements_ = tuple(elements) if composition is not None else ()
         self.state_ = None
@@ -320,7 +333,7 @@ class LibsModel(ClassifierMixin, BaseEstimator):
         X = np.asarray(X, dtype=np.float64)
         A = self.lines_.areas(X)
         Z = self.scaler_.transform(self.lines_.features_from_areas(A))
-        P = self.classifier_.predict_proba(Z)
+        P = self.classifier_.predict_proba(self.classifier_inputs(Z))
         if self.composition_ is not None:
             comp, half = self.composition_.predict_all(self.composition_inputs(Z), P, self.ood_.distances(Z))
         else:
@@ -330,7 +343,13 @@ class LibsModel(ClassifierMixin, BaseEstimator):
 
     def predict_proba(self, X) -> np.ndarray:
         check_is_fitted(self, "classifier_")
-        return self.classifier_.predict_proba(self.scaler_.transform(self.features(X)))
+        return self.classifier_.predict_proba(self.classifier_inputs(self.scaler_.transform(self.features(X))))
+
+    def classifier_inputs(self, Z) -> np.ndarray:
+        """What the grade classifier reads: standardised features Z, and the guide's estimates where it has one."""
+        if getattr(self, "guide_", None) is None:
+            return Z
+        return np.concatenate([Z, self.guide_(Z)], axis=1)
 
     def predict(self, X) -> np.ndarray:
         return self.classes_[np.argmax(self.predict_proba(X), axis=1)]

@@ -202,6 +202,22 @@ def plasma_terms_graph(op: LibsModel, Z, opv):
                    _c(op.terms_scaler_.scale_[None]), op_version=opv)
 
 
+def _int_missing_tracks() -> None:
+    """skl2onnx 1.20 writes a tree leaf's ``nodes_missing_value_tracks_true`` as Python ``False``, which onnx
+    1.19+ refuses in an ints attribute (``HistGradientBoostingClassifier`` then fails to convert): pass ints."""
+    from skl2onnx.common import tree_ensemble
+
+    add_node = tree_ensemble.add_node
+    if getattr(add_node, "_aluloop_ints", False):
+        return
+
+    def with_ints(*args, nodes_missing_value_tracks_true=0, **kwargs):
+        return add_node(*args, nodes_missing_value_tracks_true=int(nodes_missing_value_tracks_true), **kwargs)
+
+    with_ints._aluloop_ints = True
+    tree_ensemble.add_node = with_ints
+
+
 def _shape_fixed(n_out_fn):
     def calc(operator):
         n = operator.inputs[0].get_first_dimension()
@@ -266,7 +282,12 @@ def _convert_libs(scope, operator, container):
     areas, total = line_areas_graph(lines, X, opv)
     feats = line_features_graph(lines, areas, total, opv)
     Z = OnnxSubEstimator(op.scaler_, feats, op_version=opv)
-    clf = OnnxSubEstimator(op.classifier_, Z, op_version=opv, options={"zipmap": False})
+    Zc = Z
+    if getattr(op, "guide_", None) is not None:  # composition-guided inputs: [Z, Z W + b]
+        guide = op.guide_
+        Zc = OnnxConcat(Z, OnnxAdd(OnnxMatMul(Z, _c(guide.coef_), op_version=opv), _c(guide.intercept_[None]),
+                                   op_version=opv), axis=1, op_version=opv)
+    clf = OnnxSubEstimator(op.classifier_, Zc, op_version=opv, options={"zipmap": False})
     P = OnnxIdentity(clf[1], op_version=opv)
     C, k = len(op.classes_), lines.get_feature_names_out().size
     # quality
@@ -391,6 +412,7 @@ def register_converters() -> None:
     global _REGISTERED
     if _REGISTERED:
         return
+    _int_missing_tracks()
     update_registered_converter(LineWindowFeatures, "AluloopLineWindowFeatures",
                                 _shape_fixed(lambda op: op.get_feature_names_out().size), _convert_lines)
     update_registered_converter(NoiseLevel, "AluloopNoiseLevel", _shape_fixed(lambda op: 1), _convert_noise)

@@ -24,7 +24,7 @@ from sorter.serving.reject import QUALITY_COLUMNS, decide, tune_thresholds
 from sorter.serving.runtime import LibsRuntime
 from sorter.training.augment import Augmentation, with_copies
 from sorter.training.composition import MIN_EXPERT_SPECTRA
-from sorter.training.data import Progress, TrainingData, no_progress, stratified_split
+from sorter.training.data import Progress, TrainingData, grouped_split, no_progress, stratified_split
 from sorter.training.evaluation import (
     classification_metrics,
     composition_errors,
@@ -62,7 +62,8 @@ def train(data: TrainingData, out: str | Path, *, seed: int = 0, held_out_fracti
           hidden_layer_sizes: tuple[int, ...] = (256, 128), max_iter: int = 300, reproduce: str = "",
           progress: Progress = no_progress, plasma_terms: bool = False, n_members: int = 5,
           max_shift_nm: float = 0.0, augmentation: Augmentation | None = None,
-          state_reference: str = AUTO) -> TrainResult:
+          state_reference: str = AUTO, classifier: str = "mlp", cv_folds: int = 5,
+          guided: bool = False) -> TrainResult:
     """Fit, tune, export, verify and document a model; write ``out`` (.onnx), its card and report.
 
     ``plasma_terms``, ``n_members``, ``max_shift_nm``: see :class:`~sorter.training.model.LibsModel` (the
@@ -75,10 +76,26 @@ def train(data: TrainingData, out: str | Path, *, seed: int = 0, held_out_fracti
     map that places them (:mod:`sorter.training.state_reference`): ``"auto"`` picks the shipped
     instrument profile spanning the line windows on the data's grid, ``"none"`` keeps the principal components of the
     indicator features, a profile name uses that profile. The card records which.
+
+    ``classifier``: the grade classifier's family (``"mlp"``, ``"logistic"``, ``"hgb"``), or ``"auto"``:
+    where the data carry no plasma states (a plant's spectra), the family and the drift correction
+    (``max_shift_nm`` 0 or :data:`~sorter.training.selection.DRIFT_SHIFT_NM`) with the best grouped
+    ``cv_folds``-fold cross-validated grade accuracy on the training split
+    (:func:`~sorter.training.selection.select_classifier`; every candidate's score goes in the report and
+    the card's ``metrics.model_selection``; a ``max_shift_nm`` given is kept, and data with a grade of one
+    training piece, which cannot be cross-validated, get ``"mlp"``); simulated data keep the project's recipe
+    (``"mlp"``, the given ``max_shift_nm``). ``guided`` (the composition guide,
+    :mod:`sorter.training.composition_guide`) is chosen with them under ``"auto"``.
+    Where the data number their pieces (``data.pieces``) the held-out split keeps each piece's shots together.
     """
     # scikit-learn and skl2onnx load here, not when the CLI parses its options
     from sorter.training.model import LibsModel
     from sorter.training.onnx_export import export_onnx
+    from sorter.training.selection import CLASSIFIERS
+
+    if classifier not in (*CLASSIFIERS, "auto"):
+        raise InputError(f"classifier: {classifier!r} is not one of {', '.join(CLASSIFIERS)} or auto",
+                         field="classifier")
 
     out = Path(out)
     if out.suffix != ".onnx":
@@ -90,7 +107,22 @@ def train(data: TrainingData, out: str | Path, *, seed: int = 0, held_out_fracti
     if few:
         raise InputError(f"training data: grade(s) {', '.join(few)} have fewer than 5 spectra; need at least 5 each")
     families = {g: family_of(g) for g in counts}
-    tr, te = stratified_split(labels, held_out_fraction, seed)
+    if data.pieces is not None:
+        tr, te = grouped_split(labels, data.pieces, held_out_fraction, seed)
+    else:
+        tr, te = stratified_split(labels, held_out_fraction, seed)
+    if classifier == "auto" and data.plasma_state is not None:
+        classifier = "mlp"  # the project's simulated data: its own recipe, measured on its held-out sets
+    groups_tr = (data.pieces if data.pieces is not None else np.arange(labels.size))[tr]
+    if classifier == "auto" and min(np.unique(groups_tr[labels[tr] == g]).size for g in counts) < 2:
+        classifier = "mlp"  # a grade with one training piece cannot be cross-validated
+    selection, guided = None, bool(guided)
+    if classifier == "auto":
+        # a drift correction the user asked for is kept; otherwise cross-validation decides it
+        shifts = (float(max_shift_nm),) if max_shift_nm else None
+        selection = _select(data, tr, labels, seed, cv_folds, max_iter, progress, shifts)
+        classifier, max_shift_nm = selection.best.classifier, selection.best.max_shift_nm
+        guided = selection.best.guided
     stages = ["line features", "classifier", *(["plasma state"] if plasma_terms else []), "composition",
               "out-of-distribution", "thresholds", "ONNX export", "evaluation"]
 
@@ -98,8 +130,10 @@ def train(data: TrainingData, out: str | Path, *, seed: int = 0, held_out_fracti
         progress(f"training: {name}", stages.index(name), len(stages))
 
     model = LibsModel(data.wavelength_nm, hidden_layer_sizes=hidden_layer_sizes, max_iter=max_iter,
-                      random_state=seed, plasma_terms=plasma_terms, n_members=n_members, max_shift_nm=max_shift_nm)
-    X_tr, y_tr, pieces = data.intensity[tr], labels[tr], None
+                      random_state=seed, plasma_terms=plasma_terms, n_members=n_members, max_shift_nm=max_shift_nm,
+                      classifier=classifier, guided=guided)
+    X_tr, y_tr = data.intensity[tr], labels[tr]
+    pieces = None if data.pieces is None else data.pieces[tr]
     comp_tr = None if data.composition is None else data.composition[tr]
     state_tr = None if data.plasma_state is None else data.plasma_state[tr]
     if augmentation is not None and augmentation.copies:
@@ -150,7 +184,13 @@ def train(data: TrainingData, out: str | Path, *, seed: int = 0, held_out_fracti
                                                     card.elements, onnx_out["interval_halfwidth_wt_pct"])
     metrics["onnx_vs_sklearn_max_abs_probability"] = float(np.max(np.abs(
         onnx_out["probabilities"] - sk["probabilities"])))
-    metrics["evaluated_on"] = f"{te.size} held-out spectra (stratified {held_out_fraction:.0%} of the training data)"
+    split = "pieces" if data.pieces is not None else "spectra"
+    metrics["evaluated_on"] = (f"{te.size} held-out spectra (stratified {held_out_fraction:.0%} of the training data's "
+                               f"{split})")
+    metrics["classifier"] = {"family": classifier, "max_shift_nm": float(max_shift_nm),
+                             "composition_guide": model.guide_ is not None}
+    if selection is not None:
+        metrics["model_selection"] = selection.as_dict()
     card.metrics = _summary(metrics)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_bytes(model_bytes)
@@ -164,6 +204,24 @@ def train(data: TrainingData, out: str | Path, *, seed: int = 0, held_out_fracti
     (report_dir / "report.json").write_text(json.dumps(metrics, indent=1, default=float) + "\n")
     progress("training: done", len(stages), len(stages))
     return TrainResult(out, card_path, report_dir, card, metrics, model)
+
+
+def _select(data: TrainingData, rows, labels, seed: int, cv_folds: int, max_iter: int, progress: Progress,
+            shifts_nm=None):
+    """Grouped cross-validation over the candidate classifiers on the training rows ``rows``."""
+    from sorter.training.model import LibsModel
+    from sorter.training.selection import DRIFT_SHIFT_NM, select_classifier
+
+    X = data.intensity[rows]
+
+    def features(shift_nm: float):
+        return LibsModel(data.wavelength_nm, max_shift_nm=shift_nm).line_features().fit(X).transform(X)
+
+    groups = None if data.pieces is None else data.pieces[rows]
+    comp = None if data.composition is None else data.composition[rows]
+    return select_classifier(features, labels[rows], groups, composition=comp, elements=data.elements,
+                             n_folds=cv_folds, seed=seed, max_iter=max_iter, progress=progress,
+                             shifts_nm=shifts_nm or (0.0, DRIFT_SHIFT_NM))
 
 
 def _state_reference(data: TrainingData, labels, composition, choice: str, seed: int, progress: Progress):
@@ -182,7 +240,7 @@ def _summary(metrics: dict) -> dict:
     """The card's copy of the metrics: headline figures and per-class precision/recall."""
     keep = ("n", "grade_accuracy", "family_accuracy", "accepted_grade_accuracy", "unknown_rate",
             "contaminants_accepted_as_aluminium", "expected_calibration_error", "onnx_vs_sklearn_max_abs_probability",
-            "evaluated_on", "per_class")
+            "evaluated_on", "per_class", "classifier", "model_selection")
     out = {k: metrics[k] for k in keep if k in metrics}
     if "composition" in metrics:
         comp = metrics["composition"]
