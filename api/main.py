@@ -17,14 +17,14 @@ from fastapi.concurrency import run_in_threadpool
 from api import problems
 from api.db.engine import make_engine, session_factory, upgrade
 from api.middleware import ServiceMiddleware
-from api.routes import health, heats, inventory, jobs, keys, lines, lots, pieces, recipes
+from api.routes import health, heats, inventory, jobs, keys, lines, lots, pieces, recipes, reports
 from api.settings import Settings, load_settings
 from sorter.serving import Sorter
 
 log = logging.getLogger("api")
 # every router of the app (tests walk their routes beside the published schema)
 ROUTERS = (pieces.router, lines.router, keys.router, health.router,
-           lots.router, inventory.router, recipes.router, heats.router, jobs.router)
+           lots.router, inventory.router, recipes.router, heats.router, jobs.router, reports.router)
 
 
 def _load_models(sorter: Sorter) -> None:

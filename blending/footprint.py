@@ -21,7 +21,8 @@ factors (so their own indirect part sits in "direct": an upper bound until suppl
 
 Recycled content follows ISO 14021:2016 clause 7.8: pre- and post-consumer material count;
 run-around (home) scrap reclaimed within the same process is excluded from the claim but stays in
-the charged mass it is a percentage of.
+the metal it is a percentage of. Shares are of the metal each material delivers (charged kg x metal
+yield), as the blender states them.
 """
 
 from __future__ import annotations
@@ -105,6 +106,7 @@ class ChargedMaterial:
     category: RecycledCategory
     kg_co2e_per_kg: float
     factor_source: str
+    metal_yield: float = 1.0        # liquid metal per kg charged: recycled shares are of the metal delivered
 
 
 @dataclass(frozen=True)
@@ -183,6 +185,8 @@ def footprint(charge: Sequence[ChargedMaterial], product_kg: float, energy: Ener
     for line in charge:
         if not (math.isfinite(line.mass_kg) and line.mass_kg >= 0):
             raise InputError(f"{line.material}: {line.mass_kg} kg must be at least 0", field="mass_kg")
+        if not (0 < line.metal_yield <= 1):
+            raise InputError(f"{line.material}: metal yield {line.metal_yield} must be in (0, 1]", field="metal_yield")
         if not (math.isfinite(line.kg_co2e_per_kg) and line.kg_co2e_per_kg >= 0):
             raise InputError(f"{line.material}: factor {line.kg_co2e_per_kg} kg CO2e/kg must be at least 0",
                              field="kg_co2e_per_kg")
@@ -196,9 +200,13 @@ def footprint(charge: Sequence[ChargedMaterial], product_kg: float, energy: Ener
                      if line.category in (RecycledCategory.PRIMARY, RecycledCategory.ALLOYING))
     direct = precursors + (melting if energy.scope == "direct" else 0.0)
     indirect = melting if energy.scope == "indirect" else 0.0
+    metal = sum(line.mass_kg * line.metal_yield for line in charge)
+    if not metal > 0:
+        raise InputError("the charge yields no metal", field="charge")
     by_category: dict[str, float] = {}
     for line in charge:
-        by_category[line.category.value] = by_category.get(line.category.value, 0.0) + line.mass_kg / charged
+        by_category[line.category.value] = (by_category.get(line.category.value, 0.0)
+                                            + line.mass_kg * line.metal_yield / metal)
     factors = tuple({"what": line.material, "kg_co2e_per_kg": line.kg_co2e_per_kg, "source": line.factor_source}
                     for line in charge) + ({"what": f"melting: {energy.energy_kwh_per_t:g} kWh/t x {energy.carrier}",
                                             "kg_co2e_per_kwh": energy.kg_co2e_per_kwh, "source": energy.source},)
@@ -215,6 +223,6 @@ def charged_from_catalogue(lines: Iterable[tuple[str, float]]) -> list[ChargedMa
     out = []
     for name, kg in lines:
         m = get_material(name)
-        out.append(ChargedMaterial(name, kg, m.recycled, m.co2e_kg_per_kg,
-                                   f"blending/data/materials.csv, {name}: co2e_kg_per_kg (its source_co2e column)"))
+        source = f"blending/data/materials.csv, {name}: co2e_kg_per_kg (its source_co2e column)"
+        out.append(ChargedMaterial(name, kg, m.recycled, m.co2e_kg_per_kg, source, m.metal_yield))
     return out

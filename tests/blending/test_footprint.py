@@ -88,3 +88,12 @@ def test_footprint_is_linear_and_splits_exactly(lines, product_kg):
     assert doubled.total_kg_co2e == pytest.approx(2 * fp.total_kg_co2e, rel=1e-9, abs=1e-9)
     assert sum(fp.recycled_by_category_fraction.values()) == pytest.approx(1)
     assert fp.cbam_direct_kg_co2e <= fp.total_kg_co2e + 1e-6
+
+
+def test_recycled_shares_are_of_the_metal_delivered():
+    # 1000 kg scrap at yield 0.8 gives 800 kg metal, 200 kg primary at yield 1: 800 / 1000 recycled
+    charge = [ChargedMaterial("s", 1000, C.POST_CONSUMER, 0.3, "t", metal_yield=0.8),
+              ChargedMaterial("p", 200, C.PRIMARY, 16.1, "t")]
+    fp = footprint(charge, 1000, Energy(0, "none", 0, "direct", "t"))
+    assert fp.recycled_content_fraction == pytest.approx(0.8)
+    assert fp.kg_co2e_per_t == pytest.approx(300 + 200 * 16.1)
