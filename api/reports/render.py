@@ -35,7 +35,10 @@ def chemistry_svg(report: dict) -> str:
                         xerr=[[(c["predicted_wt_pct"] - p_lo) / width], [(p_hi - c["predicted_wt_pct"]) / width]],
                         fmt="o", color="#1f4e9c", ms=4, capsize=3, label="predicted (95%)" if i == 0 else None)
         for j, m in enumerate(c["measured_wt_pct"]):
-            ax.plot([(m - lo) / width], [i - 0.18], marker="D", ms=5, linestyle="none",
+            x = (m - lo) / width
+            clipped = x > 1.55 or x < -0.55   # far outside: drawn at the edge as an arrow
+            ax.plot([min(max(x, -0.55), 1.55)], [i - 0.18], marker=(">" if x > 0 else "<") if clipped else "D",
+                    ms=7 if clipped else 5, linestyle="none",
                     color="#c0392b" if j == len(c["measured_wt_pct"]) - 1 else "#e59866",
                     label=("last OES analysis" if j == len(c["measured_wt_pct"]) - 1 else "earlier analysis")
                     if i == 0 else None)
@@ -56,9 +59,11 @@ def chemistry_svg(report: dict) -> str:
 
 
 def _band(c: dict) -> str:
-    lo = "" if c["min_wt_pct"] is None else f"{c['min_wt_pct']:g}"
-    hi = "" if c["max_wt_pct"] is None else f"{c['max_wt_pct']:g}"
-    return f"{lo}-{hi} wt%"
+    if c["min_wt_pct"] is None:
+        return f"max {c['max_wt_pct']:g} wt%"
+    if c["max_wt_pct"] is None:
+        return f"min {c['min_wt_pct']:g} wt%"
+    return f"{c['min_wt_pct']:g} to {c['max_wt_pct']:g} wt%"
 
 
 def html(report: dict, *, standalone: bool = True) -> str:

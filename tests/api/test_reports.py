@@ -120,3 +120,5 @@ def test_the_pdf_renders_with_the_plot_and_the_certificate_page(heat, tmp_path):
     texts = [doc[i].get_textpage().get_text_range() for i in range(len(doc))]
     assert "Heat report H-TEST-1" in texts[0]
     assert "EN 10204 type 3.1" in texts[-1] and "EN 10204" not in texts[0]
+    # this revision is rejected and out of spec: the page must not declare conformity
+    assert "Not valid as a certificate" in texts[-1] and "in compliance" not in texts[-1]
