@@ -214,7 +214,28 @@ async def request_recipe(request: Request) -> Response:
         with request.app.state.sessions() as s:
             recipe_id, result = await run_in_threadpool(recipes.create, s, body, principal.key_id)
         svg = _recipe_svg(result, recipes.spec_of(body)) if result.get("status") == "optimal" else None
+        pareto = None
+        if svg is not None and form.get("pareto"):
+            with request.app.state.sessions() as s:
+                pareto = await run_in_threadpool(_pareto_svg, s, body)
     except (AluloopError, ValueError) as exc:
         return _page("recipe.html", 422, me=principal, csrf=csrf, result=None, svg=None, asked=asked, error=str(exc))
     return _page("recipe.html", me=principal, csrf=csrf, result=result, recipe_id=recipe_id, svg=svg, asked=asked,
-                 error=None)
+                 error=None, pareto=pareto)
+
+
+def _pareto_svg(session, body: RecipeIn) -> str:
+    """Recycled content against cost and CO2e over the stock on hand (``aluloop pareto``'s front), as SVG."""
+    import tempfile
+
+    from api.services.inventory import lots_on_hand
+    from blending.pareto import plot_pareto
+    from blending.plan import ParetoRequest, plan_pareto
+
+    front = plan_pareto(ParetoRequest(spec=recipes.spec_of(body), mass_kg=body.mass_kg, lots=lots_on_hand(session),
+                                      points=12, joint_confidence=body.confidence))
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "pareto.svg"
+        plot_pareto(front, path)
+        svg = path.read_text(encoding="utf-8")
+    return svg[svg.index("<svg"):]

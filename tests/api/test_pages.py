@@ -87,7 +87,11 @@ def test_engineer_plans_a_recipe_and_may_not_review(plant):
     token = csrf_of(page.text)
     r = client.post("/ui/recipes", data={"alloy": "3104", "mass_kg": "4000", "confidence": "0.95", "csrf": token})
     assert r.status_code == 200, r.text
-    assert "optimal" in r.text and "<svg" in r.text
+    assert "optimal" in r.text and "<svg" in r.text and 'id="pareto-plot"' not in r.text
+    with_front = client.post("/ui/recipes", data={"alloy": "3104", "mass_kg": "4000", "confidence": "0.95",
+                                                  "pareto": "1", "csrf": token})
+    assert with_front.status_code == 200 and 'id="pareto-plot"' in with_front.text
+    assert with_front.text.count("<svg") >= 2
     bad = client.post("/ui/recipes", data={"alloy": "3104", "mass_kg": "-5", "confidence": "0.95", "csrf": token})
     assert bad.status_code == 422 and "mass_kg" in bad.text
     heat_page = client.get(f"/ui/heats/{heat_id}")
