@@ -217,6 +217,15 @@ class Job(Base):
 # ---- heat reports (migration 0003) ----
 
 
+class AppSecret(Base):
+    """A secret every worker and host of the service must share (the browser sessions' signing key)."""
+
+    __tablename__ = "app_secrets"
+
+    name: Mapped[str] = mapped_column(String(50), primary_key=True)
+    value: Mapped[str] = mapped_column(String(200))
+
+
 class ReportReview(Base):
     """A quality user's approval or rejection of a heat's report, with the report as it was then (JSON).
 

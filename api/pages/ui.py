@@ -23,6 +23,14 @@ from api.schemas_heats import RecipeIn
 from api.services import heats, recipes
 from blending.errors import AluloopError
 
+
+def _secret(request: Request) -> bytes:
+    app = request.app
+    if getattr(app.state, "ui_secret", None) is None:   # once per process; every worker reads the same row
+        app.state.ui_secret = cookies.shared_secret(app.state.engine)
+    return app.state.ui_secret
+
+
 router = APIRouter(prefix="/ui", include_in_schema=False)
 UI_ROLES = ("quality", "engineer")
 TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
@@ -40,7 +48,7 @@ async def _form(request: Request) -> dict[str, str]:
 
 def _principal(request: Request) -> tuple[Principal, str] | None:
     """The signed-in principal and the session's CSRF token; None without a live session."""
-    data = cookies.read(request.cookies.get(cookies.COOKIE))
+    data = cookies.read(_secret(request), request.cookies.get(cookies.COOKIE))
     if data is not None:
         with request.app.state.sessions() as s:
             row = s.get(ApiKey, int(data["key_id"]))
@@ -81,7 +89,7 @@ async def login(request: Request) -> Response:
     if principal.role not in UI_ROLES:
         return _page("login.html", 403, csrf=token,
                      error=f"a {principal.role} key cannot open the UI; it needs a quality or engineer key")
-    value, _ = cookies.make(principal.key_id)
+    value, _ = cookies.make(_secret(request), principal.key_id)
     out = RedirectResponse("/ui/heats", status_code=303)
     out.set_cookie(cookies.COOKIE, value, httponly=True, samesite="strict", max_age=cookies.LIFETIME_S)
     out.delete_cookie(cookies.LOGIN_CSRF_COOKIE)
@@ -146,7 +154,10 @@ async def review(request: Request, heat_id: int) -> Response:
     if decision is None:
         return _page("error.html", 422, me=principal, csrf=csrf, message="decision must be approve or reject")
     with request.app.state.sessions() as s:
-        await run_in_threadpool(approval.review, s, heat_id, decision, form.get("comment", "")[:4000], principal)
+        try:
+            await run_in_threadpool(approval.review, s, heat_id, decision, form.get("comment", "")[:4000], principal)
+        except HTTPException as exc:     # e.g. 409: this revision is approved and frozen
+            return _page("error.html", exc.status_code, me=principal, csrf=csrf, message=str(exc.detail))
     return RedirectResponse(f"/ui/heats/{heat_id}", status_code=303)
 
 

@@ -4,6 +4,7 @@ A review stores the report as it was reviewed and a sha256 of its content (every
 build time and the review section). Reading the report builds it afresh: when the content equals the
 last approved revision's, the stored (frozen) report is served; when the heat changed since, the
 report is a new revision, pending review. Reviews are also audit events (subject ``report``).
+An approved revision takes no further review (409).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from sqlalchemy.orm import Session
 from api.db.keys import Principal
 from api.db.tables import ReportReview
 from api.reports.builder import build
-from api.services.inventory import iso, record
+from api.services.inventory import conflict, iso, record
 
 VOLATILE = ("built_at", "review", "reviews", "revision")
 
@@ -69,6 +70,9 @@ def review(session: Session, heat_id: int, decision: str, comment: str, principa
     reviews = _reviews(session, heat_id)
     same = [r for r in reviews if r.content_sha256 == digest]
     revision = same[-1].revision if same else max((r.revision for r in reviews), default=0) + 1
+    if any(r.decision == "approved" for r in same):
+        raise conflict(f"revision {revision} of this report is already approved and frozen; a change to the heat "
+                       "makes a new revision to review")
     at = datetime.now(UTC)
     frozen = dict(fresh, revision=revision)
     row = ReportReview(heat_id=heat_id, revision=revision, decision=decision, comment=comment,

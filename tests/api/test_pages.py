@@ -7,7 +7,9 @@ import re
 
 import pytest
 
+from api.main import create_app
 from api.pages import session as cookies
+from api.settings import load_settings
 from tests.api.heats_support import csv_rows, started
 from tests.api.support import bearer
 
@@ -53,7 +55,7 @@ def test_sign_in_roles_and_forged_cookies(plant):
     client.get("/ui/login")
     assert client.post("/ui/login", data={"key": keys["quality"], "csrf": "x"}).status_code == 403
     # a forged session cookie (another key id, same body, wrong signature) is not a session
-    value, _ = cookies.make(1)
+    value, _ = cookies.make(cookies.shared_secret(client.app.state.engine), 1)
     client.cookies.clear()
     client.cookies.set(cookies.COOKIE, value[:-2] + ("00" if value[-2:] != "00" else "11"))
     assert client.get("/ui/heats", follow_redirects=False).status_code == 303
@@ -76,6 +78,10 @@ def test_quality_approves_through_the_form_and_sees_it(plant):
     assert r.status_code == 200 and "looks right" in r.text
     rep = client.get(f"/v1/heats/{heat_id}/report", headers=bearer(keys["quality"])).json()
     assert rep["review"]["status"] == "approved" and rep["review"]["reviewer"] == "test quality"
+    frozen_page = client.get(f"/ui/heats/{heat_id}")
+    assert 'id="approve"' not in frozen_page.text            # an approved revision takes no second review
+    again = client.post(f"/ui/heats/{heat_id}/review", data={"decision": "reject", "csrf": csrf_of(page.text)})
+    assert again.status_code == 409 and "frozen" in again.text
     pdf = client.get(f"/ui/heats/{heat_id}/report.pdf")
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
 
@@ -98,3 +104,18 @@ def test_engineer_plans_a_recipe_and_may_not_review(plant):
     assert 'id="approve"' not in heat_page.text
     refused = client.post(f"/ui/heats/{heat_id}/review", data={"decision": "approve", "csrf": token})
     assert refused.status_code == 403
+
+
+def test_a_session_made_by_one_worker_is_good_on_another(plant, monkeypatch):
+    # two app instances on one database stand for two workers (or hosts): no secret in process memory
+    monkeypatch.delenv("ALULOOP_UI_SECRET", raising=False)
+    client, keys, _ = plant
+    assert sign_in(client, keys["quality"])[0] == 303
+    session = client.cookies.get(cookies.COOKIE)
+    other = create_app(load_settings(database_url=str(client.app.state.engine.url)))
+    from fastapi.testclient import TestClient
+    with TestClient(other) as second:
+        second.cookies.set(cookies.COOKIE, session)
+        assert second.get("/ui/heats", follow_redirects=False).status_code == 200
+        second.cookies.set(cookies.COOKIE, session[:-2] + ("00" if session[-2:] != "00" else "11"))
+        assert second.get("/ui/heats", follow_redirects=False).status_code == 303

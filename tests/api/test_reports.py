@@ -92,6 +92,8 @@ def test_approval_freezes_the_report_and_a_change_makes_a_new_revision(heat):
     assert first["review"]["comment"] == "chemistry fine" and first["review"]["reviewer"] == "test quality"
     again = client.get(f"/v1/heats/{heat_id}/report", headers=q).json()
     assert again["built_at"] == first["built_at"]          # served from the store, not rebuilt
+    for verb in ("approve", "reject"):                      # frozen: no second review of revision 1
+        assert client.post(f"/v1/heats/{heat_id}/{verb}", headers=q, json={}).status_code == 409
     # a new analysis changes the heat: revision 2, pending; revision 1's approval stays in the trail
     assert client.post(f"/v1/heats/{heat_id}/analyses", headers=bearer(keys["engineer"]),
                        json={"composition_wt_pct": {**IN_SPEC, "Mg": 2.0}}).status_code == 201

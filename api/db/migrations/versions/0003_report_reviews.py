@@ -1,4 +1,5 @@
-"""Report reviews: a quality user's approval or rejection of a heat report, with the frozen report.
+"""Report reviews (a quality user's approval or rejection of a heat report, with the frozen report) and the
+secret every worker shares to sign browser sessions.
 
 Revision ID: 0003
 Revises: 0002
@@ -32,8 +33,15 @@ def upgrade() -> None:
         sa.Column("report", sa.Text(), nullable=False),
     )
     op.create_index("ix_report_reviews_heat_id", "report_reviews", ["heat_id"])
+    # the browser sessions' signing key, shared by every worker and host (api/pages/session.py)
+    op.create_table(
+        "app_secrets",
+        sa.Column("name", sa.String(50), primary_key=True),
+        sa.Column("value", sa.String(200), nullable=False),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("app_secrets")
     op.drop_index("ix_report_reviews_heat_id", table_name="report_reviews")
     op.drop_table("report_reviews")
