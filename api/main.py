@@ -17,14 +17,15 @@ from fastapi.concurrency import run_in_threadpool
 from api import problems
 from api.db.engine import make_engine, session_factory, upgrade
 from api.middleware import ServiceMiddleware
-from api.routes import health, heats, inventory, jobs, keys, lines, lots, pieces, recipes
+from api.pages import ui
+from api.routes import health, heats, inventory, jobs, keys, lines, lots, pieces, recipes, reports
 from api.settings import Settings, load_settings
 from sorter.serving import Sorter
 
 log = logging.getLogger("api")
 # every router of the app (tests walk their routes beside the published schema)
 ROUTERS = (pieces.router, lines.router, keys.router, health.router,
-           lots.router, inventory.router, recipes.router, heats.router, jobs.router)
+           lots.router, inventory.router, recipes.router, heats.router, jobs.router, reports.router)
 
 
 def _load_models(sorter: Sorter) -> None:
@@ -58,6 +59,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     problems.install(app)
     for router in ROUTERS:
         app.include_router(router)
+    app.include_router(ui.router)   # the browser UI (cookies, not keys): outside ROUTERS and the schema
     app.state.http_routes = [r for router in ROUTERS for r in router.routes if hasattr(r, "methods")]
     app.add_middleware(ServiceMiddleware, max_body_bytes=settings.max_body_bytes)
     return app

@@ -82,7 +82,35 @@ def demo(
     alloy: str = typer.Option("3104", "--alloy", help="Alloy of the example heat."),
     mass_kg: float = typer.Option(20_000, "--mass-kg", help="Liquid metal of the example heat (kg)."),
     out: Path = typer.Option(Path("aluloop-demo"), "--out", help="Folder for the plots."),
+    belt_pieces: int = typer.Option(300, "--belt-pieces", min=1, max=20_000,
+                                    help="Pieces of the simulated belt of the heat-report chain."),
+    report: bool = typer.Option(True, "--report/--no-report",
+                                help="Run the whole chain to a heat report (needs the service's extras)."),
 ) -> None:
-    """Run the main job on the shipped defaults: sort the sample spectra, then charge a heat."""
+    """Run the main job on the shipped defaults: sort the sample spectra, then charge a heat; then the
+    whole chain through the service to a heat report (report.html, report.pdf in --out)."""
     _sort_pieces(samples)
     _charge(inventory, alloy, mass_kg, out)
+    if report:
+        _report(out, inventory, alloy, mass_kg, belt_pieces)
+
+
+def _report(out: Path, inventory: Path, alloy: str, mass_kg: float, belt_pieces: int) -> None:
+    from aluloop.commands.demo_chain import missing_extras, run_chain
+
+    lacking = missing_extras()
+    if lacking is not None:
+        console.print(f"\nheat report skipped: the service's extras are not installed ({lacking}); "
+                      "pip install -e '.[api]' and run aluloop demo again")
+        return
+    console.print("\nThe whole chain through the service (belt -> lots -> recipe -> heat -> trim -> report):")
+    done = run_chain(out, inventory, alloy, mass_kg, belt_pieces, console=console)
+    r = done["report"]
+    console.print(f"{done['pieces']} belt pieces classified into {done['lots']} lots; heat {r['heat_number']}: "
+                  f"{r['verdict']['status']}; trim: {done['trim'].get('status')}")
+    console.print(f"recycled content {r['recycled_content']['fraction']:.1%}; footprint "
+                  f"{r['footprint']['kg_co2e_per_t']:,.0f} kg CO2e/t; CBAM embedded "
+                  f"{r['footprint']['cbam']['embedded_kg_co2e_per_t']:,.0f} kg CO2e/t")
+    console.print(f"heat report: {done['html']} and {done['pdf']}")
+    console.print(f"to open the UI: ALULOOP_DATABASE_URL=sqlite:///{done['db'].resolve()} aluloop serve, then "
+                  f"http://127.0.0.1:8000/ui/login with the quality key in {done['keys']}")

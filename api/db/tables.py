@@ -212,3 +212,36 @@ class Job(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     created_by: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+
+# ---- heat reports (migration 0003) ----
+
+
+class AppSecret(Base):
+    """A secret every worker and host of the service must share (the browser sessions' signing key)."""
+
+    __tablename__ = "app_secrets"
+
+    name: Mapped[str] = mapped_column(String(50), primary_key=True)
+    value: Mapped[str] = mapped_column(String(200))
+
+
+class ReportReview(Base):
+    """A quality user's approval or rejection of a heat's report, with the report as it was then (JSON).
+
+    An approved report is frozen: it is served from ``report`` while the heat is unchanged; a later
+    change of the heat gives a new revision that needs its own review.
+    """
+
+    __tablename__ = "report_reviews"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    heat_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    revision: Mapped[int] = mapped_column(Integer)
+    decision: Mapped[str] = mapped_column(String(10))                # approved, rejected
+    comment: Mapped[str] = mapped_column(Text, default="")
+    key_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    reviewer: Mapped[str] = mapped_column(String(200), default="")
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    content_sha256: Mapped[str] = mapped_column(String(64))
+    report: Mapped[str] = mapped_column(Text)                        # JSON of the report reviewed

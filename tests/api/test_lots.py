@@ -148,7 +148,7 @@ def test_an_older_database_with_piece_records_is_upgraded_and_keeps_them(backend
     engine.dispose()
     with make_engine(url).connect() as c:
         assert c.execute(text("SELECT piece_id FROM piece_records")).scalars().all() == ["old"]
-        assert c.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0002"
+        assert c.execute(text("SELECT version_num FROM alembic_version")).scalar() >= "0002"   # later ones move on
         assert c.execute(text("SELECT count(*) FROM lots")).scalar() == 0
     # the upgraded database serves: a new piece joins a lot beside the old record
     client, keys = started(url)

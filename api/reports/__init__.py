@@ -1,0 +1,4 @@
+"""Heat reports for quality staff.
+
+``builder`` makes the report, ``render`` writes it (HTML, PDF, CSV, the SVG plot), ``approval`` reviews it.
+"""
