@@ -50,6 +50,15 @@ def _applied(session: Session, heat_id: int) -> dict[int, datetime]:
     return {int(json.loads(e.detail)["trim_id"]): e.at for e in events}
 
 
+def _melt_kg(session: Session, heat_id: int, recipe: dict) -> float:
+    """The melt now [kg]: the liquid metal of the last applied trim, else of the recipe."""
+    applied = _applied(session, heat_id)
+    if not applied:
+        return recipe["liquid_kg"]
+    last = max(applied, key=lambda trim_id: applied[trim_id])
+    return json.loads(session.get(TrimRow, last).result)["additions"]["liquid_kg"]
+
+
 def _analysis_json(a: AnalysisRow) -> dict:
     return {"id": str(a.id), "composition_wt_pct": json.loads(a.composition), "sd_wt_pct": json.loads(a.sd),
             "created_at": iso(a.created_at)}
@@ -140,7 +149,7 @@ def add_trim(session: Session, heat_id: int, body: TrimIn, key_id: int | None) -
     recipe = recipes.get(session, heat.recipe_id)
     asked = RecipeIn.model_validate_json(recipe.request)
     result = json.loads(recipe.result)
-    request = TrimRequest(spec=recipes.spec_of(asked), melt_kg=body.melt_kg or result["liquid_kg"],
+    request = TrimRequest(spec=recipes.spec_of(asked), melt_kg=body.melt_kg or _melt_kg(session, heat_id, result),
                           analysis=analysis, additions=lots_on_hand(session),
                           capacity_kg=body.capacity_kg or asked.capacity_kg, confidence=None,
                           joint_confidence=body.confidence, aim_tighten=body.aim_tighten,

@@ -183,6 +183,10 @@ def heat_with_a_trim(client, eng) -> tuple[str, dict, dict[str, float | None]]:
     return heat_id, trim.json(), stock
 
 
+def heat_recipe(client, eng, heat_id) -> str:
+    return client.get(f"/v1/heats/{heat_id}", headers=eng).json()["recipe_id"]
+
+
 def stock_of(client, eng) -> dict[str, float | None]:
     return {i["material"]: i["available_kg"] for i in client.get("/v1/inventory", headers=eng).json()["items"]}
 
@@ -210,6 +214,12 @@ def test_an_applied_trim_takes_its_additions_off_the_stock_once(service):
     assert stock_of(client, eng) == after
     actions = [e["action"] for e in client.get(f"/v1/heats/{heat_id}", headers=eng).json()["events"]]
     assert actions == ["charged", "analysed", "trimmed", "trim_applied"]
+    # the next trim starts from the melt with the additions in it
+    assert trim["result"]["melt_kg"] == pytest.approx(client.get("/v1/recipes/" + heat_recipe(client, eng, heat_id),
+                                                                 headers=eng).json()["liquid_kg"], rel=1e-12)
+    next_trim = client.post(f"/v1/heats/{heat_id}/trim", headers=eng, json={"capacity_kg": 30000, "draws": DRAWS})
+    assert next_trim.status_code == 201, next_trim.text
+    assert next_trim.json()["result"]["melt_kg"] == pytest.approx(trim["result"]["additions"]["liquid_kg"], rel=1e-12)
 
 
 def test_a_trim_the_stock_no_longer_holds_or_of_a_closed_heat_takes_nothing(service):
