@@ -125,6 +125,7 @@ class TrimOut(BaseModel):
     analysis_id: str
     result: dict = Field(description="blending Trim.to_json()")
     created_at: AwareDatetime
+    applied_at: AwareDatetime | None = Field(None, description="when its additions were taken off the stock")
 
 
 class EventOut(BaseModel):

@@ -60,3 +60,10 @@ async def trim(heat_id: Id, body: TrimIn, session: SessionDep,
              summary="Close the heat (a second close is answered 409)")
 def close(heat_id: Id, session: SessionDep, principal: Annotated[Principal, Depends(ENGINEER)]) -> JSONResponse:
     return JSONResponse(heats.close(session, heat_id, principal.key_id))
+
+
+@router.post("/{heat_id}/trims/{trim_id}/apply", response_model=HeatOut, responses=WRITE,
+             summary="Apply a trim: its additions come off the stock (409 when applied already, closed or short)")
+def apply_trim(heat_id: Id, trim_id: Id, session: SessionDep,
+               principal: Annotated[Principal, Depends(ENGINEER)]) -> JSONResponse:
+    return JSONResponse(heats.apply_trim(session, heat_id, trim_id, principal.key_id))

@@ -1,6 +1,8 @@
 """Heats: charged from a stored recipe (taking the charge off the stock), analysed, trimmed, closed.
 
-A recipe charges one heat at most (a unique key on ``heats.recipe_id``): sending the same
+A trim is advice until it is applied (``POST /v1/heats/{id}/trims/{trim_id}/apply``): then its
+additions come off the stock by the same conditional UPDATE as a charge, once, and only while the
+heat is open. A recipe charges one heat at most (a unique key on ``heats.recipe_id``): sending the same
 ``POST /v1/heats`` again is answered 409 and takes nothing twice. A closed heat takes no more
 analyses or trims, and a second close is answered 409. Each change is an audit event.
 """
@@ -24,18 +26,37 @@ from blending.errors import NotFoundError
 from blending.plan import TrimRequest, plan_trim
 from blending.trim import analysis_from_mapping
 
+APPLIED = "trim_applied"   # the audit action that records a trim taken off the stock
+
 
 def heat_json(session: Session, heat: Heat) -> dict:
     analyses = session.scalars(select(AnalysisRow).where(AnalysisRow.heat_id == heat.id).order_by(AnalysisRow.id))
     trims = session.scalars(select(TrimRow).where(TrimRow.heat_id == heat.id).order_by(TrimRow.id))
+    applied = _applied(session, heat.id)
     return {"id": str(heat.id), "recipe_id": str(heat.recipe_id), "name": heat.name, "status": heat.status,
             "charge": json.loads(heat.charge), "created_at": iso(heat.created_at), "closed_at": iso(heat.closed_at),
             "analyses": [_analysis_json(a) for a in analyses],
             "trims": [{"id": str(t.id), "analysis_id": str(t.analysis_id), "result": json.loads(t.result),
-                       "created_at": iso(t.created_at)} for t in trims],
+                       "created_at": iso(t.created_at), "applied_at": iso(applied.get(t.id))} for t in trims],
             "events": [{"at": iso(e.at), "key_id": None if e.key_id is None else str(e.key_id), "action": e.action,
                         "detail": json.loads(e.detail)} for e in session.scalars(
                 select(Event).where(Event.subject == "heat", Event.subject_id == heat.id).order_by(Event.id))]}
+
+
+def _applied(session: Session, heat_id: int) -> dict[int, datetime]:
+    """trim id -> when it was applied, from the heat's audit events (the record of an application)."""
+    events = session.scalars(select(Event).where(Event.subject == "heat", Event.subject_id == heat_id,
+                                                 Event.action == APPLIED).order_by(Event.id))
+    return {int(json.loads(e.detail)["trim_id"]): e.at for e in events}
+
+
+def _melt_kg(session: Session, heat_id: int, recipe: dict) -> float:
+    """The melt now [kg]: the liquid metal of the last applied trim, else of the recipe."""
+    applied = _applied(session, heat_id)
+    if not applied:
+        return recipe["liquid_kg"]
+    last = max(applied, key=lambda trim_id: applied[trim_id])
+    return json.loads(session.get(TrimRow, last).result)["additions"]["liquid_kg"]
 
 
 def _analysis_json(a: AnalysisRow) -> dict:
@@ -128,7 +149,7 @@ def add_trim(session: Session, heat_id: int, body: TrimIn, key_id: int | None) -
     recipe = recipes.get(session, heat.recipe_id)
     asked = RecipeIn.model_validate_json(recipe.request)
     result = json.loads(recipe.result)
-    request = TrimRequest(spec=recipes.spec_of(asked), melt_kg=body.melt_kg or result["liquid_kg"],
+    request = TrimRequest(spec=recipes.spec_of(asked), melt_kg=body.melt_kg or _melt_kg(session, heat_id, result),
                           analysis=analysis, additions=lots_on_hand(session),
                           capacity_kg=body.capacity_kg or asked.capacity_kg, confidence=None,
                           joint_confidence=body.confidence, aim_tighten=body.aim_tighten,
@@ -140,7 +161,8 @@ def add_trim(session: Session, heat_id: int, body: TrimIn, key_id: int | None) -
     session.flush()
     record(session, key_id, "heat", heat_id, "trimmed", trim_id=saved.id, status=trim.get("status"))
     session.commit()
-    return {"id": str(saved.id), "analysis_id": str(row.id), "result": trim, "created_at": iso(saved.created_at)}
+    return {"id": str(saved.id), "analysis_id": str(row.id), "result": trim, "created_at": iso(saved.created_at),
+            "applied_at": None}
 
 
 def close(session: Session, heat_id: int, key_id: int | None) -> dict:
@@ -152,5 +174,42 @@ def close(session: Session, heat_id: int, key_id: int | None) -> dict:
         session.rollback()
         raise conflict(f"heat {heat_id} is closed")
     record(session, key_id, "heat", heat_id, "closed")
+    session.commit()
+    return heat_json(session, session.get(Heat, heat_id, populate_existing=True))
+
+
+def apply_trim(session: Session, heat_id: int, trim_id: int, key_id: int | None) -> dict:
+    """Take a trim's additions off the stock; 409 when it is applied already, the heat is closed, the trim
+    has no additions, or the stock no longer holds them (then nothing is taken).
+
+    The heat's row is locked first by the conditional UPDATE that closing uses (``status = 'charged'``):
+    two applications of the same trim, or an application and a close, are taken one after the other,
+    and the second sees the first's event.
+    """
+    heat = _heat(session, heat_id)
+    trim = session.get(TrimRow, trim_id)
+    if trim is None or trim.heat_id != heat.id:
+        raise NotFoundError(f"heat {heat_id} has no trim {trim_id}", field="path.trim_id")
+    result = json.loads(trim.result)
+    additions = [(line["material"], float(line["mass_kg"])) for line in (result.get("additions") or {}).get(
+        "recipe", []) if float(line["mass_kg"]) > 0]
+    if not additions:
+        raise conflict(f"trim {trim_id} is {result.get('status')} and adds nothing; there is nothing to apply")
+    table = Heat.__table__
+    locked = session.execute(update(table).where(table.c.id == heat_id, table.c.status == "charged")
+                             .values(status="charged"))
+    if locked.rowcount != 1:
+        session.rollback()
+        raise conflict(f"heat {heat_id} is closed")
+    if trim_id in _applied(session, heat_id):
+        session.rollback()
+        raise conflict(f"trim {trim_id} of heat {heat_id} is applied already")
+    try:
+        withdraw(session, additions, key_id, heat_id)
+    except Exception:
+        session.rollback()
+        raise
+    record(session, key_id, "heat", heat_id, APPLIED, trim_id=trim_id,
+           additions=[{"material": m, "mass_kg": kg} for m, kg in additions])
     session.commit()
     return heat_json(session, session.get(Heat, heat_id, populate_existing=True))

@@ -10,13 +10,14 @@ for the last tonne cannot both have it, and a check constraint keeps it from goi
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
 from fastapi import HTTPException
-from sqlalchemy import case, func, select, update
+from sqlalchemy import case, func, select, text, update
 from sqlalchemy.orm import Session
 
 from api.db.tables import Event, InventoryItem
@@ -82,18 +83,42 @@ def register(session: Session, cells: dict[str, str], key_id: int | None, *, lot
              commit: bool = True) -> dict:
     """Add one item; 422 when the row is not a valid inventory row, 409 when the material is listed already."""
     lot = lot_from_cells(cells)
-    same = session.scalar(select(InventoryItem).where(func.lower(InventoryItem.material) == lot.name.lower()))
-    if same is not None:
-        raise conflict(f"{lot.name!r} is in the inventory already (item {same.id}); give each item its own name")
+    _lock_name(session, lot.name)
+    _refuse_same_name(session, lot.name)
     item = InventoryItem(material=lot.name, row=json.dumps(cells), available_kg=lot.available_kg, lot_id=lot_id,
                          created_at=datetime.now(UTC), created_by=key_id)
     session.add(item)
     session.flush()
+    try:   # SQLite: the INSERT holds the write lock, so a rival committed before it is seen here
+        _refuse_same_name(session, lot.name, but=item.id)
+    except HTTPException:
+        session.delete(item)
+        session.flush()
+        raise
     record(session, key_id, "inventory", item.id, "registered", material=lot.name, available_kg=lot.available_kg)
     out = _item_json(item)
     if commit:
         session.commit()
     return out
+
+
+def _lock_name(session: Session, name: str) -> None:
+    """PostgreSQL: a transaction advisory lock on the name, whatever its case, so that two registrations
+    of one name (``UBC``, ``ubc``) go one after the other and the second sees the first committed
+    (READ COMMITTED reads afresh after the lock). SQLite serialises writers itself (see register)."""
+    if session.get_bind().dialect.name == "postgresql":
+        key = int.from_bytes(hashlib.blake2b(name.lower().encode(), digest_size=8).digest(), "big", signed=True)
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+
+
+def _refuse_same_name(session: Session, name: str, *, but: int | None = None) -> None:
+    """409 when another item has this name, whatever its case."""
+    query = select(InventoryItem).where(func.lower(InventoryItem.material) == name.lower())
+    if but is not None:
+        query = query.where(InventoryItem.id != but)
+    same = session.scalars(query.limit(1)).first()
+    if same is not None:
+        raise conflict(f"{name!r} is in the inventory already (item {same.id}); give each item its own name")
 
 
 def items(session: Session, *, in_stock: bool = False) -> list[InventoryItem]:

@@ -2,15 +2,21 @@
 
 ``POST /v1/campaigns`` stores a queued job and answers 202 with its status URL; the solve runs
 after the answer, in the worker that took the request, which first claims the job (queued ->
-running in one conditional UPDATE) and stores the result or the error when done. A worker that
-dies mid-solve leaves its job ``running``: the status says so, nothing is lost but the solve.
+running in one conditional UPDATE) and stores the result or the error when done.
+
+While the solve runs, a heartbeat thread refreshes the job's ``updated_at`` every ``HEARTBEAT_S``.
+A job ``queued`` or ``running`` whose ``updated_at`` is older than ``LOST_AFTER_S`` has no live
+worker (it was killed, restarted or lost its database): reading it marks it ``failed`` with
+"worker lost ... resubmit", by a conditional UPDATE, so any worker answers the same. A worker that
+comes back to a job marked lost leaves it failed (its own last UPDATE needs ``running``).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from datetime import UTC, datetime
+import threading
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
@@ -26,6 +32,10 @@ from blending.plan import CampaignRequest, plan_campaign
 from blending.request import check_draws, check_probability
 
 log = logging.getLogger("api.jobs")
+HEARTBEAT_S = 15.0        # a running job's updated_at is refreshed this often [s]
+LOST_AFTER_S = 120.0      # no sign of life for this long: the worker is gone [s] (8 missed heartbeats)
+LOST = (f"worker lost: no worker has worked on this job for {LOST_AFTER_S:.0f} s (the service was restarted "
+        "or its worker died); nothing was planned, resubmit the campaign")
 
 
 def job_json(job: Job) -> dict:
@@ -64,14 +74,51 @@ def get(session: Session, job_id: int) -> dict:
     job = session.get(Job, job_id)
     if job is None:
         raise NotFoundError(f"no job {job_id}", field="path.job_id")
+    if job.status in ("queued", "running") and reap(session, job_id):
+        job = session.get(Job, job_id, populate_existing=True)
     return job_json(job)
+
+
+def reap(session: Session, job_id: int, now: datetime | None = None) -> bool:
+    """Mark the job failed ("worker lost") when it is queued or running with no sign of life for
+    ``LOST_AFTER_S``; True when this call marked it."""
+    now = now or datetime.now(UTC)
+    table = Job.__table__
+    done = session.execute(update(table).where(table.c.id == job_id, table.c.status.in_(("queued", "running")),
+                                               table.c.updated_at < now - timedelta(seconds=LOST_AFTER_S))
+                           .values(status="failed", error=LOST, updated_at=now))
+    if done.rowcount != 1:
+        session.rollback()
+        return False
+    job = session.get(Job, job_id)
+    record(session, None, "job", job_id, "lost", created_by=job.created_by)
+    session.commit()
+    log.warning("job %s: worker lost, marked failed", job_id)
+    return True
+
+
+def beat(session: Session, job_id: int) -> int:
+    """The running job's sign of life: ``updated_at`` now (1 when it is still running)."""
+    table = Job.__table__
+    done = session.execute(update(table).where(table.c.id == job_id, table.c.status == "running")
+                           .values(updated_at=datetime.now(UTC)))
+    session.commit()
+    return done.rowcount
+
+
+def _heartbeat(sessions: sessionmaker[Session], job_id: int, stop: threading.Event) -> None:
+    while not stop.wait(HEARTBEAT_S):
+        try:
+            with sessions() as session:
+                beat(session, job_id)
+        except Exception:   # a missed beat is not fatal; LOST_AFTER_S allows several
+            log.exception("job %s: heartbeat failed", job_id)
 
 
 def _set(session: Session, job_id: int, **values) -> int:
     table = Job.__table__
     where = [table.c.id == job_id]
-    if values.get("status") == "running":
-        where.append(table.c.status == "queued")
+    where.append(table.c.status == ("queued" if values.get("status") == "running" else "running"))
     done = session.execute(update(table).where(*where).values(updated_at=datetime.now(UTC), **values))
     session.commit()
     return done.rowcount
@@ -84,6 +131,10 @@ def run(sessions: sessionmaker[Session], job_id: int) -> None:
             return
         job = session.get(Job, job_id)
         body = CampaignIn.model_validate_json(job.request)
+        stop = threading.Event()
+        heartbeat = threading.Thread(target=_heartbeat, args=(sessions, job_id, stop), name=f"job-{job_id}-heartbeat",
+                                     daemon=True)
+        heartbeat.start()
         try:
             heats = [_heat(h) for h in body.heats]
             request = CampaignRequest(heats, lots_on_hand(session), draws=body.draws, seed=body.seed,
@@ -91,15 +142,20 @@ def run(sessions: sessionmaker[Session], job_id: int) -> None:
             result = finite(plan_campaign(request).to_json())
         except AluloopError as exc:
             session.rollback()
-            _set(session, job_id, status="failed", error=str(exc))
-            record(session, job.created_by, "job", job_id, "failed")
-            session.commit()
+            if _set(session, job_id, status="failed", error=str(exc)) == 1:
+                record(session, job.created_by, "job", job_id, "failed")
+                session.commit()
             return
         except Exception:
             log.exception("job %s failed", job_id)
             session.rollback()
             _set(session, job_id, status="failed", error="internal error (a bug in aluloop); see the service log")
             return
-        _set(session, job_id, status="done", result=json.dumps(result))
+        finally:
+            stop.set()
+            heartbeat.join()
+        if _set(session, job_id, status="done", result=json.dumps(result)) != 1:
+            log.warning("job %s: solved after it was marked lost; the result is dropped", job_id)
+            return
         record(session, job.created_by, "job", job_id, "done")
         session.commit()

@@ -9,11 +9,16 @@ from __future__ import annotations
 
 import json
 import math
+import threading
 
 import pytest
+from sqlalchemy import update
 from typer.testing import CliRunner
 
 from aluloop.cli import app as cli
+from api.db.tables import InventoryItem
+from api.services import heats as heats_service
+from api.services.inventory import withdraw
 from tests.api.heats_support import BACKENDS, UBC_INVENTORY, csv_rows, database_url, started
 from tests.api.support import bearer
 
@@ -155,3 +160,118 @@ def test_an_infeasible_recipe_is_stored_but_charges_no_heat(client, keys):
     assert r.status_code == 201 and r.json()["status"] == "infeasible"
     heat = client.post("/v1/heats", headers=eng, json={"recipe_id": r.headers["x-recipe-id"]})
     assert heat.status_code == 409 and "infeasible" in heat.json()["detail"]
+
+
+LOW_MG = {"Si": 0.25, "Fe": 0.45, "Cu": 0.18, "Mn": 0.75, "Mg": 0.7, "Zn": 0.06, "Ti": 0.02, "Cr": 0.02}
+HARDENER_KG = 400.0   # Mn tablets and Mg ingot on hand (the CSV buys them to order)
+
+
+def heat_with_a_trim(client, eng) -> tuple[str, dict, dict[str, float | None]]:
+    """A charged heat whose melt is low in Mg and Mn, its trim (with additions), and the stock before it."""
+    for row in csv_rows():
+        if row["material"] in ("Mn 75 tablets", "Mg ingot"):
+            row["available_kg"] = str(HARDENER_KG)
+        assert client.post("/v1/inventory", headers=eng, json=row).status_code == 201
+    recipe = client.post("/v1/recipes", headers=eng, json=RECIPE).headers["x-recipe-id"]
+    heat_id = client.post("/v1/heats", headers=eng, json={"recipe_id": recipe}).json()["id"]
+    assert client.post(f"/v1/heats/{heat_id}/analyses", headers=eng,
+                       json={"composition_wt_pct": LOW_MG}).status_code == 201
+    trim = client.post(f"/v1/heats/{heat_id}/trim", headers=eng, json={"capacity_kg": 30000, "draws": DRAWS})
+    assert trim.status_code == 201, trim.text
+    assert trim.json()["applied_at"] is None
+    stock = {i["material"]: i["available_kg"] for i in client.get("/v1/inventory", headers=eng).json()["items"]}
+    return heat_id, trim.json(), stock
+
+
+def heat_recipe(client, eng, heat_id) -> str:
+    return client.get(f"/v1/heats/{heat_id}", headers=eng).json()["recipe_id"]
+
+
+def stock_of(client, eng) -> dict[str, float | None]:
+    return {i["material"]: i["available_kg"] for i in client.get("/v1/inventory", headers=eng).json()["items"]}
+
+
+def test_an_applied_trim_takes_its_additions_off_the_stock_once(service):
+    client, keys = service
+    eng, quality = bearer(keys["engineer"]), bearer(keys["quality"])
+    heat_id, trim, before = heat_with_a_trim(client, eng)
+    additions = {ln["material"]: ln["mass_kg"] for ln in trim["result"]["additions"]["recipe"] if ln["mass_kg"] > 0}
+    assert {"Mn 75 tablets", "Mg ingot"} <= set(additions), additions
+    url = f"/v1/heats/{heat_id}/trims/{trim['id']}/apply"
+
+    assert client.post(url, headers=quality).status_code == 403
+    assert client.post(f"/v1/heats/{heat_id}/trims/999999/apply", headers=eng).status_code == 404
+    assert stock_of(client, eng) == before   # a trim is advice until applied
+    applied = client.post(url, headers=eng)
+    assert applied.status_code == 200, applied.text
+    assert applied.json()["trims"][0]["applied_at"]
+    after = stock_of(client, eng)
+    for material, kg in before.items():
+        expected = None if kg is None else kg - additions.get(material, 0.0)
+        assert after[material] == pytest.approx(expected, abs=1e-6), material
+    again = client.post(url, headers=eng)
+    assert again.status_code == 409 and "applied already" in again.json()["detail"]
+    assert stock_of(client, eng) == after
+    actions = [e["action"] for e in client.get(f"/v1/heats/{heat_id}", headers=eng).json()["events"]]
+    assert actions == ["charged", "analysed", "trimmed", "trim_applied"]
+    # the next trim starts from the melt with the additions in it
+    assert trim["result"]["melt_kg"] == pytest.approx(client.get("/v1/recipes/" + heat_recipe(client, eng, heat_id),
+                                                                 headers=eng).json()["liquid_kg"], rel=1e-12)
+    next_trim = client.post(f"/v1/heats/{heat_id}/trim", headers=eng, json={"capacity_kg": 30000, "draws": DRAWS})
+    assert next_trim.status_code == 201, next_trim.text
+    assert next_trim.json()["result"]["melt_kg"] == pytest.approx(trim["result"]["additions"]["liquid_kg"], rel=1e-12)
+
+
+def test_a_trim_the_stock_no_longer_holds_or_of_a_closed_heat_takes_nothing(service):
+    client, keys = service
+    eng = bearer(keys["engineer"])
+    heat_id, trim, before = heat_with_a_trim(client, eng)
+    with client.app.state.sessions() as session:   # someone else took most of the Mg ingot meanwhile
+        session.execute(update(InventoryItem).where(InventoryItem.material == "Mg ingot").values(available_kg=1.0))
+        session.commit()
+    short = client.post(f"/v1/heats/{heat_id}/trims/{trim['id']}/apply", headers=eng)
+    assert short.status_code == 409 and "Mg ingot" in short.json()["detail"], short.text
+    assert stock_of(client, eng) == {**before, "Mg ingot": 1.0}   # the Mn tablets were not taken either
+    assert client.post(f"/v1/heats/{heat_id}/close", headers=eng).status_code == 200
+    with client.app.state.sessions() as session:
+        session.execute(update(InventoryItem).where(InventoryItem.material == "Mg ingot")
+                        .values(available_kg=HARDENER_KG))
+        session.commit()
+    closed = client.post(f"/v1/heats/{heat_id}/trims/{trim['id']}/apply", headers=eng)
+    assert closed.status_code == 409 and "closed" in closed.json()["detail"]
+    assert stock_of(client, eng) == {**before, "Mg ingot": HARDENER_KG}
+
+
+def test_two_applications_of_one_trim_at_once_take_it_once(service, monkeypatch):
+    """Both requests are held just before taking the stock until the other arrives there too (or 1 s
+    passes): without the heat's row lock both get there having seen the trim unapplied, and both take it."""
+    client, keys = service
+    eng = bearer(keys["engineer"])
+    heat_id, trim, before = heat_with_a_trim(client, eng)
+    meet = threading.Barrier(2, timeout=1.0)
+
+    def held(*args, **kwargs):
+        try:
+            meet.wait()
+        except threading.BrokenBarrierError:
+            pass   # the other request is waiting for the lock: the serialised case
+        return withdraw(*args, **kwargs)
+
+    monkeypatch.setattr(heats_service, "withdraw", held)
+    additions = {ln["material"]: ln["mass_kg"] for ln in trim["result"]["additions"]["recipe"] if ln["mass_kg"] > 0}
+    answers: list = [None, None]
+    start = threading.Barrier(2)
+
+    def apply(i: int) -> None:
+        start.wait()
+        answers[i] = client.post(f"/v1/heats/{heat_id}/trims/{trim['id']}/apply", headers=eng)
+
+    threads = [threading.Thread(target=apply, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(a.status_code for a in answers) == [200, 409], [a.text for a in answers]
+    after = stock_of(client, eng)
+    for material, kg in additions.items():
+        assert after[material] == pytest.approx(before[material] - kg, abs=1e-6), material

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 from api.db.tables import Event
+from api.services import inventory as inventory_service
 from blending.catalogue.tables import read_rows
 from blending.errors import InputError
 from blending.lot import lot_from_row
@@ -107,3 +108,36 @@ def test_two_heats_racing_for_the_last_stock_cannot_both_have_it(service):
     assert actions.count(("heat", "charged")) == 1 and actions.count(("recipe", "planned")) == 2
     assert ("inventory", "registered") in actions and ("inventory", "charged") in actions
     assert all(e.key_id is not None and e.at is not None for e in events)
+
+
+def test_two_registrations_of_one_name_in_two_cases_at_once_keep_one(service, monkeypatch):
+    """``UBC`` and ``ubc`` registered at once. Each request is held after its INSERT until the other
+    gets there too (or 1 s passes): a check that only reads before inserting lets both through (the
+    unique key is case-sensitive); the name lock (PostgreSQL) or the write lock (SQLite) must not."""
+    client, keys = service
+    eng = bearer(keys["engineer"])
+    meet = threading.Barrier(2, timeout=1.0)
+    plain = inventory_service.record
+
+    def held(session, key_id, subject, subject_id, action, **detail):
+        if action == "registered":
+            try:
+                meet.wait()
+            except threading.BrokenBarrierError:
+                pass   # the other request waits for the lock: the serialised case
+        return plain(session, key_id, subject, subject_id, action, **detail)
+
+    monkeypatch.setattr(inventory_service, "record", held)
+    answers: list = [None, None]
+
+    def register(i: int) -> None:
+        name = ("Sorted 5XXX", "sorted 5xxx")[i]
+        answers[i] = client.post("/v1/inventory", headers=eng, json={**OWN, "material": name})
+
+    threads = [threading.Thread(target=register, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(a.status_code for a in answers) == [201, 409], [a.text for a in answers]
+    assert [i["material"].lower() for i in client.get("/v1/inventory", headers=eng).json()["items"]] == ["sorted 5xxx"]

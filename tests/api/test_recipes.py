@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import json
+import threading
+from datetime import UTC, datetime, timedelta
 
+import pytest
+from sqlalchemy import select, update
 from typer.testing import CliRunner
 
 from aluloop.cli import app as cli
-from tests.api.heats_support import csv_rows
+from api.db.tables import Event, Job
+from api.schemas_heats import CampaignIn
+from api.services import jobs as jobs_service
+from tests.api.heats_support import BACKENDS, csv_rows, database_url, started
 from tests.api.support import ROOT, bearer
 from tests.api.test_heats import assert_same
 
@@ -77,3 +84,99 @@ def test_a_campaign_runs_as_a_job_whose_result_equals_aluloop_plan(client, keys)
                        json={"heats": [{**heats[0], "confidence": 0.95, "per_limit_confidence": 0.99}]})
     assert both.status_code == 422 and "per_limit_confidence" in both.text
     assert client.get("/v1/jobs/999999", headers=eng).status_code == 404
+
+
+ONE_HEAT = {"heats": [{"name": "H1", "alloy": "3104", "mass_kg": 20000}], "draws": 1000}
+
+
+def queued_job(app, eng_key_id=None) -> int:
+    with app.state.sessions() as session:
+        return int(jobs_service.submit_campaign(session, CampaignIn.model_validate(ONE_HEAT), eng_key_id)["id"])
+
+
+def set_job(app, job_id: int, **values) -> None:
+    """Drive the clock: write the job's state and updated_at directly."""
+    with app.state.sessions() as session:
+        session.execute(update(Job).where(Job.id == job_id).values(**values))
+        session.commit()
+
+
+@pytest.fixture(params=BACKENDS)
+def service(request, tmp_path):
+    client, keys = started(database_url(request, tmp_path))
+    yield client.app, client, keys
+    client.__exit__(None, None, None)
+
+
+def test_a_job_whose_worker_gave_no_sign_of_life_for_the_limit_reads_failed_worker_lost(service):
+    app, client, keys = service
+    eng = bearer(keys["engineer"])
+    now = datetime.now(UTC)
+    limit = timedelta(seconds=jobs_service.LOST_AFTER_S)
+    lost, slow, stuck, done = (queued_job(app) for _ in range(4))
+    set_job(app, lost, status="running", updated_at=now - limit - timedelta(seconds=1))
+    set_job(app, slow, status="running", updated_at=now - limit + timedelta(seconds=30))
+    set_job(app, stuck, updated_at=now - limit - timedelta(seconds=1))          # queued, never claimed
+    set_job(app, done, status="done", result="{}", updated_at=now - 10 * limit)
+
+    answer = client.get(f"/v1/jobs/{lost}", headers=eng).json()
+    assert answer["status"] == "failed" and "worker lost" in answer["error"] and "resubmit" in answer["error"]
+    assert client.get(f"/v1/jobs/{slow}", headers=eng).json()["status"] == "running"
+    assert client.get(f"/v1/jobs/{stuck}", headers=eng).json()["status"] == "failed"
+    finished = client.get(f"/v1/jobs/{done}", headers=eng).json()
+    assert finished["status"] == "done" and finished["error"] is None
+    # a worker that comes back to the lost job does not take it up again
+    jobs_service.run(app.state.sessions, stuck)
+    assert client.get(f"/v1/jobs/{stuck}", headers=eng).json()["status"] == "failed"
+    with app.state.sessions() as session:
+        lost_events = session.scalars(select(Event.subject_id).where(Event.subject == "job",
+                                                                     Event.action == "lost")).all()
+    assert sorted(lost_events) == sorted([lost, stuck])
+
+
+class Planned:
+    def to_json(self) -> dict:
+        return {"planned": True}
+
+
+def test_the_heartbeat_keeps_a_long_solve_alive_and_a_solve_marked_lost_stays_failed(service, monkeypatch):
+    """The solve (stubbed) pushes its job's updated_at past the limit, as a long solve would, then
+    waits for one heartbeat: the job still reads running. With no heartbeat it reads failed, and the
+    solve's late result does not overwrite that."""
+    app, client, keys = service
+    eng = bearer(keys["engineer"])
+    register(client, keys["engineer"], CAMPAIGN_INVENTORY)
+    beaten = threading.Event()
+    plain_beat = jobs_service.beat
+
+    def beat(session, job_id):
+        rows = plain_beat(session, job_id)
+        beaten.set()
+        return rows
+
+    seen: list[str] = []
+
+    def long_solve(request):
+        job_id = current[0]
+        set_job(app, job_id, updated_at=datetime.now(UTC) - timedelta(seconds=jobs_service.LOST_AFTER_S + 1))
+        for _ in range(2):   # the second beat began after the first had ended, so after the line above
+            beaten.clear()
+            beaten.wait(timeout=30)
+        seen.append(client.get(f"/v1/jobs/{job_id}", headers=eng).json()["status"])
+        return Planned()
+
+    monkeypatch.setattr(jobs_service, "beat", beat)
+    monkeypatch.setattr(jobs_service, "plan_campaign", long_solve)
+    monkeypatch.setattr(jobs_service, "HEARTBEAT_S", 0.001)
+    current = [queued_job(app)]
+    jobs_service.run(app.state.sessions, current[0])
+    assert seen == ["running"]
+    assert client.get(f"/v1/jobs/{current[0]}", headers=eng).json()["result"] == {"planned": True}
+
+    monkeypatch.setattr(jobs_service, "HEARTBEAT_S", 3600.0)   # a worker whose heartbeat stopped
+    monkeypatch.setattr(beaten, "wait", lambda timeout=None: True)
+    current[0] = queued_job(app)
+    jobs_service.run(app.state.sessions, current[0])
+    assert seen == ["running", "failed"]
+    job = client.get(f"/v1/jobs/{current[0]}", headers=eng).json()
+    assert job["status"] == "failed" and "worker lost" in job["error"] and job["result"] is None
