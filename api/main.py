@@ -2,7 +2,8 @@
 
 Each process builds one :class:`~sorter.serving.Sorter` (onnxruntime threads from the settings)
 and one engine, and loads every model before it says it is ready. Nothing another worker or host
-would need is kept in memory: keys, records and sort rules are read from the database each time.
+would need is kept in memory: records, sort rules, jobs and the browser sessions' secret live in the
+database; a looked-up key is trusted for at most 1 s per process (``api.deps.KEY_CACHE_S``).
 """
 
 from __future__ import annotations
