@@ -19,6 +19,20 @@ IN_FLIGHT = Gauge("aluloop_requests_in_flight", "HTTP requests being served", mu
 PIECES = Counter("aluloop_pieces_total", "Pieces classified and recorded (re-sent pieces not counted)",
                  ["line_id", "grade", "decision", "state"])
 
+_CHILDREN: dict[tuple, object] = {}
+
+
+def child(metric, *values: str):
+    """``metric.labels(*values)``, kept per label values: ``labels`` checks and converts the values
+    and takes a lock on every call; the child it returns is the same object each time (none of the
+    service's metrics is ever cleared), so one dictionary read does. As many entries as the metric
+    itself has children."""
+    key = (id(metric), *values)
+    found = _CHILDREN.get(key)
+    if found is None:
+        found = _CHILDREN[key] = metric.labels(*values)
+    return found
+
 
 def exposition() -> tuple[bytes, str]:
     """The metrics text and its content type: this process's, or every worker's in multiprocess mode."""

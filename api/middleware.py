@@ -12,7 +12,7 @@ import logging
 import time
 from datetime import UTC, datetime
 
-from api.metrics import IN_FLIGHT, REQUEST_SECONDS
+from api.metrics import IN_FLIGHT, REQUEST_SECONDS, child
 
 access_log = logging.getLogger("api.access")
 
@@ -59,7 +59,7 @@ class ServiceMiddleware:
             elapsed_s = time.perf_counter() - started
             route = scope.get("route")
             template = getattr(route, "path", None) or "unmatched"
-            REQUEST_SECONDS.labels(scope["method"], template, str(status)).observe(elapsed_s)
+            child(REQUEST_SECONDS, scope["method"], template, str(status)).observe(elapsed_s)
             if access_log.isEnabledFor(logging.INFO):
                 access_log.info(json.dumps({
                     "ts": datetime.now(UTC).isoformat(timespec="milliseconds"), "method": scope["method"],

@@ -9,8 +9,10 @@ Beside each latency it gives the server's CPU time per request (from ``/proc``),
 machine inflates far less than wall-clock time. ``--soak`` adds a run at a fixed request rate
 (default 60 s at 500 requests/s, binary form) counting errors and late sends.
 
-Then the stages of a request, in this process: each optimisation's before (the way the service
-did it until now: FastAPI's json + pydantic parse, a key read from the database, the INSERT
+Then where the server's CPU per request goes (``cpu: ...`` figures): the app called as ASGI in this
+process (no HTTP, no socket), its parts alone, and the remainder of the server's CPU (uvicorn,
+HTTP parsing, the socket). Then the stages of a request, in this process: each optimisation's
+before (the way the service did it until now: FastAPI's json + pydantic parse, a key read from the database, the INSERT
 compiled per request, an ORM rules read, the standard json response, a worker-thread hop per
 dependency) against after, in the same run, as a ratio.
 
@@ -186,9 +188,11 @@ def stages(spectrum, n: int) -> list[Figure]:
     from api.db.keys import authenticate, create_key, key_hash
     from api.db.tables import LineRules, PieceRecord
     from api.deps import KEYS
+    from api.metrics import REQUEST_SECONDS, child
     from api.schemas import PieceIn, fast_piece
     from api.services.pieces import _insert_statement, parsed_rules, rules_for
     from api.services.rules import SortRules
+    from sorter.preprocess.grid import same_grid
 
     spec = {"wavelength_nm": spectrum.wavelength_nm.tolist(), "intensity": spectrum.intensity.tolist(),
             "instrument": "broadband"}
@@ -260,21 +264,207 @@ def stages(spectrum, n: int) -> list[Figure]:
              insert_cached)
         engine.dispose()
 
-    result = {**Sorter(threads=1).classify(spectrum).to_json(), "record_id": "1", "replayed": False}
+    sorter = Sorter(threads=1)
+    name = sorter.model_for(spectrum.wavelength_nm, "broadband")
+    runtime = sorter.runtime(name)
+    pair("model runtime by name (file path resolved per call -> kept per name)",
+         lambda i: sorter._runtimes[str(sorter._model_path(name).resolve())], lambda i: sorter.runtime(name))
+    grid = np.array(runtime.grid_nm)   # another array with the model grid's values, as a request brings
+    pair("spectrum on the model grid? (np.allclose -> one abs difference, allclose only when it fails)",
+         lambda i: same_grid(grid, runtime.grid_nm), lambda i: runtime._on_model_grid(grid))
+    pair("metrics child (labels() per request -> kept per label values)",
+         lambda i: REQUEST_SECONDS.labels("POST", "/v1/pieces/classify", "200"),
+         lambda i: child(REQUEST_SECONDS, "POST", "/v1/pieces/classify", "200"))
+    result = {**sorter.classify(spectrum).to_json(), "record_id": "1", "replayed": False}
     pair("response body (JSONResponse -> orjson)", lambda i: JSONResponse(result).body, lambda i: orjson.dumps(result))
 
-    async def hops(k: int) -> None:
-        for _ in range(k):
+    async def hop_p50_ms(k: int) -> float:
+        """p50 of ``k`` hand-offs to a worker thread, timed inside one task: as under uvicorn, whose
+        worker threads outlive a request (anyio ends them with the task that started them, so a
+        loop.run_until_complete per call would also time starting a thread)."""
+        for _ in range(20):
             await run_in_threadpool(int)
+        out = np.empty(n)
+        for i in range(n):
+            t = time.perf_counter()
+            for _ in range(k):
+                await run_in_threadpool(int)
+            out[i] = time.perf_counter() - t
+        return ms(out, 50)
 
     loop = asyncio.new_event_loop()
     try:
-        pair("worker-thread hops per JSON request (5: four plain-def dependencies and the route -> 1)",
-             lambda i: loop.run_until_complete(hops(5)), lambda i: loop.run_until_complete(hops(1)),
-             note="a hop is a wake-up of another thread: cheap on a quiet machine, milliseconds on a loaded one")
+        b, a = loop.run_until_complete(hop_p50_ms(5)), loop.run_until_complete(hop_p50_ms(1))
     finally:
         loop.close()
+    what = "worker-thread hops per JSON request (5: four plain-def dependencies and the route -> 1)"
+    figures.append(Figure(f"stage: {what}", round(a, 4), "ms p50", "the same stage before", round(b, 4),
+                          round(b / a, 2), note="a hop is a wake-up of another thread: cheap on a quiet machine, "
+                          "milliseconds on a loaded one"))
+    print(f"stage: {what}: {a:.4f} ms (before {b:.4f} ms, ratio {b / a:.2f})")
     return figures
+
+
+def breakdown(spectrum, n: int) -> dict[str, float]:
+    """CPU per request of each layer of a single-piece request, in this process (all its threads).
+
+    The app is called as ASGI (no HTTP, no socket) and its parts are timed alone, some with the
+    layer below replaced by its stored answer; the remainder of the server's CPU per request is
+    uvicorn, HTTP parsing and the socket. Returns ms per request by stage.
+    """
+    import logging
+    from unittest import mock
+
+    import orjson
+
+    import api.routes.pieces as routes
+    import api.services.pieces as services
+    from api.db.engine import upgrade
+    from api.db.keys import create_key
+    from api.main import _load_models, create_app
+    from api.schemas import PieceIn, fast_piece
+    from api.services.pieces import Piece, classify_pieces
+    from api.settings import load_settings
+
+    def cpu_ms(fn, k: int = n, warmup: int = 20) -> float:
+        for i in range(warmup):
+            fn(-1 - i)
+        t = time.process_time()
+        for i in range(k):
+            fn(i)
+        return (time.process_time() - t) / k * 1000.0
+
+    out: dict[str, float] = {}
+    wl, x = spectrum.wavelength_nm, spectrum.intensity
+    x32 = x.astype("<f4")
+    sorter = Sorter(threads=1)
+    name = sorter.model_for(wl, "broadband")
+    runtime = sorter.runtime(name)
+    on_grid, _ = runtime.to_grid(wl, x32.astype(np.float64)[None, :])
+    raw_out = runtime.run(on_grid)
+    out["classify: Sorter.classify_array, one row"] = cpu_ms(
+        lambda i: sorter.classify_array(wl, x32[None, :], instrument="broadband"))
+    out["classify: of which onnxruntime session.run"] = cpu_ms(lambda i: runtime.run(on_grid))
+    out["classify: of which interpret (decisions, dicts)"] = cpu_ms(
+        lambda i: runtime.interpret(raw_out, instrument="broadband"))
+
+    with tempfile.TemporaryDirectory(prefix="aluloop-breakdown-") as folder:
+        app = create_app(load_settings(database_url=f"sqlite:///{Path(folder) / 'b.db'}", onnx_threads=1))
+        upgrade(app.state.engine)
+        _load_models(app.state.sorter)
+        app.state.models_loaded = True
+        sessions = app.state.sessions
+        with sessions() as session:
+            _, key = create_key(session, "controller")
+            session.commit()
+
+        def piece(tag: str, i: int) -> Piece:
+            return Piece(piece_id=f"{tag}{i}", line_id="BENCH", wavelength_nm=wl, intensity=x32.astype(np.float64),
+                         instrument="broadband")
+
+        def job(tag):
+            def run(i):
+                with sessions() as session:
+                    classify_pieces(session, app.state.sorter, [piece(tag, i)], 1)
+            return run
+
+        out["worker job: classify_pieces (rules, classify, insert, lots, commit)"] = cpu_ms(job("w"))
+        found = services._classify(app.state.sorter, [piece("x", 0)])
+        with mock.patch.object(services, "_classify", lambda sorter, todo: found):
+            out["worker job less the classification (session, rules, result, insert, lots, commit)"] = cpu_ms(job("d"))
+
+        mocked = job("m")
+        with mock.patch.object(services, "_classify", lambda sorter, todo: found):
+            out["classify_array and the job less the classification, alternating (caches shared)"] = cpu_ms(
+                lambda i: (app.state.sorter.classify_array(wl, x32[None, :], instrument="broadband"), mocked(i)))
+
+        def empty_transaction(i: int) -> None:
+            with sessions() as session:
+                session.connection()
+                session.commit()
+
+        out["database: session + connection checkout + empty commit + close"] = cpu_ms(empty_transaction)
+
+        auth = {"authorization": f"Bearer {key}"}
+        spec = {"wavelength_nm": wl.tolist(), "intensity": x.tolist(), "instrument": "broadband"}
+        bodies = {}
+        loop = asyncio.new_event_loop()
+
+        async def call(path: str, headers: dict[str, str], body: bytes) -> int:
+            scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+                     "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": b"",
+                     "root_path": "", "client": ("127.0.0.1", 50000), "server": ("127.0.0.1", 8000),
+                     "headers": [(k.encode(), v.encode()) for k, v in headers.items()]
+                     + [(b"content-length", str(len(body)).encode())]}
+            messages = [{"type": "http.request", "body": body, "more_body": False}]
+            status = []
+
+            async def receive():
+                if messages:
+                    return messages.pop()
+                await asyncio.Future()   # no disconnect: the request never ends early
+
+            async def send(message):
+                if message["type"] == "http.response.start":
+                    status.append(message["status"])
+
+            await app(scope, receive, send)
+            return status[0]
+
+        def asgi_ms(request, warmup: int = 20) -> float:
+            """CPU per call of ``await request(i)``, all in one task (as under uvicorn, whose
+            worker threads outlive a request; a task per request would start a thread each time)."""
+            async def calls() -> float:
+                for i in range(warmup):
+                    await request(-1 - i)
+                t = time.process_time()
+                for i in range(n):
+                    await request(i)
+                return (time.process_time() - t) / n * 1000.0
+            return loop.run_until_complete(calls())
+
+        def post_json(tag):
+            async def run(i):
+                body = bodies.get((tag, i)) or orjson.dumps({"piece_id": f"{tag}{i}", "line_id": "BENCH",
+                                                             "spectrum": spec})
+                assert await call("/v1/pieces/classify", {**auth, "content-type": "application/json"}, body) == 200
+            return run
+
+        def post_bin(tag):
+            async def run(i):
+                assert await call("/v1/pieces/classify/binary", {
+                    **auth, "content-type": "application/octet-stream", "x-line-id": "BENCH",
+                    "x-piece-id": f"{tag}{i}"}, x32.tobytes()) == 200
+            return run
+
+        bodies.update({("J", i): orjson.dumps({"piece_id": f"J{i}", "line_id": "BENCH", "spectrum": spec})
+                       for i in range(-20, n)})
+        bodies.update({("K", i): orjson.dumps({"piece_id": f"K{i}", "line_id": "BENCH", "spectrum": spec})
+                       for i in range(-20, n)})
+        access = logging.getLogger("api.access")
+        level, propagate = access.level, access.propagate
+        with open(os.devnull, "w") as devnull:
+            handler = logging.StreamHandler(devnull)
+            access.addHandler(handler)
+            access.setLevel(logging.INFO)
+            access.propagate = False
+            try:
+                out["app as ASGI, JSON (no HTTP, no socket; access log on)"] = asgi_ms(post_json("J"))
+                out["app as ASGI, binary"] = asgi_ms(post_bin("B"))
+                access.setLevel(logging.WARNING)
+                out["app as ASGI, JSON, access log off"] = asgi_ms(post_json("K"))
+            finally:
+                access.removeHandler(handler)
+                access.setLevel(level)
+                access.propagate = propagate
+        with mock.patch.object(routes, "_record", lambda request, pieces, key_id: [{"stored": True}]):
+            out["app as ASGI, JSON, the worker job replaced by its answer"] = asgi_ms(post_json("J"))
+            out["app as ASGI, binary, the worker job replaced by its answer"] = asgi_ms(post_bin("B"))
+        body = bodies[("J", 0)]
+        out["JSON body: orjson + numpy checks"] = cpu_ms(lambda i: fast_piece(orjson.loads(body), PieceIn))
+        loop.close()
+        app.state.engine.dispose()
+    return out
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -392,6 +582,18 @@ def main(argv: list[str] | None = None) -> None:
               + (f"; {f.note}" if f.note else ""))
     if not args.no_stages:
         figures += stages(spectrum, min(args.n, 300))
+        parts = breakdown(spectrum, min(args.n, 300))
+        server = {"JSON": (cpu0, cpu1), "binary": (cpu1, cpu2)}
+        for form, (a, b) in server.items():
+            if a is not None and b is not None:
+                asgi = parts["app as ASGI, JSON (no HTTP, no socket; access log on)" if form == "JSON"
+                             else "app as ASGI, binary"]
+                parts[f"uvicorn, HTTP parsing and the socket, {form} (server CPU a request less the app as ASGI)"] = (
+                    (b - a) / (args.n + 20) * 1000.0 - asgi)
+        for what, value in parts.items():
+            figures.append(Figure(f"cpu: {what}", round(value, 3), "ms CPU a request",
+                                  note="this process, all threads (time.process_time)"))
+            print(f"cpu: {what}: {value:.3f} ms")
     write("serve_latency", figures, argv=argv, title="Sorting service latency and throughput (aluloop serve)")
 
 

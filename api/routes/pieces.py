@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email.message
+import functools
 import json
 from datetime import datetime
 from typing import Annotated
@@ -70,8 +71,10 @@ def _record(request: Request, pieces: list[Piece], key_id: int) -> list[dict]:
         return classify_pieces(session, request.app.state.sorter, pieces, key_id)
 
 
+@functools.lru_cache(maxsize=256)
 def _is_json(content_type: str | None) -> bool:
-    """FastAPI's test: application/json or application/*+json."""
+    """FastAPI's test: application/json or application/*+json (an email parser per call: kept per
+    distinct header value, as a client sends the same one every time)."""
     if not content_type:
         return False
     message = email.message.Message()

@@ -19,7 +19,7 @@ from sqlalchemy import bindparam, func, select, text, tuple_
 from sqlalchemy.orm import Session
 
 from api.db.tables import LineRules, PieceRecord
-from api.metrics import PIECES
+from api.metrics import PIECES, child
 from api.services import ejection
 from api.services.lots import join_lots
 from api.services.rules import SortRules, bin_for
@@ -87,15 +87,19 @@ def _classify(sorter: Sorter, pieces: list[Piece]) -> list[tuple[Classification 
     """(classification or None, model name, error) per piece; pieces on one grid and instrument run as one batch."""
     out: list[tuple[Classification | None, str, str]] = [(None, "", "")] * len(pieces)
     groups: dict[tuple[bytes, str, str | None], list[int]] = {}
-    for i, p in enumerate(pieces):
-        groups.setdefault((p.wavelength_nm.tobytes(), p.instrument, p.model), []).append(i)
+    if len(pieces) == 1:   # one piece, one group: no 32 KiB grid key to build, no stack to copy
+        groups[(b"", pieces[0].instrument, pieces[0].model)] = [0]
+    else:
+        for i, p in enumerate(pieces):
+            groups.setdefault((p.wavelength_nm.tobytes(), p.instrument, p.model), []).append(i)
     for (_, instrument, model), members in groups.items():
         wl = pieces[members[0]].wavelength_nm
         name = ""
         try:
             name = model or sorter.model_for(wl, instrument)
-            results = sorter.classify_array(wl, np.stack([pieces[i].intensity for i in members]),
-                                            instrument=instrument, model=name)
+            rows = (pieces[members[0]].intensity[None, :] if len(members) == 1
+                    else np.stack([pieces[i].intensity for i in members]))
+            results = sorter.classify_array(wl, rows, instrument=instrument, model=name)
         except InputError as exc:   # well formed, but no model can read it
             for i in members:
                 out[i] = (None, name, str(exc))
@@ -173,7 +177,7 @@ def classify_pieces(session: Session, sorter: Sorter, pieces: list[Piece], key_i
     session.commit()
     for k in inserted:
         b = bodies[k]
-        PIECES.labels(b["line_id"], b["grade"] or "", b["decision"], b["state"]).inc()
+        child(PIECES, b["line_id"], b["grade"] or "", b["decision"], b["state"]).inc()
     out, seen = [], set()
     for p in pieces:
         k = (p.line_id, p.piece_id)

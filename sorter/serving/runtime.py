@@ -189,10 +189,20 @@ class LibsRuntime:
         """Spectra (n, p_in) on ``wavelength_nm`` moved onto the model grid, and what the grid misses."""
         wl = np.asarray(wavelength_nm, dtype=np.float64)
         x = np.atleast_2d(np.asarray(intensity, dtype=np.float64))
-        if same_grid(wl, self.grid_nm):
+        if self._on_model_grid(wl):
             return x, GridCoverage()
         idx, frac, coverage = self._resample_plan(wl)
         return x[:, idx] * (1.0 - frac) + x[:, idx + 1] * frac, coverage
+
+    def _on_model_grid(self, wl: np.ndarray) -> bool:
+        """:func:`same_grid` with the model grid, its common case (every pixel within 1e-6 nm) checked
+        first without ``np.allclose``'s overhead (a tenth of the cost, paid on every request)."""
+        grid = self.grid_nm
+        if wl.shape == grid.shape:
+            with np.errstate(invalid="ignore"):
+                if bool((np.abs(wl - grid) <= 1e-6).all()):
+                    return True
+        return same_grid(wl, grid)
 
     def _resample_plan(self, wl: np.ndarray) -> tuple[np.ndarray, np.ndarray, GridCoverage]:
         """Gather indices, weights and coverage for input grid ``wl``, from the LRU or computed once."""

@@ -63,6 +63,9 @@ class Sorter:
         self._lock = threading.Lock()
         self._cards: dict[str, tuple[Path, ModelCard]] | None = None
         self._runtimes: dict[str, LibsRuntime] = {}
+        # model name -> its loaded runtime: a name always means the same file (the cards are read
+        # once), so a name's lookup skips resolving the file path (a realpath per call)
+        self._by_name: dict[str, LibsRuntime] = {}
 
     # ---- models -------------------------------------------------------------------------------
     @property
@@ -92,16 +95,23 @@ class Sorter:
         Loaded once, on first use; an unknown name is a :class:`~blending.errors.NotFoundError`
         (field ``model``) listing the models there are.
         """
+        by_name = isinstance(model, str) and not model.endswith(".onnx")
+        if by_name:
+            runtime = self._by_name.get(model)
+            if runtime is not None:
+                return runtime
         path = self._model_path(model)
         key = str(path.resolve())
         runtime = self._runtimes.get(key)
-        if runtime is not None:
-            return runtime
-        with self._lock:
-            runtime = self._runtimes.get(key)
-            if runtime is None:
-                runtime = LibsRuntime.load(path, threads=self.threads, resample_cache_size=self.resample_cache_size)
-                self._runtimes[key] = runtime
+        if runtime is None:
+            with self._lock:
+                runtime = self._runtimes.get(key)
+                if runtime is None:
+                    runtime = LibsRuntime.load(path, threads=self.threads,
+                                               resample_cache_size=self.resample_cache_size)
+                    self._runtimes[key] = runtime
+        if by_name:
+            self._by_name[model] = runtime
         return runtime
 
     def _model_path(self, model: Model) -> Path:

@@ -188,3 +188,18 @@ def test_a_page_never_skips_a_row_that_commits_after_a_later_one(postgres_url):
     finally:
         a.close()
         engine.dispose()
+
+
+def test_a_kept_metrics_child_is_the_one_prometheus_counts():
+    """child() hands back what labels() gives, and what it counts shows in the exposition."""
+    from api.metrics import PIECES, child, exposition
+
+    kept = child(PIECES, "CHILD-LINE", "5182", "accept", "ok")
+    assert kept is PIECES.labels("CHILD-LINE", "5182", "accept", "ok")
+    assert child(PIECES, "CHILD-LINE", "5182", "accept", "ok") is kept
+    before = kept._value.get()
+    for _ in range(3):
+        child(PIECES, "CHILD-LINE", "5182", "accept", "ok").inc()
+    text_out = exposition()[0].decode()
+    line = next(x for x in text_out.splitlines() if x.startswith("aluloop_pieces_total{") and "CHILD-LINE" in x)
+    assert float(line.rsplit(" ", 1)[1]) == before + 3

@@ -4,8 +4,10 @@ import sys
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from sorter.preprocess.grid import resample
+from sorter.preprocess.grid import resample, same_grid
 from sorter.serving.registry import choose_model
 from sorter.serving.runtime import LibsRuntime
 from sorter.spectrum import Metadata, Spectrum, SpectrumError
@@ -173,3 +175,27 @@ def test_a_model_trained_with_plasma_terms_serves_them(toy_data, tmp_path):
     assert len(result.model.classifier_.estimators_) == 2
     served = LibsRuntime.load(result.model_path).run(Xt.astype(np.float32))["composition_wt_pct"]
     np.testing.assert_allclose(served, result.model.outputs(Xt)["composition_wt_pct"], rtol=2e-4, atol=2e-3)
+
+
+@settings(max_examples=200, deadline=None)
+@given(shift_nm=st.one_of(st.just(0.0), st.floats(-2e-6, 2e-6), st.floats(-1.0, 1.0)),
+       pixel=st.integers(0, 9), special=st.sampled_from([None, np.nan, np.inf, -np.inf]),
+       cut=st.booleans())
+def test_the_model_grid_check_agrees_with_same_grid(toy_trained, shift_nm, pixel, special, cut):
+    """The quick check before np.allclose answers what same_grid answers, NaN, infinities and sizes included."""
+    runtime = _toy_runtime(toy_trained)
+    grid = np.array(runtime.grid_nm)[:10] if cut else np.array(runtime.grid_nm)
+    grid[pixel] += shift_nm
+    if special is not None:
+        grid[pixel] = special
+    assert runtime._on_model_grid(grid) == same_grid(grid, runtime.grid_nm)
+
+
+_RUNTIMES: dict = {}
+
+
+def _toy_runtime(toy_trained) -> LibsRuntime:
+    path = toy_trained.model_path
+    if path not in _RUNTIMES:
+        _RUNTIMES[path] = LibsRuntime.load(path)
+    return _RUNTIMES[path]

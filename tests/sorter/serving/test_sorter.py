@@ -121,3 +121,19 @@ print(json.dumps({{"heavy": sorted({{m.split('.')[0] for m in sys.modules}} & {{
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert json.loads(out.stdout.strip().splitlines()[-1]) == {"heavy": [], "decision": "unknown"}
+
+
+def test_a_model_name_is_looked_up_once_and_stays_the_same_runtime(toy_trained, monkeypatch):
+    """After its first use a name is answered without resolving the file again, and by the same runtime."""
+    sorter = Sorter([toy_trained.model_path])
+    first = sorter.runtime("toy")
+
+    def no_more_lookups(model):
+        raise AssertionError(f"looked up {model!r} again")
+
+    monkeypatch.setattr(sorter, "_model_path", no_more_lookups)
+    assert sorter.runtime("toy") is first
+    monkeypatch.undo()
+    assert sorter.runtime(toy_trained.model_path) is first
+    with pytest.raises(NotFoundError):
+        sorter.runtime("nope")
