@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from sorter.vision.evaluation import score_frame
-from sorter.vision.segmentation import Segmenter, split_at_necks
+from sorter.vision.segmentation import Segmenter, _solidity, split_at_necks
 
 PX_PER_MM = 1.5
 H, W = 360, 640
@@ -82,10 +82,12 @@ def test_shadows_and_a_brighter_lamp_are_not_pieces(segmenter_empty):
     assert score_frame(labels, dets).matches[0][2] > 0.9
 
 
-def test_touching_discs_are_split(segmenter_empty):
+@pytest.mark.parametrize("refine", [0.0, 0.99])
+def test_touching_discs_are_split(segmenter_empty, refine):
+    """Also through the full-resolution path (solidity of two touching discs is below 0.99)."""
     shapes = [("disc", 250, 180, 45, (200, 200, 195)), ("disc", 335, 180, 42, (60, 150, 200))]
     img, labels, _ = scene(shapes, shadow=False)
-    dets = fitted(segmenter_empty).segment(img)
+    dets = fitted(segmenter_empty, refine_solidity=refine).segment(img)
     score = score_frame(labels, dets)
     assert score.n_detected == 2 and score.true_positives == 2
     assert min(iou for *_, iou in score.matches) > 0.85
@@ -106,6 +108,63 @@ def test_an_l_profile_stays_whole():
     cv2.rectangle(blob, (20, 20), (180, 50), 1, -1)
     cv2.rectangle(blob, (20, 20), (50, 180), 1, -1)
     assert len(split_at_necks(blob, 4.0, 1.6, 100)) == 1
+
+
+def test_solidity_of_a_disc_and_an_l_by_hand():
+    disc = np.zeros((120, 120), np.uint8)
+    cv2.circle(disc, (60, 60), 50, 1, -1)
+    assert _solidity(disc) == pytest.approx(1.0, abs=0.03)
+    blob = np.zeros((200, 200), np.uint8)
+    cv2.rectangle(blob, (20, 20), (180, 50), 1, -1)
+    cv2.rectangle(blob, (20, 20), (50, 180), 1, -1)
+    # L of 161x31 + 31x130 px; hull: the 161x161 square less the corner triangle of legs 130
+    assert _solidity(blob) == pytest.approx((161 * 31 + 31 * 130) / (161**2 - 130**2 / 2), rel=0.03)
+
+
+def t_pair(gap_px: int):
+    """A bar and a second bar against its side, ``gap_px`` of belt between them: a blob of low solidity."""
+    return [("bar", 200, 100, 40, 200, (200, 200, 195)), ("bar", 240 + gap_px, 180, 150, 40, (190, 195, 200))]
+
+
+@pytest.mark.parametrize("gap", [3, 5])
+def test_the_full_resolution_pass_finds_the_pieces_where_they_lie(segmenter_empty, gap):
+    """Two bars a few pixels apart close into one T-shaped blob at half resolution (the coarse split
+    then loses their edges); refined, each comes back in frame coordinates with its drawn box and area."""
+    img, labels, _ = scene(t_pair(gap), shadow=False)
+    coarse = score_frame(labels, fitted(segmenter_empty).segment(img))
+    dets = fitted(segmenter_empty, refine_solidity=0.75).segment(img)
+    score = score_frame(labels, dets)
+    assert score.n_detected == 2 and score.true_positives == 2
+    assert min(iou for *_, iou in score.matches) > 0.97
+    assert min(iou for *_, iou in score.matches) > min((iou for *_, iou in coarse.matches), default=0.0)
+    for t, d, _ in score.matches:
+        shape = t_pair(gap)[t]
+        assert dets[d].area_px == pytest.approx(shape[3] * shape[4], rel=0.03)
+        x, y, w, h = dets[d].bbox
+        assert abs(x - shape[1]) <= 1 and abs(y - shape[2]) <= 1
+        assert abs(w - shape[3]) <= 2 and abs(h - shape[4]) <= 2
+
+
+def test_the_full_resolution_pass_leaves_a_concave_piece_whole(segmenter_empty):
+    """An L-profile (one piece, solidity about 0.6) refined is still one piece."""
+    img, labels, _ = scene([("bar", 200, 100, 200, 40, (200, 200, 195)), ("bar", 200, 140, 40, 150, (200, 200, 195))],
+                           shadow=False)
+    labels[labels > 0] = 1
+    for refine in (0.0, 0.75, 0.99):
+        score = score_frame(labels, fitted(segmenter_empty, refine_solidity=refine).segment(img))
+        assert score.n_detected == 1 and score.true_positives == 1 and score.matches[0][2] > 0.9
+
+
+def test_refinement_only_where_solidity_is_low(segmenter_empty, monkeypatch):
+    """Convex pieces never take the (costlier) full-resolution path; a low-solidity blob does."""
+    calls = []
+    seg = fitted(segmenter_empty, refine_solidity=0.75)
+    real = seg._refine
+    monkeypatch.setattr(seg, "_refine", lambda *a: calls.append(a[1:3]) or real(*a))
+    img, _, _ = scene([("disc", 100, 100, 40, (200, 200, 195)), ("bar", 300, 60, 120, 30, (40, 90, 170))])
+    assert len(seg.segment(img)) == 2 and calls == []
+    img, _, _ = scene(t_pair(3), shadow=False)
+    assert len(seg.segment(img)) == 2 and len(calls) == 1
 
 
 def test_without_empty_belt_the_frame_teaches_the_belt():
