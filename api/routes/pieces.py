@@ -161,6 +161,8 @@ async def classify_binary(
         x_line_id: Annotated[str, Header(min_length=1, max_length=100, pattern=LINE_ID)],
         x_captured_at: Annotated[datetime | None, Header()] = None,
         x_encoder_count: Annotated[int | None, Header(ge=0, le=2**62)] = None,
+        x_belt_speed_m_s: Annotated[float | None, Header(ge=0, le=100, allow_inf_nan=False)] = None,
+        x_mass_kg: Annotated[float | None, Header(ge=0, le=10_000, allow_inf_nan=False)] = None,
         x_model: Annotated[str | None, Header(max_length=200)] = None) -> Response:
     check_line(principal, x_line_id)
     if x_captured_at is not None and x_captured_at.tzinfo is None:
@@ -179,7 +181,7 @@ async def classify_binary(
         raise InputError(f"value {int(bad[0])} is {intensity[bad[0]]}; every intensity must be finite", field="body")
     piece = Piece(piece_id=x_piece_id, line_id=x_line_id, wavelength_nm=grid, intensity=intensity,
                   instrument=sorter.cards[model][1].instrument, captured_at=x_captured_at,
-                  encoder_count=x_encoder_count, model=model)
+                  encoder_count=x_encoder_count, belt_speed_m_s=x_belt_speed_m_s, mass_kg=x_mass_kg, model=model)
     result = await run_in_threadpool(_record, request, [piece], principal.key_id)
     return json_response(result[0])
 

@@ -193,3 +193,25 @@ def test_binary_batch_classifies_rows_as_the_json_batch_does(client, keys, in_pr
     assert wrong.status_code == 422 and wrong.json()["errors"][0]["field"] == "body"
     listed = client.get("/v1/pieces", params={"line_id": "L1"}, headers=head).json()["items"]
     assert [p["piece_id"] for p in listed] == ["a", "b", "c", "d", "e"]
+
+
+def test_binary_form_carries_encoder_belt_speed_and_mass_as_the_json_form_does(client, keys):
+    # issue 27's hand example: 3 m/s, 1,000 counts/m, nozzle 1,200 counts downstream, valve lead 4 ms:
+    # the valve fires at capture + 1,200 - 0.004 * 3 * 1,000 = capture + 1,188
+    admin, head = bearer(keys["admin"]), bearer(keys["controller"])
+    rules = {"ejection": {"encoder_counts_per_m": 1000, "nozzle_offset_counts": 1200, "valve_lead_time_s": 0.004}}
+    assert client.put("/v1/lines/L1/rules", headers=admin, json=rules).status_code == 200
+    spectrum = sample("5182")
+    as_json = client.post("/v1/pieces/classify", headers=head, json=piece_body(
+        spectrum, "enc-j", encoder_count=50_000, belt_speed_m_s=3.0, mass_kg=0.02)).json()
+    r = client.post("/v1/pieces/classify/binary", content=spectrum.intensity.astype("<f4").tobytes(),
+                    headers={**head, "Content-Type": "application/octet-stream", "X-Piece-Id": "enc-b",
+                             "X-Line-Id": "L1", "X-Model": "broadband", "X-Encoder-Count": "50000",
+                             "X-Belt-Speed-M-S": "3.0", "X-Mass-Kg": "0.02"})
+    assert r.status_code == 200, r.text
+    assert as_json["fire_count"] == r.json()["fire_count"] == 50_000 + 1_188
+    bad = client.post("/v1/pieces/classify/binary", content=spectrum.intensity.astype("<f4").tobytes(),
+                      headers={**head, "Content-Type": "application/octet-stream", "X-Piece-Id": "enc-x",
+                               "X-Line-Id": "L1", "X-Model": "broadband", "X-Belt-Speed-M-S": "-1"})
+    assert bad.status_code == 422 and "belt" in bad.text.lower()
+    assert client.put("/v1/lines/L1/rules", headers=admin, json={}).status_code == 200
