@@ -86,6 +86,9 @@ class HeatIn(BaseModel):
 
     recipe_id: Annotated[str, Field(pattern=r"^[0-9]{1,18}$")]
     name: Name | None = None
+    furnace: Name | None = Field(None, description="the furnace it melts in, a row of "
+                                 "blending/data/emission_factors_melting.csv (its melting energy goes into the "
+                                 "report's footprint); default: gas reverberatory")
 
 
 class AnalysisIn(BaseModel):
@@ -140,6 +143,7 @@ class HeatOut(BaseModel):
     recipe_id: str
     name: str
     status: Literal["charged", "closed"]
+    furnace: str | None = Field(None, description="the furnace it melts in; None: the report's default")
     charge: list[dict]
     created_at: AwareDatetime
     closed_at: AwareDatetime | None

@@ -155,6 +155,7 @@ class Heat(Base):
     name: Mapped[str] = mapped_column(String(200))
     status: Mapped[str] = mapped_column(String(10))                  # charged, closed
     charge: Mapped[str] = mapped_column(Text)                        # JSON [{material, mass_kg}]
+    furnace: Mapped[str | None] = mapped_column(String(100), nullable=True)   # None: the report's default
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 

@@ -55,9 +55,11 @@ def _verdict(chemistry: list[dict], analyses: list[dict]) -> dict:
     return {"status": "in spec", "sentence": "last analysis inside every limit"}
 
 
-def build(session: Session, heat_id: int, furnace: str = FURNACE) -> dict:
-    """The report of heat ``heat_id`` (404 when there is none)."""
+def build(session: Session, heat_id: int, furnace: str | None = None) -> dict:
+    """The report of heat ``heat_id`` (404 when there is none), melted in ``furnace`` (default: the heat's own,
+    else :data:`FURNACE`)."""
     heat = heats.get(session, heat_id)
+    furnace = furnace or heat.get("furnace") or FURNACE
     recipe_row = recipes.get(session, int(heat["recipe_id"]))
     asked = RecipeIn.model_validate_json(recipe_row.request)
     result = json.loads(recipe_row.result)

@@ -22,7 +22,8 @@ from api.db.tables import Trim as TrimRow
 from api.schemas_heats import AnalysisIn, HeatIn, RecipeIn, TrimIn
 from api.services import recipes
 from api.services.inventory import conflict, iso, lots_on_hand, record, withdraw
-from blending.errors import NotFoundError
+from blending.errors import InputError, NotFoundError
+from blending.footprint import melting_energies
 from blending.plan import TrimRequest, plan_trim
 from blending.trim import analysis_from_mapping
 
@@ -34,7 +35,8 @@ def heat_json(session: Session, heat: Heat) -> dict:
     trims = session.scalars(select(TrimRow).where(TrimRow.heat_id == heat.id).order_by(TrimRow.id))
     applied = _applied(session, heat.id)
     return {"id": str(heat.id), "recipe_id": str(heat.recipe_id), "name": heat.name, "status": heat.status,
-            "charge": json.loads(heat.charge), "created_at": iso(heat.created_at), "closed_at": iso(heat.closed_at),
+            "furnace": heat.furnace, "charge": json.loads(heat.charge), "created_at": iso(heat.created_at),
+            "closed_at": iso(heat.closed_at),
             "analyses": [_analysis_json(a) for a in analyses],
             "trims": [{"id": str(t.id), "analysis_id": str(t.analysis_id), "result": json.loads(t.result),
                        "created_at": iso(t.created_at), "applied_at": iso(applied.get(t.id))} for t in trims],
@@ -81,6 +83,9 @@ def _open(session: Session, heat_id: int) -> Heat:
 def create(session: Session, body: HeatIn, key_id: int | None) -> dict:
     """Charge a heat from an optimal recipe; 409 when the recipe is infeasible, charged already, or
     the stock no longer holds its charge (then nothing is taken)."""
+    if body.furnace is not None and body.furnace not in melting_energies():
+        raise InputError(f"no melting energy for furnace {body.furnace!r}; known: "
+                         f"{', '.join(sorted(melting_energies()))}", field="furnace")
     recipe = recipes.get(session, int(body.recipe_id))
     result = json.loads(recipe.result)
     if recipe.status != "optimal":
@@ -89,7 +94,7 @@ def create(session: Session, body: HeatIn, key_id: int | None) -> dict:
         raise conflict(f"recipe {recipe.id} has charged a heat already")
     charge = [{"material": line["material"], "mass_kg": line["mass_kg"]} for line in result["recipe"]]
     heat = Heat(recipe_id=recipe.id, name=body.name or f"heat of recipe {recipe.id}", status="charged",
-                charge=json.dumps(charge), created_at=datetime.now(UTC))
+                charge=json.dumps(charge), furnace=body.furnace, created_at=datetime.now(UTC))
     session.add(heat)
     try:
         session.flush()

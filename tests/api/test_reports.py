@@ -124,3 +124,31 @@ def test_the_pdf_renders_with_the_plot_and_the_certificate_page(heat, tmp_path):
     assert "EN 10204 type 3.1" in texts[-1] and "EN 10204" not in texts[0]
     # this revision is rejected and out of spec: the page must not declare conformity
     assert "Not valid as a certificate" in texts[-1] and "in compliance" not in texts[-1]
+
+
+def test_the_heat_chooses_its_furnace_and_the_footprint_follows_it(heat):
+    # a heat melted by induction on the EU grid: its footprint is its charge's material factors plus
+    # 600 kWh/t x the grid factor (blending/data/emission_factors_melting.csv), summed here by hand
+    client, keys, _, _ = heat
+    eng, q = bearer(keys["engineer"]), bearer(keys["quality"])
+    made = client.post("/v1/recipes", headers=eng, json={**RECIPE, "mass_kg": 4000})
+    assert made.status_code == 201 and made.json()["status"] == "optimal", made.text
+    bad = client.post("/v1/heats", headers=eng, json={"recipe_id": made.headers["x-recipe-id"], "furnace": "kiln"})
+    assert bad.status_code == 422 and "furnace" in bad.text, bad.text
+    h = client.post("/v1/heats", headers=eng, json={"recipe_id": made.headers["x-recipe-id"], "name": "H-IND",
+                                                      "furnace": "electric induction"})
+    assert h.status_code == 201, h.text
+    assert h.json()["furnace"] == "electric induction"
+    rep = client.get(f"/v1/heats/{h.json()['id']}/report", headers=q).json()
+    assert rep["furnace"] == "electric induction"
+    recipe = made.json()
+    cells = {row["material"]: row for row in csv_rows()}
+    materials = sum(line["mass_kg"] * (float(cells[line["material"]]["co2e_kg_per_kg"])
+                                       if "co2e_kg_per_kg" in cells[line["material"]]
+                                       else get_material(line["material"]).co2e_kg_per_kg)
+                    for line in recipe["recipe"])
+    power = Energy.of_furnace("electric induction")
+    assert (power.carrier, power.energy_kwh_per_t) == ("grid electricity EU-27", 600.0)
+    product_t = recipe["liquid_kg"] / 1000
+    expected = (materials + power.energy_kwh_per_t * product_t * power.kg_co2e_per_kwh) / product_t
+    assert rep["footprint"]["kg_co2e_per_t"] == pytest.approx(expected, rel=1e-9)
