@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import subprocess
 import tempfile
 import time
@@ -28,7 +27,7 @@ from asyncua import Client, ua
 from rich.progress import Progress
 
 from bench.results import Figure, write
-from bench.serve_latency import aluloop, free_port, ms
+from bench.serve_latency import free_port, launch, ms
 from sorter.io import read_spectrum
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -36,34 +35,16 @@ LINE = "BENCH"
 
 
 def start(folder: Path, poll_s: float) -> tuple[subprocess.Popen, str, str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ALULOOP_")}
-    env |= {"ALULOOP_DATABASE_URL": f"sqlite:///{folder / 'bench.db'}", "ALULOOP_ONNX_THREADS": "1",
-            "ALULOOP_OPCUA_POLL_S": str(poll_s)}
-    run = [*aluloop(), "keys", "create"]
-    controller = subprocess.run([*run, "--role", "controller"], env=env, capture_output=True, text=True, check=True,
-                                timeout=120).stdout.strip().splitlines()[-1]
-    admin = subprocess.run([*run, "--role", "admin"], env=env, capture_output=True, text=True, check=True,
-                           timeout=120).stdout.strip().splitlines()[-1]
-    port, endpoint = free_port(), f"opc.tcp://127.0.0.1:{free_port()}"
-    log = (folder / "serve.log").open("wb")
-    proc = subprocess.Popen([*aluloop(), "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
-                             "--opcua-endpoint", endpoint], env=env, stdout=log, stderr=log, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError((folder / "serve.log").read_text()[-2000:])
-        try:
-            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                r = httpx.put(f"{url}/v1/lines/{LINE}/rules", json={},
-                              headers={"Authorization": f"Bearer {admin}"}, timeout=30)
-                r.raise_for_status()
-                return proc, url, endpoint, controller
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)   # bounded readiness poll
-    proc.kill()
-    raise TimeoutError("aluloop serve not ready in 120 s")
+    endpoint = f"opc.tcp://127.0.0.1:{free_port()}"
+    proc, url, keys = launch(folder, roles=("controller", "admin"), env_extra={"ALULOOP_OPCUA_POLL_S": str(poll_s)},
+                             serve_args=("--opcua-endpoint", endpoint))
+    try:   # the line's rules make it known to the bridge before the first piece
+        httpx.put(f"{url}/v1/lines/{LINE}/rules", json={}, headers={"Authorization": f"Bearer {keys['admin']}"},
+                  timeout=30).raise_for_status()
+    except Exception:
+        proc.kill()
+        raise
+    return proc, url, endpoint, keys["controller"]
 
 
 async def line_events(endpoint: str, key: str) -> tuple[Client, asyncio.Queue]:

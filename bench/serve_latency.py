@@ -59,16 +59,19 @@ def aluloop() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-c", "from aluloop.cli import main; main()"]
 
 
-def start_server(folder: Path) -> tuple[subprocess.Popen, str, str]:
+def launch(folder: Path, roles: tuple[str, ...] = ("controller",), env_extra: dict[str, str] | None = None,
+           serve_args: tuple[str, ...] = ()) -> tuple[subprocess.Popen, str, dict[str, str]]:
+    """``aluloop serve`` (one worker, SQLite in ``folder``) once ready: (process, URL, role -> a new key)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("ALULOOP_")}
-    env |= {"ALULOOP_DATABASE_URL": f"sqlite:///{folder / 'bench.db'}", "ALULOOP_MAX_BODY_BYTES": str(64 << 20),
-            "ALULOOP_ONNX_THREADS": "1"}
-    key = subprocess.run([*aluloop(), "keys", "create", "--role", "controller"], env=env, capture_output=True,
-                         text=True, check=True, timeout=120).stdout.strip().splitlines()[-1]
+    env |= {"ALULOOP_DATABASE_URL": f"sqlite:///{folder / 'bench.db'}", "ALULOOP_ONNX_THREADS": "1",
+            **(env_extra or {})}
+    keys = {role: subprocess.run([*aluloop(), "keys", "create", "--role", role], env=env, capture_output=True,
+                                 text=True, check=True, timeout=120).stdout.strip().splitlines()[-1]
+            for role in roles}
     port = free_port()
     log = (folder / "serve.log").open("wb")
-    proc = subprocess.Popen([*aluloop(), "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
-                            env=env, stdout=log, stderr=log, start_new_session=True)
+    proc = subprocess.Popen([*aluloop(), "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+                             *serve_args], env=env, stdout=log, stderr=log, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -76,12 +79,17 @@ def start_server(folder: Path) -> tuple[subprocess.Popen, str, str]:
             raise RuntimeError((folder / "serve.log").read_text()[-2000:])
         try:
             if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                return proc, url, key
+                return proc, url, keys
         except httpx.TransportError:
             pass
         time.sleep(0.1)   # bounded readiness poll
     proc.kill()
     raise TimeoutError("aluloop serve not ready in 120 s")
+
+
+def start_server(folder: Path) -> tuple[subprocess.Popen, str, str]:
+    proc, url, keys = launch(folder, env_extra={"ALULOOP_MAX_BODY_BYTES": str(64 << 20)})
+    return proc, url, keys["controller"]
 
 
 class Client:

@@ -24,13 +24,13 @@ import numpy as np
 
 from blending.catalogue.spec import Spec, UnknownAlloyError, get_alloy
 from blending.catalogue.tables import DataFileError, read_csv_file
-from blending.chance import Cone, joint_lower_bound
+from blending.chance import Cone
 from blending.charge_model import ChargeModel, build_charge_model
 from blending.errors import InputError, SolverError
 from blending.joint import limit_risks
 from blending.lot import Lot
 from blending.melt import Melt
-from blending.optimise import LEXICOGRAPHIC_TOLERANCE, Objective, Solution, solve
+from blending.optimise import LEXICOGRAPHIC_TOLERANCE, Objective, Solution, fit_risk_shape, solve
 from blending.recipe import DEFAULT_DRAWS, Recipe, recipe_from_solution
 from blending.request import DEFAULT_JOINT_CONFIDENCE, confidence_text, joint_or_per_limit
 from blending.solver.cutting_planes import solve_stages
@@ -321,20 +321,9 @@ def _respread(model: ChargeModel, v: np.ndarray, target: float | None) -> Charge
         return None
     budget = 1 - target
     shape = np.where(stochastic, np.maximum(limit_risks(model, v), RISK_FLOOR * budget), 0.0)
-    groups = [lim.elements for lim in model.limits]
-
-    def ok(scale: float) -> bool:
-        return joint_lower_bound(groups, np.minimum(scale * shape, 0.5)) >= target
-
-    if not ok(1.0):
+    eps = fit_risk_shape(model, shape, target)
+    if eps is None:
         return None
-    lo, hi = 1.0, 2.0
-    while ok(hi) and hi < 1e12:
-        lo, hi = hi, 2 * hi
-    for _ in range(60):
-        mid = 0.5 * (lo + hi)
-        lo, hi = (mid, hi) if ok(mid) else (lo, mid)
-    eps = np.minimum(lo * shape, 0.5 - 1e-12)
     conf = [min(1 - e, 1 - 1e-15) if st else 0.5 for e, st in zip(eps, stochastic, strict=True)]
     if np.allclose(conf, model.confidence, rtol=0, atol=1e-12):
         return None

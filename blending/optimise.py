@@ -182,7 +182,7 @@ def _practice_risk(model: ChargeModel, objective: Objective | str, fraction: flo
     if recipe.status != "optimal":
         return None
     risk, _ = _actual_risk(model, model.variables(practice.kg(recipe.v)), stochastic)
-    return _fit(model, np.where(stochastic, np.maximum(risk, RISK_FLOOR * budget), 0.0))
+    return fit_risk_shape(model, np.where(stochastic, np.maximum(risk, RISK_FLOOR * budget), 0.0))
 
 
 def _actual_risk(model: ChargeModel, v: np.ndarray, stochastic: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -196,14 +196,14 @@ def _actual_risk(model: ChargeModel, v: np.ndarray, stochastic: np.ndarray) -> t
 def _scaled_risk(model: ChargeModel, solution: Solution, stochastic: np.ndarray, budget: float):
     """The risks the solution runs, floored at 1e-12 and scaled up to the joint figure."""
     risk, _ = _actual_risk(model, solution.v, stochastic)
-    return _fit(model, np.where(stochastic, np.maximum(risk, RISK_FLOOR * budget), 0.0))
+    return fit_risk_shape(model, np.where(stochastic, np.maximum(risk, RISK_FLOOR * budget), 0.0))
 
 
-def _fit(model: ChargeModel, shape: np.ndarray) -> np.ndarray | None:
-    """``s * shape`` with the largest s whose joint lower bound still meets the joint
-    confidence; None when even ``shape`` itself does not."""
+def fit_risk_shape(model: ChargeModel, shape: np.ndarray, target: float | None = None) -> np.ndarray | None:
+    """``s * shape`` (per-limit risks) with the largest s whose joint lower bound still meets
+    ``target`` (default: the model's joint confidence); None when even ``shape`` itself does not."""
     groups = [lim.elements for lim in model.limits]
-    target = model.joint_confidence
+    target = model.joint_confidence if target is None else target
 
     def ok(scale: float) -> bool:
         return joint_lower_bound(groups, np.minimum(scale * shape, 0.5)) >= target
