@@ -68,6 +68,18 @@ def _csrf_refused(token: str, form: dict[str, str]) -> HTMLResponse | None:
                  message="the form's CSRF token is missing or wrong; reload the page")
 
 
+async def _posted(request: Request):
+    """(principal, CSRF token, form) of a signed-in POST whose form carries the session's token; else the
+    answer to give: the sign-in page, or 403 for a missing or wrong token."""
+    who = _principal(request)
+    if who is None:
+        return _to_login()
+    principal, csrf = who
+    form = await _form(request)
+    refused = _csrf_refused(csrf, form)
+    return refused if refused is not None else (principal, csrf, form)
+
+
 @router.get("/login")
 def login_page() -> HTMLResponse:
     token = secrets.token_urlsafe(24)
@@ -140,14 +152,10 @@ async def heat_page(request: Request, heat_id: int) -> Response:
 
 @router.post("/heats/{heat_id}/review")
 async def review(request: Request, heat_id: int) -> Response:
-    who = _principal(request)
-    if who is None:
-        return _to_login()
-    principal, csrf = who
-    form = await _form(request)
-    refused = _csrf_refused(csrf, form)
-    if refused is not None:
-        return refused
+    posted = await _posted(request)
+    if isinstance(posted, Response):
+        return posted
+    principal, csrf, form = posted
     if principal.role != "quality":
         return _page("error.html", 403, me=principal, csrf=csrf, message="only a quality key may approve or reject")
     decision = {"approve": "approved", "reject": "rejected"}.get(form.get("decision", ""))
@@ -207,14 +215,10 @@ def _recipe_svg(result: dict, spec) -> str:
 
 @router.post("/recipes")
 async def request_recipe(request: Request) -> Response:
-    who = _principal(request)
-    if who is None:
-        return _to_login()
-    principal, csrf = who
-    form = await _form(request)
-    refused = _csrf_refused(csrf, form)
-    if refused is not None:
-        return refused
+    posted = await _posted(request)
+    if isinstance(posted, Response):
+        return posted
+    principal, csrf, form = posted
     asked = {k: form.get(k, "") for k in ("alloy", "mass_kg", "confidence")}
     if principal.role != "engineer":
         return _page("recipe.html", 403, me=principal, csrf=csrf, result=None, svg=None, asked=asked,
