@@ -178,14 +178,7 @@ class ModelCard:
 
     @classmethod
     def read(cls, path: str | Path) -> ModelCard:
-        path = Path(path)
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise FileNotFoundError(2, "model card not found", str(path)) from None
-        except json.JSONDecodeError as exc:
-            raise InputError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
-        return cls.from_dict(data, str(path))
+        return cls.from_dict(read_card_json(path, "model card"), str(path))
 
 
 def verify(model_bytes: bytes, card: ModelCard, model_name: str = "model") -> None:
@@ -196,3 +189,14 @@ def verify(model_bytes: bytes, card: ModelCard, model_name: str = "model") -> No
     if actual != card.model_sha256:
         raise ModelIntegrityError(f"{model_name}: sha256 {actual[:16]}... does not match the model card's "
                                   f"{card.model_sha256[:16]}...; the file was changed or belongs to another card")
+
+
+def read_card_json(path: str | Path, what: str) -> object:
+    """The JSON of the card at ``path``: FileNotFoundError naming ``what``, InputError for bad JSON."""
+    path = Path(path)
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise FileNotFoundError(2, f"{what} not found", str(path)) from None
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from blending.errors import InputError
-from sorter.serving.card import ModelIntegrityError, sha256_bytes
+from sorter.serving.card import ModelIntegrityError, read_card_json, sha256_bytes
 
 VISION_CARD_SCHEMA_VERSION = 1
 
@@ -38,12 +38,7 @@ class VisionCard:
     @classmethod
     def read(cls, path: str | Path) -> VisionCard:
         path = Path(path)
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise FileNotFoundError(2, "vision model card not found", str(path)) from None
-        except json.JSONDecodeError as exc:
-            raise InputError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+        data = read_card_json(path, "vision model card")
         if not isinstance(data, dict) or data.get("schema_version") != VISION_CARD_SCHEMA_VERSION:
             raise InputError(f"{path}: not a vision model card of schema_version {VISION_CARD_SCHEMA_VERSION}",
                              field="schema_version")
