@@ -78,13 +78,12 @@ class SpectrumIn(BaseModel):
         return self._wavelength, self._intensity
 
 
-class PieceIn(BaseModel):
-    """A piece under the spectrometer of a line."""
+class LinePieceIn(BaseModel):
+    """A piece sent over a line's WebSocket: the line is the socket's."""
 
     model_config = ConfigDict(extra="forbid")
 
     piece_id: str = Field(min_length=1, max_length=200, description="the line's id of the piece")
-    line_id: str = Field(min_length=1, max_length=100, pattern=LINE_ID)
     captured_at: AwareDatetime | None = Field(None, description="when the spectrum was taken (with a time zone)")
     encoder_count: Count | None = Field(None, ge=0, le=2**62)
     belt_speed_m_s: Number | None = Field(None, ge=0, le=100, allow_inf_nan=False)
@@ -92,17 +91,10 @@ class PieceIn(BaseModel):
     spectrum: SpectrumIn
 
 
-class LinePieceIn(BaseModel):
-    """A piece sent over a line's WebSocket: the line is the socket's."""
+class PieceIn(LinePieceIn):
+    """A piece under the spectrometer of a line: a line piece that names its line."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    piece_id: str = Field(min_length=1, max_length=200)
-    captured_at: AwareDatetime | None = None
-    encoder_count: Count | None = Field(None, ge=0, le=2**62)
-    belt_speed_m_s: Number | None = Field(None, ge=0, le=100, allow_inf_nan=False)
-    mass_kg: Number | None = Field(None, ge=0, le=10_000, allow_inf_nan=False)
-    spectrum: SpectrumIn
+    line_id: str = Field(min_length=1, max_length=100, pattern=LINE_ID)
 
 
 class BatchIn(BaseModel):
