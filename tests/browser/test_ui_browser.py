@@ -48,6 +48,15 @@ def browser():
         b.close()
 
 
+def new_page(browser):
+    """A page that waits up to 2 minutes for the server: planning a recipe or rendering a report on a busy
+    2-core CI machine can take longer than Playwright's default 30 s."""
+    page = browser.new_page()
+    page.set_default_timeout(120_000)
+    page.set_default_navigation_timeout(120_000)
+    return page
+
+
 def sign_in(page, url: str, key: str) -> None:
     page.goto(f"{url}/ui/login")
     page.fill("#key", key)
@@ -56,7 +65,7 @@ def sign_in(page, url: str, key: str) -> None:
 
 def test_quality_approves_a_heat_and_sees_it_after_reload(served, browser, tmp_path):
     url, keys, heat_id = served
-    page = browser.new_page()
+    page = new_page(browser)
     sign_in(page, url, keys["quality"])
     assert page.url.endswith("/ui/heats")
     page.fill("input[name=q]", "browser")
@@ -78,7 +87,7 @@ def test_quality_approves_a_heat_and_sees_it_after_reload(served, browser, tmp_p
 
 def test_a_controller_key_cannot_open_the_ui(served, browser, tmp_path):
     url, keys, _ = served
-    page = browser.new_page()
+    page = new_page(browser)
     sign_in(page, url, keys["controller"])
     assert "cannot open the UI" in page.locator("#error").inner_text()
     page.goto(f"{url}/ui/heats")
@@ -89,7 +98,7 @@ def test_a_controller_key_cannot_open_the_ui(served, browser, tmp_path):
 
 def test_an_engineer_requests_a_recipe_and_sees_the_plot(served, browser, tmp_path):
     url, keys, _ = served
-    page = browser.new_page()
+    page = new_page(browser)
     sign_in(page, url, keys["engineer"])
     page.goto(f"{url}/ui/recipes")
     page.fill("#mass_kg", "4000")
