@@ -345,7 +345,9 @@ def breakdown(spectrum, n: int) -> dict[str, float]:
     import api.services.pieces as services
     from api.db.engine import upgrade
     from api.db.keys import create_key
+    from api.direct import DirectRoutes
     from api.main import _load_models, create_app
+    from api.middleware import ServiceMiddleware
     from api.schemas import PieceIn, fast_piece
     from api.services.pieces import Piece, classify_pieces
     from api.settings import load_settings
@@ -463,8 +465,9 @@ def breakdown(spectrum, n: int) -> dict[str, float]:
 
         bodies.update({("J", i): orjson.dumps({"piece_id": f"J{i}", "line_id": "BENCH", "spectrum": spec})
                        for i in range(-20, n)})
-        bodies.update({("K", i): orjson.dumps({"piece_id": f"K{i}", "line_id": "BENCH", "spectrum": spec})
-                       for i in range(-20, n)})
+        for tag in "KFT":
+            bodies.update({(tag, i): orjson.dumps({"piece_id": f"{tag}{i}", "line_id": "BENCH", "spectrum": spec})
+                           for i in range(-20, n)})
         access = logging.getLogger("api.access")
         level, propagate = access.level, access.propagate
         with open(os.devnull, "w") as devnull:
@@ -481,9 +484,26 @@ def breakdown(spectrum, n: int) -> dict[str, float]:
                 access.removeHandler(handler)
                 access.setLevel(level)
                 access.propagate = propagate
-        with mock.patch.object(routes, "_record", lambda request, pieces, key_id: [{"stored": True}]):
-            out["app as ASGI, JSON, the worker job replaced by its answer"] = asgi_ms(post_json("J"))
-            out["app as ASGI, binary, the worker job replaced by its answer"] = asgi_ms(post_bin("B"))
+            # the same requests through the FastAPI routes (the direct answers of api.direct off)
+            middleware = app.middleware_stack
+            while not isinstance(middleware, ServiceMiddleware):
+                middleware = middleware.app
+            direct = middleware.direct
+            middleware.direct = None
+            try:
+                out["app as ASGI, JSON, through the FastAPI route (no direct answer)"] = asgi_ms(post_json("F"))
+                out["app as ASGI, binary, through the FastAPI route (no direct answer)"] = asgi_ms(post_bin("G"))
+            finally:
+                middleware.direct = direct
+            middleware.direct = DirectRoutes(app, inline=False)
+            try:
+                out["app as ASGI, JSON, direct answer with the job in a worker thread"] = asgi_ms(post_json("T"))
+                out["app as ASGI, binary, direct answer with the job in a worker thread"] = asgi_ms(post_bin("U"))
+            finally:
+                middleware.direct = direct
+        with mock.patch.object(routes, "record", lambda state, pieces, key_id: [{"stored": True}]):
+            out["app as ASGI, JSON, the job replaced by its answer"] = asgi_ms(post_json("J"))
+            out["app as ASGI, binary, the job replaced by its answer"] = asgi_ms(post_bin("B"))
         body = bodies[("J", 0)]
         out["JSON body: orjson + numpy checks"] = cpu_ms(lambda i: fast_piece(orjson.loads(body), PieceIn))
         loop.close()
