@@ -6,12 +6,15 @@ less of the figure is the client's own Python), single-piece JSON classify (p50,
 form (p50, and its speed-up over JSON), and the batch endpoints, JSON and binary (pieces/s); each
 beside ``Sorter.classify`` / ``classify_array`` in this process on the same 4096-point spectrum.
 Beside each latency it gives the server's CPU time per request (from ``/proc``), which a busy
-machine inflates far less than wall-clock time. ``--soak`` adds a run at a fixed request rate
-(default 60 s at 500 requests/s, binary form) counting errors and late sends.
+machine inflates far less than wall-clock time. ``--soak`` adds an open-loop run at a fixed request
+rate (default 60 s at 500 requests/s, binary form, 32 connections): the rate sent and answered, the
+errors, how late each send was against its schedule, the answers' latency and the server's CPU.
 
 Then where the server's CPU per request goes (``cpu: ...`` figures): the app called as ASGI in this
 process (no HTTP, no socket), its parts alone, and the remainder of the server's CPU (uvicorn,
-HTTP parsing, the socket). Then the stages of a request, in this process: each optimisation's
+HTTP parsing, the socket), with the single-piece forms also through their FastAPI routes (the
+direct answers of ``api.direct`` off) and with the job in a worker thread. Then the stages of a
+request, in this process: each optimisation's
 before (the way the service did it until now: FastAPI's json + pydantic parse, a key read from the database, the INSERT
 compiled per request, an ORM rules read, the standard json response, a worker-thread hop per
 dependency) against after, in the same run, as a ratio.
@@ -214,7 +217,7 @@ def stages(spectrum, n: int) -> list[Figure]:
     from api.deps import KEYS
     from api.metrics import REQUEST_SECONDS, child
     from api.schemas import PieceIn, fast_piece
-    from api.services.pieces import _insert_statement, parsed_rules, rules_for
+    from api.services.pieces import _RULES_OF_LINE, _driver, _insert_statement, _sqlite_plan, parsed_rules, rules_for
     from api.services.rules import SortRules
     from sorter.preprocess.grid import same_grid
 
@@ -286,6 +289,24 @@ def stages(spectrum, n: int) -> list[Figure]:
 
         pair("record insert + commit (INSERT compiled per request -> one cached statement)", insert_compiled,
              insert_cached)
+
+        def record_core(i: int) -> None:   # the two statements of a one-piece record as SQLAlchemy runs them
+            with sessions() as session:
+                connection = session.connection()
+                list(connection.execute(_RULES_OF_LINE, {"line_id": "BENCH"}))
+                list(connection.execute(_insert_statement("sqlite"), [row("q", i)]))
+                session.commit()
+
+        def record_driver(i: int) -> None:   # as classify_pieces runs them for one piece on SQLite
+            with sessions() as session:
+                connection = session.connection()
+                rules_for(session, {"BENCH"})
+                plan = _sqlite_plan(connection.dialect)
+                _driver(connection).execute(plan.insert_sql, plan.insert_params(row("d", i))).fetchall()
+                session.commit()
+
+        pair("one-piece rules read + insert + commit (SQLAlchemy executes the cached statements -> SQLite's "
+             "cursor runs SQLAlchemy's compiled SQL)", record_core, record_driver)
         engine.dispose()
 
     sorter = Sorter(threads=1)
