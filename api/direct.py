@@ -103,6 +103,9 @@ class DirectRoutes:
         self.binary_roles = _roles(self.binary_route)
         self.json_roles = _roles(self.json_route)
         self.binary_headers = [_Header(f) for f in self.binary_route.dependant.header_params]
+        # the wavelength grid of the last JSON piece (its list and array): a line sends the same grid
+        # every time, and comparing two lists costs a third of reading one (0.05 against 0.13 ms)
+        self._grids: list[tuple[list, np.ndarray]] = []
 
     def takes(self, scope: dict) -> bool:
         return scope["method"] == "POST" and scope["path"] in (BINARY_PATH, JSON_PATH)
@@ -176,9 +179,11 @@ class DirectRoutes:
         if not (body and routes._is_json(headers.get("content-type")) and may_take_fast_path(body)):
             return None
         try:
-            parsed = fast_piece(orjson.loads(body), PieceIn)
+            parsed = fast_piece(orjson.loads(body), PieceIn, self._grids)
         except orjson.JSONDecodeError:
             return None
+        if self._grids:   # shared by the pieces on that grid from now on: nobody may write to it
+            self._grids[-1][1].flags.writeable = False
         if parsed is None:
             return None
         principal = self._principal(headers, self.json_roles, parsed.line_id)
