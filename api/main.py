@@ -17,6 +17,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from api import problems
 from api.db.engine import make_engine, session_factory, upgrade
+from api.direct import DirectRoutes
 from api.middleware import ServiceMiddleware
 from api.pages import ui
 from api.routes import health, heats, inventory, jobs, keys, lines, lots, pieces, recipes, reports
@@ -62,7 +63,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(router)
     app.include_router(ui.router)   # the browser UI (cookies, not keys): outside ROUTERS and the schema
     app.state.http_routes = [r for router in ROUTERS for r in router.routes if hasattr(r, "methods")]
-    app.add_middleware(ServiceMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(ServiceMiddleware, max_body_bytes=settings.max_body_bytes, direct=DirectRoutes(app))
     return app
 
 

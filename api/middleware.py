@@ -1,4 +1,5 @@
-"""One ASGI layer around the app: request size limit (413), latency histogram and the access log.
+"""One ASGI layer around the app: request size limit (413), latency histogram, the access log, and
+the direct answers of the hot routes (``api.direct``) inside all three.
 
 Written as plain ASGI rather than Starlette's BaseHTTPMiddleware, which costs a task per request.
 A body announced larger than the limit is refused before it is read; a body without a length
@@ -28,9 +29,11 @@ def _problem_413(limit: int) -> tuple[dict, bytes]:
 
 
 class ServiceMiddleware:
-    def __init__(self, app, max_body_bytes: int):
+    def __init__(self, app, max_body_bytes: int, direct=None):
         self.app = app
         self.max_body_bytes = max_body_bytes
+        # api.direct.DirectRoutes: the hot routes answered here when a request is surely valid
+        self.direct = direct
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -53,6 +56,10 @@ class ServiceMiddleware:
                 await send_status(start)
                 await send({"type": "http.response.body", "body": body})
             else:
+                if self.direct is not None and self.direct.takes(scope):
+                    receive_body = await self.direct(scope, receive_body, send_status)
+                    if receive_body is None:   # answered
+                        return
                 await self.app(scope, receive_body, send_status)
         finally:
             IN_FLIGHT.dec()

@@ -65,10 +65,15 @@ def json_response(body: object) -> Response:
     return Response(orjson.dumps(body), media_type="application/json")
 
 
+def record(state, pieces: list[Piece], key_id: int) -> list[dict]:
+    """Classify and record ``pieces`` in a session of their own, with the app's ``state`` (its
+    sessions and Sorter); run in a worker thread."""
+    with state.sessions() as session:
+        return classify_pieces(session, state.sorter, pieces, key_id)
+
+
 def _record(request: Request, pieces: list[Piece], key_id: int) -> list[dict]:
-    """Classify and record ``pieces`` in a session of their own (run in a worker thread)."""
-    with request.app.state.sessions() as session:
-        return classify_pieces(session, request.app.state.sorter, pieces, key_id)
+    return record(request.app.state, pieces, key_id)
 
 
 @functools.lru_cache(maxsize=256)

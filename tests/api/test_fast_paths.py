@@ -203,3 +203,32 @@ def test_a_kept_metrics_child_is_the_one_prometheus_counts():
     text_out = exposition()[0].decode()
     line = next(x for x in text_out.splitlines() if x.startswith("aluloop_pieces_total{") and "CHILD-LINE" in x)
     assert float(line.rsplit(" ", 1)[1]) == before + 3
+
+
+@pytest.mark.parametrize("captured_at", [None, datetime(2026, 12, 6, 10, 0, 0, 120000, tzinfo=UTC),
+                                         datetime.fromisoformat("2026-12-06T11:00:00.5+01:00")])
+def test_the_one_row_insert_on_sqlite_stores_what_sqlalchemy_stores(tmp_path, captured_at):
+    """The single-piece INSERT runs on the driver's cursor with the columns' own conversions; the row it
+    writes must be the one SQLAlchemy's statement writes from the same values, to the stored text."""
+    from api.services.pieces import _driver, _insert_statement, _sqlite_plan
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'rows.db'}")
+    upgrade(engine)
+    sessions = session_factory(engine)
+    row = {"line_id": "L1", "state": "ok", "grade": "5182", "family": "5xxx", "decision": "accept", "bin": "B1",
+           "model_name": "broadband", "captured_at": captured_at, "received_at": datetime.now(UTC),
+           "encoder_count": 2**40, "belt_speed_m_s": 2.5, "mass_kg": 1, "key_id": 3, "result": '{"a": 1}'}
+    with sessions() as session:
+        by_sqlalchemy = list(session.connection().execute(_insert_statement("sqlite"), [{**row, "piece_id": "a"}]))
+        connection = session.connection()
+        by_driver = _driver(connection).execute(_sqlite_plan(connection.dialect).insert_sql,
+                                                _sqlite_plan(connection.dialect).insert_params(
+                                                    {**row, "piece_id": "b"})).fetchall()
+        session.commit()
+    assert [tuple(r)[1:] for r in by_sqlalchemy] == [("L1", "a")] and [r[1:] for r in by_driver] == [("L1", "b")]
+    columns = [c for c in row if c != "piece_id"]
+    with engine.connect() as c:
+        stored = c.execute(text(f"SELECT {', '.join(f'typeof({n}), {n}' for n in columns)} FROM piece_records "
+                                "ORDER BY piece_id")).all()
+    assert stored[0] == stored[1]
+    engine.dispose()
