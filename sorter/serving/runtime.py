@@ -35,6 +35,7 @@ import onnxruntime as ort
 from blending.errors import InputError
 from sorter.preprocess.grid import interpolation_indices, same_grid, same_spectrometer
 from sorter.serving.card import ModelCard, Thresholds, card_path_for, verify
+from sorter.serving.family_head import FamilyHeadCard, with_family_head
 from sorter.serving.reject import QUALITY_COLUMNS, UNKNOWN, decide
 from sorter.spectrum import Spectrum, SpectrumError
 
@@ -159,6 +160,9 @@ class LibsRuntime:
         self.output_names = [o.name for o in self.session.get_outputs()]
         self.grid_nm = np.asarray(card.wavelength_grid_nm, dtype=np.float64)
         self.classes = list(card.classes)
+        # a family head is used only when both the graph and the card carry it
+        self.family_head = (FamilyHeadCard.from_card(card.family_head)
+                            if "family_probabilities" in self.output_names else None)
         self.resample_cache_size = resample_cache_size
         self._resample_cache: OrderedDict[bytes, tuple[np.ndarray, np.ndarray, GridCoverage]] = OrderedDict()
         self._resample_lock = threading.Lock()
@@ -272,6 +276,10 @@ class LibsRuntime:
         dist = out.get("class_distance")
         decisions = decide(P, quality, self.classes, self.card.families, thresholds or self.card.thresholds,
                            None if dist is None else dist.astype(np.float64))
+        if self.family_head is not None:
+            decisions = with_family_head(decisions, P, out["family_probabilities"].astype(np.float64),
+                                         out["family_distance"].astype(np.float64), self.classes,
+                                         self.card.families, self.family_head)
         elements = self.card.elements
         # a mass fraction lies in 0-100 wt% whatever the interval's width (an empty shot's is wide)
         lo, hi = np.maximum(comp - half, 0.0).tolist(), np.minimum(comp + half, 100.0).tolist()
