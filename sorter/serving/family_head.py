@@ -4,7 +4,9 @@ A model whose graph has the outputs ``family_probabilities`` and ``family_distan
 has a ``family_head`` section (``sorter/training/family_head.py``) carries a second, small family
 classifier trained over a wide randomisation of plasmas and spectrometers. The grade classifier
 knows our simulator and the training spectrometer in detail and is the better judge on them; the
-family head is the one that still holds on another plasma model and instrument. So:
+family head is the one that still holds on another plasma model and instrument. So, for a spectrum
+from another spectrometer (the runtime's test: it names another instrument, or is not on the model's
+grid; on its own spectrometer the grade classifier keeps the family):
 
 * the family served is the family head's, and the grade is the most probable grade inside it (a
   grade always belongs to its family);

@@ -13,7 +13,9 @@ lines). Served anyway, such a spectrum would be binned in a wrong grade without 
 
 A spectrum from another spectrometer (it names another instrument, or names none and is not on the
 model's grid) gets grade, family and decision but no composition (:meth:`LibsRuntime.calibration_note`):
-the regressions carry the training spectrometer's spectral response.
+the regressions carry the training spectrometer's spectral response. Where the model carries a family
+head (``sorter/serving/family_head.py``), such a spectrum's family is the head's, read from thin-line
+ratios that hold on other spectrometers and plasmas, and a piece the head cannot place goes round.
 
 A runtime is safe to share between threads: onnxruntime's ``run`` is, and the resampling plans
 (one per input grid) sit in a bounded LRU behind a lock, so a client that sends ever new grids
@@ -276,7 +278,10 @@ class LibsRuntime:
         dist = out.get("class_distance")
         decisions = decide(P, quality, self.classes, self.card.families, thresholds or self.card.thresholds,
                            None if dist is None else dist.astype(np.float64))
-        if self.family_head is not None:
+        # On its own spectrometer the grade classifier, which knows that instrument's response, keeps the
+        # family (the head, trained over random instruments, places 0.97 there against 1.000 and would send
+        # 18% round); on another spectrometer only what transfers decides: the family head.
+        if self.family_head is not None and (coverage.missing_windows or self.calibration_note(coverage, instrument)):
             decisions = with_family_head(decisions, P, out["family_probabilities"].astype(np.float64),
                                          out["family_distance"].astype(np.float64), self.classes,
                                          self.card.families, self.family_head)

@@ -149,3 +149,27 @@ def test_a_piece_the_grade_classifier_sent_round_keeps_its_reason():
     d = [Decision("5754", "5xxx", 0.55, "unknown", "too noisy")]
     out = with_family_head(d, P, np.array([[0.9, 0.05, 0.04, 0.01]]), np.array([[0.5]]), CLASSES, FAMILIES, HEAD)[0]
     assert (out.grade, out.family, out.decision, out.reason) == ("1050A", "1xxx", "unknown", "too noisy")
+
+
+@pytest.mark.parametrize("model", ["broadband", "highres"])
+def test_a_bundled_model_lets_its_head_decide_the_family_only_on_another_spectrometer(model):
+    from pathlib import Path
+
+    from sorter.io import read_spectrum
+    from sorter.serving.reject import decide
+    from sorter.serving.runtime import LibsRuntime
+
+    root = Path(__file__).resolve().parents[3]
+    rt = LibsRuntime.load(root / "models" / f"{model}.onnx")
+    assert rt.family_head is not None
+    files = sorted((root / "sample_spectra").glob(f"*_{model}_*.csv"))[:12]
+    x = np.stack([read_spectrum(f).intensity for f in files])
+    out = rt.run(x)
+    own = rt.classify_array(rt.grid_nm, x, instrument=model)
+    grade_head = decide(out["probabilities"].astype(float), out["quality"].astype(float), rt.classes,
+                        rt.card.families, rt.card.thresholds, out["class_distance"].astype(float))
+    assert [r.family for r in own] == [d.family for d in grade_head]
+    other = rt.classify_array(rt.grid_nm, x, instrument="peer-c")
+    head_families = np.array(rt.card.family_head["families"])[out["family_probabilities"].argmax(axis=1)]
+    assert [r.family for r in other] == list(head_families)
+    assert all(r.grade and rt.card.families[r.grade] == r.family for r in other)
