@@ -413,8 +413,10 @@ def train_family_head(model_path, *, n_per_grade: int = 240, chunks: int = 48, s
     grades = list(card.classes)
 
     def simulated(n: int, k: int, s: int) -> tuple[np.ndarray, np.ndarray]:
+        # float32, as the graph reads spectra: a run with the cache and one without fit the same head
         if cache is None:
-            return randomised_batch(grid, n, k, s, grades)
+            X, y = randomised_batch(grid, n, k, s, grades)
+            return X.astype(np.float32), y
         path = Path(cache) / f"family_{grid.size}px_{grid[0]:g}-{grid[-1]:g}nm_{n}x{k}_seed{s}.npz"
         if path.exists():
             with np.load(path) as d:
@@ -423,7 +425,7 @@ def train_family_head(model_path, *, n_per_grade: int = 240, chunks: int = 48, s
         X, y = randomised_batch(grid, n, k, s, grades)
         path.parent.mkdir(parents=True, exist_ok=True)
         np.savez(path, X=X.astype(np.float32), y=y)
-        return X, y
+        return X.astype(np.float32), y
 
     X, y = simulated(n_per_grade, chunks, seed)
     if progress:
