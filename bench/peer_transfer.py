@@ -16,7 +16,7 @@ score only, here.
 
 Figures go to ``bench/results/peer_transfer.json``. Training takes several minutes on one core.
 
-    python -m bench.peer_transfer [--data ../shared/peer_libs] [--skip-baseline-mlp]
+    python -m bench.peer_transfer [--data ../shared/peer_libs] [--skip-baseline-mlp] [--bundled-only]
 """
 
 from __future__ import annotations
@@ -113,7 +113,15 @@ def main() -> None:
     ap.add_argument("--data", default=str(DEFAULT_DATA), help="folder with train.npz and test.npz")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--skip-baseline-mlp", action="store_true", help="skip retraining the project's MLP recipe")
+    ap.add_argument("--bundled-only", action="store_true", help="score only the bundled models (no retraining); "
+                    "figures go to bench/results/peer_transfer_bundled.json")
     args = ap.parse_args()
+    if args.bundled_only:
+        from sorter.io import load_batch
+
+        write("peer_transfer_bundled", bundled_figures(load_batch(Path(args.data) / "test.npz")),
+              title="Bundled LIBS models on another simulator's spectra (peer_libs/test.npz), no retraining")
+        return
 
     from sorter.io import load_batch
     from sorter.serving.runtime import LibsRuntime
@@ -172,6 +180,15 @@ def main() -> None:
                             note=f"family {mlp['family_accuracy']:.4f}, unknown {mlp['unknown_rate']:.4f}"))
     found += composition_figures("retrained on train.npz", m)
 
+    found += bundled_figures(test)
+    write("peer_transfer", found, title="LIBS classifier on another simulator's spectra (peer_libs)")
+
+
+def bundled_figures(test) -> list[Figure]:
+    """Family accuracy and wrong family accepted of each bundled model on ``test``, without retraining."""
+    from sorter.serving.runtime import LibsRuntime
+
+    found = []
     for model in sorted((ROOT / "models").glob("*.onnx")):
         rt = LibsRuntime.load(model, threads=1)
         b = score(rt, test)
@@ -185,7 +202,7 @@ def main() -> None:
         found.append(Figure(f"bundled models/{model.name} without retraining: accepted with the wrong family",
                             round(wrong, 4), "share", target=f"<= {BUNDLED_WRONG_FAMILY}",
                             met=wrong <= BUNDLED_WRONG_FAMILY))
-    write("peer_transfer", found, title="LIBS classifier on another simulator's spectra (peer_libs)")
+    return found
 
 
 if __name__ == "__main__":

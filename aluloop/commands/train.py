@@ -123,3 +123,28 @@ def train_libs(
             console.print(f"  cross-validated grade accuracy {c['cv_accuracy']:.4f} +- {c['cv_accuracy_sd']:.4f}: "
                           f"{c['name']}" + ("  <- chosen" if c["name"] == m["model_selection"]["chosen"] else ""),
                           highlight=False)
+
+
+@app.command("family-head")
+@user_errors
+def train_family_head_command(
+    model: Path = typer.Option(..., "--model", help="ONNX model with its card beside it, e.g. models/highres.onnx; "
+                               "the family head is written into both (a head there already is replaced)."),
+    n_per_grade: int = typer.Option(240, "--n-per-grade", min=10, help="Simulated single shots per grade."),
+    chunks: int = typer.Option(48, "--chunks", min=2, help="Random spectrometers and plasma ranges they are "
+                               "spread over."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the simulation (validation: seed + 1000)."),
+    cache: Path = typer.Option(None, "--cache", help="Folder that keeps the simulated spectra, so that a rerun "
+                               "skips the simulation."),
+) -> None:
+    """Give a model a family head that carries to other plasmas and spectrometers (thin-line ratios, abstention)."""
+    from sorter.training.family_head import train_family_head
+
+    if not model.exists():
+        raise InputError(f"--model: {model} does not exist", field="model")
+    section = train_family_head(model, n_per_grade=n_per_grade, chunks=chunks, seed=seed, cache=cache)
+    v = section["validation"]
+    console.print(f"wrote the family head into {model} and its card: bars p >= {section['min_probability']:.3f}, "
+                  f"distance <= {section['max_distance']:.2f}; randomised validation: family accuracy "
+                  f"{v['family_accuracy']:.4f}, wrong family accepted {v['wrong_family_accepted']:.4f}, unknown "
+                  f"{v['unknown']:.4f}", highlight=False)

@@ -9,10 +9,12 @@ a model whose sha256 does not match its card.
 :data:`CARD_SCHEMA_VERSION` and reads versions :data:`OLDEST_CARD_SCHEMA_VERSION` to it (2: every
 line window carries its footprint, ``footprint_lo_nm`` and ``footprint_hi_nm``; 3 adds the optional
 ``composition_error``, the composition error per grade and element split into a random and a shared
-part, which sorted lots need, :meth:`ModelCard.lot_error`); it refuses a card of another version
-with an :class:`InputError` rather than guess at fields it does not know, so a card written by a
-newer aluloop asks for an upgrade and an older one for retraining. The sha256 is of the ONNX bytes
-alone, so a card can be edited (a threshold, a note) without touching the model it describes.
+part, which sorted lots need, :meth:`ModelCard.lot_error`; 4 adds the optional ``family_head``, the
+accept bars of a family classifier in the graph that carries to other plasmas and spectrometers); it
+refuses a card of another version with an :class:`InputError` rather than guess at fields it does
+not know, so a card written by a newer aluloop asks for an upgrade and an older one for retraining.
+The sha256 is of the ONNX bytes alone, so a card can be edited (a threshold, a note) without
+touching the model it describes.
 """
 
 from __future__ import annotations
@@ -25,8 +27,8 @@ from pathlib import Path
 
 from blending.errors import AluloopError, InputError
 
-CARD_SCHEMA_VERSION = 3
-OLDEST_CARD_SCHEMA_VERSION = 2   # version 3 only added the optional composition_error
+CARD_SCHEMA_VERSION = 4
+OLDEST_CARD_SCHEMA_VERSION = 2   # versions 3 and 4 only added the optional composition_error and family_head
 CARD_SUFFIX = ".card.json"
 SATURATED_PIXELS = 3  # the quality output carries the 3rd-highest Al-reference pixel
 
@@ -123,6 +125,9 @@ class ModelCard:
     # {"grades": {grade: {element: {"bias", "random_sd", "shared_sd", ...}}}, "unknown": {element: {"mean", "sd"}},
     #  "source": ..., "reproduce": ...} [wt%] (sorter/training/composition_error.py); {} when not measured
     composition_error: dict = field(default_factory=dict)
+    # {"families", "feature_names", "min_probability", "max_distance", "validation", ...}: the family head
+    # that carries the family to other plasmas and spectrometers (sorter/training/family_head.py); {} when none
+    family_head: dict = field(default_factory=dict)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=1)

@@ -13,7 +13,9 @@ lines). Served anyway, such a spectrum would be binned in a wrong grade without 
 
 A spectrum from another spectrometer (it names another instrument, or names none and is not on the
 model's grid) gets grade, family and decision but no composition (:meth:`LibsRuntime.calibration_note`):
-the regressions carry the training spectrometer's spectral response.
+the regressions carry the training spectrometer's spectral response. Where the model carries a family
+head (``sorter/serving/family_head.py``), such a spectrum's family is the head's, read from thin-line
+ratios that hold on other spectrometers and plasmas, and a piece the head cannot place goes round.
 
 A runtime is safe to share between threads: onnxruntime's ``run`` is, and the resampling plans
 (one per input grid) sit in a bounded LRU behind a lock, so a client that sends ever new grids
@@ -35,6 +37,7 @@ import onnxruntime as ort
 from blending.errors import InputError
 from sorter.preprocess.grid import interpolation_indices, same_grid, same_spectrometer
 from sorter.serving.card import ModelCard, Thresholds, card_path_for, verify
+from sorter.serving.family_head import FamilyHeadCard, with_family_head
 from sorter.serving.reject import QUALITY_COLUMNS, UNKNOWN, decide
 from sorter.spectrum import Spectrum, SpectrumError
 
@@ -159,6 +162,9 @@ class LibsRuntime:
         self.output_names = [o.name for o in self.session.get_outputs()]
         self.grid_nm = np.asarray(card.wavelength_grid_nm, dtype=np.float64)
         self.classes = list(card.classes)
+        # a family head is used only when both the graph and the card carry it
+        self.family_head = (FamilyHeadCard.from_card(card.family_head)
+                            if "family_probabilities" in self.output_names else None)
         self.resample_cache_size = resample_cache_size
         self._resample_cache: OrderedDict[bytes, tuple[np.ndarray, np.ndarray, GridCoverage]] = OrderedDict()
         self._resample_lock = threading.Lock()
@@ -272,6 +278,13 @@ class LibsRuntime:
         dist = out.get("class_distance")
         decisions = decide(P, quality, self.classes, self.card.families, thresholds or self.card.thresholds,
                            None if dist is None else dist.astype(np.float64))
+        # On its own spectrometer the grade classifier, which knows that instrument's response, keeps the
+        # family (the head, trained over random instruments, places 0.97 there against 1.000 and would send
+        # 18% round); on another spectrometer only what transfers decides: the family head.
+        if self.family_head is not None and (coverage.missing_windows or self.calibration_note(coverage, instrument)):
+            decisions = with_family_head(decisions, P, out["family_probabilities"].astype(np.float64),
+                                         out["family_distance"].astype(np.float64), self.classes,
+                                         self.card.families, self.family_head)
         elements = self.card.elements
         # a mass fraction lies in 0-100 wt% whatever the interval's width (an empty shot's is wide)
         lo, hi = np.maximum(comp - half, 0.0).tolist(), np.minimum(comp + half, 100.0).tolist()

@@ -180,3 +180,24 @@ def test_the_plants_own_spectrometer_after_a_calibration_drift_keeps_its_composi
     r = json.loads(result.stdout)
     assert (set(r["composition_wt_pct"].values()) == {None}) is withheld
     assert ("not on the model's grid" in r["composition_note"]) is withheld
+
+
+def test_a_family_head_is_written_into_a_model_and_its_card_and_then_served(trained, plant_folder, tmp_path):
+    src, _ = trained
+    out = tmp_path / "plant.onnx"
+    shutil.copy(src, out)
+    shutil.copy(src.with_name("plant.card.json"), tmp_path / "plant.card.json")
+    result = aluloop("train", "family-head", "--model", str(out), "--n-per-grade", "12", "--chunks", "2")
+    assert result.returncode == 0, result.stderr
+    card = json.loads((tmp_path / "plant.card.json").read_text())
+    assert {"min_probability", "max_distance", "families"} <= set(card["family_head"])
+    assert "family_probabilities" in card["onnx_outputs"] and card["reproduce"].endswith("--chunks 2 --seed 0")
+    classified = aluloop("classify", str(plant_folder), "--model", str(out), "--json")
+    assert classified.returncode == 0, classified.stderr
+    rows = [json.loads(line) for line in classified.stdout.splitlines()]
+    assert rows and all(r["family"] in card["family_head"]["families"] for r in rows)
+
+
+def test_a_family_head_for_a_missing_model_is_refused_by_name(tmp_path):
+    result = aluloop("train", "family-head", "--model", str(tmp_path / "none.onnx"))
+    assert result.returncode == 2 and "--model" in result.stderr and "does not exist" in result.stderr

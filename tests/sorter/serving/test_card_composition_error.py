@@ -53,7 +53,7 @@ def test_the_bundled_cards_state_the_error_of_every_aluminium_grade():
     from sorter.serving.registry import bundled_cards
 
     for _, card in bundled_cards().values():
-        assert card.schema_version == CARD_SCHEMA_VERSION == 3
+        assert card.schema_version == CARD_SCHEMA_VERSION == 4
         figures = card.lot_error()
         grades = {g for g in card.classes if is_aluminium(g)}
         assert grades <= set(figures["sd_wt_pct"])
