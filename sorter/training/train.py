@@ -63,7 +63,7 @@ def train(data: TrainingData, out: str | Path, *, seed: int = 0, held_out_fracti
           progress: Progress = no_progress, plasma_terms: bool = False, n_members: int = 5,
           max_shift_nm: float = 0.0, augmentation: Augmentation | None = None,
           state_reference: str = AUTO, classifier: str = "mlp", cv_folds: int = 5,
-          guided: bool = False) -> TrainResult:
+          guided: bool = False, family_guides: bool = False, line_set: str = "standard") -> TrainResult:
     """Fit, tune, export, verify and document a model; write ``out`` (.onnx), its card and report.
 
     ``plasma_terms``, ``n_members``, ``max_shift_nm``: see :class:`~sorter.training.model.LibsModel` (the
@@ -85,7 +85,9 @@ def train(data: TrainingData, out: str | Path, *, seed: int = 0, held_out_fracti
     the card's ``metrics.model_selection``; a ``max_shift_nm`` given is kept, and data with a grade of one
     training piece, which cannot be cross-validated, get ``"mlp"``); simulated data keep the project's recipe
     (``"mlp"``, the given ``max_shift_nm``). ``guided`` (the composition guide,
-    :mod:`sorter.training.composition_guide`) is chosen with them under ``"auto"``.
+    :mod:`sorter.training.composition_guide`) is chosen with them under ``"auto"``, and so are, for the
+    winner, the guide's ``family_guides`` and the ``line_set`` (``"standard"`` or ``"extended"``,
+    :mod:`sorter.training.line_sets`).
     Where the data number their pieces (``data.pieces``) the held-out split keeps each piece's shots together.
     """
     # scikit-learn and skl2onnx load here, not when the CLI parses its options
@@ -123,6 +125,7 @@ def train(data: TrainingData, out: str | Path, *, seed: int = 0, held_out_fracti
         selection = _select(data, tr, labels, seed, cv_folds, max_iter, progress, shifts)
         classifier, max_shift_nm = selection.best.classifier, selection.best.max_shift_nm
         guided = selection.best.guided
+        family_guides, line_set = selection.best.family_guides, selection.best.lines
     stages = ["line features", "classifier", *(["plasma state"] if plasma_terms else []), "composition",
               "out-of-distribution", "thresholds", "ONNX export", "evaluation"]
 
@@ -131,7 +134,7 @@ def train(data: TrainingData, out: str | Path, *, seed: int = 0, held_out_fracti
 
     model = LibsModel(data.wavelength_nm, hidden_layer_sizes=hidden_layer_sizes, max_iter=max_iter,
                       random_state=seed, plasma_terms=plasma_terms, n_members=n_members, max_shift_nm=max_shift_nm,
-                      classifier=classifier, guided=guided)
+                      classifier=classifier, guided=guided, family_guides=family_guides, line_set=line_set)
     X_tr, y_tr = data.intensity[tr], labels[tr]
     pieces = None if data.pieces is None else data.pieces[tr]
     comp_tr = None if data.composition is None else data.composition[tr]
@@ -188,7 +191,9 @@ def train(data: TrainingData, out: str | Path, *, seed: int = 0, held_out_fracti
     metrics["evaluated_on"] = (f"{te.size} held-out spectra (stratified {held_out_fraction:.0%} of the training data's "
                                f"{split})")
     metrics["classifier"] = {"family": classifier, "max_shift_nm": float(max_shift_nm),
-                             "composition_guide": model.guide_ is not None}
+                             "composition_guide": model.guide_ is not None,
+                             "family_guides": bool(model.guide_ is not None and family_guides),
+                             "line_set": line_set}
     if selection is not None:
         metrics["model_selection"] = selection.as_dict()
     card.metrics = _summary(metrics)
@@ -209,19 +214,23 @@ def train(data: TrainingData, out: str | Path, *, seed: int = 0, held_out_fracti
 def _select(data: TrainingData, rows, labels, seed: int, cv_folds: int, max_iter: int, progress: Progress,
             shifts_nm=None):
     """Grouped cross-validation over the candidate classifiers on the training rows ``rows``."""
+    from sorter.training.composition_guide import row_families
     from sorter.training.model import LibsModel
     from sorter.training.selection import DRIFT_SHIFT_NM, select_classifier
 
     X = data.intensity[rows]
 
-    def features(shift_nm: float):
-        return LibsModel(data.wavelength_nm, max_shift_nm=shift_nm).line_features().fit(X).transform(X)
+    def features(shift_nm: float, lines: str = "standard"):
+        model = LibsModel(data.wavelength_nm, max_shift_nm=shift_nm, line_set=lines)
+        return model.line_features().fit(X).transform(X)
 
     groups = None if data.pieces is None else data.pieces[rows]
     comp = None if data.composition is None else data.composition[rows]
     return select_classifier(features, labels[rows], groups, composition=comp, elements=data.elements,
                              n_folds=cv_folds, seed=seed, max_iter=max_iter, progress=progress,
-                             shifts_nm=shifts_nm or (0.0, DRIFT_SHIFT_NM))
+                             shifts_nm=shifts_nm or (0.0, DRIFT_SHIFT_NM),
+                             extended_features=lambda shift_nm: features(shift_nm, "extended"),
+                             families=row_families(labels[rows]))
 
 
 def _state_reference(data: TrainingData, labels, composition, choice: str, seed: int, progress: Progress):
