@@ -62,6 +62,10 @@ def test_auto_training_reports_every_candidate_in_report_and_card(tmp_path):
     assert res.metrics["classifier"]["family"] == chosen["classifier"]
     card = json.loads(res.card_path.read_text())
     assert card["metrics"]["model_selection"]["chosen"] == sel["chosen"]
+    # the composition's interval coverage in the card is the grouped cross-validated one, and says so
+    cv = res.metrics["composition_cv"]
+    assert card["metrics"]["composition_interval_coverage"] == cv["interval_coverage_major"]
+    assert "cross-validation" in card["metrics"]["composition_interval_coverage_measured_by"]
     report = json.loads((res.report_dir / "report.json").read_text())
     assert report["model_selection"]["candidates"] == json.loads(json.dumps(sel["candidates"]))
     # whole pieces held out: no piece has shots on both sides
