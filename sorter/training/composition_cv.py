@@ -3,7 +3,8 @@
 A plant's data carry no plasma states and the reject thresholds take a held-out fifth of its pieces;
 a coverage measured on those few pieces per grade (12 per grade on peer_libs: 60 pieces x 20%) has a
 binomial standard error near 0.09 at 90% per grade-element pair. Refitting the whole model
-(classifier, guide, composition) on all but one fold of pieces and scoring the pieces left out, fold after fold, uses every training piece once as a new piece
+(classifier, guide, composition) on all but one fold of pieces and scoring the pieces left out, fold
+after fold, uses every training piece once as a new piece
 (Lei et al. 2018, J. Am. Stat. Assoc. 113, 1094, split conformal: the out-of-fold residuals are the
 calibration set). The result also gives the factor the intervals would need for nominal coverage on
 those residuals (``conformal_scale``) and the grade-mean baseline's error on the same folds (each
