@@ -22,6 +22,7 @@ Figures go to ``bench/results/peer_transfer.json``. Training takes several minut
 from __future__ import annotations
 
 import argparse
+import os
 import tempfile
 import time
 import warnings
@@ -108,6 +109,65 @@ def composition_figures(title: str, m: dict) -> list[Figure]:
     return out
 
 
+def speed(model_path: Path, test) -> dict:
+    """Batched throughput and single-spectrum latency of a retrained model, and of the bundled broadband
+    model in the same run (on the test spectra resampled to its grid), each on one core."""
+    from bench.classify_speed import latencies, throughput
+    from sorter.preprocess.grid import resample
+    from sorter.serving.runtime import LibsRuntime
+
+    out = {}
+    X = np.asarray(test.intensity, dtype=np.float64)
+    X = np.tile(X, (8192 // len(X) + 1, 1))[:8192]
+    runs = [("retrained", LibsRuntime.load(model_path, threads=1), X.astype(np.float32))]
+    bundled = ROOT / "models" / "broadband.onnx"
+    if bundled.exists():
+        rt = LibsRuntime.load(bundled, threads=1)
+        grid = np.asarray(rt.card.wavelength_grid_nm)
+        Xb = resample(np.asarray(test.wavelength_nm), X, grid).astype(np.float32)
+        runs.append(("bundled broadband.onnx", rt, Xb))
+    for label, rt, X32 in runs:
+        batch = throughput(rt.run, X32, 4096)
+        lat = latencies(lambda x, rt=rt: rt.interpret(rt.run(x)), X32, 2000)
+        out[label] = {"per_s": batch, "median_ms": 1e3 * float(np.median(lat)),
+                      "p99_ms": 1e3 * float(np.quantile(lat, 0.99))}
+        print(f"  speed, {label}: {batch:,.0f} spectra/s batched (4096), single spectrum incl. decision median "
+              f"{out[label]['median_ms']:.3f} ms, p99 {out[label]['p99_ms']:.3f} ms (one core)")
+    return out
+
+
+def speed_figures(sp: dict) -> list[Figure]:
+    r, b = sp["retrained"], sp.get("bundled broadband.onnx")
+    load = os.getloadavg()[0]
+    return [Figure("retrained on train.npz: batched throughput, one core", round(r["per_s"]), "spectra/s",
+                   baseline=None if b is None else "bundled broadband.onnx, same run",
+                   baseline_value=None if b is None else round(b["per_s"]),
+                   ratio=None if b is None else round(r["per_s"] / b["per_s"], 3), target=">= 20,000 spectra/s",
+                   met=r["per_s"] >= 20_000, note=f"1-min load {load:.1f}"),
+            Figure("retrained on train.npz: one spectrum incl. decision, p99", round(r["p99_ms"], 3), "ms",
+                   baseline=None if b is None else "bundled broadband.onnx, same run",
+                   baseline_value=None if b is None else round(b["p99_ms"], 3),
+                   ratio=None if b is None else round(b["p99_ms"] / r["p99_ms"], 3), target="<= 1 ms",
+                   met=r["p99_ms"] <= 1.0, note=f"median {r['median_ms']:.3f} ms; 1-min load {load:.1f}")]
+
+
+def cv_composition_figures(cv: dict) -> list[Figure]:
+    """Figures of the training's grouped-CV composition check (train.npz only)."""
+    out = []
+    for e, share in cv["mae_share_of_range"].items():
+        b = cv["grade_mean_share_of_range"].get(e)
+        out.append(Figure(f"grouped CV on train.npz: {e} MAE / spec range, mean over grades with a {e} range",
+                          round(share, 4), "share", baseline="grade mean of the other folds' pieces (true grade)",
+                          baseline_value=None if b is None else round(b, 4),
+                          ratio=None if b is None or share == 0 else round(b / share, 3),
+                          target="below the grade-mean baseline", met=None if b is None else share < b))
+    out.append(Figure("grouped CV on train.npz: composition interval coverage, mean over the major pairs",
+                      round(cv["interval_coverage_major"], 4), "share", target=f"~ {cv['nominal_coverage']}",
+                      note=f"worst {cv['interval_coverage_worst_pair']} {cv['interval_coverage_worst']:.3f}; "
+                           f"conformal scale {cv.get('conformal_scale', float('nan')):.3f}; {cv['measured_by']}"))
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", default=str(DEFAULT_DATA), help="folder with train.npz and test.npz")
@@ -115,12 +175,14 @@ def main() -> None:
     ap.add_argument("--skip-baseline-mlp", action="store_true", help="skip retraining the project's MLP recipe")
     ap.add_argument("--bundled-only", action="store_true", help="score only the bundled models (no retraining); "
                     "figures go to bench/results/peer_transfer_bundled.json")
+    ap.add_argument("--keep", default=None, help="folder to keep the retrained model, card and report in")
+    ap.add_argument("--speed-only", default=None, metavar="MODEL",
+                    help="only measure the speed of a retrained MODEL (.onnx) against the bundled one; writes nothing")
     args = ap.parse_args()
     if args.bundled_only:
         from sorter.io import load_batch
 
-        write("peer_transfer_bundled", bundled_figures(load_batch(Path(args.data) / "test.npz")),
-              title="Bundled LIBS models on another simulator's spectra (peer_libs/test.npz), no retraining")
+        write_bundled(load_batch(Path(args.data) / "test.npz"))
         return
 
     from sorter.io import load_batch
@@ -129,6 +191,10 @@ def main() -> None:
     from sorter.training.train import train
 
     data_dir = Path(args.data)
+    if args.speed_only:
+        speed(Path(args.speed_only), load_batch(data_dir / "test.npz"))
+        print(f"1-min load average {os.getloadavg()[0]:.1f}")
+        return
     train_data = load_training_data(str(data_dir / "train.npz"))
     test = load_batch(data_dir / "test.npz")
     print(f"train.npz: {train_data.labels.size} spectra of {np.unique(train_data.pieces).size} pieces; "
@@ -139,8 +205,9 @@ def main() -> None:
     print(f"forty-line baseline (random forest on line areas / Al references): grade {rf_acc:.4f} "
           f"({time.perf_counter() - t0:.0f} s)")
 
-    with tempfile.TemporaryDirectory() as d, warnings.catch_warnings():
+    with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
         warnings.simplefilter("ignore")
+        d = args.keep or tmp
         t0 = time.perf_counter()
         res = train(train_data, Path(d) / "peer_auto.onnx", seed=args.seed, classifier="auto")
         sel = res.metrics["model_selection"]
@@ -150,6 +217,13 @@ def main() -> None:
             print(f"    {c['cv_accuracy']:.4f} +- {c['cv_accuracy_sd']:.4f}  {c['name']}")
         m = score(LibsRuntime.load(res.model_path, threads=1), test)
         show(f"chosen: {sel['chosen']}", m)
+        cv = res.metrics.get("composition_cv")
+        if cv:
+            print("  composition by grouped CV on train.npz (MAE / spec range, model vs grade mean): "
+                  + ", ".join(f"{e} {v:.3f} vs {cv['grade_mean_share_of_range'].get(e, float('nan')):.3f}"
+                              for e, v in cv["mae_share_of_range"].items())
+                  + f"; interval coverage {cv['interval_coverage_major']:.3f} (nominal {cv['nominal_coverage']})")
+        sp = speed(res.model_path, test)
         mlp = None
         if not args.skip_baseline_mlp:
             t0 = time.perf_counter()
@@ -179,9 +253,17 @@ def main() -> None:
                             target=f">= {GRADE_ACCURACY}", met=mlp["grade_accuracy"] >= GRADE_ACCURACY,
                             note=f"family {mlp['family_accuracy']:.4f}, unknown {mlp['unknown_rate']:.4f}"))
     found += composition_figures("retrained on train.npz", m)
+    if cv:
+        found += cv_composition_figures(cv)
+    found += speed_figures(sp)
 
-    found += bundled_figures(test)
     write("peer_transfer", found, title="LIBS classifier on another simulator's spectra (peer_libs)")
+    write_bundled(test)
+
+
+def write_bundled(test) -> None:
+    write("peer_transfer_bundled", bundled_figures(test),
+          title="Bundled LIBS models on another simulator's spectra (peer_libs/test.npz), no retraining")
 
 
 def bundled_figures(test) -> list[Figure]:

@@ -35,7 +35,8 @@ from sorter.training.composition import (
     plasma_indicator_columns,
     plasma_state_map,
 )
-from sorter.training.composition_guide import fit_guide
+from sorter.training.composition_guide import fit_guide, row_families
+from sorter.training.line_sets import line_set
 from sorter.training.ood import ClassMahalanobis
 from sorter.training.plasma_terms import SahaBoltzmannTerms
 from sorter.training.selection import make_classifier
@@ -154,6 +155,12 @@ class LibsModel(ClassifierMixin, BaseEstimator):
     guided : bool
         Give the classifier ridge estimates of each element's log wt% beside the line features
         (:mod:`sorter.training.composition_guide`); needs the training composition.
+    family_guides : bool
+        With ``guided``: also per-family ridge estimates (the guide's family guides), fitted on each
+        family's spectra only.
+    line_set : str
+        Where ``lines`` is not given: ``"standard"`` (``feature_lines.csv``) or ``"extended"`` (plus the
+        weaker Mn and Cr lines of :mod:`sorter.training.line_sets`).
 
     Examples
     --------
@@ -167,7 +174,7 @@ class LibsModel(ClassifierMixin, BaseEstimator):
                  max_iter: int = 300, coverage: float = 0.9, random_state: int = 0, band_search_nm: float = 2.0,
                  plasma_terms: bool = False, state_hidden_layer_sizes: tuple[int, ...] = (256, 128),
                  max_shift_nm: float = 0.0, classifier: str = "mlp",
-                 guided: bool = False):
+                 guided: bool = False, family_guides: bool = False, line_set: str = "standard"):
         self.grid_nm = grid_nm
         self.lines = lines
         self.half_width_nm = half_width_nm
@@ -186,6 +193,8 @@ class LibsModel(ClassifierMixin, BaseEstimator):
         self.max_shift_nm = max_shift_nm
         self.classifier = classifier
         self.guided = guided
+        self.family_guides = family_guides
+        self.line_set = line_set
 
     def fit(self, X, y, composition=None, elements=(), progress=None, plasma_state=None, groups=None,
             reference=None):
@@ -225,7 +234,9 @@ class LibsModel(ClassifierMixin, BaseEstimator):
                                            alpha=self.alpha, max_iter=self.max_iter)
         self.guide_, Zc = None, Z
         if self.guided and composition is not None:
-            self.guide_, oof = fit_guide(Z, composition, elements, groups, seed=self.random_state)
+            fams = row_families(y) if self.family_guides else None
+            self.guide_, oof = fit_guide(Z, composition, elements, groups, seed=self.random_state, labels=y,
+                                         families=fams)
             if self.guide_ is not None:
                 Zc = np.concatenate([Z, oof], axis=1)
         with threadpool_limits(1):  # small matrices: BLAS threads only contend
@@ -292,7 +303,8 @@ class LibsModel(ClassifierMixin, BaseEstimator):
 
     def line_features(self) -> LineWindowFeatures:
         """The unfitted line-feature transformer with this model's windows and settings."""
-        return LineWindowFeatures(self.grid_nm, self.lines, self.half_width_nm, self.background_nm, self.floor,
+        lines = self.lines if self.lines is not None else line_set(self.line_set)
+        return LineWindowFeatures(self.grid_nm, lines, self.half_width_nm, self.background_nm, self.floor,
                                   self.soft, self.band_search_nm, self.max_shift_nm)
 
     def features(self, X) -> np.ndarray:

@@ -70,12 +70,16 @@ class CandidateScore:
     cv_accuracy: float
     cv_accuracy_sd: float          # spread over the folds
     fold_accuracy: tuple[float, ...] = field(default_factory=tuple)
+    lines: str = "standard"        # the line set (sorter.training.line_sets)
+    family_guides: bool = False    # the guide also has per-family ridges (sorter.training.composition_guide)
 
     @property
     def name(self) -> str:
         drift = "off" if not self.max_shift_nm else f"{self.max_shift_nm:g} nm"
         guide = " + composition guide" if self.guided else ""
-        return f"{self.classifier} on line features{guide}, drift correction {drift}"
+        guide += " with family guides" if self.family_guides else ""
+        lines = "extended line features" if self.lines == "extended" else "line features"
+        return f"{self.classifier} on {lines}{guide}, drift correction {drift}"
 
     def as_dict(self) -> dict:
         return {**asdict(self), "name": self.name}
@@ -95,7 +99,7 @@ class Selection:
 
     def as_dict(self) -> dict:
         return {"chosen": self.best.name, "classifier": self.best.classifier, "max_shift_nm": self.best.max_shift_nm,
-                "guided": self.best.guided,
+                "guided": self.best.guided, "lines": self.best.lines, "family_guides": self.best.family_guides,
                 "n_folds": self.n_folds, "grouped_by": self.grouped_by,
                 "candidates": [s.as_dict() for s in self.scores]}
 
@@ -113,11 +117,12 @@ def grouped_folds(labels, groups, n_folds: int, seed: int) -> list[tuple[np.ndar
 
 
 def cross_validated_accuracy(estimator, Z: np.ndarray, labels, folds, *, composition=None, elements=(),
-                             groups=None, seed: int = 0) -> tuple[float, ...]:
+                             groups=None, seed: int = 0, families=None) -> tuple[float, ...]:
     """Grade accuracy of ``estimator`` (cloned, refitted per fold) on each fold's held-out rows.
 
     With ``composition`` the classifier also reads the composition guide, fitted inside each fold
-    (out-of-fold estimates on its training rows, as :class:`~sorter.training.model.LibsModel` does).
+    (out-of-fold estimates on its training rows, as :class:`~sorter.training.model.LibsModel` does);
+    with ``families`` (n,) too, the guide's family guides.
     """
     labels = np.asarray(labels).astype(str)
     out = []
@@ -126,7 +131,8 @@ def cross_validated_accuracy(estimator, Z: np.ndarray, labels, folds, *, composi
         Ztr, Zte = scaler.transform(Z[tr]), scaler.transform(Z[te])
         if composition is not None:
             guide, oof = fit_guide(Ztr, np.asarray(composition)[tr], elements,
-                                   None if groups is None else np.asarray(groups)[tr], seed=seed)
+                                   None if groups is None else np.asarray(groups)[tr], seed=seed, labels=labels[tr],
+                                   families=None if families is None else np.asarray(families)[tr])
             if guide is not None:
                 Ztr, Zte = np.concatenate([Ztr, oof], axis=1), np.concatenate([Zte, guide(Zte)], axis=1)
         model = clone(estimator).fit(Ztr, labels[tr])
@@ -137,7 +143,9 @@ def cross_validated_accuracy(estimator, Z: np.ndarray, labels, folds, *, composi
 def select_classifier(features: Callable[[float], np.ndarray], labels, groups, *,
                       composition=None, elements=(), classifiers=CLASSIFIERS, shifts_nm=(0.0, DRIFT_SHIFT_NM),
                       n_folds: int = 5, seed: int = 0, n_members: int = 1, max_iter: int = 300,
-                      progress: Callable[[str, int, int], None] | None = None) -> Selection:
+                      progress: Callable[[str, int, int], None] | None = None,
+                      extended_features: Callable[[float], np.ndarray] | None = None,
+                      families=None) -> Selection:
     """Score every (classifier family, composition guide, drift correction) by grouped cross-validation; best first.
 
     ``features(max_shift_nm)`` returns the (n, k) line features of the training spectra with that
@@ -148,6 +156,12 @@ def select_classifier(features: Callable[[float], np.ndarray], labels, groups, *
     networks (one by default: a cheaper estimate of the ensemble, which averages members of about the
     same accuracy). Ties go to the earlier candidate (``classifiers`` order, unguided, no correction),
     so the project's recipe stays unless another wins.
+
+    Refinements, with ``composition``: the best (family, drift correction) of that grid is scored again,
+    guided, with the guide's family guides (``families`` (n,): each spectrum's grade family) and on the
+    extended line set (``extended_features(max_shift_nm)``, :mod:`sorter.training.line_sets`), each and
+    both. They are scored with the family and correction that won the grid only: the whole product would
+    cost four times the grid's time on a plant's two cores.
     """
     labels = np.asarray(labels).astype(str)
     grouped_by = "piece" if groups is not None else "spectrum"
@@ -169,6 +183,27 @@ def select_classifier(features: Callable[[float], np.ndarray], labels, groups, *
                                                    elements=elements, groups=groups, seed=seed)
                     scores.append(CandidateScore(family, float(shift), guided, float(np.mean(acc)),
                                                  float(np.std(acc)), acc))
+    refinements = []
+    if composition is not None:
+        if families is not None:
+            refinements.append(("standard", True))
+        if extended_features is not None:
+            refinements += [("extended", False)] + ([("extended", True)] if families is not None else [])
+    if refinements:
+        grid_best = min(range(len(scores)), key=lambda k: (-round(scores[k].cv_accuracy, 6), k))
+        family, shift = scores[grid_best].classifier, scores[grid_best].max_shift_nm
+        total += len(refinements)
+        with threadpool_limits(1):
+            for lines, fam_guides in refinements:
+                if progress is not None:
+                    progress("model selection", len(scores), total)
+                Z = np.asarray((extended_features if lines == "extended" else features)(shift), dtype=np.float64)
+                est = make_classifier(family, random_state=seed, n_members=n_members, max_iter=max_iter)
+                acc = cross_validated_accuracy(est, Z, labels, folds, composition=composition, elements=elements,
+                                               groups=groups, seed=seed,
+                                               families=families if fam_guides else None)
+                scores.append(CandidateScore(family, shift, True, float(np.mean(acc)), float(np.std(acc)), acc,
+                                             lines, fam_guides))
     if progress is not None:
         progress("model selection", total, total)
     order = sorted(range(len(scores)), key=lambda k: (-round(scores[k].cv_accuracy, 6), k))

@@ -63,7 +63,8 @@ def train(data: TrainingData, out: str | Path, *, seed: int = 0, held_out_fracti
           progress: Progress = no_progress, plasma_terms: bool = False, n_members: int = 5,
           max_shift_nm: float = 0.0, augmentation: Augmentation | None = None,
           state_reference: str = AUTO, classifier: str = "mlp", cv_folds: int = 5,
-          guided: bool = False) -> TrainResult:
+          guided: bool = False, family_guides: bool = False, line_set: str = "standard",
+          composition_cv: bool = True) -> TrainResult:
     """Fit, tune, export, verify and document a model; write ``out`` (.onnx), its card and report.
 
     ``plasma_terms``, ``n_members``, ``max_shift_nm``: see :class:`~sorter.training.model.LibsModel` (the
@@ -85,8 +86,16 @@ def train(data: TrainingData, out: str | Path, *, seed: int = 0, held_out_fracti
     the card's ``metrics.model_selection``; a ``max_shift_nm`` given is kept, and data with a grade of one
     training piece, which cannot be cross-validated, get ``"mlp"``); simulated data keep the project's recipe
     (``"mlp"``, the given ``max_shift_nm``). ``guided`` (the composition guide,
-    :mod:`sorter.training.composition_guide`) is chosen with them under ``"auto"``.
+    :mod:`sorter.training.composition_guide`) is chosen with them under ``"auto"``, and so are, for the
+    winner, the guide's ``family_guides`` and the ``line_set`` (``"standard"`` or ``"extended"``,
+    :mod:`sorter.training.line_sets`).
     Where the data number their pieces (``data.pieces``) the held-out split keeps each piece's shots together.
+
+    ``composition_cv``: where the classifier was chosen by cross-validation (a plant's data with
+    compositions), also refit the model on ``cv_folds`` grouped folds of the training split and measure the
+    composition's error and interval coverage on the pieces each fold leaves out
+    (:mod:`sorter.training.composition_cv`); the card's ``composition_interval_coverage`` is then that
+    figure, and ``composition_interval_coverage_measured_by`` says so.
     """
     # scikit-learn and skl2onnx load here, not when the CLI parses its options
     from sorter.training.model import LibsModel
@@ -123,6 +132,7 @@ def train(data: TrainingData, out: str | Path, *, seed: int = 0, held_out_fracti
         selection = _select(data, tr, labels, seed, cv_folds, max_iter, progress, shifts)
         classifier, max_shift_nm = selection.best.classifier, selection.best.max_shift_nm
         guided = selection.best.guided
+        family_guides, line_set = selection.best.family_guides, selection.best.lines
     stages = ["line features", "classifier", *(["plasma state"] if plasma_terms else []), "composition",
               "out-of-distribution", "thresholds", "ONNX export", "evaluation"]
 
@@ -131,7 +141,7 @@ def train(data: TrainingData, out: str | Path, *, seed: int = 0, held_out_fracti
 
     model = LibsModel(data.wavelength_nm, hidden_layer_sizes=hidden_layer_sizes, max_iter=max_iter,
                       random_state=seed, plasma_terms=plasma_terms, n_members=n_members, max_shift_nm=max_shift_nm,
-                      classifier=classifier, guided=guided)
+                      classifier=classifier, guided=guided, family_guides=family_guides, line_set=line_set)
     X_tr, y_tr = data.intensity[tr], labels[tr]
     pieces = None if data.pieces is None else data.pieces[tr]
     comp_tr = None if data.composition is None else data.composition[tr]
@@ -144,6 +154,18 @@ def train(data: TrainingData, out: str | Path, *, seed: int = 0, held_out_fracti
     model.fit(X_tr, y_tr, comp_tr, data.elements if comp_tr is not None else (), progress=stage,
               plasma_state=state_tr, groups=pieces, reference=reference)
     classes = [str(c) for c in model.classes_]
+    composition_cv_result = None
+    if composition_cv and selection is not None and comp_tr is not None and model.composition_ is not None:
+        from sklearn.base import clone
+
+        from sorter.training.composition_cv import grouped_cv_composition
+        from sorter.training.selection import grouped_folds
+
+        cv_groups = pieces if pieces is not None else np.arange(y_tr.size)
+        composition_cv_result = grouped_cv_composition(
+            lambda: clone(model), X_tr, y_tr, comp_tr, data.elements, cv_groups,
+            grouped_folds(y_tr, cv_groups, cv_folds, seed), coverage=model.coverage, reference=reference,
+            progress=progress)
     stage("thresholds")
     sk = model.outputs(data.intensity[te])
     thresholds = tune_thresholds(sk["probabilities"], sk["quality"], labels[te], classes, families,
@@ -188,9 +210,13 @@ def train(data: TrainingData, out: str | Path, *, seed: int = 0, held_out_fracti
     metrics["evaluated_on"] = (f"{te.size} held-out spectra (stratified {held_out_fraction:.0%} of the training data's "
                                f"{split})")
     metrics["classifier"] = {"family": classifier, "max_shift_nm": float(max_shift_nm),
-                             "composition_guide": model.guide_ is not None}
+                             "composition_guide": model.guide_ is not None,
+                             "family_guides": bool(model.guide_ is not None and family_guides),
+                             "line_set": line_set}
     if selection is not None:
         metrics["model_selection"] = selection.as_dict()
+    if composition_cv_result is not None:
+        metrics["composition_cv"] = composition_cv_result
     card.metrics = _summary(metrics)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_bytes(model_bytes)
@@ -209,19 +235,23 @@ def train(data: TrainingData, out: str | Path, *, seed: int = 0, held_out_fracti
 def _select(data: TrainingData, rows, labels, seed: int, cv_folds: int, max_iter: int, progress: Progress,
             shifts_nm=None):
     """Grouped cross-validation over the candidate classifiers on the training rows ``rows``."""
+    from sorter.training.composition_guide import row_families
     from sorter.training.model import LibsModel
     from sorter.training.selection import DRIFT_SHIFT_NM, select_classifier
 
     X = data.intensity[rows]
 
-    def features(shift_nm: float):
-        return LibsModel(data.wavelength_nm, max_shift_nm=shift_nm).line_features().fit(X).transform(X)
+    def features(shift_nm: float, lines: str = "standard"):
+        model = LibsModel(data.wavelength_nm, max_shift_nm=shift_nm, line_set=lines)
+        return model.line_features().fit(X).transform(X)
 
     groups = None if data.pieces is None else data.pieces[rows]
     comp = None if data.composition is None else data.composition[rows]
     return select_classifier(features, labels[rows], groups, composition=comp, elements=data.elements,
                              n_folds=cv_folds, seed=seed, max_iter=max_iter, progress=progress,
-                             shifts_nm=shifts_nm or (0.0, DRIFT_SHIFT_NM))
+                             shifts_nm=shifts_nm or (0.0, DRIFT_SHIFT_NM),
+                             extended_features=lambda shift_nm: features(shift_nm, "extended"),
+                             families=row_families(labels[rows]))
 
 
 def _state_reference(data: TrainingData, labels, composition, choice: str, seed: int, progress: Progress):
@@ -240,12 +270,17 @@ def _summary(metrics: dict) -> dict:
     """The card's copy of the metrics: headline figures and per-class precision/recall."""
     keep = ("n", "grade_accuracy", "family_accuracy", "accepted_grade_accuracy", "unknown_rate",
             "contaminants_accepted_as_aluminium", "expected_calibration_error", "onnx_vs_sklearn_max_abs_probability",
-            "evaluated_on", "per_class", "classifier", "model_selection")
+            "evaluated_on", "per_class", "classifier", "model_selection", "composition_cv")
     out = {k: metrics[k] for k in keep if k in metrics}
     if "composition" in metrics:
         comp = metrics["composition"]
         out["composition_worst_share_of_range"] = comp["worst_share_of_range"]
         out["composition_worst"] = comp["worst"]
         out["composition_interval_coverage"] = comp.get("interval_coverage")
+        out["composition_interval_coverage_measured_by"] = f"{metrics.get('evaluated_on')}, every value"
+    if metrics.get("composition_cv", {}).get("interval_coverage_major") is not None:
+        cv = metrics["composition_cv"]
+        out["composition_interval_coverage"] = cv["interval_coverage_major"]
+        out["composition_interval_coverage_measured_by"] = cv["measured_by"]
     return out
 

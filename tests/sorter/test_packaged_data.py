@@ -13,6 +13,6 @@ def test_wheel_ships_the_simulator_data(tmp_path):
                    check=True, capture_output=True, timeout=300)
     names = set(zipfile.ZipFile(next(tmp_path.glob("aluloop-*.whl"))).namelist())
     for data in ("libs_lines.csv", "libs_levels.csv", "ionisation_energies.csv", "instruments.toml",
-                 "contaminants.csv", "surface_layers.toml", "main_lines.csv"):
+                 "contaminants.csv", "surface_layers.toml", "main_lines.csv", "extra_feature_lines.csv"):
         assert f"sorter/data/{data}" in names
     assert "sorter/physics/saha.py" in names

@@ -52,13 +52,20 @@ def test_auto_training_reports_every_candidate_in_report_and_card(tmp_path):
         res = train(data, tmp_path / "plant.onnx", classifier="auto", cv_folds=2, max_iter=60,
                     hidden_layer_sizes=(16,), n_members=1, state_reference="none")
     sel = res.metrics["model_selection"]
-    assert len(sel["candidates"]) == 12 and sel["grouped_by"] == "piece"     # 3 families x guide x drift
+    # 3 families x guide x drift, then the winner with family guides, extended lines, both
+    assert len(sel["candidates"]) == 15 and sel["grouped_by"] == "piece"
+    refined = [c for c in sel["candidates"] if c["lines"] == "extended" or c["family_guides"]]
+    assert len(refined) == 3 and all(c["guided"] for c in refined)
     assert all(0.0 <= c["cv_accuracy"] <= 1.0 for c in sel["candidates"])
     chosen = [c for c in sel["candidates"] if c["name"] == sel["chosen"]][0]
     assert chosen["cv_accuracy"] == max(c["cv_accuracy"] for c in sel["candidates"])
     assert res.metrics["classifier"]["family"] == chosen["classifier"]
     card = json.loads(res.card_path.read_text())
     assert card["metrics"]["model_selection"]["chosen"] == sel["chosen"]
+    # the composition's interval coverage in the card is the grouped cross-validated one, and says so
+    cv = res.metrics["composition_cv"]
+    assert card["metrics"]["composition_interval_coverage"] == cv["interval_coverage_major"]
+    assert "cross-validation" in card["metrics"]["composition_interval_coverage_measured_by"]
     report = json.loads((res.report_dir / "report.json").read_text())
     assert report["model_selection"]["candidates"] == json.loads(json.dumps(sel["candidates"]))
     # whole pieces held out: no piece has shots on both sides

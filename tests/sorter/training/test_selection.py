@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from numpy.testing import assert_allclose
 
 from blending.errors import InputError
-from sorter.training.composition_guide import LOG_OFFSET_WT_PCT, fit_guide
+from sorter.training.composition_guide import LOG_OFFSET_WT_PCT, fit_guide, row_families
 from sorter.training.data import grouped_split
 from sorter.training.selection import grouped_folds, make_classifier, select_classifier
 from tests.support.libs_fixtures import GRID
@@ -126,3 +126,110 @@ def test_guided_gradient_boosting_exports_to_one_graph_that_agrees(hgb_guided, t
     assert agree >= 0.98
     assert np.median(np.abs(ox["probabilities"] - sk["probabilities"])) < 1e-4
     assert np.mean(hgb_guided.predict(X) == y) > 0.9
+
+
+def test_family_guides_recover_each_familys_own_law():
+    """ln(wt%) linear in the features with another law in each family: the family guides find each law.
+
+    The one global ridge cannot fit both laws; each family's ridge, fitted on its rows only, is least
+    squares on them. Rows of the other family get that ridge's estimate (they did not train it).
+    """
+    rng = np.random.default_rng(4)
+    n = 240
+    Z = rng.normal(size=(n, 5))
+    labels = np.array(["5052", "5754", "6061", "6063"] * (n // 4))
+    pieces = np.arange(n) // 2
+    W = {"5xxx": rng.normal(size=(5, 1)) * 0.3, "6xxx": rng.normal(size=(5, 1)) * 0.3}
+    b = {"5xxx": 1.0, "6xxx": -0.5}
+    fam = np.where(np.char.startswith(labels, "5"), "5xxx", "6xxx")
+    logc = np.array([Z[i] @ W[f][:, 0] + b[f] for i, f in enumerate(fam)])
+    C = np.exp(logc)[:, None] - LOG_OFFSET_WT_PCT
+    guide, oof = fit_guide(Z, C, ("Mg",), pieces, labels=labels, families=row_families(labels))
+    assert guide.elements == ("Mg", "Mg|5xxx", "Mg|6xxx")
+    assert_allclose(guide.coef_[:, 1:2], W["5xxx"], atol=2e-3)
+    assert_allclose(guide.coef_[:, 2:3], W["6xxx"], atol=2e-3)
+    assert_allclose(guide.intercept_[1:], [1.0, -0.5], atol=2e-3)
+    # out-of-fold on the family's own rows, the family ridge's estimate elsewhere
+    five = fam == "5xxx"
+    assert_allclose(oof[five, 1], logc[five], atol=2e-2)
+    assert_allclose(oof[~five, 1], guide(Z)[~five, 1], atol=1e-9)
+    # the global column cannot fit two laws as well as the family columns fit theirs
+    assert np.mean((oof[:, 0] - logc) ** 2) > 10 * np.mean((oof[five, 1] - logc[five]) ** 2)
+    # a family of one grade gets no family guide
+    one = np.where(labels == "5754", "5052", labels)
+    g1, _ = fit_guide(Z, C, ("Mg",), pieces, labels=one, families=row_families(one))
+    assert g1.elements == ("Mg", "Mg|6xxx")
+
+
+def test_plant_grades_without_a_family_row_are_their_own_family():
+    assert list(row_families(["5052", "plant-X", "6061"])) == ["5xxx", "plant-X", "6xxx"]
+
+
+def test_refinements_are_scored_with_the_winning_family_and_win_when_they_carry_the_signal():
+    """The grade is in a feature only the extended set has: the extended candidate wins and is reported."""
+    rng = np.random.default_rng(3)
+    n = 120
+    signal = rng.normal(size=n)
+    y = np.repeat(np.where(signal > 0, "5052", "5754"), 3)
+    g = np.repeat(np.arange(n), 3)
+    noise = rng.normal(size=(3 * n, 4))
+    X = noise
+    Xe = np.column_stack([noise, np.repeat(signal, 3) + rng.normal(0, 0.05, 3 * n)])
+    C = np.column_stack([np.full(3 * n, 1.0) + rng.uniform(0, 0.1, 3 * n)])
+    sel = select_classifier(lambda s: X, y, g, composition=C, elements=("Mg",), classifiers=("logistic",),
+                            shifts_nm=(0.0,), n_folds=3, extended_features=lambda s: Xe,
+                            families=row_families(y))
+    assert len(sel.scores) == 2 + 3
+    assert sel.best.lines == "extended" and sel.best.cv_accuracy > 0.9
+    assert all(s.cv_accuracy < 0.75 for s in sel.scores if s.lines == "standard")
+    assert "extended line features" in sel.best.name
+    assert sel.as_dict()["lines"] == "extended"
+
+
+def test_extended_line_set_adds_atomic_data_lines_to_the_standard_set():
+    """Every extra window sits on a line of its element and ion stage in the project's atomic data."""
+    import csv
+    from importlib.resources import files
+
+    from sorter.preprocess.lines import feature_lines
+    from sorter.training.line_sets import extra_lines, line_set
+
+    standard = feature_lines()
+    extended = line_set("extended")
+    assert line_set("standard") is None
+    assert extended[:len(standard)] == standard
+    assert len({line.name for line in extended}) == len(extended) > len(standard)
+    rows = list(csv.DictReader(line for line in (files("sorter.data") / "libs_lines.csv").read_text().splitlines()
+                               if not line.startswith("#")))
+    for line in extra_lines():
+        assert line.role == "analyte" and line.element in ("Mn", "Cr")
+        for nm in (line.first_nm, line.last_nm):
+            assert any(r["element"] == line.element and int(r["ion_stage"]) == line.ion_stage
+                       and abs(float(r["wavelength_nm"]) - nm) < 2e-3 for r in rows), (line.name, nm)
+    with pytest.raises(InputError, match="not one of"):
+        line_set("all")
+
+
+def test_extended_lines_and_family_guides_export_to_one_graph_that_agrees(toy_data):
+    """The family guides' columns and the extra windows are in the graph: ONNX agrees with scikit-learn."""
+    from sorter.training.model import LibsModel
+    from sorter.training.onnx_export import export_onnx
+
+    (X, y, Y, el), (Xh, yh, _, _) = toy_data
+    # two grades of one family, so that the 5xxx family guide exists
+    relabel = {"1050A": "5052"}
+    y, yh = np.array([relabel.get(v, v) for v in y]), np.array([relabel.get(v, v) for v in yh])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = LibsModel(GRID, classifier="hgb", guided=True, family_guides=True, line_set="extended").fit(
+            X, y, Y, el, groups=np.arange(y.size) // 2)
+    assert any(e.endswith("|5xxx") for e in model.guide_.elements)
+    assert "Mn_II_344.20" in [w.line.name for w in model.lines_.windows_]
+    sk = model.outputs(Xh)
+    s = ort.InferenceSession(export_onnx(model, GRID.size), providers=["CPUExecutionProvider"])
+    names = [o.name for o in s.get_outputs()]
+    ox = dict(zip(names, s.run(None, {s.get_inputs()[0].name: Xh.astype(np.float32)}), strict=True))
+    agree = np.mean(np.argmax(ox["probabilities"], axis=1) == np.argmax(sk["probabilities"], axis=1))
+    assert agree >= 0.98
+    assert np.median(np.abs(ox["probabilities"] - sk["probabilities"])) < 1e-4
+    assert np.mean(model.predict(Xh) == yh) > 0.9
