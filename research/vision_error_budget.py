@@ -39,8 +39,11 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=900_000)
     ap.add_argument("--min-visible-mm2", type=float, default=100.0)
     ap.add_argument("--refine-solidity", type=float, default=0.0)
+    ap.add_argument("--merge-model", default="", help="a merge_model.csv other than the bundled one")
     ap.add_argument("--show", type=int, default=0, help="print this many examples per bucket")
+    ap.add_argument("--set", nargs="*", default=[], help="Segmenter parameters, name=value")
     args = ap.parse_args()
+    seg_kw = {k: float(v) for k, v in (a.split("=") for a in args.set)}
 
     s = SceneSettings.held_out()
     miss = collections.Counter()
@@ -52,7 +55,13 @@ def main() -> None:
     k3 = np.ones((3, 3), np.uint8)
     for b in range(args.belts):
         seed = args.seed + b
-        seg = Segmenter(refine_solidity=args.refine_solidity).fit(empty_frames(s, seed, 3))
+        seg = Segmenter(refine_solidity=args.refine_solidity, **seg_kw).fit(empty_frames(s, seed, 3))
+        if args.merge_model:
+            from pathlib import Path
+
+            from sorter.vision.merging import MergeModel
+
+            seg.merge_model_ = MergeModel.from_csv(Path(args.merge_model).read_text(encoding="utf-8"))
         for fr in Belt(s, seed, args.frames).frames():
             dets = seg.segment(fr.image)
             sc = score_frame(fr.labels, dets)
@@ -91,7 +100,7 @@ def main() -> None:
             n_det += len(dets) - len({j for i, j, _ in sc.matches if i in small})
             tp += sum(1 for i, _, _ in sc.matches if i not in small)
 
-            def tags(i):
+            def tags(i, fr=fr, touching=touching, parted=parted):
                 t = fr.truth[i]
                 out = []
                 if i in touching:

@@ -21,12 +21,12 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
 
-def pairs_of(settings, seed: int, frames: int = 6):
+def pairs_of(settings, seed: int, frames: int = 6, **seg_kw):
     from sorter.vision.merging import pair_table
     from sorter.vision.segmentation import Segmenter
     from sorter.vision.synthesis import Belt, empty_frames
 
-    seg = Segmenter(merge=False).fit(empty_frames(settings, seed, 3))
+    seg = Segmenter(merge=False, **seg_kw).fit(empty_frames(settings, seed, 3))
     s = seg.scale
     X, y = [], []
     for fr in Belt(settings, seed, frames).frames():
@@ -47,10 +47,10 @@ def pairs_of(settings, seed: int, frames: int = 6):
     return X, y
 
 
-def collect(settings, seeds):
+def collect(settings, seeds, **seg_kw):
     X, y = [], []
     for sd in seeds:
-        a, b = pairs_of(settings, sd)
+        a, b = pairs_of(settings, sd, **seg_kw)
         X += a
         y += b
     return np.array(X, np.float32), np.array(y, np.int64)
@@ -68,10 +68,13 @@ def main() -> None:
     ap.add_argument("--held-out-belts", type=int, default=8)
     ap.add_argument("--threshold", type=float, default=0.5)
     ap.add_argument("--write", action="store_true")
+    ap.add_argument("--out", default="", help="where to write the coefficients (default: the bundled file)")
+    ap.add_argument("--set", nargs="*", default=[], help="Segmenter parameters, name=value")
     args = ap.parse_args()
+    seg_kw = {k: float(v) for k, v in (a.split("=") for a in args.set)}
     cv2.setNumThreads(1)
-    X, y = collect(SceneSettings.training(), range(500_000, 500_000 + args.belts))
-    Xh, yh = collect(SceneSettings.held_out(), range(910_000, 910_000 + args.held_out_belts))
+    X, y = collect(SceneSettings.training(), range(500_000, 500_000 + args.belts), **seg_kw)
+    Xh, yh = collect(SceneSettings.held_out(), range(910_000, 910_000 + args.held_out_belts), **seg_kw)
     sc = StandardScaler().fit(X)
     lr = LogisticRegression(C=1.0, max_iter=2000, class_weight=None).fit(sc.transform(X), y)
     print(f"training pairs {len(y)} ({y.mean():.2f} one piece); held-out pairs {len(yh)} ({yh.mean():.2f})")
@@ -90,7 +93,8 @@ def main() -> None:
     for f, w in sorted(zip(PAIR_FEATURES, lr.coef_[0], strict=True), key=lambda r: -abs(r[1])):
         print(f"  {f:22s} {w:+.3f}")
     if args.write:
-        path = Path(__file__).resolve().parents[1] / "sorter" / "vision" / "merge_model.csv"
+        bundled = Path(__file__).resolve().parents[1] / "sorter" / "vision" / "merge_model.csv"
+        path = Path(args.out) if args.out else bundled
         lines = ["# logistic regression on standardised pair features; written by research/vision_merge_train.py",
                  f"# {len(y)} training pairs from SceneSettings.training() seeds 500000-{500_000 + args.belts - 1}",
                  "feature,mean,scale,weight,source"]

@@ -21,81 +21,52 @@ import numpy as np
 _K3 = np.ones((3, 3), np.uint8)
 
 PAIR_FEATURES = (
-    "log_area_small", "log_area_ratio", "contact_per_side", "contact_share_small", "solidity_union",
-    "solidity_gain", "thickness_small", "thickness_ratio", "thickness_contact", "colour_step_local",
-    "colour_step_mean", "lightness_step_local", "colour_spread", "elongation_union",
+    "log_area_small", "log_area_ratio", "contact_per_side", "thickness_small", "thickness_ratio",
+    "thickness_contact", "colour_step_local", "colour_step_mean", "lightness_step_local", "colour_spread",
 )
-
-
-@dataclass(frozen=True)
-class _Part:
-    mask: np.ndarray       # uint8 0/1
-    area: float
-    perimeter: float
-    solidity: float
-    thickness: float       # largest inscribed radius [px at working resolution]
-    lab_mean: np.ndarray   # (3,)
-    lab_std: float
-
-
-def _describe(mask: np.ndarray, lab: np.ndarray) -> _Part:
-    contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-    c = max(contours, key=cv2.contourArea)
-    hull = cv2.contourArea(cv2.convexHull(c))
-    area = float(mask.sum())
-    dist = cv2.distanceTransform(mask, cv2.DIST_L2, 3)
-    m = mask > 0
-    px = lab[m]
-    return _Part(mask, area, float(cv2.arcLength(c, True)), min(area / hull, 1.0) if hull > 0 else 1.0,
-                 float(dist.max()), px.mean(0), float(px.std(0).mean()))
-
-
-def _solidity(mask: np.ndarray) -> tuple[float, float]:
-    """Solidity and elongation (minimum-area rectangle's long over short side) of a 0/1 mask."""
-    contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-    pts = np.concatenate(contours)
-    hull = cv2.contourArea(cv2.convexHull(pts))
-    (_, _), (w, h), _ = cv2.minAreaRect(pts)
-    return (min(float(mask.sum()) / hull, 1.0) if hull > 0 else 1.0), max(w, h) / max(min(w, h), 1.0)
 
 
 def pair_table(parts: list[np.ndarray], window: np.ndarray) -> tuple[list[tuple[int, int]], np.ndarray]:
     """The pairs of touching parts and their features (n_pairs, len(PAIR_FEATURES)).
 
-    ``parts`` are uint8 0/1 masks of one blob (same shape as ``window``, the BGR image under it).
+    ``parts`` are uint8 0/1 masks of one blob (same shape as ``window``, the BGR image under it). A part's
+    thickness is the largest inscribed radius of the whole blob inside it [px]; the colour is CIE Lab.
     """
     lab = cv2.cvtColor(np.ascontiguousarray(window), cv2.COLOR_BGR2LAB).astype(np.float32)
-    desc = [_describe(p, lab) for p in parts]
+    union = parts[0].copy()
+    for p in parts[1:]:
+        union |= p
+    dist = cv2.distanceTransform(union, cv2.DIST_L2, 3)
+    # OpenCV's masked statistics: several times quicker than numpy's boolean indexing on these small windows
+    area = [float(cv2.countNonZero(p)) for p in parts]
+    thick = [cv2.minMaxLoc(dist, p)[1] for p in parts]
+    stats = [cv2.meanStdDev(lab, mask=p) for p in parts]
+    mean = [m.ravel() for m, _ in stats]
+    spread = [float(s.mean()) for _, s in stats]
     grown = [cv2.dilate(p, _K3) for p in parts]
     pairs, rows = [], []
     for a in range(len(parts)):
         for b in range(a + 1, len(parts)):
-            contact = float((grown[a] & parts[b]).sum() + (grown[b] & parts[a]).sum()) / 2
+            meet = grown[a] & grown[b]
+            contact = cv2.countNonZero(meet) / 2
             if contact <= 0:
                 continue
-            pa, pb = desc[a], desc[b]
-            small, big = (pa, pb) if pa.area <= pb.area else (pb, pa)
-            union = parts[a] | parts[b]
-            sol_u, elong = _solidity(union)
+            sa, sb = (a, b) if area[a] <= area[b] else (b, a)
             # colour on each side of the contact, within a few pixels of it
-            near = cv2.dilate(grown[a] & grown[b], _K3, iterations=2) > 0
-            side_a = near & (parts[a] > 0)
-            side_b = near & (parts[b] > 0)
-            if side_a.any() and side_b.any():
-                la, lb = lab[side_a].mean(0), lab[side_b].mean(0)
+            near = cv2.dilate(meet, _K3, iterations=2)
+            side_a, side_b = near & parts[a], near & parts[b]
+            if cv2.countNonZero(side_a) and cv2.countNonZero(side_b):
+                local = np.subtract(cv2.mean(lab, side_a)[:3], cv2.mean(lab, side_b)[:3])
+                contact_thick = cv2.minMaxLoc(dist, near)[1]
             else:
-                la, lb = pa.lab_mean, pb.lab_mean
-            local = la - lb
-            dist_u = cv2.distanceTransform(union, cv2.DIST_L2, 3)
-            contact_thick = float(dist_u[near & (union > 0)].max()) if near.any() else 0.0
-            spread = max(pa.lab_std, pb.lab_std, 2.0)
+                local = mean[a] - mean[b]
+                contact_thick = 0.0
+            sp = max(spread[a], spread[b], 2.0)
             rows.append([
-                np.log(small.area), np.log(big.area / small.area), contact / max(np.sqrt(small.area), 1.0),
-                contact / max(small.perimeter, 1.0), sol_u, sol_u - min(pa.solidity, pb.solidity),
-                small.thickness, big.thickness / max(small.thickness, 0.5), contact_thick / max(
-                    min(pa.thickness, pb.thickness), 0.5),
-                float(np.linalg.norm(local[1:])) / spread, float(np.linalg.norm((pa.lab_mean - pb.lab_mean)[1:])) / spread,
-                abs(float(local[0])) / spread, spread, elong,
+                np.log(area[sa]), np.log(area[sb] / area[sa]), contact / max(np.sqrt(area[sa]), 1.0),
+                thick[sa], thick[sb] / max(thick[sa], 0.5), contact_thick / max(min(thick[a], thick[b]), 0.5),
+                float(np.linalg.norm(local[1:])) / sp, float(np.linalg.norm((mean[a] - mean[b])[1:])) / sp,
+                abs(float(local[0])) / sp, sp,
             ])
             pairs.append((a, b))
     return pairs, np.array(rows, np.float32).reshape(-1, len(PAIR_FEATURES))
@@ -114,7 +85,11 @@ class MergeModel:
     @classmethod
     def bundled(cls) -> MergeModel:
         """The coefficients in ``sorter/vision/merge_model.csv`` (written by research/vision_merge_train.py)."""
-        text = resources.files("sorter.vision").joinpath("merge_model.csv").read_text(encoding="utf-8")
+        return cls.from_csv(resources.files("sorter.vision").joinpath("merge_model.csv").read_text(encoding="utf-8"))
+
+    @classmethod
+    def from_csv(cls, text: str) -> MergeModel:
+        """Coefficients from the text of a ``merge_model.csv``."""
         rows = {r["feature"]: r for r in csv.DictReader(line for line in text.splitlines() if not line.startswith("#"))}
         if [k for k in rows if k != "intercept"] != list(PAIR_FEATURES):
             raise ValueError("merge_model.csv: its features differ from PAIR_FEATURES; retrain it")

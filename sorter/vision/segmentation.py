@@ -196,7 +196,7 @@ class Segmenter:
         """The pieces in ``img`` (BGR uint8), touching ones split."""
         s = self.scale
         pieces = []   # (y0, x0, uint8 mask, resolution divisor of the mask)
-        for oy, ox, blob, window, parts in self.blob_parts(img):
+        for oy, ox, _, window, parts in self.blob_parts(img):
             if window is None:   # refined at full resolution
                 pieces += parts
                 continue
