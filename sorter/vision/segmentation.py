@@ -94,7 +94,7 @@ class Segmenter:
     learning_rate: float = 0.05
     update_every: int = 4
     min_defect_px: float = 4.0
-    max_cut_ratio: float = 1.6
+    max_cut_ratio: float = 2.2
     refine_solidity: float = 0.0
     max_hole_px: float = 300.0
     merge: bool = True
