@@ -83,6 +83,10 @@ class Segmenter:
     merge : bool
         Join touching parts of a blob that the learned pair model (:mod:`sorter.vision.merging`) judges
         one piece: the fragments of a wire, an L-profile or a printed can cut where it should not be [-].
+    refine_thin_px : float
+        A blob whose parts are all at most this thick (largest inscribed radius; a wire) has its outlines
+        redrawn at full resolution inside its box, the split unchanged; 0 never does [px at working
+        resolution].
     """
 
     scale: int = 2
@@ -98,6 +102,7 @@ class Segmenter:
     refine_solidity: float = 0.0
     max_hole_px: float = 300.0
     merge: bool = True
+    refine_thin_px: float = 3.5
 
     def fit(self, empty_frames: Sequence[np.ndarray]) -> Segmenter:
         """Learn the belt from frames with nothing on it (BGR uint8, all the same size)."""
@@ -202,6 +207,9 @@ class Segmenter:
                 continue
             if len(parts) > 1 and self.merge:
                 parts = self.merge_model_.merge(parts, window)
+            if s > 1 and self.refine_thin_px > 0 and _thickness(parts) <= self.refine_thin_px:
+                pieces += self._refine_edges(img, oy, ox, parts)
+                continue
             pieces += [(oy, ox, part, s) for part in parts]
         return self._detections(pieces, img.shape[:2])
 
@@ -286,6 +294,51 @@ class Segmenter:
                     for part in self._split(sub, window, self.min_area_px, self.min_defect_px * s)]
         return out
 
+    def _refine_edges(self, img: np.ndarray, oy: int, ox: int, parts: list[np.ndarray]) -> list:
+        """The outlines of thin parts (wires) redrawn at full resolution; which piece is which stays as split.
+
+        A wire is 6-10 px wide in the frame, so half a working pixel of error on each side costs it a fifth
+        of its mask. Inside the parts' box the belt test is made again at full resolution (the belt model
+        upsampled), and each piece pixel goes to the part whose (upsampled, one working pixel grown) mask
+        holds it.
+        """
+        s = self.scale
+        H, W = img.shape[:2]
+        bh, bw = parts[0].shape
+        Y0, X0 = oy * s, ox * s
+        Y1, X1 = min(Y0 + bh * s, H), min(X0 + bw * s, W)
+        f = img[Y0:Y1, X0:X1]
+        b = cv2.resize(self.background_[oy:oy + bh, ox:ox + bw], (bw * s, bh * s),
+                       interpolation=cv2.INTER_LINEAR)[:Y1 - Y0, :X1 - X0]
+        fg = self._classify(f.astype(np.float32), b)
+        fg = cv2.morphologyEx(fg, cv2.MORPH_OPEN, _K3)
+        fg = cv2.morphologyEx(fg, cv2.MORPH_CLOSE, _K3)
+        label = np.zeros((bh, bw), np.uint8)
+        for k, part in enumerate(parts[:254], start=1):
+            label[part > 0] = k
+        label = cv2.dilate(label, _K3)
+        up = cv2.resize(label, (bw * s, bh * s), interpolation=cv2.INTER_NEAREST)[:Y1 - Y0, :X1 - X0]
+        ff = f.astype(np.float32)
+        diff = ff - b
+        out = []
+        for k, part in enumerate(parts, start=1):
+            fine = ((up == k) & (fg > 0)).astype(np.uint8)
+            # where the blurred edge is half piece, half belt: each pixel's mix m along the belt-to-piece
+            # colour line, f = b + m (p - b), with p the piece's colour inside; a high-contrast wire's blur
+            # passes the belt test a few pixels out, a low-contrast one's fails it a few pixels in
+            core = cv2.erode(fine, _K3, iterations=2)
+            if cv2.countNonZero(core) >= 20:
+                dp = np.float32(cv2.mean(ff, core)[:3]) - np.float32(cv2.mean(b, core)[:3])
+                n2 = float(dp @ dp)
+                if n2 > 100.0:   # at least 10 grey levels from the belt
+                    mix = cv2.transform(diff, (dp / n2).reshape(1, 3))
+                    fine = ((up == k) & (mix >= 0.5)).astype(np.uint8)
+            if k <= 254 and cv2.countNonZero(fine) >= self.min_area_px:
+                out.append((Y0, X0, fine, 1))
+            else:
+                out.append((oy, ox, part, s))
+        return out
+
     def _detections(self, pieces, full_shape: tuple[int, int]) -> list[Detection]:
         H, W = full_shape
         out = []
@@ -357,6 +410,11 @@ def blobs(mask: np.ndarray, min_area: float, max_hole: float):
             k = hier[k, 0]
         if blob.sum() >= min_area:
             yield oy, ox, blob
+
+
+def _thickness(parts: list[np.ndarray]) -> float:
+    """The largest inscribed radius of the thickest part [px]."""
+    return max(cv2.minMaxLoc(cv2.distanceTransform(p, cv2.DIST_L2, 3))[1] for p in parts)
 
 
 def _solidity(blob: np.ndarray) -> float:
