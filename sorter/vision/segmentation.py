@@ -205,6 +205,8 @@ class Segmenter:
             if window is None:   # refined at full resolution
                 pieces += parts
                 continue
+            if not parts:
+                continue
             if len(parts) > 1 and self.merge:
                 parts = self.merge_model_.merge(parts, window)
             if s > 1 and self.refine_thin_px > 0 and _thickness(parts) <= self.refine_thin_px:
