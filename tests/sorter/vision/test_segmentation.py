@@ -172,3 +172,41 @@ def test_without_empty_belt_the_frame_teaches_the_belt():
     seg = Segmenter(min_area_px=100).fit_from_frame(img)
     score = score_frame(labels, seg.segment(img))
     assert score.true_positives == 2 and score.n_detected == 2
+
+
+def test_two_touching_squares_of_similar_grey_come_out_as_two(segmenter_empty):
+    """The brief's hand-built frame: two squares of a similar bright grey against each other (a neck on both
+    sides of the contact), and the segmenter with its merge step finds two pieces, not one nor three."""
+    shapes = [("bar", 200, 120, 80, 80, (200, 200, 196)), ("bar", 280, 150, 70, 70, (180, 185, 190))]
+    img, labels, _ = scene(shapes, shadow=False)
+    dets = fitted(segmenter_empty).segment(img)
+    score = score_frame(labels, dets)
+    assert score.n_detected == 2 and score.true_positives == 2
+    assert min(iou for *_, iou in score.matches) > 0.85
+
+
+def test_merge_off_leaves_the_split_alone(segmenter_empty):
+    shapes = [("bar", 200, 120, 80, 80, (200, 200, 196)), ("bar", 280, 150, 70, 70, (180, 185, 190))]
+    img, _, _ = scene(shapes, shadow=False)
+    seg = Segmenter(min_area_px=100, merge=False).fit(segmenter_empty)
+    assert len(seg.segment(img)) == 2
+
+
+def test_a_blurred_wire_is_outlined_at_full_resolution(segmenter_empty):
+    """A copper-coloured bar 8 px wide, blurred 5 px along the belt: the full-resolution outline of thin
+    blobs (the mix of piece and belt colour at one half) fits the drawn bar better than the upsampled
+    half-resolution mask, and its area is the drawn one within a tenth."""
+    img, labels, _ = scene([("bar", 150, 150, 300, 8, (60, 120, 190)), ("bar", 540, 60, 8, 200, (60, 120, 190))],
+                           shadow=False)
+    img = cv2.blur(img, (5, 1))
+    ious = {}
+    for thin in (0.0, 3.5):
+        seg = fitted(segmenter_empty, refine_thin_px=thin)
+        score = score_frame(labels, seg.segment(img))
+        assert score.n_detected == 2 and score.true_positives == 2
+        ious[thin] = np.mean([iou for *_, iou in score.matches])
+        if thin:
+            dets = seg.segment(img)
+            for t, d, _ in score.matches:
+                assert dets[d].area_px == pytest.approx((labels == t + 1).sum(), rel=0.1)
+    assert ious[3.5] > ious[0.0] + 0.02
