@@ -25,7 +25,8 @@ from aluloop.commands import (
 from aluloop.errors import DEBUG_ENV
 
 app = typer.Typer(help="aluloop: closed-loop aluminium recycling, from LIBS spectrum to certified heat.",
-                  no_args_is_help=True, pretty_exceptions_enable=False)
+                  no_args_is_help=True, pretty_exceptions_enable=False,
+                  rich_markup_mode=None)  # help texts carry units in brackets, [px/mm], not rich markup
 
 
 @app.callback()

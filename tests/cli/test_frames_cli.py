@@ -64,3 +64,15 @@ def test_bad_options_are_refused(simulated):
     assert result.exit_code == 2 and "--px-per-mm" in result.stderr
     result = runner.invoke(app, ["frames", "simulate", "--n", "0", "--out", str(simulated / "x")])
     assert result.exit_code == 2
+
+
+def test_help_keeps_the_units_in_brackets():
+    """Units are written [px/mm], [m/s]; rich markup would swallow them as tags."""
+    from typer.testing import CliRunner
+
+    from aluloop.cli import app
+
+    out = CliRunner().invoke(app, ["frames", "analyze", "--help"], env={"COLUMNS": "200"})
+    assert out.exit_code == 0, out.output
+    assert "Calibration [px/mm]" in out.output
+    assert "Belt speed [m/s]" in out.output
