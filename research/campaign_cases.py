@@ -83,11 +83,12 @@ def write_csv(heats: list[Heat], lots: list[Lot], directory: Path) -> tuple[Path
     inventory = directory / "inventory.csv"
     with inventory.open("w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["material", "available_kg", "recycled", "yield", "cost_per_kg", "co2e_kg_per_kg",
+        w.writerow(["material", "available_kg", "unit_kg", "recycled", "yield", "cost_per_kg", "co2e_kg_per_kg",
                     *elements, *(f"sd_{e}" for e in elements)])
         for lot in lots:
             m = lot.material
-            w.writerow([m.name, "" if lot.available_kg is None else repr(lot.available_kg), m.recycled.value,
+            w.writerow([m.name, "" if lot.available_kg is None else repr(lot.available_kg),
+                        "" if lot.unit_kg is None else repr(lot.unit_kg), m.recycled.value,
                         repr(m.metal_yield), repr(m.cost_per_kg), repr(m.co2e_kg_per_kg),
                         *(repr(m.composition[e]) if m.composition[e] else "" for e in elements),
                         *(repr(m.sd_wt_pct[e]) if m.sd_wt_pct.get(e) else "" for e in elements)])
