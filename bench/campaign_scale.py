@@ -11,12 +11,9 @@ bench. Check: the 10-heat plan's most recycled metal, and its cost against the l
 recycled metal, against cvxpy + Clarabel on the same joint model, every heat its own block with the
 per-limit split our plan holds (research/campaign_socp_reference.py), both to 1e-6 relative.
 
-Bales: the same yard with every scrap lot in whole bales of its own size (400 to 600 kg), planned by
-``blending.campaign_bales.baled_campaign`` (45 s wall-clock budget): its CPU time, the recycled
-metal it gives up against the plan with every lot loose, and its stated optimality gap.
+The same yard with its lots in whole bales: bench/campaign_bales.py.
 
-    python -m bench.campaign_scale [--heats 5 10 25 50 100] [--bales-heats 10 25 50] [--cap-s 120]
-                                   [--no-clarabel]
+    python -m bench.campaign_scale [--heats 5 10 25 50 100] [--cap-s 120] [--no-clarabel]
 """
 
 from __future__ import annotations
@@ -31,9 +28,7 @@ import time
 from bench.results import Figure, write
 
 GOAL_50_S = 10.0
-GOAL_BALES_50_S = 60.0
 TITLE = "Joint campaign plan against the number of heats (issue 31)"
-TITLE_BALES = "Campaign plan in whole bales against the number of heats (issue 31)"
 CHILD = """
 import json, os, sys, time
 os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -44,19 +39,6 @@ t, c = time.perf_counter(), time.process_time()
 plan = joint_campaign(heats, lots, draws=0)
 print(json.dumps({{"seconds": time.process_time() - c, "wall_s": time.perf_counter() - t, "status": plan.status,
                   "message": plan.message, "recycled_kg": plan.recycled_kg, "cost": plan.cost}}))
-"""
-
-CHILD_BALES = """
-import json, os, sys, time
-os.environ.setdefault("OMP_NUM_THREADS", "1")
-from research.campaign_cases import plant_case
-from blending.campaign_bales import baled_campaign
-heats, lots = plant_case({heats}, seed={seed}, bales=True)
-t, c = time.process_time(), time.perf_counter()
-plan = baled_campaign(heats, lots, draws=0)
-print(json.dumps({{"seconds": time.process_time() - t, "wall_s": time.perf_counter() - c, "status": plan.status,
-                  "message": plan.message, "recycled_kg": plan.recycled_kg, "cost": plan.cost,
-                  "gap": None if plan.gap is None else plan.gap.to_json()}}))
 """
 
 
@@ -115,30 +97,9 @@ def timing_figures(results: dict[int, dict]) -> list[Figure]:
     return figures
 
 
-def bale_figures(results: dict[int, dict]) -> list[Figure]:
-    """Per heat count: the bale plan's CPU time, with its gap and its loss against the loose plan."""
-    figures = []
-    for h, r in results.items():
-        g = r.get("gap") or {}
-        met = (r["status"] == "optimal" and r["seconds"] <= GOAL_BALES_50_S) if h == 50 else None
-        figures.append(Figure(
-            what=f"campaign plan in whole bales, {h} heats x 200 baled lots + 6 to order, joint 0.95 per heat",
-            value=round(r["seconds"], 2), unit="s",
-            baseline="recycled metal of the plan with every lot loose (kg)",
-            baseline_value=round(g["loose_recycled_kg"], 1) if g else None,
-            ratio=round(g["plan_recycled_kg"] / g["loose_recycled_kg"], 5) if g else None,
-            target=f"<= {GOAL_BALES_50_S:g} s with the gap stated" if h == 50 else "", met=met,
-            note=(f"CPU time; wall {r['wall_s']:.1f} s; status {r['status']}; "
-                  + (f"recycled {g['plan_recycled_kg']:,.0f} kg, {100 * g['loss_vs_loose']:.2f}% below loose; "
-                     f"optimality gap {100 * g['gap']:.2f}% against the {g['bound']}; bale counts from "
-                     f"{g['bale_counts_from']}" if g else r.get("message", "")[:200]))))
-    return figures
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--heats", type=int, nargs="*", default=[5, 10, 25, 50, 100])
-    parser.add_argument("--bales-heats", type=int, nargs="*", default=[10, 25, 50])
+    parser.add_argument("--heats", type=int, nargs="+", default=[5, 10, 25, 50, 100])
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--cap-s", type=float, default=120.0, help="wall-clock cap per heat count [s]")
     parser.add_argument("--no-clarabel", action="store_true", help="skip the 10-heat check against Clarabel")
@@ -165,15 +126,7 @@ def main() -> None:
               f"{r.get('message', '')[:120]}", flush=True)
         # written after every count, so a bench stopped on a slow count keeps the ones before
         write("campaign_scale", timing_figures(results) + check, title=TITLE)
-    bales: dict[int, dict] = {}
-    for h in args.bales_heats:
-        r = run_case(h, args.seed, args.cap_s, CHILD_BALES)
-        bales[h] = r
-        g = r.get("gap") or {}
-        print(f"{h:4d} heats in bales: {r['seconds']:8.2f} s CPU ({r['wall_s']:.1f} s wall)  {r['status']}  "
-              + (f"gap {100 * g['gap']:.2f}% ({g['bound']}), {100 * g['loss_vs_loose']:.2f}% below loose"
-                 if g else r.get("message", "")[:120]), flush=True)
-        write("campaign_bales", bale_figures(bales), title=TITLE_BALES)
+
 
 if __name__ == "__main__":
     main()
