@@ -288,7 +288,8 @@ def _exact_heats(models, caps: Sequence[np.ndarray], step) -> list | None:
     for k, (m, cap) in enumerate(zip(models, caps, strict=True)):
         limited = np.isfinite(m.upper)
         unit = m.integrality.astype(bool)
-        upper = np.where(limited, np.minimum(m.upper, cap), m.upper)
+        # bales are capped at their counts even when bought to order (no stock row)
+        upper = np.where(limited | unit, np.minimum(m.upper, cap), m.upper)
         fixed = replace(m, lower=np.where(unit, upper, m.lower), upper=upper,
                         integrality=np.zeros_like(m.integrality))
         try:
