@@ -11,6 +11,8 @@ bench. Check: the 10-heat plan's most recycled metal, and its cost against the l
 recycled metal, against cvxpy + Clarabel on the same joint model, every heat its own block with the
 per-limit split our plan holds (research/campaign_socp_reference.py), both to 1e-6 relative.
 
+The same yard with its lots in whole bales: bench/campaign_bales.py.
+
     python -m bench.campaign_scale [--heats 5 10 25 50 100] [--cap-s 120] [--no-clarabel]
 """
 
@@ -40,11 +42,11 @@ print(json.dumps({{"seconds": time.process_time() - c, "wall_s": time.perf_count
 """
 
 
-def run_case(heats: int, seed: int, cap_s: float) -> dict:
+def run_case(heats: int, seed: int, cap_s: float, child: str = CHILD) -> dict:
     """One heat count in its own process (one core: OMP and BLAS threads at 1)."""
     env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     try:
-        done = subprocess.run([sys.executable, "-c", CHILD.format(heats=heats, seed=seed)], capture_output=True,
+        done = subprocess.run([sys.executable, "-c", child.format(heats=heats, seed=seed)], capture_output=True,
                               text=True, timeout=cap_s, env=env)
     except subprocess.TimeoutExpired:
         return {"seconds": cap_s, "wall_s": cap_s, "status": "not finished", "message": f"stopped after {cap_s:g} s"}
@@ -124,6 +126,7 @@ def main() -> None:
               f"{r.get('message', '')[:120]}", flush=True)
         # written after every count, so a bench stopped on a slow count keeps the ones before
         write("campaign_scale", timing_figures(results) + check, title=TITLE)
+
 
 if __name__ == "__main__":
     main()

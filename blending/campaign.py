@@ -115,6 +115,40 @@ def _probability(row, column: str) -> float | None:
 
 
 @dataclass(frozen=True)
+class OptimalityGap:
+    """How far a bale plan's recycled metal can be from the best bale plan.
+
+    ``bound_kg`` [kg] is a proven upper bound on the recycled metal of any bale plan that holds
+    the same per-limit split of each heat's risk; ``source`` says which bound it is ("MILP dual
+    bound" over valid outer-approximation cuts, or "loose plan", the plan with every lot loose).
+    ``gap`` [-] is (bound - plan) / bound; ``loose_kg`` [kg] the loose plan's recycled metal;
+    ``found`` how the plan's bale counts were found; ``seconds`` [s] the wall time of the search.
+    """
+
+    plan_kg: float
+    bound_kg: float
+    source: str
+    loose_kg: float
+    found: str
+    milp_rounds: int
+    seconds: float
+
+    @property
+    def gap(self) -> float:
+        return (self.bound_kg - self.plan_kg) / abs(self.bound_kg) if self.bound_kg else 0.0
+
+    @property
+    def loss_vs_loose(self) -> float:
+        """Recycled metal given up against the loose plan, as a share of it [-]."""
+        return (self.loose_kg - self.plan_kg) / self.loose_kg if self.loose_kg else 0.0
+
+    def to_json(self) -> dict:
+        return {"plan_recycled_kg": self.plan_kg, "bound_recycled_kg": self.bound_kg, "bound": self.source,
+                "gap": self.gap, "loose_recycled_kg": self.loose_kg, "loss_vs_loose": self.loss_vs_loose,
+                "bale_counts_from": self.found, "milp_rounds": self.milp_rounds, "seconds": self.seconds}
+
+
+@dataclass(frozen=True)
 class HeatPlan:
     """What one heat of a plan charges: ``x_kg`` per inventory lot, its recipe (with
     Monte Carlo compliance), or ``recipe`` None when the heat has no feasible charge."""
@@ -145,6 +179,7 @@ class CampaignPlan:
     cost: float
     co2e_kg: float
     message: str = ""
+    gap: OptimalityGap | None = None     # bale plans found by search (blending.campaign_bales)
 
     @property
     def mass_kg(self) -> float:
@@ -169,6 +204,7 @@ class CampaignPlan:
             "method": self.method, "status": self.status, "message": self.message,
             "recycled_kg": self.recycled_kg, "recycled_fraction": self.recycled_fraction,
             "cost": self.cost, "co2e_kg": self.co2e_kg, "mass_kg": self.mass_kg,
+            "gap": None if self.gap is None else self.gap.to_json(),
             "heats": [{"heat": hp.heat.name, "alloy": hp.heat.spec.name, "mass_kg": hp.heat.mass_kg,
                        "joint_confidence": hp.heat.joint_target, "confidence": hp.heat.confidence,
                        "confidence_text": hp.heat.confidence_text, "feasible": hp.feasible,

@@ -280,8 +280,12 @@ class CampaignRequest:
     draws: int = DEFAULT_DRAWS
     seed: int = 0
     compare_greedy: bool = True
+    time_limit_s: float = 45.0            # wall clock of a bale plan's search [s] (blending.campaign_bales)
 
     def __post_init__(self) -> None:
+        if not (self.time_limit_s > 0 and math.isfinite(self.time_limit_s)):
+            raise InputError(f"time limit {self.time_limit_s:g} s must be a positive number of seconds",
+                             field="time_limit_s")
         object.__setattr__(self, "heats", tuple(self.heats))
         object.__setattr__(self, "lots", tuple(self.lots))
         check_draws(self.draws)

@@ -30,8 +30,10 @@ CYCLE = ("3104", "5182", "6063", "3104", "6061")
 HEAT_KG = 20_000.0
 
 
-def plant_lots(seed: int = 0, n_lots: int = 200) -> list[Lot]:
-    """``n_lots`` scrap lots with their own analysis, then the additions to order."""
+def plant_lots(seed: int = 0, n_lots: int = 200, *, bales: bool = False) -> list[Lot]:
+    """``n_lots`` scrap lots with their own analysis, then the additions to order; with ``bales``
+    every scrap lot is charged in whole bales of its own size (400 to 600 kg, drawn from a
+    stream of its own so the lots' chemistry is the same as without bales)."""
     rng = np.random.default_rng(seed)
     lots = []
     for k in range(n_lots):
@@ -42,6 +44,11 @@ def plant_lots(seed: int = 0, n_lots: int = 200) -> list[Lot]:
         material = replace(base, name=f"{base.name} lot {k + 1:03d}", composition=Composition(wt), sd_wt_pct=sd,
                            cost_per_kg=round(float(base.cost_per_kg * rng.uniform(0.93, 1.07)), 4))
         lots.append(Lot(material, available_kg=float(rng.integers(3, 13)) * 1000.0))
+    if bales:
+        sizes = np.random.default_rng([seed, 31]).integers(40, 61, size=n_lots) * 10.0
+        # a lot is whole bales: its mass is its bale count times the bale
+        lots = [replace(lot, unit_kg=float(kg), available_kg=max(1.0, round(lot.available_kg / kg)) * float(kg))
+                for lot, kg in zip(lots, sizes, strict=True)]
     lots += [Lot(get_material(name)) for name in TO_ORDER]
     return lots
 
@@ -56,9 +63,9 @@ def plant_schedule(n_heats: int, joint_confidence: float | None = 0.95,
 
 
 def plant_case(n_heats: int, seed: int = 0, n_lots: int = 200, *, joint_confidence: float | None = 0.95,
-               confidence: float | None = None) -> tuple[list[Heat], list[Lot]]:
-    """The schedule and the yard of issue 31."""
-    return plant_schedule(n_heats, joint_confidence, confidence), plant_lots(seed, n_lots)
+               confidence: float | None = None, bales: bool = False) -> tuple[list[Heat], list[Lot]]:
+    """The schedule and the yard of issue 31 (with ``bales``, the scrap lots in whole bales)."""
+    return plant_schedule(n_heats, joint_confidence, confidence), plant_lots(seed, n_lots, bales=bales)
 
 
 def write_csv(heats: list[Heat], lots: list[Lot], directory: Path) -> tuple[Path, Path]:
@@ -76,11 +83,12 @@ def write_csv(heats: list[Heat], lots: list[Lot], directory: Path) -> tuple[Path
     inventory = directory / "inventory.csv"
     with inventory.open("w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["material", "available_kg", "recycled", "yield", "cost_per_kg", "co2e_kg_per_kg",
+        w.writerow(["material", "available_kg", "unit_kg", "recycled", "yield", "cost_per_kg", "co2e_kg_per_kg",
                     *elements, *(f"sd_{e}" for e in elements)])
         for lot in lots:
             m = lot.material
-            w.writerow([m.name, "" if lot.available_kg is None else repr(lot.available_kg), m.recycled.value,
+            w.writerow([m.name, "" if lot.available_kg is None else repr(lot.available_kg),
+                        "" if lot.unit_kg is None else repr(lot.unit_kg), m.recycled.value,
                         repr(m.metal_yield), repr(m.cost_per_kg), repr(m.co2e_kg_per_kg),
                         *(repr(m.composition[e]) if m.composition[e] else "" for e in elements),
                         *(repr(m.sd_wt_pct[e]) if m.sd_wt_pct.get(e) else "" for e in elements)])

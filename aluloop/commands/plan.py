@@ -23,7 +23,7 @@ SHOW_PROGRESS_AFTER_S = 1.0
 
 
 @user_errors(flags={"heats": "--schedule", "lots": "--inventory", "confidence": "--per-limit-confidence",
-                    "joint_confidence": "--confidence"})
+                    "joint_confidence": "--confidence", "time_limit_s": "--time-limit-s"})
 def plan(
     schedule: Path = typer.Option(..., "--schedule",
                                   help="Schedule CSV: heat,alloy,mass_kg[,confidence][,per_limit_confidence]."),
@@ -39,11 +39,14 @@ def plan(
     json_out: bool = typer.Option(False, "--json", help="Print JSON instead of tables."),
     seed: int = typer.Option(0, "--seed", help="Seed of the Monte Carlo compliance checks."),
     draws: int = typer.Option(DEFAULT_DRAWS, "--draws", help="Monte Carlo draws per heat."),
+    time_limit_s: float = typer.Option(45.0, "--time-limit-s",
+                                       help="Wall-clock limit of the search for whole bales (large schedules with "
+                                            "lots in bales; the plan states its optimality gap) (s)."),
 ) -> None:
     """Charge every heat of a schedule from one shared inventory, optimised together (most recycled, then cheapest)."""
     request = CampaignRequest(heats=load_schedule(schedule, joint_confidence=joint_confidence,
                                                   confidence=per_limit),
-                              lots=load_inventory(inventory), draws=draws, seed=seed)
+                              lots=load_inventory(inventory), draws=draws, seed=seed, time_limit_s=time_limit_s)
     result = _with_progress(request, show=not json_out)
     joint = result.joint
     if json_out:
@@ -107,8 +110,16 @@ def _print(result: CampaignComparison) -> None:
         elif p is not None:
             s.add_row(p.method, "-", "-", "-", "-")
     console.print(s)
+    if joint.gap is not None:
+        g = joint.gap
+        console.print(f"whole bales: {g.plan_kg:,.0f} kg recycled metal, at most {g.bound_kg:,.0f} kg possible "
+                      f"({g.source}): optimality gap {100 * g.gap:.2f}%; {100 * g.loss_vs_loose:.2f}% below the "
+                      f"plan with every lot loose ({g.loose_kg:,.0f} kg); bale counts from {g.found}, "
+                      f"{g.seconds:.1f} s", highlight=False)
     gain = result.gain
     if greedy is None:
+        if result.note:
+            console.print(escape(result.note) + ".", highlight=False)
         return
     if gain is None:
         if greedy.status != "optimal":

@@ -124,3 +124,27 @@ def test_plan_that_the_inventory_cannot_cover_exits_1_and_says_why(tmp_path):
     assert result.returncode == 1, result.stderr
     text = " ".join(result.stdout.split())
     assert "No plan charges every heat" in text and "cannot cover the whole schedule together" in text
+
+
+def test_plan_of_a_large_bale_schedule_states_its_gap(tmp_path):
+    """Lots in bales past the exact MILP's size: the plan in whole bales, its gap in the JSON and a
+    line in the tables; a bad time limit is one line naming the flag."""
+    from research.campaign_cases import plant_case, write_csv
+
+    schedule, inventory = write_csv(*plant_case(4, seed=6, n_lots=24, bales=True), tmp_path)
+    args = ("plan", "--schedule", str(schedule), "--inventory", str(inventory), "--draws", "1000",
+            "--time-limit-s", "3")
+    result = aluloop(*args, "--json")
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    gap = out["joint"]["gap"]
+    assert gap["bound"] in ("loose plan", "MILP dual bound") and 0 <= gap["gap"] < 0.1
+    assert gap["plan_recycled_kg"] == pytest.approx(out["joint"]["recycled_kg"])
+    assert out["greedy"] is None and "greedy" in out["note"]
+    for heat in out["joint"]["heats"]:
+        for line in heat["recipe"]["recipe"]:
+            if " lot " in line["material"]:
+                assert line["units"] is not None and line["units"] >= 0
+    tables = aluloop(*args)
+    assert tables.returncode == 0 and "optimality gap" in " ".join(tables.stdout.split())
+    assert "--time-limit-s" in one_line_error(aluloop(*args[:-1], "0"))
