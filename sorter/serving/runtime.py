@@ -165,6 +165,8 @@ class LibsRuntime:
         # a family head is used only when both the graph and the card carry it
         self.family_head = (FamilyHeadCard.from_card(card.family_head)
                             if "family_probabilities" in self.output_names else None)
+        head_outputs = ("family_probabilities", "family_distance")
+        self._names_without_head = [n for n in self.output_names if n not in head_outputs]
         self.resample_cache_size = resample_cache_size
         self._resample_cache: OrderedDict[bytes, tuple[np.ndarray, np.ndarray, GridCoverage]] = OrderedDict()
         self._resample_lock = threading.Lock()
@@ -182,13 +184,20 @@ class LibsRuntime:
         return cls(data, card, name=model_path.name, threads=threads, resample_cache_size=resample_cache_size)
 
     # ---- raw graph --------------------------------------------------------------------------
-    def run(self, spectra_on_grid: np.ndarray) -> dict[str, np.ndarray]:
-        """The ONNX outputs for spectra already on the model grid, shape (n, p)."""
+    def run(self, spectra_on_grid: np.ndarray, *, family_head: bool = True) -> dict[str, np.ndarray]:
+        """The ONNX outputs for spectra already on the model grid, shape (n, p); without the family
+        head's outputs when ``family_head`` is False (onnxruntime then skips the head's nodes)."""
         with np.errstate(over="ignore"):   # counts beyond float32 become inf; interpret() withholds their answer
             x = np.ascontiguousarray(spectra_on_grid, dtype=np.float32)
         if x.ndim != 2 or x.shape[1] != self.grid_nm.size:
             raise SpectrumError(f"spectra: expected shape (n, {self.grid_nm.size}) on the model grid, got {x.shape}")
-        return dict(zip(self.output_names, self.session.run(None, {self.input_name: x}), strict=True))
+        names = self.output_names if family_head or self.family_head is None else self._names_without_head
+        return dict(zip(names, self.session.run(names, {self.input_name: x}), strict=True))
+
+    def needs_family_head(self, coverage: GridCoverage, instrument: str = "") -> bool:
+        """Whether the family head decides these spectra's family: only for another spectrometer's."""
+        return self.family_head is not None and bool(coverage.missing_windows
+                                                     or self.calibration_note(coverage, instrument))
 
     # ---- resampling ---------------------------------------------------------------------------
     def to_grid(self, wavelength_nm: np.ndarray, intensity: np.ndarray) -> tuple[np.ndarray, GridCoverage]:
@@ -245,7 +254,7 @@ class LibsRuntime:
         """
         thresholds = accept_thresholds(self.card.thresholds, min_accept_probability)
         x, coverage = self.to_grid(wavelength_nm, intensity)
-        out = self.run(x)
+        out = self.run(x, family_head=self.needs_family_head(coverage, instrument))
         return self.interpret(out, coverage=coverage, instrument=instrument, thresholds=thresholds)
 
     def calibration_note(self, coverage: GridCoverage, instrument: str = "") -> str:
@@ -281,7 +290,7 @@ class LibsRuntime:
         # On its own spectrometer the grade classifier, which knows that instrument's response, keeps the
         # family (the head, trained over random instruments, places 0.97 there against 1.000 and would send
         # 18% round); on another spectrometer only what transfers decides: the family head.
-        if self.family_head is not None and (coverage.missing_windows or self.calibration_note(coverage, instrument)):
+        if self.needs_family_head(coverage, instrument):
             decisions = with_family_head(decisions, P, out["family_probabilities"].astype(np.float64),
                                          out["family_distance"].astype(np.float64), self.classes,
                                          self.card.families, self.family_head)
