@@ -268,16 +268,8 @@ class Segmenter:
         neighbouring blob in the same box stays out.
         """
         s = self.scale
-        H, W = img.shape[:2]
         bh, bw = blob.shape
-        Y0, X0 = oy * s, ox * s
-        Y1, X1 = min(Y0 + bh * s, H), min(X0 + bw * s, W)
-        f = img[Y0:Y1, X0:X1]
-        b = cv2.resize(self.background_[oy:oy + bh, ox:ox + bw], (bw * s, bh * s),
-                       interpolation=cv2.INTER_LINEAR)[:Y1 - Y0, :X1 - X0]
-        fg = self._classify(f.astype(np.float32), b)
-        fg = cv2.morphologyEx(fg, cv2.MORPH_OPEN, _K3)
-        fg = cv2.morphologyEx(fg, cv2.MORPH_CLOSE, _K3)
+        Y0, X0, Y1, X1, f, b, fg = self._full_resolution(img, oy, ox, bh, bw)
         around = cv2.resize(blob, (bw * s, bh * s), interpolation=cv2.INTER_NEAREST)[:Y1 - Y0, :X1 - X0]
         fg &= cv2.dilate(around * 255, _K3, iterations=2)
         n, labels, stats, _ = cv2.connectedComponentsWithStats(fg, connectivity=8)
@@ -296,6 +288,22 @@ class Segmenter:
                     for part in self._split(sub, window, self.min_area_px, self.min_defect_px * s)]
         return out
 
+    def _full_resolution(self, img: np.ndarray, oy: int, ox: int, bh: int, bw: int) -> tuple:
+        """The belt test made again at full resolution in the box of working pixels (oy, ox, bh, bw), against
+        the working-resolution belt model upsampled: (Y0, X0, Y1, X1) of the box in the frame, its pixels, the
+        upsampled belt model and the foreground mask (opened and closed)."""
+        s = self.scale
+        H, W = img.shape[:2]
+        Y0, X0 = oy * s, ox * s
+        Y1, X1 = min(Y0 + bh * s, H), min(X0 + bw * s, W)
+        f = img[Y0:Y1, X0:X1]
+        b = cv2.resize(self.background_[oy:oy + bh, ox:ox + bw], (bw * s, bh * s),
+                       interpolation=cv2.INTER_LINEAR)[:Y1 - Y0, :X1 - X0]
+        fg = self._classify(f.astype(np.float32), b)
+        fg = cv2.morphologyEx(fg, cv2.MORPH_OPEN, _K3)
+        fg = cv2.morphologyEx(fg, cv2.MORPH_CLOSE, _K3)
+        return Y0, X0, Y1, X1, f, b, fg
+
     def _refine_edges(self, img: np.ndarray, oy: int, ox: int, parts: list[np.ndarray]) -> list:
         """The outlines of thin parts (wires) redrawn at full resolution; which piece is which stays as split.
 
@@ -305,16 +313,8 @@ class Segmenter:
         holds it.
         """
         s = self.scale
-        H, W = img.shape[:2]
         bh, bw = parts[0].shape
-        Y0, X0 = oy * s, ox * s
-        Y1, X1 = min(Y0 + bh * s, H), min(X0 + bw * s, W)
-        f = img[Y0:Y1, X0:X1]
-        b = cv2.resize(self.background_[oy:oy + bh, ox:ox + bw], (bw * s, bh * s),
-                       interpolation=cv2.INTER_LINEAR)[:Y1 - Y0, :X1 - X0]
-        fg = self._classify(f.astype(np.float32), b)
-        fg = cv2.morphologyEx(fg, cv2.MORPH_OPEN, _K3)
-        fg = cv2.morphologyEx(fg, cv2.MORPH_CLOSE, _K3)
+        Y0, X0, Y1, X1, f, b, fg = self._full_resolution(img, oy, ox, bh, bw)
         label = np.zeros((bh, bw), np.uint8)
         for k, part in enumerate(parts[:254], start=1):
             label[part > 0] = k
