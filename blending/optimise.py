@@ -17,6 +17,7 @@ from blending.chance import joint_lower_bound
 from blending.charge_model import ChargeModel
 from blending.errors import InputError
 from blending.solver.cutting_planes import solve_stages
+from blending.solver.outer_approximation import CutPool
 from blending.solver.program import CutSolution
 
 # Slack allowed on an earlier stage's optimum when a later stage breaks its ties [-, relative].
@@ -81,13 +82,16 @@ class Solution:
         return self.model.kg(self.v)
 
 
-def solve(model: ChargeModel, objective: Objective | str = "recycled") -> Solution:
-    """Solve the model's chance-constrained program for ``objective`` (lexicographic stages)."""
+def solve(model: ChargeModel, objective: Objective | str = "recycled", *, pool: CutPool | None = None) -> Solution:
+    """Solve the model's chance-constrained program for ``objective`` (lexicographic stages).
+
+    ``pool``: cutting planes carried between solves of models with the same limits over the
+    same lots (see :class:`blending.solver.outer_approximation.CutPool`)."""
     if isinstance(objective, str):
         objective = Objective.named(objective)
     lp = model.program(objective.vector(model, 0))
     stages = [objective.vector(model, k) for k in range(len(objective.stages))]
-    results = solve_stages(lp, stages, hold=LEXICOGRAPHIC_TOLERANCE)
+    results = solve_stages(lp, stages, hold=LEXICOGRAPHIC_TOLERANCE, pool=pool)
     first = results[0]
     if first.status != "optimal":
         return Solution(model, "infeasible", None, first=first, rounds=first.rounds, objective=objective)

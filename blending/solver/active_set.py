@@ -35,7 +35,8 @@ MAX_NEWTON_STEPS = 8
 MAX_CHANGES = 4
 # A row this close to a bound at the LP solution (relative) is taken as binding.
 ROW_ACTIVE = 1e-9
-# Newton stops when every KKT residual is below this [objective units, wt%, row units].
+# Newton stops when every KKT residual is below this, relative to the size of the terms it
+# sums where they exceed 1 [objective units, wt%, row units].
 KKT_RESIDUAL = 1e-13
 # Multipliers and reduced costs may have the wrong sign by this much, relative to the
 # largest cost, and the point is still optimal to within it (round-off of a degenerate vertex).
@@ -197,7 +198,13 @@ def _newton(c: np.ndarray, v: np.ndarray, F: np.ndarray, AR: np.ndarray, b: np.n
                 return None
             lam, mu = sol[:nb], sol[nb:]
         residual = np.concatenate([cF + G.T @ lam + ARF.T @ mu, aF @ x + g_rest + z * s, ARF @ x + row_rest])
-        size = np.abs(residual).max(initial=0.0)
+        # each residual relative to the size of the terms it sums: on issue 31's 6061 heats the
+        # cost stage's stationarity terms reach 1e4 (z / s with sds of 0.01 wt%), so round-off
+        # alone leaves 1.8e-12 there and an absolute 1e-13 never certified (20 more LP rounds)
+        scale = np.concatenate([np.abs(cF) + np.abs(G.T) @ np.abs(lam) + np.abs(ARF.T) @ np.abs(mu),
+                                np.abs(aF) @ np.abs(x) + np.abs(g_rest) + z * s,
+                                np.abs(ARF) @ np.abs(x) + np.abs(row_rest)])
+        size = (np.abs(residual) / np.maximum(1.0, scale)).max(initial=0.0)
         if not size < np.inf:                           # NaN (s = 0) or overflow
             return None
         if size <= KKT_RESIDUAL:

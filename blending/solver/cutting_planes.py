@@ -16,7 +16,7 @@ from dataclasses import replace
 import numpy as np
 
 from blending.errors import SolverError
-from blending.solver.outer_approximation import Lifted, rounds
+from blending.solver.outer_approximation import CutPool, Lifted, rounds
 from blending.solver.program import (
     CONE_TOLERANCE_WT_PCT,
     MAX_MILP_ROUNDS,
@@ -74,7 +74,8 @@ def solve_with_cuts(lp: LinearProgram, *, tol: float = CONE_TOLERANCE_WT_PCT, du
 
 def solve_stages(lp: LinearProgram, stages: Sequence[np.ndarray], *, hold: float,
                  tol: float = CONE_TOLERANCE_WT_PCT, warm_weight: float = 1e-3,
-                 on_stage: Callable[[int], None] | None = None, keep_going: bool = False) -> list[CutSolution]:
+                 on_stage: Callable[[int], None] | None = None, keep_going: bool = False,
+                 pool: CutPool | None = None) -> list[CutSolution]:
     """Lexicographic solve: minimise ``stages[0]``, then each next stage with the earlier
     ones held at their optimum (plus ``hold`` relative), on one kept-alive HiGHS model.
 
@@ -89,9 +90,13 @@ def solve_stages(lp: LinearProgram, stages: Sequence[np.ndarray], *, hold: float
     (:class:`~blending.errors.SolverError`) ends the list with a CutSolution of status
     ``"failed"`` and the reason in ``message``, after the stages solved before it (the
     best plan so far), instead of raising.
+
+    ``pool`` (:class:`~blending.solver.outer_approximation.CutPool`): cuts from an earlier
+    solve of a program with the same limits over the same lots start the rounds, and this
+    solve's cuts replace them in the pool (valid whatever the confidence and stock bounds).
     """
     try:
-        return _solve_stages(lp, stages, hold, tol, warm_weight, on_stage or (lambda s: None))
+        return _solve_stages(lp, stages, hold, tol, warm_weight, on_stage or (lambda s: None), pool)
     except _StageFailed as failed:
         if not keep_going:
             raise failed.error from None
@@ -106,12 +111,20 @@ class _StageFailed(Exception):
         self.error, self.done, self.stage, self.rounds = error, done, stage, rounds
 
 
-def _solve_stages(lp, stages, hold, tol, warm_weight, on_stage) -> list[CutSolution]:
+def _solve_stages(lp, stages, hold, tol, warm_weight, on_stage, pool=None) -> list[CutSolution]:
+    lifted = Lifted(replace(lp, c=stages[0]), lp.lower, lp.upper, pool=pool)
+    try:
+        return _run_stages(lifted, lp, stages, hold, tol, warm_weight, on_stage)
+    finally:
+        if pool is not None:
+            lifted.export(pool)
+
+
+def _run_stages(lifted, lp, stages, hold, tol, warm_weight, on_stage) -> list[CutSolution]:
     n = lp.c.size
     stack = ConeStack(lp.cones, n)
     integer = bool(np.any(lp.integrality))
     fixed = lp.integrality.astype(bool)
-    lifted = Lifted(replace(lp, c=stages[0]), lp.lower, lp.upper)
     total = 0
     out: list[CutSolution] = []
 
