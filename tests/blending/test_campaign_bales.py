@@ -5,28 +5,12 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
-from scipy.stats import norm
 
 from blending.campaign import heat_model, joint_campaign
 from blending.campaign_bales import EXACT_MAX_BALE_VARIABLES, baled_campaign, searches_bales
 from blending.plan import CampaignRequest, plan_campaign
 from research.campaign_cases import plant_case
-
-
-def per_limit_probability(model, x_kg: np.ndarray) -> np.ndarray:
-    """P(each limit holds) of a charge, in closed form from the lots' own analyses (not the cones):
-    the melt's element is sum_i y_i x_i r_e C_ie / M, normal with sd sqrt(sum_i (y_i x_i / M)^2
-    sum_e (r_e S_ie)^2) for independent lots."""
-    share = model.metal_yield * x_kg / model.melt.mass_kg
-    out = []
-    for lim in model.limits:
-        cols = [model.elements.index(e) for e in lim.elements]
-        r = model.recovery[cols]
-        mean = share @ (model.mean_wt_pct[:, cols] * r).sum(axis=1)
-        sd = np.sqrt((share ** 2) @ ((model.sd_wt_pct[:, cols] * r) ** 2).sum(axis=1))
-        margin = lim.sense * (lim.rhs_wt_pct - mean)
-        out.append(norm.cdf(margin / sd) if sd > 0 else float(margin >= -1e-9))
-    return np.array(out)
+from tests.support.chance import per_limit_probability
 
 
 def check_exact(plan, lots):

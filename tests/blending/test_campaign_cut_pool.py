@@ -5,28 +5,13 @@ from dataclasses import replace
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose
-from scipy.stats import norm
 
 from blending.campaign import greedy_campaign, heat_model
 from blending.optimise import solve
 from blending.solver.outer_approximation import CutPool
 from blending.solver.program import ConeStack
 from research.campaign_cases import plant_case
-
-
-def per_limit_probability(model, x_kg: np.ndarray) -> np.ndarray:
-    """Each limit's probability at the charge x [kg], from the lot means and sds directly
-    (normal law), not from the solver's cones."""
-    share = model.metal_yield * x_kg / model.melt.mass_kg
-    out = []
-    for lim in model.limits:
-        cols = [model.elements.index(e) for e in lim.elements]
-        r = model.recovery[cols]
-        mean = share @ (model.mean_wt_pct[:, cols] * r).sum(axis=1)
-        sd = np.sqrt((share ** 2) @ ((model.sd_wt_pct[:, cols] * r) ** 2).sum(axis=1))
-        margin = lim.sense * (lim.rhs_wt_pct - mean)
-        out.append(norm.cdf(margin / sd) if sd > 0 else float(margin >= -1e-9))
-    return np.array(out)
+from tests.support.chance import per_limit_probability
 
 
 @pytest.fixture(scope="module")
