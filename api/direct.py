@@ -38,6 +38,7 @@ from api.deps import KEYS, Roles, bearer_key
 from api.routes import pieces as routes
 from api.schemas import PieceIn, fast_piece, may_take_fast_path
 from api.services.pieces import Piece
+from blending.errors import InputError
 
 Message = dict[str, Any]
 Receive = Callable[[], Awaitable[Message]]
@@ -155,24 +156,16 @@ class DirectRoutes:
             if not header.read(headers, values):
                 return None
         principal = self._principal(headers, self.binary_roles, values["x_line_id"])
-        captured_at = values["x_captured_at"]
-        if principal is None or (captured_at is not None and captured_at.tzinfo is None):
+        if principal is None:
             return None
-        sorter, settings = self.state.sorter, self.state.settings
-        model = values["x_model"] or settings.default_model or sorter.model_names[0]
-        if model not in sorter.cards:
+        try:
+            piece = routes.binary_piece(self.state.sorter, self.state.settings, body, piece_id=values["x_piece_id"],
+                                        line_id=values["x_line_id"], captured_at=values["x_captured_at"],
+                                        encoder_count=values["x_encoder_count"],
+                                        belt_speed_m_s=values["x_belt_speed_m_s"], mass_kg=values["x_mass_kg"],
+                                        model=values["x_model"])
+        except InputError:   # the route answers it, in its own words
             return None
-        card = sorter.cards[model][1]
-        grid = routes.model_grid(card)
-        if len(body) != 4 * grid.size:
-            return None
-        intensity = np.frombuffer(body, dtype="<f4").astype(np.float64)
-        if not np.isfinite(intensity).all():
-            return None
-        piece = Piece(piece_id=values["x_piece_id"], line_id=values["x_line_id"], wavelength_nm=grid,
-                      intensity=intensity, instrument=card.instrument, captured_at=captured_at,
-                      encoder_count=values["x_encoder_count"], belt_speed_m_s=values["x_belt_speed_m_s"],
-                      mass_kg=values["x_mass_kg"], model=model)
         return piece, principal.key_id
 
     def _json(self, headers: dict[str, str], body: bytes) -> tuple[Piece, int] | None:

@@ -170,13 +170,26 @@ async def classify_binary(
         x_mass_kg: Annotated[float | None, Header(ge=0, le=10_000, allow_inf_nan=False)] = None,
         x_model: Annotated[str | None, Header(max_length=200)] = None) -> Response:
     check_line(principal, x_line_id)
-    if x_captured_at is not None and x_captured_at.tzinfo is None:
+    piece = binary_piece(sorter, settings, await request.body(), piece_id=x_piece_id, line_id=x_line_id,
+                         captured_at=x_captured_at, encoder_count=x_encoder_count, belt_speed_m_s=x_belt_speed_m_s,
+                         mass_kg=x_mass_kg, model=x_model)
+    result = await run_in_threadpool(_record, request, [piece], principal.key_id)
+    return json_response(result[0])
+
+
+def binary_piece(sorter, settings, body: bytes, *, piece_id: str, line_id: str, captured_at: datetime | None,
+                       encoder_count: int | None, belt_speed_m_s: float | None, mass_kg: float | None,
+                       model: str | None) -> Piece:
+    """The piece of a binary classify request (header values already typed, ``body`` the float32
+    intensities), or the InputError / NotFoundError naming what is wrong.
+    The route and its direct answer (``api.direct``) both read a request through this."""
+    if captured_at is not None and captured_at.tzinfo is None:
         raise InputError("give a time zone (e.g. 2026-12-06T20:00:00Z)", field="header.x-captured-at")
-    model = x_model or settings.default_model or sorter.model_names[0]
+    model = model or settings.default_model or sorter.model_names[0]
     if model not in sorter.cards:
         raise NotFoundError(f"no model {model!r} (there are: {', '.join(sorter.cards)})", field="header.x-model")
-    grid = model_grid(sorter.cards[model][1])
-    body = await request.body()
+    card = sorter.cards[model][1]
+    grid = model_grid(card)
     if len(body) != 4 * grid.size:
         raise InputError(f"{len(body)} bytes; the model {model} needs {grid.size} float32 values "
                          f"({4 * grid.size} bytes)", field="body")
@@ -184,11 +197,9 @@ async def classify_binary(
     bad = np.flatnonzero(~np.isfinite(intensity))
     if bad.size:
         raise InputError(f"value {int(bad[0])} is {intensity[bad[0]]}; every intensity must be finite", field="body")
-    piece = Piece(piece_id=x_piece_id, line_id=x_line_id, wavelength_nm=grid, intensity=intensity,
-                  instrument=sorter.cards[model][1].instrument, captured_at=x_captured_at,
-                  encoder_count=x_encoder_count, belt_speed_m_s=x_belt_speed_m_s, mass_kg=x_mass_kg, model=model)
-    result = await run_in_threadpool(_record, request, [piece], principal.key_id)
-    return json_response(result[0])
+    return Piece(piece_id=piece_id, line_id=line_id, wavelength_nm=grid, intensity=intensity,
+                 instrument=card.instrument, captured_at=captured_at, encoder_count=encoder_count,
+                 belt_speed_m_s=belt_speed_m_s, mass_kg=mass_kg, model=model)
 
 
 BINARY_BATCH_BODY = {"requestBody": {"required": True, "description": "n x grid points float32 little-endian "
