@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from blending.errors import InputError
-from sorter.vision.features import piece_features
+from sorter.vision.features import frame_features
 from sorter.vision.runtime import VisionRuntime
 from sorter.vision.segmentation import Detection, Segmenter
 from sorter.vision.tracking import Tracker
@@ -96,8 +96,8 @@ class FrameAnalyzer:
         dets = seg.segment(image)
         if not dets:
             return dets, np.zeros((0, len(self.runtime.classes)), np.float32)
-        X = np.stack([piece_features(image, seg.background_, d, self.px_per_mm) for d in dets])
-        return dets, self.runtime.probabilities(X)
+        # one feature pass and one model call for the whole frame
+        return dets, self.runtime.probabilities(frame_features(image, seg.background_, dets, self.px_per_mm))
 
     def analyze(self, image: np.ndarray, timestamp_s: float = 0.0, frame_index: int = 0) -> list[PieceReport]:
         """The pieces to report from this frame (with tracking: each piece once, see :mod:`tracking`)."""
