@@ -39,6 +39,7 @@ _MAX_SIDE = 64              # crops are shrunk to this for colour and texture [p
 _OPPONENT = np.array([[1 / 3, 1 / 3, 1 / 3], [0.0, -1.0, 1.0], [-1.0, 0.5, 0.5]], np.float32)
 
 # rotation-invariant uniform LBP code of each 8-bit pattern: number of ones if uniform, else 9
+_HIST16_KEYS = 1 << 16      # (piece, LBP code) keys countable by OpenCV's 16-bit histogram [-]
 _LBP_OFFSETS = ((-1, -1), (-1, 0), (-1, 1), (0, 1), (1, 1), (1, 0), (1, -1), (0, -1))
 _LBP_TABLE = np.array([bin(p).count("1") if bin(p ^ ((p << 1 | p >> 7) & 0xFF)).count("1") <= 2 else 9
                        for p in range(256)], np.uint8)
@@ -165,7 +166,7 @@ def frame_features(image: np.ndarray, belt: np.ndarray, dets: Sequence[Detection
         use &= interior[:, None] & (cols[None, :] < (widths[piece] - 1)[:, None])
         # one histogram of (piece, code) pairs, the pixels not counted in an 11th bin
         key = np.where(use, code, np.uint8(10))
-        if 11 * n <= 1 << 16:
+        if 11 * n <= _HIST16_KEYS:
             # OpenCV's histogram of 16-bit keys: a third quicker than numpy's bincount (which widens them)
             key = key.astype(np.uint16)
             key += (11 * piece).astype(np.uint16)[:, None]
