@@ -402,15 +402,16 @@ def blobs(mask: np.ndarray, min_area: float, max_hole: float):
         oy, ox = max(y - 1, 0), max(x - 1, 0)
         bh, bw = min(y + h + 1, H) - oy, min(x + w + 1, W) - ox
         blob = np.zeros((bh, bw), np.uint8)
-        cv2.drawContours(blob, contours, i, 1, -1, offset=(-ox, -oy))
+        # one outline at a time: handed the frame's whole list, OpenCV converts every outline on each call
+        cv2.drawContours(blob, [c], 0, 1, -1, offset=(-ox, -oy))
         k = hier[i, 2]
         while k >= 0:   # the holes of this outline
             if cv2.contourArea(contours[k]) > max_hole:
-                cv2.drawContours(blob, contours, k, 0, -1, offset=(-ox, -oy))
+                cv2.drawContours(blob, [contours[k]], 0, 0, -1, offset=(-ox, -oy))
                 # the hole's own border pixels belong to the blob
-                cv2.drawContours(blob, contours, k, 1, 1, offset=(-ox, -oy))
+                cv2.drawContours(blob, [contours[k]], 0, 1, 1, offset=(-ox, -oy))
             k = hier[k, 0]
-        if blob.sum() >= min_area:
+        if cv2.countNonZero(blob) >= min_area:
             yield oy, ox, blob
 
 
