@@ -138,6 +138,18 @@ def test_flat_patches_by_hand():
     assert dark["dark_fraction"] == 1.0 and dark["lbp_8"] == 1.0
 
 
+def test_slivers_among_pieces_follow_the_definition(frame_and_detections):
+    """A piece 2 px wide has no texture codes, one of 3 px (under 4) is read whole; its neighbours keep theirs."""
+    image, belt, dets = frame_and_detections
+    odd = [flat_piece(5, 5, 2, 9), flat_piece(40, 7, 1, 3), flat_piece(60, 9, 3, 3)]
+    mixed = [dets[0], *odd, dets[1]]
+    X = frame_features(image, belt, mixed, PX_PER_MM)
+    ref = np.stack([reference_features(image, belt, d, PX_PER_MM) for d in mixed])
+    np.testing.assert_allclose(X, ref, rtol=1e-5, atol=1e-5)
+    lbp = [i for i, n in enumerate(FEATURE_NAMES) if n.startswith("lbp_")]
+    assert not X[1:3, lbp].any() and X[3, lbp].sum() == 1.0
+
+
 @pytest.mark.parametrize("dtype", [np.uint8, np.float32])
 def test_lbp_codes_by_their_definition(dtype):
     rng = np.random.default_rng(3)
