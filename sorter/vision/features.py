@@ -38,6 +38,7 @@ _MAX_SIDE = 64              # crops are shrunk to this for colour and texture [p
 # rows: brightness, red - green, (red + green) / 2 - blue, on BGR columns
 _OPPONENT = np.array([[1 / 3, 1 / 3, 1 / 3], [0.0, -1.0, 1.0], [-1.0, 0.5, 0.5]], np.float32)
 
+_TAIL_PX = 64               # at least this many spare pixels end the stack of crops [px]
 _HIST16_KEYS = 1 << 16      # (piece, LBP code) keys countable by OpenCV's 16-bit histogram [-]
 _LBP_OFFSETS = ((-1, -1), (-1, 0), (-1, 1), (0, 1), (1, 1), (1, 0), (1, -1), (0, -1))   # (dy, dx), bit 0 first
 # rotation-invariant uniform LBP code of each 8-bit pattern: number of ones if uniform, else 9
@@ -104,7 +105,11 @@ def frame_features(image: np.ndarray, belt: np.ndarray, dets: Sequence[Detection
     heights = np.array([c.shape[0] for c in crops])
     widths = np.array([c.shape[1] for c in crops])
     rows = np.concatenate([[0], np.cumsum(heights)])
-    stack = np.zeros((rows[-1], widths.max(), 3), np.uint8)
+    # spare rows below the last crop: OpenCV's vector loops finish an image with a scalar tail whose rounding
+    # differs (by one ulp, enough to break a tie between equal neighbours in the texture codes); there it
+    # falls on no piece, so a pixel's features never depend on where its crop lies in the stack
+    spare = -(-_TAIL_PX // widths.max())
+    stack = np.zeros((rows[-1] + spare, widths.max(), 3), np.uint8)
     inside = np.zeros(stack.shape[:2], np.uint8)
     for i in range(n):
         stack[rows[i]:rows[i + 1], :widths[i]] = crops[i]
@@ -149,13 +154,14 @@ def frame_features(image: np.ndarray, belt: np.ndarray, dets: Sequence[Detection
 
     # texture: codes of the interior pixels of each crop (a crop's border has no full neighbourhood)
     lbp = np.zeros((n, 10))
-    if len(light) >= 3 and light.shape[1] >= 3:
-        code = lbp_codes(light)
-        r = np.arange(1, len(light) - 1)
+    grey = light[:rows[-1]]
+    if len(grey) >= 3 and grey.shape[1] >= 3:
+        code = lbp_codes(grey)
+        r = np.arange(1, len(grey) - 1)
         piece = np.searchsorted(rows, r, side="right") - 1
         interior = (r > rows[piece]) & (r < rows[piece + 1] - 1)
-        cols = np.arange(1, light.shape[1] - 1)
-        use = inside[1:-1, 1:-1] > 0
+        cols = np.arange(1, grey.shape[1] - 1)
+        use = inside[1:len(grey) - 1, 1:-1] > 0
         use &= interior[:, None] & (cols[None, :] < (widths[piece] - 1)[:, None])
         # one histogram of (piece, code) pairs, the pixels not counted in an 11th bin
         key = np.where(use, code, np.uint8(10))

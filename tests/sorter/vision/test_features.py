@@ -150,6 +150,21 @@ def test_slivers_among_pieces_follow_the_definition(frame_and_detections):
     assert not X[1:3, lbp].any() and X[3, lbp].sum() == 1.0
 
 
+def test_a_flat_piece_reads_one_texture_code_wherever_its_crop_lies():
+    """On this belt, colour (100, 219, 141) is a brightness that OpenCV's vector loop and its scalar tail round
+    one ulp apart: were the tail to end a crop, equal neighbours would differ and the codes would scatter."""
+    image = np.empty((60, 80, 3), np.uint8)
+    image[:] = (42, 101, 98)
+    image[5:14, 5:12] = (100, 219, 141)
+    image[30:50, 30:60] = (10, 200, 30)
+    belt = np.broadcast_to(np.float32([42, 101, 98]), (30, 40, 3)).astype(np.float32)
+    flat, other = flat_piece(5, 5, 7, 9), flat_piece(30, 30, 30, 20)
+    lbp = [i for i, n in enumerate(FEATURE_NAMES) if n.startswith("lbp_")]
+    for dets in ([flat], [other, flat], [flat, other]):
+        X = frame_features(image, belt, dets, PX_PER_MM)
+        np.testing.assert_array_equal(X[:, lbp], np.tile(np.eye(10)[8], (len(dets), 1)))
+
+
 @pytest.mark.parametrize("dtype", [np.uint8, np.float32])
 def test_lbp_codes_by_their_definition(dtype):
     rng = np.random.default_rng(3)
