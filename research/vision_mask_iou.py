@@ -5,11 +5,14 @@ second one built with them, in the same process on the same frames. Detections a
 bench does (IoU >= 0.5, pieces with at least ``--min-visible-mm2`` visible). Per kind of piece, and for pieces
 touching another against those alone, it prints the matched count, the mean IoU, and the mean share of the true
 mask missed and of the detection's mask that is belt or another piece, so a change of outline can be judged where
-it acts; and the segmentation CPU time per frame of each segmenter (``time.thread_time``, medians).
+it acts; and the segmentation CPU time per frame of each segmenter (``time.thread_time``, medians). With
+``--detect-ms`` it times instead the whole per-frame work (segmentation and classification) of both on the speed
+bench's kind of frame.
 
 Tune on seeds other than the benches' (800,000+ and 900,000+), e.g. ``--seed 920000``.
 
-    python -m research.vision_mask_iou [--belts 3] [--frames 6] [--seed 920000] [--set outline_band_px=0]
+    python -m research.vision_mask_iou [--belts 3] [--frames 6] [--seed 920000] [--by-contact] [--set outline_band_px=0]
+    python -m research.vision_mask_iou --detect-ms 20 --frames 20 --seed 820000 --set outline_band_px=0
 """
 
 from __future__ import annotations
@@ -49,6 +52,36 @@ def mask_errors(labels: np.ndarray, det, i: int, truth_area: int) -> tuple[float
             np.count_nonzero((ids > 0) & (ids != i + 1)) / area)
 
 
+def detect_ms(variants: dict[str, dict], pieces: int, n_frames: int, seed: int, repeats: int = 5) -> None:
+    """Median CPU time of this thread per frame [ms] of ``FrameAnalyzer.detect`` with each segmenter, the two timed
+    in turn on each frame so that a busy machine slows both alike."""
+    from bench.vision_speed import frames_with
+    from sorter.vision.pipeline import FrameAnalyzer
+    from sorter.vision.runtime import VisionRuntime
+    from sorter.vision.segmentation import Segmenter
+
+    frames, empties, s, _ = frames_with(pieces, n_frames, seed)
+    rt = VisionRuntime.load(threads=1)
+    analyzers = {v: FrameAnalyzer(px_per_mm=s.px_per_mm, belt_speed_m_s=s.belt_speed_m_s, runtime=rt,
+                                  segmenter=Segmenter(**kw)).fit_empty(empties) for v, kw in variants.items()}
+    cpu = {v: [] for v in variants}
+    for a in analyzers.values():
+        for f in frames[:3]:
+            a.detect(f)
+    for _ in range(repeats):
+        for f in frames:
+            for v, a in analyzers.items():
+                c0 = time.thread_time()
+                a.detect(f)
+                cpu[v].append(1e3 * (time.thread_time() - c0))
+    print(f"{len(frames)} frames from seed {seed}, {pieces} pieces per frame, {repeats} repeats; load "
+          f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    base = float(np.median(cpu["default"]))
+    for v, kw in variants.items():
+        med = float(np.median(cpu[v]))
+        print(f"{v} {kw or ''}: detect median {med:.2f} ms CPU per frame ({med - base:+.2f} ms against the default)")
+
+
 def main() -> None:
     from sorter.vision.evaluation import score_frame, summarise
     from sorter.vision.segmentation import Segmenter
@@ -60,11 +93,18 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=920_000)
     ap.add_argument("--min-visible-mm2", type=float, default=100.0)
     ap.add_argument("--set", nargs="*", default=[], help="Segmenter parameters of the variant, name=value")
+    ap.add_argument("--by-contact", action="store_true", help="each kind also split into touching and alone")
+    ap.add_argument("--detect-ms", type=int, default=0, metavar="PIECES",
+                    help="instead: time FrameAnalyzer.detect (segmentation + classification) of both segmenters on "
+                         "the speed bench's frames laid with PIECES pieces per frame, interleaved, one thread")
     args = ap.parse_args()
     cv2.setNumThreads(1)
     variants = {"default": {}}
     if args.set:
         variants["variant"] = {k: float(v) for k, v in (a.split("=") for a in args.set)}
+    if args.detect_ms:
+        detect_ms(variants, args.detect_ms, args.frames, args.seed)
+        return
 
     s = SceneSettings.held_out()
     stats = {v: collections.defaultdict(list) for v in variants}   # (variant) -> group -> [(iou, miss, belt, other)]
@@ -91,6 +131,8 @@ def main() -> None:
                     row = (u, *mask_errors(fr.labels, dets[j], i, int(area[i])))
                     kind = fr.truth[i]["kind"]
                     stats[v][kind].append(row)
+                    if args.by_contact:
+                        stats[v][kind + (" touching" if i in touching else " alone")].append(row)
                     stats[v]["(touching)" if i in touching else "(alone)"].append(row)
                     stats[v]["(all)"].append(row)
 
