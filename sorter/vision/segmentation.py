@@ -411,7 +411,9 @@ class Segmenter:
         meet = ((boxes[:, None, 0] < boxes[None, :, 2]) & (boxes[:, None, 2] > boxes[None, :, 0]) &
                 (boxes[:, None, 1] < boxes[None, :, 3]) & (boxes[:, None, 3] > boxes[None, :, 1]))
         np.fill_diagonal(meet, False)
-        near = [np.nonzero(row)[0].tolist() if row.any() else () for row in meet]
+        near: list[list[int]] = [[] for _ in placed]
+        for k, j in zip(*np.nonzero(meet), strict=True):
+            near[k].append(j)
         for k, (local, X, Y, ms) in enumerate(placed):
             if ms == 1 or local.size == 0:
                 continue
@@ -447,14 +449,16 @@ def place_outline(f: np.ndarray, belt: np.ndarray, scale: int, mask: np.ndarray,
         box's corner on one of its pixels [grey levels].
     scale : the belt model's resolution divisor [-].
     """
-    kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (2 * band_px + 1, 2 * band_px + 1))
+    kernel = np.ones((2 * band_px + 1, 2 * band_px + 1), np.uint8)
     inner = cv2.erode(mask, kernel)
-    # the interior's mean colour from 16 rows or so (a mean needs no more) minus the belt's, whose value at the
-    # box's centre stands for it there (the belt model is smooth: it is the light)
     step = max(1, mask.shape[0] // 16)
     if cv2.countNonZero(inner[::step]) < 10:
         return mask
-    dp = np.float32(cv2.mean(f[::step], inner[::step])[:3]) - belt[belt.shape[0] // 2, belt.shape[1] // 2]
+    # (a contiguous copy first: numpy converts a strided view, and OpenCV averages one under a mask, slowly)
+    ff = np.ascontiguousarray(f).astype(np.float32)
+    # the interior's mean colour from 16 rows or so (a mean needs no more) minus the belt's, whose value at the
+    # box's centre stands for it there (the belt model is smooth: it is the light)
+    dp = np.float32(cv2.mean(ff[::step], inner[::step])[:3]) - belt[belt.shape[0] // 2, belt.shape[1] // 2]
     n2 = float(dp @ dp)
     if n2 < min_contrast ** 2:
         return mask
@@ -472,7 +476,7 @@ def place_outline(f: np.ndarray, belt: np.ndarray, scale: int, mask: np.ndarray,
             level = cv2.copyMakeBorder(level, 0, max(h - level.shape[0], 0), 0, max(w - level.shape[1], 0),
                                        cv2.BORDER_REPLICATE)
         level = level[:h, :w]
-    new = cv2.compare(cv2.transform(f.astype(np.float32), wt), level, cv2.CMP_GE)
+    new = cv2.compare(cv2.transform(ff, wt), level, cv2.CMP_GE)
     cv2.bitwise_and(new, cv2.dilate(mask, kernel), dst=new)
     if others is not None:
         cv2.bitwise_and(new, cv2.bitwise_not(others), dst=new)
