@@ -171,3 +171,22 @@ def test_a_frame_of_odd_size_and_pieces_at_its_edges():
     dets = Segmenter(min_area_px=100).fit(empties).segment(img)
     score = score_frame(labels, dets)
     assert score.true_positives == 2 and min(iou for *_, iou in score.matches) > 0.95
+
+
+def test_a_blurred_wire_fits_as_well_as_with_the_wire_outlines():
+    """A copper-coloured wire 8 px wide blurred 5 px along the belt: the outline band places its edges as the
+    wire-only full-resolution pass did (``refine_thin_px``), far better than the upsampled mask."""
+    shapes = [("bar", 60, 60, 280, 8, (60, 120, 190)), ("bar", 360, 30, 8, 180, (60, 120, 190))]
+    img, labels, empties = frame(shapes, 5)
+    ious = {}
+    for name, kw in {"upsampled": dict(outline_band_px=0), "wire pass": dict(outline_band_px=0, refine_thin_px=3.5),
+                     "band": {}}.items():
+        dets = Segmenter(min_area_px=100, **kw).fit(empties).segment(img)
+        score = score_frame(labels, dets)
+        assert score.n_detected == 2 and score.true_positives == 2
+        ious[name] = np.mean([iou for *_, iou in score.matches])
+        if name == "band":
+            for t, d, _ in score.matches:
+                assert dets[d].area_px == pytest.approx((labels == t + 1).sum(), rel=0.1)
+    assert ious["band"] > ious["upsampled"] + 0.05
+    assert ious["band"] >= ious["wire pass"] - 0.01
