@@ -55,12 +55,18 @@ def mask_errors(labels: np.ndarray, det, i: int, truth_area: int) -> tuple[float
 def detect_ms(variants: dict[str, dict], pieces: int, n_frames: int, seed: int, repeats: int = 5) -> None:
     """Median CPU time of this thread per frame [ms] of ``FrameAnalyzer.detect`` with each segmenter, the two timed
     in turn on each frame so that a busy machine slows both alike."""
-    from bench.vision_speed import frames_with
+    from dataclasses import replace
+
     from sorter.vision.pipeline import FrameAnalyzer
     from sorter.vision.runtime import VisionRuntime
     from sorter.vision.segmentation import Segmenter
+    from sorter.vision.synthesis import Belt, SceneSettings, empty_frames
 
-    frames, empties, s, _ = frames_with(pieces, n_frames, seed)
+    # the speed bench's frames: one held-out belt laid with ``pieces`` per frame length on average
+    s = SceneSettings.held_out()
+    s = replace(s, pieces_per_m=pieces / (s.frame_length_mm / 1000))
+    frames = [f.image for f in Belt(s, seed, n_frames).frames()]
+    empties = empty_frames(s, seed, 3)
     rt = VisionRuntime.load(threads=1)
     analyzers = {v: FrameAnalyzer(px_per_mm=s.px_per_mm, belt_speed_m_s=s.belt_speed_m_s, runtime=rt,
                                   segmenter=Segmenter(**kw)).fit_empty(empties) for v, kw in variants.items()}

@@ -13,6 +13,10 @@ Touching pieces are split by a watershed on the colour image seeded from the dis
 each blob's core (distance above a share of its own maximum) is one seed; a blob whose cores
 separate at that share is two or more pieces. Optionally (``refine_solidity``) a blob of low solidity,
 the mark of pieces touching, is segmented again at full resolution inside its box.
+
+Each piece's mask, found at half resolution, is upsampled and its outline placed again at full resolution
+within a few pixels (``outline_band_px``, :func:`place_outline`): motion blur and JPEG spread an edge over
+several pixels, and the piece ends where a pixel's colour is half-way from the belt's to the piece's.
 """
 
 from __future__ import annotations
