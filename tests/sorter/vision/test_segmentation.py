@@ -131,7 +131,7 @@ def test_the_full_resolution_pass_finds_the_pieces_where_they_lie(segmenter_empt
     """Two bars a few pixels apart close into one T-shaped blob at half resolution (the coarse split
     then loses their edges); refined, each comes back in frame coordinates with its drawn box and area."""
     img, labels, _ = scene(t_pair(gap), shadow=False)
-    coarse = score_frame(labels, fitted(segmenter_empty).segment(img))
+    coarse = score_frame(labels, fitted(segmenter_empty, outline_band_px=0).segment(img))
     dets = fitted(segmenter_empty, refine_solidity=0.75).segment(img)
     score = score_frame(labels, dets)
     assert score.n_detected == 2 and score.true_positives == 2
@@ -201,7 +201,7 @@ def test_a_blurred_wire_is_outlined_at_full_resolution(segmenter_empty):
     img = cv2.blur(img, (5, 1))
     ious = {}
     for thin in (0.0, 3.5):
-        seg = fitted(segmenter_empty, refine_thin_px=thin)
+        seg = fitted(segmenter_empty, refine_thin_px=thin, outline_band_px=0)
         score = score_frame(labels, seg.segment(img))
         assert score.n_detected == 2 and score.true_positives == 2
         ious[thin] = np.mean([iou for *_, iou in score.matches])
