@@ -39,7 +39,7 @@ TARGET_CLASS = 0.95
 
 def detection_and_class(belts: int, frames: int, seed: int, min_visible_mm2: float, refine_solidity: float = 0.0):
     from sorter.vision.evaluation import score_frame, summarise
-    from sorter.vision.features import piece_features
+    from sorter.vision.features import frame_features
     from sorter.vision.pipeline import FrameAnalyzer
     from sorter.vision.runtime import VisionRuntime
     from sorter.vision.segmentation import Segmenter
@@ -74,7 +74,7 @@ def detection_and_class(belts: int, frames: int, seed: int, min_visible_mm2: flo
             scores.append(sc_big)
             seen |= {t["piece_id"] for i, t in enumerate(fr.truth) if i not in small}
             if kept:
-                X = np.stack([piece_features(fr.image, seg.background_, dets[j], s.px_per_mm) for _, j, _ in kept])
+                X = frame_features(fr.image, seg.background_, [dets[j] for _, j, _ in kept], s.px_per_mm)
                 proba = rt.probabilities(X)
                 for (i, _, _), p in zip(kept, proba, strict=True):
                     cls = fr.truth[i]["visual_class"]

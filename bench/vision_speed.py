@@ -74,9 +74,9 @@ def main() -> None:
     n_found = [len(analyzer.detect(f)[0]) for f in frames]
     ours, ours_cpu = median_ms(analyzer.detect, frames, args.repeats)
     base, base_cpu = median_ms(threshold_and_contours, frames, args.repeats)
-    # what the fragment merge and the full-resolution wire outlines cost, in the same run
+    # what the fragment merge and the full-resolution outlines cost, in the same run
     plain = FrameAnalyzer(px_per_mm=s.px_per_mm, belt_speed_m_s=s.belt_speed_m_s, runtime=analyzer.runtime,
-                          segmenter=Segmenter(merge=False, refine_thin_px=0.0)).fit_empty(empties)
+                          segmenter=Segmenter(merge=False, outline_band_px=0)).fit_empty(empties)
     _, plain_cpu = median_ms(plain.detect, frames, args.repeats)
     refined = None
     if args.refine_solidity > 0:
@@ -91,12 +91,12 @@ def main() -> None:
     print(f"segmentation + classification: median {ours:.2f} ms wall, {ours_cpu:.2f} ms CPU per frame, one thread")
     print(f"threshold-and-contours baseline: median {base:.2f} ms wall, {base_cpu:.2f} ms CPU; "
           f"ratio (CPU) {base_cpu / ours_cpu:.3f}")
-    print(f"without the fragment merge and the wire outlines: median {plain_cpu:.2f} ms CPU; with them x"
+    print(f"without the fragment merge and the full-resolution outlines: median {plain_cpu:.2f} ms CPU; with them x"
           f"{ours_cpu / plain_cpu:.3f}")
-    extra = [Figure("the same without the fragment merge and the full-resolution wire outlines, median CPU time",
+    extra = [Figure("the same without the fragment merge and the full-resolution outlines, median CPU time",
                     round(plain_cpu, 2), "ms", baseline="the default segmenter, same run",
                     baseline_value=round(ours_cpu, 2), ratio=ours_cpu / plain_cpu,
-                    note="Segmenter(merge=False, refine_thin_px=0); ratio: the default's time over this")]
+                    note="Segmenter(merge=False, outline_band_px=0); ratio: the default's time over this")]
     if refined is not None:
         print(f"with full-resolution refinement below solidity {args.refine_solidity:g}: median {refined[0]:.2f} ms "
               f"wall, {refined[1]:.2f} ms CPU; ratio to the default (CPU) {refined[1] / ours_cpu:.3f}")

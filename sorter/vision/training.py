@@ -20,7 +20,7 @@ import numpy as np
 
 from sorter.vision.card import VisionCard
 from sorter.vision.evaluation import score_frame
-from sorter.vision.features import FEATURE_NAMES, piece_features
+from sorter.vision.features import FEATURE_NAMES, frame_features
 from sorter.vision.segmentation import Segmenter
 from sorter.vision.synthesis import VISUAL_CLASSES, Belt, SceneSettings, empty_frames
 
@@ -38,9 +38,11 @@ def labelled_pieces(settings: SceneSettings, seed: int, n_frames: int,
         seg = Segmenter().fit(empty_frames(settings, belt_seed, 3))
         for frame in Belt(settings, belt_seed, k).frames():
             dets = seg.segment(frame.image)
-            for ti, di, _ in score_frame(frame.labels, dets).matches:
-                X.append(piece_features(frame.image, seg.background_, dets[di], settings.px_per_mm))
-                y.append(VISUAL_CLASSES.index(frame.truth[ti]["visual_class"]))
+            matches = score_frame(frame.labels, dets).matches
+            if matches:
+                X += list(frame_features(frame.image, seg.background_, [dets[di] for _, di, _ in matches],
+                                         settings.px_per_mm))
+                y += [VISUAL_CLASSES.index(frame.truth[ti]["visual_class"]) for ti, _, _ in matches]
             done += 1
             if progress:
                 progress(1)
