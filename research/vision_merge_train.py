@@ -21,12 +21,12 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
 
-def pairs_of(settings, seed: int, frames: int = 6, **seg_kw):
+def pairs_of(settings, seed: int, frames: int = 6, segmenter=None, **seg_kw):
     from sorter.vision.merging import pair_table
     from sorter.vision.segmentation import Segmenter
     from sorter.vision.synthesis import Belt, empty_frames
 
-    seg = Segmenter(merge=False, **seg_kw).fit(empty_frames(settings, seed, 3))
+    seg = (segmenter or Segmenter)(merge=False, **seg_kw).fit(empty_frames(settings, seed, 3))
     s = seg.scale
     X, y = [], []
     for fr in Belt(settings, seed, frames).frames():
@@ -47,10 +47,10 @@ def pairs_of(settings, seed: int, frames: int = 6, **seg_kw):
     return X, y
 
 
-def collect(settings, seeds, **seg_kw):
+def collect(settings, seeds, segmenter=None, **seg_kw):
     X, y = [], []
     for sd in seeds:
-        a, b = pairs_of(settings, sd, **seg_kw)
+        a, b = pairs_of(settings, sd, segmenter=segmenter, **seg_kw)
         X += a
         y += b
     return np.array(X, np.float32), np.array(y, np.int64)
@@ -70,11 +70,20 @@ def main() -> None:
     ap.add_argument("--write", action="store_true")
     ap.add_argument("--out", default="", help="where to write the coefficients (default: the bundled file)")
     ap.add_argument("--set", nargs="*", default=[], help="Segmenter parameters, name=value")
+    ap.add_argument("--variant-onnx", default="", help="fit on the parts of research.vision_core_train's variant"
+                    " segmenter with this network")
+    ap.add_argument("--variant-use", default="contacts", choices=("hybrid", "contacts"))
+    ap.add_argument("--min-core", type=int, default=24)
     args = ap.parse_args()
     seg_kw = {k: float(v) for k, v in (a.split("=") for a in args.set)}
     cv2.setNumThreads(1)
-    X, y = collect(SceneSettings.training(), range(500_000, 500_000 + args.belts), **seg_kw)
-    Xh, yh = collect(SceneSettings.held_out(), range(910_000, 910_000 + args.held_out_belts), **seg_kw)
+    segmenter = None
+    if args.variant_onnx:
+        from research.vision_core_train import variant_segmenter
+
+        segmenter, _ = variant_segmenter(args.variant_onnx, args.variant_use, args.min_core)
+    X, y = collect(SceneSettings.training(), range(500_000, 500_000 + args.belts), segmenter, **seg_kw)
+    Xh, yh = collect(SceneSettings.held_out(), range(910_000, 910_000 + args.held_out_belts), segmenter, **seg_kw)
     sc = StandardScaler().fit(X)
     lr = LogisticRegression(C=1.0, max_iter=2000, class_weight=None).fit(sc.transform(X), y)
     print(f"training pairs {len(y)} ({y.mean():.2f} one piece); held-out pairs {len(yh)} ({yh.mean():.2f})")

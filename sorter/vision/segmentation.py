@@ -28,6 +28,7 @@ import cv2
 import numpy as np
 
 from blending.errors import InputError
+from sorter.vision.contacts import ContactModel, cut_at_contacts
 from sorter.vision.merging import MergeModel
 
 _K3 = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
@@ -84,6 +85,12 @@ class Segmenter:
         steel sheet's belt-coloured patch, which would leave the piece ring-shaped and its distance
         transform with several cores (the piece shattered by the watershed); belt enclosed by a ring of
         touching pieces is larger [px at full resolution].
+    contacts : bool
+        Cut each part of the split again where the bundled contact network (:mod:`sorter.vision.contacts`)
+        sees two pieces meet: pieces touching along a straight contact or overlapping broadly, which shape
+        alone leaves one detection [-].
+    min_contact_core_px : float
+        A region between contacts smaller than this is no piece of its own [px at working resolution].
     merge : bool
         Join touching parts of a blob that the learned pair model (:mod:`sorter.vision.merging`) judges
         one piece: the fragments of a wire, an L-profile or a printed can cut where it should not be [-].
@@ -113,6 +120,8 @@ class Segmenter:
     merge: bool = True
     refine_thin_px: float = 0.0
     outline_band_px: float = 2.0
+    contacts: bool = True
+    min_contact_core_px: float = 48.0
 
     def fit(self, empty_frames: Sequence[np.ndarray]) -> Segmenter:
         """Learn the belt from frames with nothing on it (BGR uint8, all the same size)."""
@@ -234,12 +243,23 @@ class Segmenter:
         min_area = self.min_area_px / (s * s)
         if self.merge and not hasattr(self, "merge_model_"):
             self.merge_model_ = MergeModel.bundled()
+        contacts = None
+        if self.contacts:
+            if not hasattr(self, "contact_model_"):
+                self.contact_model_ = ContactModel.load()
+            contacts = self.contact_model_.contacts(small, self.background_, fg)
         for oy, ox, blob in blobs(fg, min_area, self.max_hole_px / (s * s)):
             if s > 1 and self.refine_solidity > 0 and _solidity(blob) < self.refine_solidity:
                 yield oy, ox, blob, None, self._refine(img, oy, ox, blob)
                 continue
             window = small[oy:oy + blob.shape[0], ox:ox + blob.shape[1]]
-            yield oy, ox, blob, window, self._split(blob, window, min_area, self.min_defect_px)
+            parts = self._split(blob, window, min_area, self.min_defect_px)
+            if contacts is not None:
+                seen = contacts[oy:oy + blob.shape[0], ox:ox + blob.shape[1]]
+                if cv2.countNonZero(seen):
+                    parts = [piece for part in parts
+                             for piece in cut_at_contacts(part, window, seen, self.min_contact_core_px, min_area)]
+            yield oy, ox, blob, window, parts
 
     def _split(self, blob: np.ndarray, window: np.ndarray, min_area: float, min_defect: float) -> list[np.ndarray]:
         """The pieces of one blob (uint8 0/1; ``window`` the image under it, same resolution)."""
