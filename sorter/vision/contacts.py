@@ -104,7 +104,10 @@ def cut_at_contacts(part: np.ndarray, window: np.ndarray, contacts: np.ndarray, 
     part to one of them. Pieces below ``min_area_px`` are dropped; if fewer than two regions are large enough,
     the part stays whole [px at working resolution].
     """
-    inner = cv2.bitwise_and(part, 1 - cv2.dilate(contacts, _K3))
+    grown = cv2.dilate(contacts, _K3)
+    if not cv2.countNonZero(cv2.bitwise_and(part, grown)):   # no contact inside this part
+        return [part]
+    inner = cv2.bitwise_and(part, 1 - grown)
     n, regions, stats, _ = cv2.connectedComponentsWithStats(inner, connectivity=8)
     keep = [i for i in range(1, n) if stats[i, cv2.CC_STAT_AREA] >= min_core_px]
     if len(keep) < 2:
