@@ -5,7 +5,9 @@ pieces whose contact leaves no concavity and one distance-transform core, so the
 Most such pairs differ in colour (rubber against aluminium, plastic against stainless, brass against sheet), so
 colour is the cue left. Both experiments below run on held-out frames of tuning seeds (930,000+ by default; the
 bench's 900,000+ are not used to choose anything) and print recall, precision and mean mask IoU at IoU >= 0.5
-with the same counting as ``bench.vision_accuracy`` (pieces with at least 100 mm2 visible).
+with the same counting as ``bench.vision_accuracy`` (pieces with at least 100 mm2 visible). The segmenter they
+start from is the product's without its contact network (``Segmenter(contacts=False)``), which these
+experiments came before.
 
 ``--experiment seeds``: over-segment, then join with a learned pair model. Each neck-cut part of a blob is
 seeded from its regions of one colour (CIE Lab gradient below ``--step`` Lab units per working pixel, at least
@@ -117,29 +119,17 @@ def seeded_segmenter(step: float):
     return ColourSeeded
 
 
-def part_truth(labels: np.ndarray, oy: int, ox: int, s: int, parts: list[np.ndarray]) -> list[int]:
-    """The true piece (label) holding most of each working-resolution part, -1 if mostly belt or mixed."""
-    h, w = parts[0].shape
-    lab = labels[oy * s:(oy + h) * s:s, ox * s:(ox + w) * s:s]
-    ids = []
-    for p in parts:
-        v = lab[:p.shape[0], :p.shape[1]][p[:lab.shape[0], :lab.shape[1]] > 0]
-        c = np.bincount(v, minlength=1)
-        top = int(c.argmax())
-        ids.append(top if top > 0 and c[top] >= 0.5 * v.size else -1)
-    return ids
-
-
 def fit_pair_model(step: float, belts: int):
     """A gradient-boosted pair model on the training generator's proposals (seeds 500,000+)."""
     from sklearn.ensemble import HistGradientBoostingClassifier
 
+    from research.vision_merge_train import part_truth
     from sorter.vision.synthesis import Belt, SceneSettings, empty_frames
 
     settings = SceneSettings.training()
     X, y = [], []
     for seed in range(500_000, 500_000 + belts):
-        seg = seeded_segmenter(step)(merge=False).fit(empty_frames(settings, seed, 3))
+        seg = seeded_segmenter(step)(merge=False, contacts=False).fit(empty_frames(settings, seed, 3))
         for fr in Belt(settings, seed, 6).frames():
             for oy, ox, _blob, window, parts in seg.blob_parts(fr.image):
                 if window is None or len(parts) < 2:
@@ -286,6 +276,8 @@ def main() -> None:
                 parts = true_core_split(labels_now[0], oy, ox, s, blob, window, min_area)
             elif variant and args.experiment == "seeds" and len(parts) > 1:
                 if args.oracle:
+                    from research.vision_merge_train import part_truth
+
                     ids = part_truth(labels_now[0], oy, ox, s, parts)
                     groups: dict[int, np.ndarray] = {}
                     for i, p in zip(ids, parts, strict=True):
@@ -302,7 +294,7 @@ def main() -> None:
                 pieces += seg._refine_edges(img, oy, ox, parts)
                 continue
             pieces += [(oy, ox, p, s) for p in parts]
-        return seg._detections(pieces, img.shape[:2])
+        return seg._detections(pieces, img)
 
     for variant in (False, True):
         n_truth = n_det = tp = 0
@@ -310,7 +302,7 @@ def main() -> None:
         for b in range(args.belts):
             seed = args.seed + b
             cls = seeded_segmenter(args.step) if variant and args.experiment == "seeds" else Segmenter
-            seg = cls().fit(empty_frames(s_held, seed, 3))
+            seg = cls(contacts=False).fit(empty_frames(s_held, seed, 3))
             for fr in Belt(s_held, seed, 6).frames():
                 labels_now[:] = [fr.labels]
                 dets = segment(seg, fr.image, variant)

@@ -21,6 +21,20 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
 
+def part_truth(labels: np.ndarray, oy: int, ox: int, s: int, parts: list[np.ndarray]) -> list[int]:
+    """The true piece (label) holding most of each working-resolution part of a blob at (oy, ox); -1 if it is
+    mostly belt or no piece holds half of it."""
+    h, w = parts[0].shape
+    lab = labels[oy * s:(oy + h) * s:s, ox * s:(ox + w) * s:s]
+    ids = []
+    for p in parts:
+        v = lab[:p.shape[0], :p.shape[1]][p[:lab.shape[0], :lab.shape[1]] > 0]
+        c = np.bincount(v, minlength=1)
+        top = int(c.argmax())
+        ids.append(top if top > 0 and c[top] >= 0.5 * v.size else -1)
+    return ids
+
+
 def pairs_of(settings, seed: int, frames: int = 6, segmenter=None, **seg_kw):
     from sorter.vision.merging import pair_table
     from sorter.vision.segmentation import Segmenter
@@ -30,16 +44,10 @@ def pairs_of(settings, seed: int, frames: int = 6, segmenter=None, **seg_kw):
     s = seg.scale
     X, y = [], []
     for fr in Belt(settings, seed, frames).frames():
-        for oy, ox, blob, window, parts in seg.blob_parts(fr.image):
+        for oy, ox, _blob, window, parts in seg.blob_parts(fr.image):
             if len(parts) < 2:
                 continue
-            lab = fr.labels[oy * s:(oy + blob.shape[0]) * s:s, ox * s:(ox + blob.shape[1]) * s:s]
-            ids = []
-            for p in parts:
-                v = lab[:p.shape[0], :p.shape[1]][p[:lab.shape[0], :lab.shape[1]] > 0]
-                c = np.bincount(v, minlength=1)
-                top = int(c.argmax())
-                ids.append(top if top > 0 and c[top] >= 0.5 * v.size else -1)
+            ids = part_truth(fr.labels, oy, ox, s, parts)
             pairs, F = pair_table(parts, window)
             for (a, b), f in zip(pairs, F, strict=True):
                 X.append(f)
