@@ -48,6 +48,15 @@ class VisionCard:
             raise InputError(f"{path}: not a vision model card ({exc})") from None
 
 
+def read_model(path: Path, what: str) -> tuple[bytes, VisionCard]:
+    """The ONNX bytes at ``path`` and the card beside it (``NAME.card.json``); ``what`` names it in the error."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise FileNotFoundError(2, f"{what} not found", str(path)) from None
+    return data, VisionCard.read(path.with_name(path.name[:-5] + ".card.json"))
+
+
 def verify(model_bytes: bytes, card: VisionCard, model_name: str) -> None:
     """Raise :class:`ModelIntegrityError` unless ``model_bytes`` hash to the card's sha256."""
     actual = sha256_bytes(model_bytes)

@@ -27,7 +27,7 @@ import onnxruntime as ort
 from blending.errors import InputError
 from sorter.serving.registry import models_dir
 from sorter.serving.runtime import session_options
-from sorter.vision.card import VisionCard, verify
+from sorter.vision.card import VisionCard, read_model, verify
 
 MODEL_NAME = "contacts"
 INPUT_NAMES = ["ratio_b", "ratio_g", "ratio_r", "foreground"]
@@ -68,11 +68,7 @@ class ContactModel:
     @classmethod
     def load(cls, model_path: str | Path | None = None, *, threads: int = 1) -> ContactModel:
         path = Path(model_path) if model_path else bundled_model_path()
-        try:
-            data = path.read_bytes()
-        except FileNotFoundError:
-            raise FileNotFoundError(2, "contact network not found", str(path)) from None
-        card = VisionCard.read(path.with_name(path.name[:-5] + ".card.json"))
+        data, card = read_model(path, "contact network")
         return cls(data, card, name=path.name, threads=threads)
 
     def contacts(self, small: np.ndarray, background: np.ndarray, foreground: np.ndarray) -> np.ndarray:

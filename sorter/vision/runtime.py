@@ -10,7 +10,7 @@ import onnxruntime as ort
 from blending.errors import InputError
 from sorter.serving.registry import models_dir
 from sorter.serving.runtime import session_options
-from sorter.vision.card import VisionCard, verify
+from sorter.vision.card import VisionCard, read_model, verify
 from sorter.vision.features import FEATURE_NAMES
 
 MODEL_SUBDIR = "vision"
@@ -47,11 +47,7 @@ class VisionRuntime:
     @classmethod
     def load(cls, model_path: str | Path | None = None, *, threads: int = 1) -> VisionRuntime:
         path = Path(model_path) if model_path else bundled_model_path()
-        try:
-            data = path.read_bytes()
-        except FileNotFoundError:
-            raise FileNotFoundError(2, "vision model not found", str(path)) from None
-        card = VisionCard.read(path.with_name(path.name[:-5] + ".card.json"))
+        data, card = read_model(path, "vision model")
         return cls(data, card, name=path.name, threads=threads)
 
     def probabilities(self, features: np.ndarray) -> np.ndarray:
