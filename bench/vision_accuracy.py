@@ -38,7 +38,7 @@ TARGET_CLASS = 0.95
 
 
 def detection_and_class(belts: int, frames: int, seed: int, min_visible_mm2: float, refine_solidity: float = 0.0):
-    from sorter.vision.evaluation import score_frame, summarise
+    from sorter.vision.evaluation import score_frame, summarise, visible_only
     from sorter.vision.features import frame_features
     from sorter.vision.pipeline import FrameAnalyzer
     from sorter.vision.runtime import VisionRuntime
@@ -68,9 +68,8 @@ def detection_and_class(belts: int, frames: int, seed: int, min_visible_mm2: flo
             small = {i for i, t in enumerate(fr.truth) if t["visible_area_mm2"] < min_visible_mm2}
             sc = score_frame(fr.labels, dets)
             scores_all.append(sc)
-            matched_small = {j for i, j, _ in sc.matches if i in small}
-            kept = [(i, j, v) for i, j, v in sc.matches if i not in small]
-            sc_big = type(sc)(sc.n_truth - len(small), sc.n_detected - len(matched_small), kept)
+            sc_big = visible_only(sc, fr.truth, min_visible_mm2)
+            kept = sc_big.matches
             scores.append(sc_big)
             seen |= {t["piece_id"] for i, t in enumerate(fr.truth) if i not in small}
             if kept:

@@ -238,7 +238,7 @@ def true_core_split(labels, oy: int, ox: int, s: int, blob, window, min_area: fl
 
 
 def main() -> None:
-    from sorter.vision.evaluation import score_frame
+    from sorter.vision.evaluation import score_frame, visible_only
     from sorter.vision.segmentation import Segmenter, _thickness
     from sorter.vision.synthesis import Belt, SceneSettings, empty_frames
 
@@ -306,14 +306,9 @@ def main() -> None:
             for fr in Belt(s_held, seed, 6).frames():
                 labels_now[:] = [fr.labels]
                 dets = segment(seg, fr.image, variant)
-                sc = score_frame(fr.labels, dets)
-                small = {i for i, t in enumerate(fr.truth) if t["visible_area_mm2"] < 100}
-                n_truth += len(fr.truth) - len(small)
-                n_det += len(dets) - len({j for i, j, _ in sc.matches if i in small})
-                for i, _, u in sc.matches:
-                    if i not in small:
-                        tp += 1
-                        ious.append(u)
+                sc = visible_only(score_frame(fr.labels, dets), fr.truth, 100.0)
+                n_truth, n_det, tp = n_truth + sc.n_truth, n_det + sc.n_detected, tp + sc.true_positives
+                ious += [u for *_, u in sc.matches]
         name = "product" if not variant else f"{args.experiment}{' oracle' if args.oracle else ''}"
         print(f"{name:22s} recall {tp / n_truth:.3f}  precision {tp / n_det:.3f}  mean mask IoU {np.mean(ious):.3f}"
               f"  ({n_truth} pieces, seeds {args.seed}-{args.seed + args.belts - 1})")

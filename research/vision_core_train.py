@@ -303,7 +303,7 @@ def variant_segmenter(onnx_path: str, use: str, min_core: int, input_scale: int 
 def judge(onnx_path: str, use: str, belts: int, seed0: int, min_core: int, merge_csv: str = "",
           seg_kw: dict | None = None, input_scale: int = 1) -> str:
     """Recall, precision and mean mask IoU on held-out frames, the product's segmenter and the variant."""
-    from sorter.vision.evaluation import score_frame
+    from sorter.vision.evaluation import score_frame, visible_only
     from sorter.vision.merging import MergeModel
     from sorter.vision.segmentation import Segmenter
     from sorter.vision.synthesis import Belt, SceneSettings, empty_frames
@@ -321,14 +321,9 @@ def judge(onnx_path: str, use: str, belts: int, seed0: int, min_core: int, merge
                 seg.merge_model_ = MergeModel.from_csv(open(merge_csv, encoding="utf-8").read())
             for fr in Belt(s_held, seed, 6).frames():
                 dets = seg.segment(fr.image)
-                sc = score_frame(fr.labels, dets)
-                small = {i for i, t in enumerate(fr.truth) if t["visible_area_mm2"] < 100}
-                n_truth += len(fr.truth) - len(small)
-                n_det += len(dets) - len({j for i, j, _ in sc.matches if i in small})
-                for i, _, u in sc.matches:
-                    if i not in small:
-                        tp += 1
-                        ious.append(u)
+                sc = visible_only(score_frame(fr.labels, dets), fr.truth, 100.0)
+                n_truth, n_det, tp = n_truth + sc.n_truth, n_det + sc.n_detected, tp + sc.true_positives
+                ious += [u for *_, u in sc.matches]
         lines.append(f"{name:22s} recall {tp / n_truth:.3f}  precision {tp / n_det:.3f}  mean mask IoU "
                      f"{np.mean(ious):.3f}  ({n_truth} pieces, seeds {seed0}-{seed0 + belts - 1})")
     lines.append(f"network: {1e3 * net_s[0] / max(net_s[1], 1):.2f} ms CPU per frame, one thread")

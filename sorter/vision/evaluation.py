@@ -54,6 +54,15 @@ def score_frame(labels: np.ndarray, detections: Sequence[Detection], min_iou: fl
     return FrameScore(iou.shape[0], len(detections), matches)
 
 
+def visible_only(score: FrameScore, truth: Sequence[dict], min_visible_mm2: float) -> FrameScore:
+    """``score`` counting only the true pieces with at least ``min_visible_mm2`` visible: a sliver at the frame's
+    edge is the next frame's piece, so neither it nor the detection matched to it counts."""
+    small = {i for i, t in enumerate(truth) if t["visible_area_mm2"] < min_visible_mm2}
+    matched_small = {j for i, j, _ in score.matches if i in small}
+    return FrameScore(score.n_truth - len(small), score.n_detected - len(matched_small),
+                      [m for m in score.matches if m[0] not in small])
+
+
 def summarise(scores: Sequence[FrameScore]) -> dict[str, float]:
     tp = sum(s.true_positives for s in scores)
     n_t = sum(s.n_truth for s in scores)
