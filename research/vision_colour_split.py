@@ -37,6 +37,8 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
+from sorter.vision.markers import grow  # noqa: E402
+
 _K3 = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
 
 
@@ -111,10 +113,7 @@ def seeded_segmenter(step: float):
                     k += 1
             if k == 2:
                 return [blob]
-            markers[blob == 0] = k
-            cv2.watershed(np.ascontiguousarray(window), markers)
-            out = [((markers == j) & (blob > 0)).astype(np.uint8) for j in range(1, k)]
-            return [p for p in out if p.sum() >= min_area]
+            return grow(markers, k - 1, blob, window, min_area)
 
     return ColourSeeded
 
@@ -206,9 +205,7 @@ def two_colour_split(part, window, min_area: float, chroma: float, lightness: fl
         if st[big, cv2.CC_STAT_AREA] < max(min_area, 0.85 * (cluster == c).sum()):
             return [part]
         markers[lab_c == big] = c
-    markers[part == 0] = 3
-    cv2.watershed(np.ascontiguousarray(window), markers)
-    out = [((markers == c) & (part > 0)).astype(np.uint8) for c in (1, 2)]
+    out = grow(markers, 2, part, window, 0)
     return out if min(cv2.countNonZero(o) for o in out) >= min_area else [part]
 
 
@@ -232,9 +229,7 @@ def true_core_split(labels, oy: int, ox: int, s: int, blob, window, min_area: fl
         k += 1
     if k <= 2:
         return [blob]
-    markers[blob == 0] = k
-    cv2.watershed(np.ascontiguousarray(window), markers)
-    return [p for p in (((markers == j) & (blob > 0)).astype(np.uint8) for j in range(1, k)) if p.sum() >= min_area]
+    return grow(markers, k - 1, blob, window, min_area)
 
 
 def main() -> None:

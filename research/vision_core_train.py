@@ -17,7 +17,8 @@ torch==2.13.0``, the CPU build), which aluloop does not depend on.
   plus a Dice term, Adam with a one-cycle schedule, random 256 px crops, flips and a light gain.
 * **Data**: the training generator (``SceneSettings.training()``), seeds 600,000+; judged on the held-out
   generator, tuning seeds 930,000+ (not the bench's).
-* **Use in the segmenter**, as judged here: ``--use alone`` (the network's cores are the only markers of each
+* **Use in the segmenter**, as judged here (the network through the product's runtime, so an ONNX file judged
+  needs its card beside it, as training writes): ``--use alone`` (the network's cores are the only markers of each
   blob), ``--use hybrid`` (the product's split and merge first; then a part holding two or more cores of at
   least ``--min-core`` px is cut again by a watershed from them), ``--use contacts`` (a part is cut where the
   network sees contacts: the components of the part minus the grown contact pixels are the markers).
@@ -38,16 +39,13 @@ import numpy as np  # noqa: E402
 
 
 def network_input(seg, img: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(4, h/2, w/2) float32 input and the foreground; updates the segmenter's belt model as ``segment`` does."""
+    """(4, h/2, w/2) float32 input (the product's, :func:`sorter.vision.contacts.network_input`) and the
+    foreground; updates the segmenter's belt model as ``segment`` does."""
+    from sorter.vision.contacts import network_input as product_input
+
     small = seg._small(img)
     fg = seg.foreground(img, small)
-    return input_from(small, seg.background_, fg), fg
-
-
-def input_from(small: np.ndarray, background: np.ndarray, fg: np.ndarray) -> np.ndarray:
-    ratio = small.astype(np.float32) / np.maximum(background, 1.0) - 1.0
-    x = np.concatenate([np.clip(ratio, -1, 3), (fg > 0).astype(np.float32)[..., None]], axis=2)
-    return np.ascontiguousarray(x.transpose(2, 0, 1))
+    return product_input(small, seg.background_, fg)[0], fg
 
 
 def _pool4(mask: np.ndarray) -> np.ndarray:
@@ -217,49 +215,27 @@ def write_card(onnx_path: str, *, target: str, share: float, belts: int, steps: 
     card.write(path.with_name(path.stem + ".card.json"))
 
 
-def variant_segmenter(onnx_path: str, use: str, min_core: int, input_scale: int = 1):
+def variant_segmenter(onnx_path: str, use: str, min_core: int):
     """A Segmenter class that uses the network as ``use`` says, and a [seconds, calls] timer of the network."""
-    import onnxruntime as ort
-
-    from sorter.vision.contacts import cut_at_contacts
+    from sorter.vision import markers
+    from sorter.vision.contacts import ContactModel, cut_at_contacts
     from sorter.vision.segmentation import Segmenter, blobs
 
-    so = ort.SessionOptions()
-    so.intra_op_num_threads = so.inter_op_num_threads = 1
-    sess = ort.InferenceSession(onnx_path, so, providers=["CPUExecutionProvider"])
+    model = ContactModel.load(onnx_path)   # its card says how coarse a copy of the input it reads
     net_s = [0.0, 0]
 
     def predict(seg, img, fg):
-        x = input_from(seg._small(img), seg.background_, fg)
-        k = input_scale
-        if k > 1:
-            x = np.stack([cv2.resize(ch, (ch.shape[1] // k, ch.shape[0] // k), interpolation=cv2.INTER_AREA)
-                          for ch in x])
-        hq, wq = x.shape[1:]
-        x = np.pad(x, ((0, 0), (0, -hq % 8), (0, -wq % 8)))[None]
         t = time.thread_time()
-        logit = sess.run(None, {"x": x})[0][0, 0]
+        out = model.contacts(seg._small(img), seg.background_, fg)
         net_s[0] += time.thread_time() - t
         net_s[1] += 1
-        up = cv2.resize((logit > 0).astype(np.uint8), (logit.shape[1] * 2 * k, logit.shape[0] * 2 * k),
-                        interpolation=cv2.INTER_NEAREST)
-        out = np.zeros(fg.shape, np.uint8)
-        out[:min(fg.shape[0], up.shape[0]), :min(fg.shape[1], up.shape[1])] = up[:fg.shape[0], :fg.shape[1]]
         return out
 
     def cut(part, window, markers_of, min_area):
-        n, lab, st, _ = cv2.connectedComponentsWithStats(markers_of, connectivity=8)
-        keep = [i for i in range(1, n) if st[i, cv2.CC_STAT_AREA] >= min_core]
-        if len(keep) < 2:
+        seeds, n = markers.regions(markers_of, min_core)
+        if n < 2:
             return [part]
-        mk = np.zeros(part.shape, np.int32)
-        for k, i in enumerate(keep, 1):
-            mk[lab == i] = k
-        mk[part == 0] = len(keep) + 1
-        cv2.watershed(np.ascontiguousarray(window), mk)
-        out = [q for q in (((mk == j) & (part > 0)).astype(np.uint8) for j in range(1, len(keep) + 1))
-               if q.sum() >= min_area]
-        return out or [part]
+        return markers.grow(seeds, n, part, window, min_area) or [part]
 
     class Variant(Segmenter):
         def __init__(self, **kw):
@@ -301,14 +277,14 @@ def variant_segmenter(onnx_path: str, use: str, min_core: int, input_scale: int 
 
 
 def judge(onnx_path: str, use: str, belts: int, seed0: int, min_core: int, merge_csv: str = "",
-          seg_kw: dict | None = None, input_scale: int = 1) -> str:
+          seg_kw: dict | None = None) -> str:
     """Recall, precision and mean mask IoU on held-out frames, the product's segmenter and the variant."""
     from sorter.vision.evaluation import score_frame, visible_only
     from sorter.vision.merging import MergeModel
     from sorter.vision.segmentation import Segmenter
     from sorter.vision.synthesis import Belt, SceneSettings, empty_frames
 
-    Variant, net_s = variant_segmenter(onnx_path, use, min_core, input_scale)
+    Variant, net_s = variant_segmenter(onnx_path, use, min_core)
     s_held = SceneSettings.held_out()
     lines = []
     for name, cls in (("product, no network", lambda: Segmenter(contacts=False)), ("product", Segmenter),
@@ -326,7 +302,7 @@ def judge(onnx_path: str, use: str, belts: int, seed0: int, min_core: int, merge
                 ious += [u for *_, u in sc.matches]
         lines.append(f"{name:22s} recall {tp / n_truth:.3f}  precision {tp / n_det:.3f}  mean mask IoU "
                      f"{np.mean(ious):.3f}  ({n_truth} pieces, seeds {seed0}-{seed0 + belts - 1})")
-    lines.append(f"network: {1e3 * net_s[0] / max(net_s[1], 1):.2f} ms CPU per frame, one thread")
+    lines.append(f"network with its input: {1e3 * net_s[0] / max(net_s[1], 1):.2f} ms CPU per frame, one thread")
     return "\n".join(lines)
 
 
@@ -339,8 +315,8 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=5000)
     ap.add_argument("--width", default="8,16,8", help="channels c1,c2,c3")
     ap.add_argument("--input-scale", type=int, default=1,
-                    help="the network reads the working-resolution input shrunk this many times (2: a quarter of the"
-                         " frame's resolution)")
+                    help="train a network that reads the working-resolution input shrunk this many times (2: a"
+                         " quarter of the frame's resolution; its card says so, and the runtime follows it)")
     ap.add_argument("--batch", type=int, default=12)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--min-core", type=int, default=24, help="markers smaller than this are dropped [working px]")
@@ -363,7 +339,7 @@ def main() -> None:
         write_card(path, target=args.target, share=args.share, belts=args.belts, steps=args.steps,
                    width=args.width, metrics={}, input_scale=args.input_scale, batch=args.batch)
     print(judge(path, args.use, args.judge_belts, args.judge_seed, args.min_core, args.merge_model,
-                {k: float(v) for k, v in (a.split("=") for a in args.set)}, args.input_scale))
+                {k: float(v) for k, v in (a.split("=") for a in args.set)}))
 
 
 if __name__ == "__main__":

@@ -6,11 +6,13 @@ overlap broadly: they stay one detection. With the *true* cores as markers, the 
 find 0.991 of the held-out pieces at precision 0.985 against 0.92 with shape markers (``python -m
 research.vision_colour_split --experiment true-cores``): the markers were what was missing.
 
-This network sees the contacts. It reads, at the segmenter's working resolution (half the frame's), the frame
-divided by the belt model minus one (belt is 0 whatever the light) and the foreground mask, and answers a
-logit at half that resolution: positive where a piece's pixel lies within 2 frame pixels of another piece.
-Three strided 3x3 convolutions, two dilated ones and two upsampling steps with skip connections (about 150 M
-multiply-adds on a 640x360 input); trained with PyTorch on simulated frames in
+This network sees the contacts. Its input is the frame divided by the belt model minus one (belt is 0
+whatever the light) and the foreground mask at the segmenter's working resolution (half the frame's), read as
+2 x 2 block means when the card's ``input_scale`` is 2 (the bundled network: a quarter of the frame's
+resolution); it answers a logit at half the resolution it reads: positive where a piece's pixel lies within
+2 frame pixels of another piece. Three strided 3x3 convolutions, two dilated ones and two upsampling steps
+with skip connections (about 38 M multiply-adds on a 320x184 input, 1.4 ms on one core); trained with PyTorch
+on simulated frames in
 ``research/vision_core_train.py`` and exported to ONNX, so serving needs onnxruntime only. Each part of the
 segmenter's split is then cut where the network sees a contact (:func:`cut_at_contacts`), and the fragment
 merge judges the pieces as before.
@@ -27,6 +29,7 @@ import onnxruntime as ort
 from blending.errors import InputError
 from sorter.serving.registry import models_dir
 from sorter.serving.runtime import session_options
+from sorter.vision import markers
 from sorter.vision.card import VisionCard, read_model, verify
 
 MODEL_NAME = "contacts"
@@ -103,16 +106,7 @@ def cut_at_contacts(part: np.ndarray, window: np.ndarray, contacts: np.ndarray, 
     grown = cv2.dilate(contacts, _K3)
     if not cv2.countNonZero(cv2.bitwise_and(part, grown)):   # no contact inside this part
         return [part]
-    inner = cv2.bitwise_and(part, 1 - grown)
-    n, regions, stats, _ = cv2.connectedComponentsWithStats(inner, connectivity=8)
-    keep = [i for i in range(1, n) if stats[i, cv2.CC_STAT_AREA] >= min_core_px]
-    if len(keep) < 2:
+    seeds, n = markers.regions(cv2.bitwise_and(part, 1 - grown), min_core_px)
+    if n < 2:
         return [part]
-    markers = np.zeros(part.shape, np.int32)
-    for k, i in enumerate(keep, start=1):
-        markers[regions == i] = k
-    markers[part == 0] = len(keep) + 1   # the belt around the part is its own basin
-    cv2.watershed(np.ascontiguousarray(window), markers)
-    out = [piece for piece in (((markers == k) & (part > 0)).astype(np.uint8) for k in range(1, len(keep) + 1))
-           if piece.sum() >= min_area_px]
-    return out or [part]
+    return markers.grow(seeds, n, part, window, min_area_px) or [part]

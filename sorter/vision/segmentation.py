@@ -29,6 +29,7 @@ import numpy as np
 
 from blending.errors import InputError
 from sorter.vision.contacts import ContactModel, cut_at_contacts
+from sorter.vision.markers import grow as grow_markers
 from sorter.vision.merging import MergeModel
 
 _K3 = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
@@ -279,16 +280,7 @@ class Segmenter:
                 k += 1
         if k == 2:   # one piece: the blob itself
             return [blob]
-        # the watershed floods the unmarked blob pixels from the cores along the colour edges;
-        # the belt around the blob is its own basin
-        markers[blob == 0] = k
-        cv2.watershed(np.ascontiguousarray(window), markers)
-        out = []
-        for j in range(1, k):
-            part = ((markers == j) & (blob > 0)).astype(np.uint8)
-            if part.sum() >= min_area:
-                out.append(part)
-        return out
+        return grow_markers(markers, k - 1, blob, window, min_area)
 
     def _refine(self, img: np.ndarray, oy: int, ox: int, blob: np.ndarray) -> list:
         """A blob that may be several pieces, segmented again at full resolution inside its box.
